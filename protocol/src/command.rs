@@ -1,0 +1,386 @@
+//! The command table: every command slotgate implements, described once (name, arity, flags, key
+//! positions, ACL categories). The node dispatches through it; the proxy routes and checks ACLs
+//! with it.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Command flags, as Redis's `COMMAND INFO` reports them.
+pub mod flags {
+    pub const WRITE: u32 = 1;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const FAST: u32 = 1 << 9;
+    pub const NO_AUTH: u32 = 1 << 10;
+    pub const NO_MULTI: u32 = 1 << 11;
+    pub const ALLOW_BUSY: u32 = 1 << 12;
+    pub const SKIP_SLOWLOG: u32 = 1 << 13;
+    pub const MAY_REPLICATE: u32 = 1 << 14;
+
+    /// Flag names in Redis's spelling, in the order Redis prints them.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// ACL categories. Some are implied by flags (write, read, admin, fast/slow, ...), see
+/// [`CommandSpec::categories`].
+pub mod acl {
+    pub const KEYSPACE: u32 = 1;
+    pub const READ: u32 = 1 << 1;
+    pub const WRITE: u32 = 1 << 2;
+    pub const SET: u32 = 1 << 3;
+    pub const SORTEDSET: u32 = 1 << 4;
+    pub const LIST: u32 = 1 << 5;
+    pub const HASH: u32 = 1 << 6;
+    pub const STRING: u32 = 1 << 7;
+    pub const BITMAP: u32 = 1 << 8;
+    pub const HYPERLOGLOG: u32 = 1 << 9;
+    pub const GEO: u32 = 1 << 10;
+    pub const STREAM: u32 = 1 << 11;
+    pub const PUBSUB: u32 = 1 << 12;
+    pub const ADMIN: u32 = 1 << 13;
+    pub const FAST: u32 = 1 << 14;
+    pub const SLOW: u32 = 1 << 15;
+    pub const BLOCKING: u32 = 1 << 16;
+    pub const DANGEROUS: u32 = 1 << 17;
+    pub const CONNECTION: u32 = 1 << 18;
+    pub const TRANSACTION: u32 = 1 << 19;
+    pub const SCRIPTING: u32 = 1 << 20;
+
+    /// Category names as `ACL CAT` lists them.
+    pub const NAMES: &[(u32, &str)] = &[
+        (KEYSPACE, "keyspace"),
+        (READ, "read"),
+        (WRITE, "write"),
+        (SET, "set"),
+        (SORTEDSET, "sortedset"),
+        (LIST, "list"),
+        (HASH, "hash"),
+        (STRING, "string"),
+        (BITMAP, "bitmap"),
+        (HYPERLOGLOG, "hyperloglog"),
+        (GEO, "geo"),
+        (STREAM, "stream"),
+        (PUBSUB, "pubsub"),
+        (ADMIN, "admin"),
+        (FAST, "fast"),
+        (SLOW, "slow"),
+        (BLOCKING, "blocking"),
+        (DANGEROUS, "dangerous"),
+        (CONNECTION, "connection"),
+        (TRANSACTION, "transaction"),
+        (SCRIPTING, "scripting"),
+    ];
+}
+
+/// Where a command's keys are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySpec {
+    /// No keys.
+    None,
+    /// Keys at `first..=last` (negative `last` counts from the end) every `step` arguments.
+    Range { first: i32, last: i32, step: i32 },
+    /// A key count at `numkeys`, keys following it (EVAL, ZUNIONSTORE's sources, LMPOP), plus
+    /// optionally a fixed key at `fixed` (ZUNIONSTORE's destination).
+    NumKeys { numkeys: usize, fixed: Option<usize> },
+}
+
+/// One command (or `container|subcommand`).
+#[derive(Debug, Clone)]
+pub struct CommandSpec {
+    /// Lowercase name; subcommands are `container|sub`.
+    pub name: &'static str,
+    /// Redis arity: exact when positive, minimum when negative (the name counts).
+    pub arity: i32,
+    pub flags: u32,
+    /// Categories beyond those implied by flags.
+    pub acl: u32,
+    pub keys: KeySpec,
+    pub subcommands: &'static [CommandSpec],
+}
+
+use acl::{CONNECTION, DANGEROUS, KEYSPACE, STRING};
+use flags::*;
+
+const fn c(name: &'static str, arity: i32, flags: u32, acl: u32, keys: KeySpec) -> CommandSpec {
+    CommandSpec { name, arity, flags, acl, keys, subcommands: &[] }
+}
+const fn k(first: i32, last: i32, step: i32) -> KeySpec {
+    KeySpec::Range { first, last, step }
+}
+const K1: KeySpec = KeySpec::Range { first: 1, last: 1, step: 1 };
+const K12: KeySpec = KeySpec::Range { first: 1, last: 2, step: 1 };
+const KALL: KeySpec = KeySpec::Range { first: 1, last: -1, step: 1 };
+const NK: KeySpec = KeySpec::None;
+const fn container(name: &'static str, arity: i32, flags: u32, acl: u32, subs: &'static [CommandSpec]) -> CommandSpec {
+    CommandSpec { name, arity, flags, acl, keys: KeySpec::None, subcommands: subs }
+}
+
+const RW: u32 = WRITE | DENYOOM;
+const RWF: u32 = WRITE | DENYOOM | FAST;
+const RO: u32 = READONLY;
+const ROF: u32 = READONLY | FAST;
+const WF: u32 = WRITE | FAST;
+const CONN: u32 = NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY;
+const ADM: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+
+static CLIENT_SUBS: &[CommandSpec] = &[
+    c("client|id", 2, NOSCRIPT | LOADING | STALE, CONNECTION, NK),
+    c("client|setname", 3, NOSCRIPT | LOADING | STALE, CONNECTION, NK),
+    c("client|getname", 2, NOSCRIPT | LOADING | STALE, CONNECTION, NK),
+    c("client|list", -2, ADM, CONNECTION | DANGEROUS, NK),
+    c("client|info", 2, NOSCRIPT | LOADING | STALE, CONNECTION, NK),
+    c("client|kill", -3, ADM, CONNECTION | DANGEROUS, NK),
+    c("client|help", 2, LOADING | STALE, CONNECTION, NK),
+];
+static COMMAND_SUBS: &[CommandSpec] = &[
+    c("command|count", 2, LOADING | STALE, CONNECTION, NK),
+    c("command|info", -2, LOADING | STALE, CONNECTION, NK),
+    c("command|list", -2, LOADING | STALE, CONNECTION, NK),
+    c("command|docs", -2, LOADING | STALE, CONNECTION, NK),
+    c("command|getkeys", -3, LOADING | STALE, CONNECTION, NK),
+    c("command|help", 2, LOADING | STALE, CONNECTION, NK),
+];
+static CONFIG_SUBS: &[CommandSpec] = &[
+    c("config|get", -3, ADM, DANGEROUS, NK),
+    c("config|set", -4, ADM | MAY_REPLICATE, DANGEROUS, NK),
+    c("config|rewrite", 2, ADM, DANGEROUS, NK),
+    c("config|resetstat", 2, ADM, DANGEROUS, NK),
+    c("config|help", 2, LOADING | STALE, 0, NK),
+];
+static OBJECT_SUBS: &[CommandSpec] = &[
+    c("object|encoding", 3, RO, KEYSPACE, k(2, 2, 1)),
+    c("object|freq", 3, RO, KEYSPACE, k(2, 2, 1)),
+    c("object|idletime", 3, RO, KEYSPACE, k(2, 2, 1)),
+    c("object|refcount", 3, RO, KEYSPACE, k(2, 2, 1)),
+    c("object|help", 2, LOADING | STALE, KEYSPACE, NK),
+];
+
+/// Every command slotgate knows, in no particular order.
+pub static COMMANDS: &[CommandSpec] = &[
+    // Connection and server.
+    c("ping", -1, FAST, CONNECTION, NK),
+    c("echo", 2, FAST, CONNECTION, NK),
+    c("hello", -1, CONN, CONNECTION, NK),
+    c("auth", -2, CONN, CONNECTION, NK),
+    c("select", 2, LOADING | STALE | FAST, CONNECTION, NK),
+    c("quit", -1, CONN, CONNECTION, NK),
+    c("reset", 1, CONN, CONNECTION, NK),
+    container("client", -2, 0, 0, CLIENT_SUBS),
+    container("command", -1, LOADING | STALE, CONNECTION, COMMAND_SUBS),
+    container("config", -2, 0, 0, CONFIG_SUBS),
+    c("info", -1, LOADING | STALE, DANGEROUS, NK),
+    c("dbsize", 1, ROF, KEYSPACE, NK),
+    c("flushall", -1, WRITE, KEYSPACE | DANGEROUS, NK),
+    c("flushdb", -1, WRITE, KEYSPACE | DANGEROUS, NK),
+    c("time", 1, LOADING | STALE | FAST, 0, NK),
+    c("lastsave", 1, LOADING | STALE | FAST, acl::ADMIN | DANGEROUS, NK),
+    c("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, DANGEROUS, NK),
+    // Strings.
+    c("get", 2, ROF, STRING, K1),
+    c("set", -3, RW, STRING, K1),
+    c("setnx", 3, RWF, STRING, K1),
+    c("setex", 4, RW, STRING, K1),
+    c("psetex", 4, RW, STRING, K1),
+    c("getset", 3, RWF, STRING, K1),
+    c("getdel", 2, WF, STRING, K1),
+    c("getex", -2, WF, STRING, K1),
+    c("mget", -2, ROF, STRING, KALL),
+    c("mset", -3, RW, STRING, k(1, -1, 2)),
+    c("msetnx", -3, RW, STRING, k(1, -1, 2)),
+    c("incr", 2, RWF, STRING, K1),
+    c("decr", 2, RWF, STRING, K1),
+    c("incrby", 3, RWF, STRING, K1),
+    c("decrby", 3, RWF, STRING, K1),
+    c("incrbyfloat", 3, RWF, STRING, K1),
+    c("append", 3, RWF, STRING, K1),
+    c("strlen", 2, ROF, STRING, K1),
+    c("getrange", 4, RO, STRING, K1),
+    c("substr", 4, RO, STRING, K1),
+    c("setrange", 4, RW, STRING, K1),
+    c("lcs", -3, RO, STRING, K12),
+    // Generic keyspace.
+    c("del", -2, WRITE, KEYSPACE, KALL),
+    c("unlink", -2, WF, KEYSPACE, KALL),
+    c("exists", -2, ROF, KEYSPACE, KALL),
+    c("touch", -2, ROF, KEYSPACE, KALL),
+    c("type", 2, ROF, KEYSPACE, K1),
+    c("expire", -3, WF, KEYSPACE, K1),
+    c("pexpire", -3, WF, KEYSPACE, K1),
+    c("expireat", -3, WF, KEYSPACE, K1),
+    c("pexpireat", -3, WF, KEYSPACE, K1),
+    c("ttl", 2, ROF, KEYSPACE, K1),
+    c("pttl", 2, ROF, KEYSPACE, K1),
+    c("expiretime", 2, ROF, KEYSPACE, K1),
+    c("pexpiretime", 2, ROF, KEYSPACE, K1),
+    c("persist", 2, WF, KEYSPACE, K1),
+    c("rename", 3, WRITE, KEYSPACE, K12),
+    c("renamenx", 3, WF, KEYSPACE, K12),
+    c("copy", -3, RW, KEYSPACE, K12),
+    c("keys", 2, RO, KEYSPACE | DANGEROUS, NK),
+    c("scan", -2, RO, KEYSPACE, NK),
+    c("randomkey", 1, RO, KEYSPACE, NK),
+    container("object", -2, 0, 0, OBJECT_SUBS),
+];
+
+impl CommandSpec {
+    /// ACL categories including those Redis derives from the flags.
+    pub fn categories(&self) -> u32 {
+        let mut cats = self.acl;
+        if self.flags & flags::WRITE != 0 {
+            cats |= acl::WRITE;
+        }
+        if self.flags & flags::READONLY != 0 && self.acl & acl::SCRIPTING == 0 {
+            cats |= acl::READ;
+        }
+        if self.flags & flags::ADMIN != 0 {
+            cats |= acl::ADMIN | acl::DANGEROUS;
+        }
+        if self.flags & flags::PUBSUB != 0 {
+            cats |= acl::PUBSUB;
+        }
+        if self.flags & flags::BLOCKING != 0 {
+            cats |= acl::BLOCKING;
+        }
+        cats |= if self.flags & flags::FAST != 0 { acl::FAST } else { acl::SLOW };
+        cats
+    }
+
+    /// True when the argument count fits the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        (a > 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+    }
+
+    /// Whether the flag bit is set.
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// `(first, last, step)` as COMMAND INFO reports (0,0,0 for movable keys).
+    pub fn key_range(&self) -> (i32, i32, i32) {
+        match self.keys {
+            KeySpec::Range { first, last, step } => (first, last, step),
+            _ => (0, 0, 0),
+        }
+    }
+
+    /// Indexes of the key arguments of a concrete invocation (`args[0]` is the name).
+    pub fn key_indexes(&self, argc: usize, numkeys_arg: impl Fn(usize) -> Option<i64>) -> Result<Vec<usize>, &'static str> {
+        match self.keys {
+            KeySpec::None => Ok(Vec::new()),
+            KeySpec::Range { first, last, step } => {
+                let first = first as usize;
+                let last = if last < 0 { argc as i32 + last } else { last };
+                if last < 0 || first >= argc {
+                    return Ok(Vec::new());
+                }
+                let last = (last as usize).min(argc - 1);
+                Ok((first..=last).step_by(step as usize).collect())
+            }
+            KeySpec::NumKeys { numkeys, fixed } => {
+                let n = numkeys_arg(numkeys).ok_or("ERR value is not an integer or out of range")?;
+                if n < 0 {
+                    return Err("ERR Number of keys can't be negative");
+                }
+                let n = n as usize;
+                if numkeys + n >= argc {
+                    return Err("ERR Number of keys can't be greater than number of args");
+                }
+                let mut idx: Vec<usize> = fixed.into_iter().collect();
+                idx.extend(numkeys + 1..=numkeys + n);
+                Ok(idx)
+            }
+        }
+    }
+
+    /// The subcommand spec named by `sub` (case-insensitive), if this is a container.
+    pub fn subcommand(&self, sub: &[u8]) -> Option<&'static CommandSpec> {
+        let prefix = self.name.len() + 1;
+        self.subcommands.iter().find(|s| s.name.as_bytes()[prefix..].eq_ignore_ascii_case(sub))
+    }
+}
+
+fn index() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
+    static INDEX: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
+    INDEX.get_or_init(|| COMMANDS.iter().map(|c| (c.name.as_bytes(), c)).collect())
+}
+
+/// Finds a command by name, case-insensitively, without allocating for short names.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut lower = [0u8; 32];
+    if name.len() > lower.len() {
+        return None;
+    }
+    for (d, s) in lower.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    index().get(&lower[..name.len()]).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_lowercase() {
+        let mut seen = std::collections::HashSet::new();
+        for c in COMMANDS {
+            assert!(seen.insert(c.name), "duplicate {}", c.name);
+            assert_eq!(c.name, c.name.to_lowercase());
+            for s in c.subcommands {
+                assert!(s.name.starts_with(&format!("{}|", c.name)), "{}", s.name);
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_is_case_insensitive() {
+        assert_eq!(lookup(b"GeT").map(|c| c.name), Some("get"));
+        assert!(lookup(b"nosuchcommand").is_none());
+        assert!(lookup(&[b'a'; 100]).is_none());
+        assert_eq!(lookup(b"config").and_then(|c| c.subcommand(b"GET")).map(|c| c.name), Some("config|get"));
+    }
+
+    #[test]
+    fn key_positions() {
+        let none = |_| None;
+        assert_eq!(lookup(b"mset").unwrap().key_indexes(5, none).unwrap(), vec![1, 3]);
+        assert_eq!(lookup(b"mget").unwrap().key_indexes(4, none).unwrap(), vec![1, 2, 3]);
+        assert_eq!(lookup(b"get").unwrap().key_indexes(2, none).unwrap(), vec![1]);
+        let eval = CommandSpec { keys: KeySpec::NumKeys { numkeys: 2, fixed: None }, ..c("eval", -3, 0, 0, NK) };
+        assert_eq!(eval.key_indexes(6, |_| Some(2)).unwrap(), vec![3, 4]);
+        assert!(eval.key_indexes(4, |_| Some(2)).is_err());
+    }
+
+    #[test]
+    fn derived_categories() {
+        let get = lookup(b"get").unwrap();
+        assert_ne!(get.categories() & acl::READ, 0);
+        assert_ne!(get.categories() & acl::FAST, 0);
+        let set = lookup(b"set").unwrap();
+        assert_ne!(set.categories() & acl::WRITE, 0);
+        assert_ne!(set.categories() & acl::SLOW, 0);
+    }
+}

@@ -1,0 +1,230 @@
+//! Reply encoding for a connection in RESP2 or RESP3 (chosen by `HELLO`): RESP3 types degrade
+//! to their RESP2 forms (maps and sets to arrays, doubles to bulk strings, null to `$-1`).
+
+use bytes::{BufMut, BytesMut};
+
+/// The protocol version a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Proto {
+    #[default]
+    Resp2,
+    Resp3,
+}
+
+/// Writes a signed integer in decimal without going through `fmt`.
+pub fn write_int(out: &mut BytesMut, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let neg = n < 0;
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if neg {
+        out.put_u8(b'-');
+    }
+    out.put_slice(&buf[i..]);
+}
+
+/// Formats a double as Redis replies it: `inf`, `-inf`, `nan`, integers without a fraction, and
+/// otherwise the shortest text that reads back as the same value.
+pub fn write_f64(out: &mut BytesMut, d: f64) {
+    out.put_slice(format_f64(d).as_bytes());
+}
+
+/// Text form of a double as Redis prints scores and float results.
+pub fn format_f64(d: f64) -> String {
+    if d.is_nan() {
+        "nan".into()
+    } else if d.is_infinite() {
+        if d > 0.0 { "inf" } else { "-inf" }.into()
+    } else if d == d.trunc() && d.abs() < 1e17 {
+        format!("{}", d as i64)
+    } else {
+        format!("{d}")
+    }
+}
+
+/// An output buffer plus the protocol version its replies are encoded in.
+#[derive(Debug, Default)]
+pub struct Reply {
+    pub buf: BytesMut,
+    pub proto: Proto,
+}
+
+impl Reply {
+    /// An empty RESP2 reply buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn header(&mut self, tag: u8, n: usize) {
+        self.buf.put_u8(tag);
+        write_int(&mut self.buf, n as i64);
+        self.buf.put_slice(b"\r\n");
+    }
+
+    /// `+OK`.
+    pub fn ok(&mut self) {
+        self.buf.put_slice(b"+OK\r\n");
+    }
+
+    /// A status reply; line breaks are replaced so the frame stays valid.
+    pub fn simple(&mut self, s: &str) {
+        self.buf.put_u8(b'+');
+        self.put_line_safe(s.as_bytes());
+    }
+
+    /// An error reply; `msg` carries its code (`ERR ...`, `WRONGTYPE ...`).
+    pub fn error(&mut self, msg: &str) {
+        self.buf.put_u8(b'-');
+        self.put_line_safe(msg.as_bytes());
+    }
+
+    fn put_line_safe(&mut self, s: &[u8]) {
+        if s.iter().any(|&b| b == b'\r' || b == b'\n') {
+            for &b in s {
+                self.buf.put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
+            }
+        } else {
+            self.buf.put_slice(s);
+        }
+        self.buf.put_slice(b"\r\n");
+    }
+
+    /// An integer reply.
+    pub fn int(&mut self, n: i64) {
+        self.buf.put_u8(b':');
+        write_int(&mut self.buf, n);
+        self.buf.put_slice(b"\r\n");
+    }
+
+    /// A bulk string.
+    pub fn bulk(&mut self, b: &[u8]) {
+        self.header(b'$', b.len());
+        self.buf.put_slice(b);
+        self.buf.put_slice(b"\r\n");
+    }
+
+    /// A bulk string holding the decimal form of `n`.
+    pub fn bulk_int(&mut self, n: i64) {
+        let mut tmp = BytesMut::with_capacity(20);
+        write_int(&mut tmp, n);
+        self.bulk(&tmp);
+    }
+
+    /// A null bulk string (`$-1` / `_`).
+    pub fn null(&mut self) {
+        self.buf.put_slice(if self.proto == Proto::Resp3 { b"_\r\n" } else { b"$-1\r\n" });
+    }
+
+    /// A null array (`*-1` / `_`).
+    pub fn null_array(&mut self) {
+        self.buf.put_slice(if self.proto == Proto::Resp3 { b"_\r\n" } else { b"*-1\r\n" });
+    }
+
+    /// An array header of `n` elements.
+    pub fn array(&mut self, n: usize) {
+        self.header(b'*', n);
+    }
+
+    /// A map header of `n` pairs (a flat array of `2n` in RESP2).
+    pub fn map(&mut self, n: usize) {
+        if self.proto == Proto::Resp3 {
+            self.header(b'%', n)
+        } else {
+            self.header(b'*', n * 2)
+        }
+    }
+
+    /// A set header (an array in RESP2).
+    pub fn set(&mut self, n: usize) {
+        self.header(if self.proto == Proto::Resp3 { b'~' } else { b'*' }, n);
+    }
+
+    /// A push header (an array in RESP2).
+    pub fn push(&mut self, n: usize) {
+        self.header(if self.proto == Proto::Resp3 { b'>' } else { b'*' }, n);
+    }
+
+    /// A double (`,` in RESP3, a bulk string in RESP2).
+    pub fn double(&mut self, d: f64) {
+        let s = format_f64(d);
+        if self.proto == Proto::Resp3 {
+            self.buf.put_u8(b',');
+            self.buf.put_slice(s.as_bytes());
+            self.buf.put_slice(b"\r\n");
+        } else {
+            self.bulk(s.as_bytes());
+        }
+    }
+
+    /// A boolean (`#t`/`#f` in RESP3, `:1`/`:0` in RESP2).
+    pub fn boolean(&mut self, b: bool) {
+        if self.proto == Proto::Resp3 {
+            self.buf.put_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+        } else {
+            self.int(b as i64);
+        }
+    }
+
+    /// A verbatim text string (`=` with `txt` in RESP3, a bulk string in RESP2), as INFO replies.
+    pub fn verbatim(&mut self, text: &[u8]) {
+        if self.proto == Proto::Resp3 {
+            self.header(b'=', text.len() + 4);
+            self.buf.put_slice(b"txt:");
+            self.buf.put_slice(text);
+            self.buf.put_slice(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
+    }
+
+    /// Bytes already encoded elsewhere.
+    pub fn raw(&mut self, b: &[u8]) {
+        self.buf.put_slice(b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ints() {
+        for n in [0i64, 1, -1, 42, i64::MAX, i64::MIN, 1000000] {
+            let mut b = BytesMut::new();
+            write_int(&mut b, n);
+            assert_eq!(&b[..], n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn doubles() {
+        assert_eq!(format_f64(10.5), "10.5");
+        assert_eq!(format_f64(3.0), "3");
+        assert_eq!(format_f64(-0.25), "-0.25");
+        assert_eq!(format_f64(f64::INFINITY), "inf");
+        assert_eq!(format_f64(5e20), "500000000000000000000");
+    }
+
+    #[test]
+    fn resp2_vs_resp3() {
+        let mut r = Reply::new();
+        r.map(1);
+        r.null();
+        r.double(1.5);
+        assert_eq!(&r.buf[..], b"*2\r\n$-1\r\n$3\r\n1.5\r\n");
+        let mut r = Reply { proto: Proto::Resp3, ..Default::default() };
+        r.map(1);
+        r.null();
+        r.double(1.5);
+        r.error("ERR bad\r\nthing");
+        assert_eq!(&r.buf[..], b"%1\r\n_\r\n,1.5\r\n-ERR bad  thing\r\n");
+    }
+}
