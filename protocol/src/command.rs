@@ -103,7 +103,10 @@ pub enum KeySpec {
     Range { first: i32, last: i32, step: i32 },
     /// A key count at `numkeys`, keys following it (EVAL, ZUNIONSTORE's sources, LMPOP), plus
     /// optionally a fixed key at `fixed` (ZUNIONSTORE's destination).
-    NumKeys { numkeys: usize, fixed: Option<usize> },
+    NumKeys {
+        numkeys: usize,
+        fixed: Option<usize>,
+    },
 }
 
 /// One command (or `container|subcommand`).
@@ -124,17 +127,49 @@ use acl::{CONNECTION, DANGEROUS, KEYSPACE, STRING};
 use flags::*;
 
 const fn c(name: &'static str, arity: i32, flags: u32, acl: u32, keys: KeySpec) -> CommandSpec {
-    CommandSpec { name, arity, flags, acl, keys, subcommands: &[] }
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        acl,
+        keys,
+        subcommands: &[],
+    }
 }
 const fn k(first: i32, last: i32, step: i32) -> KeySpec {
     KeySpec::Range { first, last, step }
 }
-const K1: KeySpec = KeySpec::Range { first: 1, last: 1, step: 1 };
-const K12: KeySpec = KeySpec::Range { first: 1, last: 2, step: 1 };
-const KALL: KeySpec = KeySpec::Range { first: 1, last: -1, step: 1 };
+const K1: KeySpec = KeySpec::Range {
+    first: 1,
+    last: 1,
+    step: 1,
+};
+const K12: KeySpec = KeySpec::Range {
+    first: 1,
+    last: 2,
+    step: 1,
+};
+const KALL: KeySpec = KeySpec::Range {
+    first: 1,
+    last: -1,
+    step: 1,
+};
 const NK: KeySpec = KeySpec::None;
-const fn container(name: &'static str, arity: i32, flags: u32, acl: u32, subs: &'static [CommandSpec]) -> CommandSpec {
-    CommandSpec { name, arity, flags, acl, keys: KeySpec::None, subcommands: subs }
+const fn container(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    acl: u32,
+    subs: &'static [CommandSpec],
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        acl,
+        keys: KeySpec::None,
+        subcommands: subs,
+    }
 }
 
 const RW: u32 = WRITE | DENYOOM;
@@ -147,8 +182,20 @@ const ADM: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
 static CLIENT_SUBS: &[CommandSpec] = &[
     c("client|id", 2, NOSCRIPT | LOADING | STALE, CONNECTION, NK),
-    c("client|setname", 3, NOSCRIPT | LOADING | STALE, CONNECTION, NK),
-    c("client|getname", 2, NOSCRIPT | LOADING | STALE, CONNECTION, NK),
+    c(
+        "client|setname",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        NK,
+    ),
+    c(
+        "client|getname",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        CONNECTION,
+        NK,
+    ),
     c("client|list", -2, ADM, CONNECTION | DANGEROUS, NK),
     c("client|info", 2, NOSCRIPT | LOADING | STALE, CONNECTION, NK),
     c("client|kill", -3, ADM, CONNECTION | DANGEROUS, NK),
@@ -195,8 +242,20 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("flushall", -1, WRITE, KEYSPACE | DANGEROUS, NK),
     c("flushdb", -1, WRITE, KEYSPACE | DANGEROUS, NK),
     c("time", 1, LOADING | STALE | FAST, 0, NK),
-    c("lastsave", 1, LOADING | STALE | FAST, acl::ADMIN | DANGEROUS, NK),
-    c("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, DANGEROUS, NK),
+    c(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        acl::ADMIN | DANGEROUS,
+        NK,
+    ),
+    c(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+        DANGEROUS,
+        NK,
+    ),
     // Strings.
     c("get", 2, ROF, STRING, K1),
     c("set", -3, RW, STRING, K1),
@@ -263,7 +322,11 @@ impl CommandSpec {
         if self.flags & flags::BLOCKING != 0 {
             cats |= acl::BLOCKING;
         }
-        cats |= if self.flags & flags::FAST != 0 { acl::FAST } else { acl::SLOW };
+        cats |= if self.flags & flags::FAST != 0 {
+            acl::FAST
+        } else {
+            acl::SLOW
+        };
         cats
     }
 
@@ -287,7 +350,11 @@ impl CommandSpec {
     }
 
     /// Indexes of the key arguments of a concrete invocation (`args[0]` is the name).
-    pub fn key_indexes(&self, argc: usize, numkeys_arg: impl Fn(usize) -> Option<i64>) -> Result<Vec<usize>, &'static str> {
+    pub fn key_indexes(
+        &self,
+        argc: usize,
+        numkeys_arg: impl Fn(usize) -> Option<i64>,
+    ) -> Result<Vec<usize>, &'static str> {
         match self.keys {
             KeySpec::None => Ok(Vec::new()),
             KeySpec::Range { first, last, step } => {
@@ -300,7 +367,8 @@ impl CommandSpec {
                 Ok((first..=last).step_by(step as usize).collect())
             }
             KeySpec::NumKeys { numkeys, fixed } => {
-                let n = numkeys_arg(numkeys).ok_or("ERR value is not an integer or out of range")?;
+                let n =
+                    numkeys_arg(numkeys).ok_or("ERR value is not an integer or out of range")?;
                 if n < 0 {
                     return Err("ERR Number of keys can't be negative");
                 }
@@ -318,7 +386,9 @@ impl CommandSpec {
     /// The subcommand spec named by `sub` (case-insensitive), if this is a container.
     pub fn subcommand(&self, sub: &[u8]) -> Option<&'static CommandSpec> {
         let prefix = self.name.len() + 1;
-        self.subcommands.iter().find(|s| s.name.as_bytes()[prefix..].eq_ignore_ascii_case(sub))
+        self.subcommands
+            .iter()
+            .find(|s| s.name.as_bytes()[prefix..].eq_ignore_ascii_case(sub))
     }
 }
 
@@ -360,16 +430,36 @@ mod tests {
         assert_eq!(lookup(b"GeT").map(|c| c.name), Some("get"));
         assert!(lookup(b"nosuchcommand").is_none());
         assert!(lookup(&[b'a'; 100]).is_none());
-        assert_eq!(lookup(b"config").and_then(|c| c.subcommand(b"GET")).map(|c| c.name), Some("config|get"));
+        assert_eq!(
+            lookup(b"config")
+                .and_then(|c| c.subcommand(b"GET"))
+                .map(|c| c.name),
+            Some("config|get")
+        );
     }
 
     #[test]
     fn key_positions() {
         let none = |_| None;
-        assert_eq!(lookup(b"mset").unwrap().key_indexes(5, none).unwrap(), vec![1, 3]);
-        assert_eq!(lookup(b"mget").unwrap().key_indexes(4, none).unwrap(), vec![1, 2, 3]);
-        assert_eq!(lookup(b"get").unwrap().key_indexes(2, none).unwrap(), vec![1]);
-        let eval = CommandSpec { keys: KeySpec::NumKeys { numkeys: 2, fixed: None }, ..c("eval", -3, 0, 0, NK) };
+        assert_eq!(
+            lookup(b"mset").unwrap().key_indexes(5, none).unwrap(),
+            vec![1, 3]
+        );
+        assert_eq!(
+            lookup(b"mget").unwrap().key_indexes(4, none).unwrap(),
+            vec![1, 2, 3]
+        );
+        assert_eq!(
+            lookup(b"get").unwrap().key_indexes(2, none).unwrap(),
+            vec![1]
+        );
+        let eval = CommandSpec {
+            keys: KeySpec::NumKeys {
+                numkeys: 2,
+                fixed: None,
+            },
+            ..c("eval", -3, 0, 0, NK)
+        };
         assert_eq!(eval.key_indexes(6, |_| Some(2)).unwrap(), vec![3, 4]);
         assert!(eval.key_indexes(4, |_| Some(2)).is_err());
     }

@@ -89,7 +89,8 @@ impl Reply {
     fn put_line_safe(&mut self, s: &[u8]) {
         if s.iter().any(|&b| b == b'\r' || b == b'\n') {
             for &b in s {
-                self.buf.put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
+                self.buf
+                    .put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
             }
         } else {
             self.buf.put_slice(s);
@@ -120,12 +121,20 @@ impl Reply {
 
     /// A null bulk string (`$-1` / `_`).
     pub fn null(&mut self) {
-        self.buf.put_slice(if self.proto == Proto::Resp3 { b"_\r\n" } else { b"$-1\r\n" });
+        self.buf.put_slice(if self.proto == Proto::Resp3 {
+            b"_\r\n"
+        } else {
+            b"$-1\r\n"
+        });
     }
 
     /// A null array (`*-1` / `_`).
     pub fn null_array(&mut self) {
-        self.buf.put_slice(if self.proto == Proto::Resp3 { b"_\r\n" } else { b"*-1\r\n" });
+        self.buf.put_slice(if self.proto == Proto::Resp3 {
+            b"_\r\n"
+        } else {
+            b"*-1\r\n"
+        });
     }
 
     /// An array header of `n` elements.
@@ -144,12 +153,26 @@ impl Reply {
 
     /// A set header (an array in RESP2).
     pub fn set(&mut self, n: usize) {
-        self.header(if self.proto == Proto::Resp3 { b'~' } else { b'*' }, n);
+        self.header(
+            if self.proto == Proto::Resp3 {
+                b'~'
+            } else {
+                b'*'
+            },
+            n,
+        );
     }
 
     /// A push header (an array in RESP2).
     pub fn push(&mut self, n: usize) {
-        self.header(if self.proto == Proto::Resp3 { b'>' } else { b'*' }, n);
+        self.header(
+            if self.proto == Proto::Resp3 {
+                b'>'
+            } else {
+                b'*'
+            },
+            n,
+        );
     }
 
     /// A double (`,` in RESP3, a bulk string in RESP2).
@@ -220,7 +243,10 @@ mod tests {
         r.null();
         r.double(1.5);
         assert_eq!(&r.buf[..], b"*2\r\n$-1\r\n$3\r\n1.5\r\n");
-        let mut r = Reply { proto: Proto::Resp3, ..Default::default() };
+        let mut r = Reply {
+            proto: Proto::Resp3,
+            ..Default::default()
+        };
         r.map(1);
         r.null();
         r.double(1.5);

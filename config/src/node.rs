@@ -1,0 +1,272 @@
+//! The typed configuration of a slotgate-node, its Redis 7.0 defaults, and the per-directive
+//! entry points (apply from a file line, CONFIG GET, CONFIG SET).
+
+use std::path::PathBuf;
+
+use crate::table::{self, LoadState};
+use crate::value;
+
+/// Declares a Redis enum config: variants, their config names, and name lookup.
+macro_rules! config_enum {
+    ($(#[$doc:meta])* $ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $ty { $(#[doc = $name] $variant),+ }
+
+        impl $ty {
+            /// Every variant, in the order Redis lists them in error messages.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+            /// Config names, index-aligned with `ALL`.
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+
+            /// The name CONFIG GET reports.
+            pub fn name(self) -> &'static str {
+                match self { $($ty::$variant => $name),+ }
+            }
+
+            /// Looks a value up by its config name (case-insensitive).
+            pub fn from_name(s: &str) -> Option<$ty> {
+                Self::NAMES.iter().position(|n| n.eq_ignore_ascii_case(s)).map(|i| Self::ALL[i])
+            }
+
+            pub(crate) fn index(self) -> usize {
+                Self::ALL.iter().position(|v| *v == self).unwrap_or(0)
+            }
+        }
+    };
+}
+
+config_enum! {
+    /// `maxmemory-policy` values.
+    EvictionPolicy {
+        VolatileLru => "volatile-lru",
+        VolatileLfu => "volatile-lfu",
+        VolatileRandom => "volatile-random",
+        VolatileTtl => "volatile-ttl",
+        AllKeysLru => "allkeys-lru",
+        AllKeysLfu => "allkeys-lfu",
+        AllKeysRandom => "allkeys-random",
+        NoEviction => "noeviction",
+    }
+}
+
+config_enum! {
+    /// `appendfsync` values.
+    AppendFsync { Always => "always", EverySec => "everysec", No => "no" }
+}
+
+config_enum! {
+    /// `loglevel` values.
+    LogLevel {
+        Debug => "debug",
+        Verbose => "verbose",
+        Notice => "notice",
+        Warning => "warning",
+        Nothing => "nothing",
+    }
+}
+
+/// The typed configuration of a slotgate-node (all fields pub, Redis defaults in Default).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeConfig {
+    /// Absolute path of the main config file, if any (target of CONFIG REWRITE).
+    pub config_file: Option<PathBuf>,
+    /// `port`, 0..=65535.
+    pub port: u16,
+    /// `bind` addresses.
+    pub bind: Vec<String>,
+    /// `dir`; stored only, the server chdir()s into it.
+    pub dir: PathBuf,
+    /// `daemonize` (immutable).
+    pub daemonize: bool,
+    /// `pidfile` (immutable); empty means none.
+    pub pidfile: String,
+    /// `logfile` (immutable); empty means stdout.
+    pub logfile: String,
+    /// `loglevel`.
+    pub loglevel: LogLevel,
+    /// `timeout` in seconds, 0 = never.
+    pub timeout: u64,
+    /// `tcp-keepalive` in seconds.
+    pub tcp_keepalive: u64,
+    /// `tcp-backlog` (immutable).
+    pub tcp_backlog: u32,
+    /// `protected-mode`.
+    pub protected_mode: bool,
+    /// `maxclients`.
+    pub maxclients: u64,
+    /// `requirepass`; None when unset.
+    pub requirepass: Option<String>,
+    /// `maxmemory` in bytes, 0 = unlimited.
+    pub maxmemory: u64,
+    /// `maxmemory-policy`.
+    pub maxmemory_policy: EvictionPolicy,
+    /// `maxmemory-samples`.
+    pub maxmemory_samples: u32,
+    /// `save` points as (seconds, changes).
+    pub save: Vec<(u64, u64)>,
+    /// `dbfilename`.
+    pub dbfilename: String,
+    /// `appendonly`.
+    pub appendonly: bool,
+    /// `appendfilename` (immutable in Redis 7.0).
+    pub appendfilename: String,
+    /// `appenddirname` (immutable).
+    pub appenddirname: String,
+    /// `appendfsync`.
+    pub appendfsync: AppendFsync,
+    /// `auto-aof-rewrite-percentage`.
+    pub auto_aof_rewrite_percentage: u64,
+    /// `auto-aof-rewrite-min-size` in bytes.
+    pub auto_aof_rewrite_min_size: u64,
+    /// `aof-load-truncated`.
+    pub aof_load_truncated: bool,
+    /// `cluster-enabled` (immutable).
+    pub cluster_enabled: bool,
+    /// `cluster-config-file` (immutable).
+    pub cluster_config_file: String,
+    /// `cluster-node-timeout` in milliseconds.
+    pub cluster_node_timeout: u64,
+    /// `cluster-port` (immutable); 0 = port + 10000.
+    pub cluster_port: u16,
+    /// `cluster-announce-ip`; empty = not announced.
+    pub cluster_announce_ip: String,
+    /// `cluster-announce-port`.
+    pub cluster_announce_port: u16,
+    /// `cluster-announce-bus-port`.
+    pub cluster_announce_bus_port: u16,
+    /// `cluster-require-full-coverage`.
+    pub cluster_require_full_coverage: bool,
+    /// `cluster-allow-reads-when-down`.
+    pub cluster_allow_reads_when_down: bool,
+    /// `cluster-replica-validity-factor`.
+    pub cluster_replica_validity_factor: u64,
+    /// `cluster-migration-barrier`.
+    pub cluster_migration_barrier: u64,
+    /// `cluster-replica-no-failover`.
+    pub cluster_replica_no_failover: bool,
+    /// `proto-max-bulk-len` in bytes.
+    pub proto_max_bulk_len: u64,
+    /// `client-query-buffer-limit` in bytes.
+    pub client_query_buffer_limit: u64,
+    /// `hz`, clamped to 1..=500.
+    pub hz: u32,
+    /// `databases` (immutable; the node only serves db 0).
+    pub databases: u32,
+    /// `busy-reply-threshold` in milliseconds (alias `lua-time-limit`).
+    pub busy_reply_threshold: u64,
+    /// `repl-backlog-size` in bytes.
+    pub repl_backlog_size: u64,
+    /// `masteruser`; None when unset.
+    pub masteruser: Option<String>,
+    /// `masterauth`; None when unset.
+    pub masterauth: Option<String>,
+    /// `min-replicas-to-write`.
+    pub min_replicas_to_write: u64,
+    /// `min-replicas-max-lag` in seconds.
+    pub min_replicas_max_lag: u64,
+    /// `aclfile` (immutable).
+    pub aclfile: String,
+    /// `client-output-buffer-limit` as (class, hard, soft, soft-seconds); class is normal|replica|pubsub.
+    pub client_output_buffer_limit: Vec<(String, u64, u64, u64)>,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        const MB: u64 = 1024 * 1024;
+        NodeConfig {
+            config_file: None,
+            port: 6379,
+            bind: vec!["*".into(), "-::*".into()],
+            dir: PathBuf::from("."),
+            daemonize: false,
+            pidfile: String::new(),
+            logfile: String::new(),
+            loglevel: LogLevel::Notice,
+            timeout: 0,
+            tcp_keepalive: 300,
+            tcp_backlog: 511,
+            protected_mode: true,
+            maxclients: 10000,
+            requirepass: None,
+            maxmemory: 0,
+            maxmemory_policy: EvictionPolicy::NoEviction,
+            maxmemory_samples: 5,
+            save: vec![(3600, 1), (300, 100), (60, 10000)],
+            dbfilename: "dump.rdb".into(),
+            appendonly: false,
+            appendfilename: "appendonly.aof".into(),
+            appenddirname: "appendonlydir".into(),
+            appendfsync: AppendFsync::EverySec,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 * MB,
+            aof_load_truncated: true,
+            cluster_enabled: false,
+            cluster_config_file: "nodes.conf".into(),
+            cluster_node_timeout: 15000,
+            cluster_port: 0,
+            cluster_announce_ip: String::new(),
+            cluster_announce_port: 0,
+            cluster_announce_bus_port: 0,
+            cluster_require_full_coverage: true,
+            cluster_allow_reads_when_down: false,
+            cluster_replica_validity_factor: 10,
+            cluster_migration_barrier: 1,
+            cluster_replica_no_failover: false,
+            proto_max_bulk_len: 512 * MB,
+            client_query_buffer_limit: 1024 * MB,
+            hz: 10,
+            databases: 16,
+            busy_reply_threshold: 5000,
+            repl_backlog_size: MB,
+            masteruser: None,
+            masterauth: None,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag: 10,
+            aclfile: String::new(),
+            client_output_buffer_limit: vec![
+                ("normal".into(), 0, 0, 0),
+                ("replica".into(), 256 * MB, 64 * MB, 60),
+                ("pubsub".into(), 32 * MB, 8 * MB, 60),
+            ],
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Applies one directive (name is case-insensitive) with its arguments, as a config-file line would.
+    pub fn apply(&mut self, name: &str, args: &[String]) -> Result<(), String> {
+        value::apply_directive(self, name, args, None)
+    }
+
+    /// Internal form of `apply` that carries file-loading state (for `save` accumulation).
+    pub(crate) fn apply_loading(
+        &mut self,
+        name: &str,
+        args: &[String],
+        st: &mut LoadState,
+    ) -> Result<(), String> {
+        value::apply_directive(self, name, args, Some(st))
+    }
+
+    /// Every directive name CONFIG GET can report (lowercase), in a stable order.
+    pub fn names() -> &'static [&'static str] {
+        table::NAMES
+    }
+
+    /// The value CONFIG GET reports for a directive (name or alias, case-insensitive).
+    pub fn get(&self, name: &str) -> Option<String> {
+        table::lookup(name).map(|d| d.get(self))
+    }
+
+    /// CONFIG SET for one directive at runtime; Err(reason) for unknown, immutable or bad values.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let d = table::lookup(name).ok_or_else(|| {
+            format!("Unknown option or number of arguments for CONFIG SET - '{name}'")
+        })?;
+        if d.immutable {
+            return Err("can't set immutable config".into());
+        }
+        d.set_runtime(self, value)
+    }
+}

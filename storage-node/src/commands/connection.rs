@@ -1,0 +1,364 @@
+//! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET and the CLIENT family.
+
+use protocol::Proto;
+
+use super::{arg_i64, err, help_reply, is, Ctx, Error, Handler};
+
+pub fn register(h: &mut Vec<(&'static str, Handler)>) {
+    h.extend([
+        ("ping", ping as Handler),
+        ("echo", echo),
+        ("hello", hello),
+        ("auth", auth),
+        ("select", select),
+        ("quit", quit),
+        ("reset", reset),
+        ("client|id", client_id),
+        ("client|setname", client_setname),
+        ("client|getname", client_getname),
+        ("client|list", client_list),
+        ("client|info", client_info),
+        ("client|kill", client_kill),
+        ("client|help", client_help),
+    ]);
+}
+
+fn ping(ctx: &mut Ctx) -> Result<(), Error> {
+    match ctx.args.len() {
+        1 => ctx.out.simple("PONG"),
+        2 => ctx.out.bulk(&ctx.args[1]),
+        _ => return err("ERR wrong number of arguments for 'ping' command"),
+    }
+    Ok(())
+}
+
+fn echo(ctx: &mut Ctx) -> Result<(), Error> {
+    ctx.out.bulk(&ctx.args[1]);
+    Ok(())
+}
+
+/// Checks a username/password pair against the default user (the only user until ACLs land).
+fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
+    user == b"default"
+        && ctx
+            .srv
+            .config
+            .requirepass
+            .as_deref()
+            .is_none_or(|p| p.as_bytes() == pass)
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+fn auth(ctx: &mut Ctx) -> Result<(), Error> {
+    let (user, pass) = match ctx.args.len() {
+        2 => (&b"default"[..], &ctx.args[1][..]),
+        3 => (&ctx.args[1][..], &ctx.args[2][..]),
+        _ => return Err(Error::Syntax),
+    };
+    if ctx.args.len() == 2 && ctx.srv.config.requirepass.is_none() {
+        return err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+    }
+    if !check_password(ctx, user, pass) {
+        return err(WRONGPASS);
+    }
+    ctx.client.authenticated = true;
+    ctx.client.user = String::from_utf8_lossy(user).into_owned();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn hello(ctx: &mut Ctx) -> Result<(), Error> {
+    let args = ctx.args;
+    let mut proto = None;
+    let mut i = 1;
+    if args.len() >= 2 {
+        let v = arg_i64(&args[1]).map_err(|_| {
+            Error::Msg("ERR Protocol version is not an integer or out of range".into())
+        })?;
+        if !(2..=3).contains(&v) {
+            return err("NOPROTO unsupported protocol version");
+        }
+        proto = Some(if v == 3 { Proto::Resp3 } else { Proto::Resp2 });
+        i = 2;
+    }
+    let mut setname = None;
+    while i < args.len() {
+        if is(&args[i], "auth") && i + 2 < args.len() {
+            if !check_password(ctx, &args[i + 1], &args[i + 2]) {
+                return err(WRONGPASS);
+            }
+            ctx.client.authenticated = true;
+            ctx.client.user = String::from_utf8_lossy(&args[i + 1]).into_owned();
+            i += 3;
+        } else if is(&args[i], "setname") && i + 1 < args.len() {
+            validate_name(&args[i + 1])?;
+            setname = Some(args[i + 1].clone());
+            i += 2;
+        } else {
+            return err(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&args[i])
+            ));
+        }
+    }
+    if !ctx.client.authenticated {
+        return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    if let Some(name) = setname {
+        ctx.client.name = (!name.is_empty()).then_some(name);
+    }
+    if let Some(p) = proto {
+        ctx.client.proto = p;
+        ctx.out.proto = p;
+    }
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(crate::REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(if ctx.client.proto == Proto::Resp3 {
+        3
+    } else {
+        2
+    });
+    out.bulk(b"id");
+    out.int(ctx.client.id as i64);
+    out.bulk(b"mode");
+    out.bulk(if ctx.srv.config.cluster_enabled {
+        b"cluster"
+    } else {
+        b"standalone"
+    });
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(())
+}
+
+fn select(ctx: &mut Ctx) -> Result<(), Error> {
+    let db = arg_i64(&ctx.args[1]).map_err(|_| Error::Msg("ERR invalid DB index".into()))?;
+    if ctx.srv.config.cluster_enabled && db != 0 {
+        return err("ERR SELECT is not allowed in cluster mode");
+    }
+    if db != 0 {
+        // slotgate serves a single database, as a cluster node does.
+        return err("ERR DB index is out of range");
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn quit(ctx: &mut Ctx) -> Result<(), Error> {
+    ctx.client.close_after_reply = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn reset(ctx: &mut Ctx) -> Result<(), Error> {
+    ctx.client.proto = Proto::Resp2;
+    ctx.out.proto = Proto::Resp2;
+    ctx.client.name = None;
+    ctx.client.authenticated = ctx.srv.config.requirepass.is_none();
+    ctx.client.user = "default".into();
+    ctx.out.simple("RESET");
+    Ok(())
+}
+
+fn client_id(ctx: &mut Ctx) -> Result<(), Error> {
+    ctx.out.int(ctx.client.id as i64);
+    Ok(())
+}
+
+fn validate_name(name: &[u8]) -> Result<(), Error> {
+    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return err("ERR Client names cannot contain spaces, newlines or special characters.");
+    }
+    Ok(())
+}
+
+fn client_setname(ctx: &mut Ctx) -> Result<(), Error> {
+    let name = &ctx.args[2];
+    validate_name(name)?;
+    ctx.client.name = (!name.is_empty()).then(|| name.clone());
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_getname(ctx: &mut Ctx) -> Result<(), Error> {
+    match &ctx.client.name {
+        Some(n) => ctx.out.bulk(n),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// Calls `f` for every client, the calling one included (it is borrowed by the caller).
+fn for_each_client(ctx: &mut Ctx, mut f: impl FnMut(&super::Client)) {
+    let mut ids: Vec<u64> = ctx.srv.clients.keys().copied().collect();
+    ids.sort_unstable();
+    for id in ids {
+        if id == ctx.client.id {
+            f(ctx.client);
+        } else if let Some(c) = ctx
+            .srv
+            .clients
+            .get(&id)
+            .and_then(|h| h.state.try_borrow().ok())
+        {
+            f(&c);
+        }
+    }
+}
+
+fn client_list(ctx: &mut Ctx) -> Result<(), Error> {
+    let args = ctx.args;
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < args.len() {
+        if is(&args[i], "type") && i + 1 < args.len() {
+            let t = String::from_utf8_lossy(&args[i + 1]).to_lowercase();
+            if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
+                return err(format!("ERR Unknown client type '{t}'"));
+            }
+            if t != "normal" {
+                ids = Some(Vec::new());
+            }
+            i += 2;
+        } else if is(&args[i], "id") && i + 1 < args.len() {
+            let mut list = Vec::new();
+            for a in &args[i + 1..] {
+                match arg_i64(a) {
+                    Ok(n) if n > 0 => list.push(n as u64),
+                    _ => return err("ERR Invalid client ID"),
+                }
+            }
+            ids = Some(list);
+            i = args.len();
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    let mut text = String::new();
+    for_each_client(ctx, |c| {
+        if ids.as_ref().is_none_or(|ids| ids.contains(&c.id)) {
+            text.push_str(&c.info_line());
+        }
+    });
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn client_info(ctx: &mut Ctx) -> Result<(), Error> {
+    ctx.out.verbatim(ctx.client.info_line().as_bytes());
+    Ok(())
+}
+
+fn client_kill(ctx: &mut Ctx) -> Result<(), Error> {
+    let args = ctx.args;
+    // Old form: CLIENT KILL addr:port.
+    if args.len() == 3 {
+        let addr = String::from_utf8_lossy(&args[2]).into_owned();
+        let n = kill_matching(ctx, |c| c.addr == addr, false);
+        if n == 0 {
+            return err("ERR No such client");
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    let (mut id, mut addr, mut laddr, mut user, mut skipme) = (None, None, None, None, true);
+    let mut i = 2;
+    while i + 1 < args.len() {
+        let v = String::from_utf8_lossy(&args[i + 1]).into_owned();
+        match String::from_utf8_lossy(&args[i]).to_lowercase().as_str() {
+            "id" => {
+                id = Some(
+                    arg_i64(&args[i + 1])
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or(Error::Msg("ERR client-id should be greater than 0".into()))?
+                        as u64,
+                )
+            }
+            "addr" => addr = Some(v),
+            "laddr" => laddr = Some(v),
+            "user" => user = Some(v),
+            "type" => {
+                if !["normal", "master", "replica", "slave", "pubsub"]
+                    .contains(&v.to_lowercase().as_str())
+                {
+                    return err(format!("ERR Unknown client type '{v}'"));
+                }
+            }
+            "skipme" => {
+                skipme = match v.to_lowercase().as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    _ => return Err(Error::Syntax),
+                }
+            }
+            _ => return Err(Error::Syntax),
+        }
+        i += 2;
+    }
+    if i != args.len() {
+        return Err(Error::Syntax);
+    }
+    let n = kill_matching(
+        ctx,
+        |c| {
+            id.is_none_or(|id| c.id == id)
+                && addr.as_ref().is_none_or(|a| &c.addr == a)
+                && laddr.as_ref().is_none_or(|a| &c.laddr == a)
+                && user.as_ref().is_none_or(|u| &c.user == u)
+        },
+        skipme,
+    );
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn kill_matching(ctx: &mut Ctx, pred: impl Fn(&super::Client) -> bool, skipme: bool) -> usize {
+    let mut n = 0;
+    if pred(ctx.client) && !skipme {
+        ctx.client.close_after_reply = true;
+        n += 1;
+    }
+    for (id, handle) in &ctx.srv.clients {
+        if *id == ctx.client.id {
+            continue;
+        }
+        if handle.state.try_borrow().is_ok_and(|c| pred(&c)) {
+            handle.kill();
+            n += 1;
+        }
+    }
+    n
+}
+
+fn client_help(ctx: &mut Ctx) -> Result<(), Error> {
+    help_reply(
+        ctx.out,
+        "CLIENT",
+        &[
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are: ID, TYPE, USER, ADDR, LADDR, SKIPME.",
+            "LIST [options ...]",
+            "    Return information about client connections. Options: TYPE, ID.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+        ],
+    );
+    Ok(())
+}

@@ -1,0 +1,370 @@
+//! Command dispatch: the node's handlers keyed by the shared command table, with Redis's checks
+//! (arity, authentication, memory) applied before a handler runs, and per-command statistics.
+
+mod connection;
+mod info;
+mod keys;
+mod server;
+mod strings;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use bytes::Bytes;
+use protocol::command::{flags, CommandSpec, COMMANDS};
+use protocol::Reply;
+
+use crate::keyspace::{now_ms, Value};
+use crate::server::{Client, Server};
+
+/// What a handler needs: the server, the calling client, the arguments and the reply buffer.
+pub struct Ctx<'a> {
+    pub srv: &'a mut Server,
+    pub client: &'a mut Client,
+    pub args: &'a [Bytes],
+    pub out: &'a mut Reply,
+    /// Wall-clock milliseconds when the command started: one notion of "now" per command.
+    pub now: i64,
+}
+
+/// A handler writes its reply into `ctx.out` or returns an error reply.
+pub type Handler = fn(&mut Ctx) -> Result<(), Error>;
+
+/// Error replies with Redis's exact texts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    WrongType,
+    NotInteger,
+    NotFloat,
+    Syntax,
+    Overflow,
+    NoSuchKey,
+    /// Any other reply text, including its code (`ERR ...`).
+    Msg(String),
+}
+
+impl Error {
+    /// The reply text (without the leading `-`).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Error::WrongType => {
+                "WRONGTYPE Operation against a key holding the wrong kind of value".into()
+            }
+            Error::NotInteger => "ERR value is not an integer or out of range".into(),
+            Error::NotFloat => "ERR value is not a valid float".into(),
+            Error::Syntax => "ERR syntax error".into(),
+            Error::Overflow => "ERR increment or decrement would overflow".into(),
+            Error::NoSuchKey => "ERR no such key".into(),
+            Error::Msg(m) => m.as_str().into(),
+        }
+    }
+}
+
+/// Shorthand for a custom error reply.
+pub fn err<T>(msg: impl Into<String>) -> Result<T, Error> {
+    Err(Error::Msg(msg.into()))
+}
+
+/// Call counters for INFO commandstats.
+#[derive(Debug, Default, Clone)]
+pub struct CommandStats {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected_calls: u64,
+    pub failed_calls: u64,
+}
+
+/// One executable command: its spec, handler and counters.
+pub struct Command {
+    pub spec: &'static CommandSpec,
+    pub handler: Handler,
+    pub stats: CommandStats,
+}
+
+/// The node's command table: every command of the shared table that has a handler here.
+pub struct CommandTable {
+    by_name: HashMap<&'static [u8], usize>,
+    pub commands: Vec<Command>,
+}
+
+fn handlers() -> Vec<(&'static str, Handler)> {
+    let mut h = Vec::new();
+    connection::register(&mut h);
+    server::register(&mut h);
+    info::register(&mut h);
+    strings::register(&mut h);
+    keys::register(&mut h);
+    h
+}
+
+impl CommandTable {
+    /// Builds the table; a handler without a spec (or the reverse) is a programming error caught by tests.
+    pub fn new() -> CommandTable {
+        let handlers: HashMap<&str, Handler> = handlers().into_iter().collect();
+        let mut commands = Vec::new();
+        let mut by_name = HashMap::new();
+        let specs = COMMANDS
+            .iter()
+            .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()));
+        for spec in specs {
+            let handler = match handlers.get(spec.name) {
+                Some(h) => *h,
+                // Containers dispatch to their subcommands.
+                None if !spec.subcommands.is_empty() => container_unknown_sub,
+                None => continue,
+            };
+            by_name.insert(spec.name.as_bytes(), commands.len());
+            commands.push(Command {
+                spec,
+                handler,
+                stats: CommandStats::default(),
+            });
+        }
+        CommandTable { by_name, commands }
+    }
+
+    /// Finds a command (or `container|sub`) by its lowercase name.
+    pub fn find(&self, lowercase: &[u8]) -> Option<usize> {
+        self.by_name.get(lowercase).copied()
+    }
+
+    /// Finds a top-level command by name in any case.
+    pub fn lookup(&self, name: &[u8]) -> Option<usize> {
+        let mut lower = [0u8; 40];
+        if name.len() > lower.len() {
+            return None;
+        }
+        for (d, s) in lower.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        self.find(&lower[..name.len()])
+    }
+
+    /// Finds `container|sub` for a container index.
+    pub fn lookup_sub(&self, container: usize, sub: &[u8]) -> Option<usize> {
+        let spec = self.commands[container].spec.subcommand(sub)?;
+        self.find(spec.name.as_bytes())
+    }
+
+    /// Top-level commands that are implemented.
+    pub fn top_level(&self) -> impl Iterator<Item = &Command> {
+        self.commands.iter().filter(|c| !c.spec.name.contains('|'))
+    }
+}
+
+impl Default for CommandTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn container_unknown_sub(ctx: &mut Ctx) -> Result<(), Error> {
+    let name = String::from_utf8_lossy(&ctx.args[0]).to_uppercase();
+    let sub = String::from_utf8_lossy(ctx.args.get(1).map_or(&b""[..], |a| &a[..])).into_owned();
+    err(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        truncate(&sub, 128),
+        name
+    ))
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// `-ERR unknown command` with the first arguments quoted, as Redis 7.0 prints it.
+fn unknown_command(args: &[Bytes]) -> String {
+    let mut msg = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        truncate(&String::from_utf8_lossy(&args[0]), 128)
+    );
+    for a in args.iter().skip(1) {
+        let a = String::from_utf8_lossy(a);
+        let room = 128usize.saturating_sub(msg.len());
+        if room == 0 {
+            break;
+        }
+        msg.push_str(&format!("'{}' ", truncate(&a, room)));
+    }
+    msg
+}
+
+/// Runs one command for a client, writing exactly one reply.
+pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut Reply) {
+    srv.stats.total_commands_processed += 1;
+    let Some(mut idx) = srv.commands.lookup(&args[0]) else {
+        srv.stats.unknown_commands += 1;
+        out.error(&unknown_command(args));
+        return;
+    };
+    let mut spec = srv.commands.commands[idx].spec;
+    if !spec.subcommands.is_empty() && args.len() >= 2 {
+        if let Some(sub) = srv.commands.lookup_sub(idx, &args[1]) {
+            idx = sub;
+            spec = srv.commands.commands[idx].spec;
+        }
+    }
+    client.last_cmd = spec.name;
+    let reject = |srv: &mut Server, out: &mut Reply, idx: usize, msg: &str| {
+        srv.commands.commands[idx].stats.rejected_calls += 1;
+        out.error(msg);
+    };
+    if !spec.arity_ok(args.len()) {
+        return reject(
+            srv,
+            out,
+            idx,
+            &format!("ERR wrong number of arguments for '{}' command", spec.name),
+        );
+    }
+    if !client.authenticated && !spec.has(flags::NO_AUTH) {
+        return reject(srv, out, idx, "NOAUTH Authentication required.");
+    }
+    if spec.has(flags::DENYOOM) && srv.config.maxmemory > 0 && !srv.make_room() {
+        return reject(
+            srv,
+            out,
+            idx,
+            "OOM command not allowed when used memory > 'maxmemory'.",
+        );
+    }
+    let started = Instant::now();
+    let handler = srv.commands.commands[idx].handler;
+    let mut ctx = Ctx {
+        srv,
+        client,
+        args,
+        out,
+        now: now_ms(),
+    };
+    let result = handler(&mut ctx);
+    let srv = ctx.srv;
+    let stats = &mut srv.commands.commands[idx].stats;
+    stats.calls += 1;
+    stats.usec += started.elapsed().as_micros() as u64;
+    if let Err(e) = result {
+        stats.failed_calls += 1;
+        srv.stats.error_replies += 1;
+        out.error(&e.text());
+    }
+}
+
+// ---- argument helpers shared by the command families ----
+
+/// Parses an argument as an i64 (`ERR value is not an integer or out of range` otherwise).
+pub fn arg_i64(b: &[u8]) -> Result<i64, Error> {
+    crate::keyspace::value::canonical_int(b)
+        .or_else(|| {
+            std::str::from_utf8(b)
+                .ok()
+                .filter(|s| !s.starts_with('+'))
+                .and_then(|s| s.parse().ok())
+        })
+        .ok_or(Error::NotInteger)
+}
+
+/// Parses an argument as a finite-or-infinite f64 the way Redis's strtold accepts it.
+pub fn arg_f64(b: &[u8]) -> Result<f64, Error> {
+    let s = std::str::from_utf8(b).map_err(|_| Error::NotFloat)?;
+    if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+        return Err(Error::NotFloat);
+    }
+    let v: f64 = match s.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => s.parse().map_err(|_| Error::NotFloat)?,
+    };
+    if v.is_nan() {
+        return Err(Error::NotFloat);
+    }
+    Ok(v)
+}
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+pub fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// Looks up a string value: `Ok(None)` when missing, WRONGTYPE for other types.
+pub fn get_string<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Value>, Error> {
+    let now = ctx.now;
+    match ctx.srv.db.get(key, now) {
+        None => {
+            ctx.srv.stats.keyspace_misses += 1;
+            Ok(None)
+        }
+        Some(e) if e.value.is_string() => {
+            ctx.srv.stats.keyspace_hits += 1;
+            Ok(Some(&mut e.value))
+        }
+        Some(_) => Err(Error::WrongType),
+    }
+}
+
+/// Lines of a HELP reply (status strings, as Redis sends them).
+pub fn help_reply(out: &mut Reply, container: &str, lines: &[&str]) {
+    out.array(lines.len() + 3);
+    out.simple(&format!(
+        "{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for l in lines {
+        out.simple(l);
+    }
+    out.simple("HELP");
+    out.simple("    Print this help.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_handler_has_a_spec_and_every_spec_a_handler() {
+        let table = CommandTable::new();
+        let names: std::collections::HashSet<&str> =
+            table.commands.iter().map(|c| c.spec.name).collect();
+        for (name, _) in handlers() {
+            assert!(
+                names.contains(name),
+                "handler {name} has no spec in protocol::command"
+            );
+        }
+        for spec in COMMANDS
+            .iter()
+            .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
+        {
+            assert!(
+                names.contains(spec.name),
+                "spec {} has no handler",
+                spec.name
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_command_text() {
+        let args = [
+            Bytes::from_static(b"foo"),
+            Bytes::from_static(b"a"),
+            Bytes::from_static(b"b"),
+        ];
+        assert_eq!(
+            unknown_command(&args),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+    }
+
+    #[test]
+    fn number_parsing() {
+        assert_eq!(arg_i64(b"-5").unwrap(), -5);
+        assert!(arg_i64(b"5.0").is_err());
+        assert!(arg_i64(b"").is_err());
+        assert_eq!(arg_f64(b"1.5").unwrap(), 1.5);
+        assert_eq!(arg_f64(b"-inf").unwrap(), f64::NEG_INFINITY);
+        assert!(arg_f64(b"nan").is_err());
+        assert!(arg_f64(b" 1").is_err());
+    }
+}

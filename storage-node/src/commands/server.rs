@@ -1,0 +1,385 @@
+//! Server commands: COMMAND, CONFIG, DBSIZE, FLUSHALL/FLUSHDB, TIME, LASTSAVE, SHUTDOWN.
+
+use config::NodeConfig;
+use protocol::command::{acl, flags, CommandSpec};
+use protocol::glob::{glob_match, glob_match_nocase};
+use protocol::lookup;
+
+use super::{err, help_reply, is, Ctx, Error, Handler};
+use crate::keyspace::Db;
+
+pub fn register(h: &mut Vec<(&'static str, Handler)>) {
+    h.extend([
+        ("command", command as Handler),
+        ("command|count", command_count),
+        ("command|info", command_info),
+        ("command|list", command_list),
+        ("command|docs", command_docs),
+        ("command|getkeys", command_getkeys),
+        ("command|help", command_help),
+        ("config|get", config_get),
+        ("config|set", config_set),
+        ("config|rewrite", config_rewrite),
+        ("config|resetstat", config_resetstat),
+        ("config|help", config_help),
+        ("dbsize", dbsize),
+        ("flushall", flushall),
+        ("flushdb", flushall),
+        ("time", time),
+        ("lastsave", lastsave),
+        ("shutdown", shutdown),
+    ]);
+}
+
+/// One COMMAND INFO entry, in Redis 7.0's ten-field shape.
+fn write_info(ctx: &mut Ctx, spec: &CommandSpec) {
+    let out = &mut *ctx.out;
+    out.array(10);
+    out.bulk(spec.name.as_bytes());
+    out.int(spec.arity as i64);
+    let fl: Vec<&str> = flags::NAMES
+        .iter()
+        .filter(|(f, _)| spec.flags & f != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(fl.len());
+    for f in fl {
+        out.simple(f);
+    }
+    let (first, last, step) = spec.key_range();
+    out.int(first as i64);
+    out.int(last as i64);
+    out.int(step as i64);
+    let cats = spec.categories();
+    let names: Vec<&str> = acl::NAMES
+        .iter()
+        .filter(|(c, _)| cats & c != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(names.len());
+    for n in names {
+        out.simple(&format!("@{n}"));
+    }
+    out.array(0); // tips
+    out.array(0); // key specs
+    let subs: Vec<&CommandSpec> = spec
+        .subcommands
+        .iter()
+        .filter(|s| ctx.srv.commands.find(s.name.as_bytes()).is_some())
+        .collect();
+    ctx.out.array(subs.len());
+    for s in subs {
+        write_info(ctx, s);
+    }
+}
+
+fn command(ctx: &mut Ctx) -> Result<(), Error> {
+    let specs: Vec<&'static CommandSpec> = ctx.srv.commands.top_level().map(|c| c.spec).collect();
+    ctx.out.array(specs.len());
+    for s in specs {
+        write_info(ctx, s);
+    }
+    Ok(())
+}
+
+fn command_count(ctx: &mut Ctx) -> Result<(), Error> {
+    let n = ctx.srv.commands.top_level().count();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn find_spec(ctx: &Ctx, name: &[u8]) -> Option<&'static CommandSpec> {
+    let idx = ctx.srv.commands.lookup(name)?;
+    Some(ctx.srv.commands.commands[idx].spec)
+}
+
+fn command_info(ctx: &mut Ctx) -> Result<(), Error> {
+    if ctx.args.len() == 2 {
+        return command(ctx);
+    }
+    let args = ctx.args;
+    ctx.out.array(args.len() - 2);
+    for name in &args[2..] {
+        match find_spec(ctx, name) {
+            Some(spec) => write_info(ctx, spec),
+            None => ctx.out.null_array(),
+        }
+    }
+    Ok(())
+}
+
+fn command_list(ctx: &mut Ctx) -> Result<(), Error> {
+    let args = ctx.args;
+    let filter: Box<dyn Fn(&CommandSpec) -> bool> = match args.len() {
+        2 => Box::new(|_| true),
+        5 if is(&args[2], "filterby") => {
+            let v = args[4].clone();
+            if is(&args[3], "module") {
+                Box::new(|_| false)
+            } else if is(&args[3], "aclcat") {
+                let cat = acl::NAMES
+                    .iter()
+                    .find(|(_, n)| v.eq_ignore_ascii_case(n.as_bytes()))
+                    .map(|(c, _)| *c);
+                Box::new(move |s: &CommandSpec| cat.is_some_and(|c| s.categories() & c != 0))
+            } else if is(&args[3], "pattern") {
+                Box::new(move |s: &CommandSpec| glob_match_nocase(&v, s.name.as_bytes()))
+            } else {
+                return Err(Error::Syntax);
+            }
+        }
+        _ => return Err(Error::Syntax),
+    };
+    let names: Vec<&str> = ctx
+        .srv
+        .commands
+        .commands
+        .iter()
+        .filter(|c| c.spec.subcommands.is_empty() || !c.spec.name.contains('|'))
+        .map(|c| c.spec)
+        .filter(|s| filter(s))
+        .map(|s| s.name)
+        .collect();
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk(n.as_bytes());
+    }
+    Ok(())
+}
+
+/// The documentation group Redis files a command under, from its categories.
+fn group(spec: &CommandSpec) -> &'static str {
+    let cats = spec.categories();
+    if cats & acl::STRING != 0 {
+        "string"
+    } else if cats & acl::CONNECTION != 0 {
+        "connection"
+    } else if cats & acl::KEYSPACE != 0 {
+        "generic"
+    } else {
+        "server"
+    }
+}
+
+fn command_docs(ctx: &mut Ctx) -> Result<(), Error> {
+    let specs: Vec<&'static CommandSpec> = if ctx.args.len() == 2 {
+        ctx.srv.commands.top_level().map(|c| c.spec).collect()
+    } else {
+        ctx.args[2..]
+            .iter()
+            .filter_map(|n| find_spec(ctx, n))
+            .collect()
+    };
+    ctx.out.map(specs.len());
+    for s in specs {
+        ctx.out.bulk(s.name.as_bytes());
+        ctx.out.map(1);
+        ctx.out.bulk(b"group");
+        ctx.out.bulk(group(s).as_bytes());
+    }
+    Ok(())
+}
+
+fn command_getkeys(ctx: &mut Ctx) -> Result<(), Error> {
+    let args = &ctx.args[2..];
+    let Some(mut spec) = lookup(&args[0]) else {
+        return err("ERR Invalid command specified");
+    };
+    if !spec.subcommands.is_empty() && args.len() > 1 {
+        spec = spec.subcommand(&args[1]).unwrap_or(spec);
+    }
+    if !spec.arity_ok(args.len()) {
+        return err("ERR Invalid number of arguments specified for command");
+    }
+    let idx = spec
+        .key_indexes(args.len(), |i| {
+            args.get(i).and_then(|a| super::arg_i64(a).ok())
+        })
+        .map_err(|e| Error::Msg(e.into()))?;
+    if idx.is_empty() {
+        return err("ERR The command has no key arguments");
+    }
+    ctx.out.array(idx.len());
+    for i in idx {
+        ctx.out.bulk(&args[i]);
+    }
+    Ok(())
+}
+
+fn command_help(ctx: &mut Ctx) -> Result<(), Error> {
+    help_reply(
+        ctx.out,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+        ],
+    );
+    Ok(())
+}
+
+fn config_get(ctx: &mut Ctx) -> Result<(), Error> {
+    let mut found: Vec<(&str, String)> = Vec::new();
+    for pat in &ctx.args[2..] {
+        for name in NodeConfig::names() {
+            if glob_match_nocase(pat, name.as_bytes()) && !found.iter().any(|(n, _)| n == name) {
+                if let Some(v) = ctx.srv.config.get(name) {
+                    found.push((name, v));
+                }
+            }
+        }
+    }
+    ctx.out.map(found.len());
+    for (n, v) in found {
+        ctx.out.bulk(n.as_bytes());
+        ctx.out.bulk(v.as_bytes());
+    }
+    Ok(())
+}
+
+fn config_set(ctx: &mut Ctx) -> Result<(), Error> {
+    let args = &ctx.args[2..];
+    if args.len() % 2 != 0 {
+        return err("ERR wrong number of arguments for 'config|set' command");
+    }
+    // All or nothing: apply to a copy, keep it only if every pair succeeds.
+    let mut next = ctx.srv.config.clone();
+    let mut seen = Vec::new();
+    for pair in args.chunks(2) {
+        let name = String::from_utf8_lossy(&pair[0]).to_lowercase();
+        if seen.contains(&name) {
+            return err("ERR duplicate parameter");
+        }
+        seen.push(name.clone());
+        if NodeConfig::names().iter().all(|n| *n != name) && ctx.srv.config.get(&name).is_none() {
+            return err(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ));
+        }
+        let value = String::from_utf8_lossy(&pair[1]);
+        if let Err(e) = next.set(&name, &value) {
+            return err(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"
+            ));
+        }
+    }
+    ctx.srv.config = next;
+    ctx.srv.config_changed();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_rewrite(ctx: &mut Ctx) -> Result<(), Error> {
+    if ctx.srv.config.config_file.is_none() {
+        return err("ERR The server is running without a config file");
+    }
+    ctx.srv
+        .config
+        .rewrite()
+        .map_err(|e| Error::Msg(format!("ERR Rewriting config file: {e}")))?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_resetstat(ctx: &mut Ctx) -> Result<(), Error> {
+    ctx.srv.stats = Default::default();
+    for c in &mut ctx.srv.commands.commands {
+        c.stats = Default::default();
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_help(ctx: &mut Ctx) -> Result<(), Error> {
+    help_reply(
+        ctx.out,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
+    Ok(())
+}
+
+fn dbsize(ctx: &mut Ctx) -> Result<(), Error> {
+    ctx.out.int(ctx.srv.db.len() as i64);
+    Ok(())
+}
+
+fn flushall(ctx: &mut Ctx) -> Result<(), Error> {
+    let asynchronous = match ctx.args.len() {
+        1 => false,
+        2 if is(&ctx.args[1], "async") => true,
+        2 if is(&ctx.args[1], "sync") => false,
+        _ => return Err(Error::Syntax),
+    };
+    let old: Db = ctx.srv.db.take_all();
+    ctx.srv.dirty += old.len() as u64;
+    if asynchronous && old.len() > 64 {
+        // Freeing millions of allocations takes a while: do it off the serving thread.
+        std::thread::spawn(move || drop(old));
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn time(ctx: &mut Ctx) -> Result<(), Error> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk_int(now.as_secs() as i64);
+    ctx.out.bulk_int(now.subsec_micros() as i64);
+    Ok(())
+}
+
+fn lastsave(ctx: &mut Ctx) -> Result<(), Error> {
+    ctx.out.int(ctx.srv.lastsave);
+    Ok(())
+}
+
+fn shutdown(ctx: &mut Ctx) -> Result<(), Error> {
+    let mut save = false;
+    for a in &ctx.args[1..] {
+        if is(a, "save") {
+            save = true;
+        } else if is(a, "abort") {
+            return err("ERR No shutdown in progress.");
+        } else if !(is(a, "nosave") || is(a, "now") || is(a, "force")) {
+            return Err(Error::Syntax);
+        }
+    }
+    if save {
+        // Snapshots arrive with the persistence work; refusing is honest, exiting would lose data.
+        return err("ERR Errors trying to SHUTDOWN. Check logs.");
+    }
+    crate::log(&ctx.srv.config, "User requested shutdown...");
+    ctx.srv.shutdown.notify_one();
+    ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+/// Matches a key against a SCAN/KEYS pattern; `*` matches everything, the empty key included.
+pub fn key_matches(pattern: Option<&[u8]>, key: &[u8]) -> bool {
+    match pattern {
+        None | Some(b"*") => true,
+        Some(p) => glob_match(p, key),
+    }
+}

@@ -1,0 +1,177 @@
+//! Access tracking and eviction: Redis's approximated LRU (sampled idle time) and LFU
+//! (logarithmic counter with decay), plus random and TTL policies.
+
+use std::cell::Cell;
+
+use config::EvictionPolicy;
+
+use super::{Db, Entry};
+
+/// Counter given to new keys under LFU, so they are not evicted before they had a chance.
+const LFU_INIT: u32 = 5;
+const LFU_LOG_FACTOR: f64 = 10.0;
+
+thread_local! {
+    static RNG: Cell<u64> = const { Cell::new(0x9E37_79B9_7F4A_7C15) };
+}
+
+/// A fast thread-local pseudo-random number (sampling only, never security).
+pub fn rand() -> u64 {
+    RNG.with(|r| {
+        let mut x = r.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        r.set(x);
+        x
+    })
+}
+
+/// Seeds the sampling generator (once at start).
+pub fn seed(s: u64) {
+    RNG.with(|r| r.set(s | 1));
+}
+
+fn lfu_minutes(clock: u32) -> u32 {
+    (clock / 60) & 0xFFFF
+}
+
+/// Access field for a new key.
+pub fn initial_access(clock: u32, lfu: bool) -> u32 {
+    if lfu {
+        (lfu_minutes(clock) << 8) | LFU_INIT
+    } else {
+        clock
+    }
+}
+
+/// The LFU counter after decay (one step per elapsed minute).
+pub fn lfu_counter(access: u32, clock: u32) -> u32 {
+    let last = access >> 8;
+    let now = lfu_minutes(clock);
+    let elapsed = if now >= last {
+        now - last
+    } else {
+        0x10000 - last + now
+    };
+    (access & 0xFF).saturating_sub(elapsed)
+}
+
+/// Records an access to `e`.
+pub fn touch(e: &mut Entry, clock: u32, lfu: bool) {
+    if !lfu {
+        e.access = clock;
+        return;
+    }
+    let mut counter = lfu_counter(e.access, clock);
+    if counter < 255 {
+        let base = counter.saturating_sub(LFU_INIT) as f64;
+        let p = 1.0 / (base * LFU_LOG_FACTOR + 1.0);
+        if (rand() as f64 / u64::MAX as f64) < p {
+            counter += 1;
+        }
+    }
+    e.access = (lfu_minutes(clock) << 8) | counter;
+}
+
+/// Seconds since the entry was last touched (LRU mode).
+pub fn idle_seconds(e: &Entry, clock: u32) -> u32 {
+    clock.saturating_sub(e.access)
+}
+
+/// Picks a key to evict under `policy`, or `None` when nothing qualifies.
+pub fn pick_victim(db: &Db, policy: EvictionPolicy, samples: usize, now: i64) -> Option<Box<[u8]>> {
+    use EvictionPolicy::*;
+    let volatile_only = matches!(
+        policy,
+        VolatileLru | VolatileLfu | VolatileRandom | VolatileTtl
+    );
+    if db.is_empty() || (volatile_only && db.volatile_len() == 0) {
+        return None;
+    }
+    match policy {
+        NoEviction => None,
+        VolatileTtl => db.soonest_expiring().map(Into::into),
+        AllKeysRandom => db.random_entry(rand()).map(|e| e.key.clone()),
+        VolatileRandom => db.random_volatile(rand()).map(Into::into),
+        AllKeysLru | VolatileLru | AllKeysLfu | VolatileLfu => {
+            let lfu = matches!(policy, AllKeysLfu | VolatileLfu);
+            // Lower score = better victim: LFU counter, or the negated idle time for LRU.
+            let score = |e: &Entry| -> i64 {
+                if lfu {
+                    lfu_counter(e.access, db.access_clock) as i64
+                } else {
+                    -(idle_seconds(e, db.access_clock) as i64)
+                }
+            };
+            let mut best: Option<(&Entry, i64)> = None;
+            for _ in 0..samples.max(1) {
+                let candidate = if volatile_only {
+                    db.random_volatile(rand()).and_then(|k| db.peek(k))
+                } else {
+                    db.random_entry(rand())
+                };
+                let Some(e) = candidate else { continue };
+                let s = if e.expire_at != 0 && e.expire_at <= now {
+                    i64::MIN
+                } else {
+                    score(e)
+                };
+                if best.is_none_or(|(_, b)| s < b) {
+                    best = Some((e, s));
+                }
+            }
+            best.map(|(e, _)| e.key.clone())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::Value;
+
+    #[test]
+    fn lru_prefers_idle_keys() {
+        let mut db = Db::new();
+        db.access_clock = 0;
+        db.set(b"old", Value::Int(1), None);
+        db.access_clock = 100;
+        db.set(b"new", Value::Int(2), None);
+        let victim = pick_victim(&db, EvictionPolicy::AllKeysLru, 20, 0).unwrap();
+        assert_eq!(&*victim, b"old");
+    }
+
+    #[test]
+    fn volatile_policies_only_pick_volatile_keys() {
+        let mut db = Db::new();
+        db.set(b"persistent", Value::Int(1), None);
+        assert!(pick_victim(&db, EvictionPolicy::VolatileLru, 5, 0).is_none());
+        db.set(b"ttl", Value::Int(1), Some(i64::MAX / 2));
+        assert_eq!(
+            &*pick_victim(&db, EvictionPolicy::VolatileRandom, 5, 0).unwrap(),
+            b"ttl"
+        );
+        assert_eq!(
+            &*pick_victim(&db, EvictionPolicy::VolatileTtl, 5, 0).unwrap(),
+            b"ttl"
+        );
+        assert!(pick_victim(&db, EvictionPolicy::NoEviction, 5, 0).is_none());
+    }
+
+    #[test]
+    fn lfu_counter_grows_and_decays() {
+        let mut e = Entry {
+            key: b"k".to_vec().into(),
+            value: Value::Int(1),
+            expire_at: 0,
+            access: initial_access(0, true),
+        };
+        for _ in 0..1000 {
+            touch(&mut e, 0, true);
+        }
+        let c = lfu_counter(e.access, 0);
+        assert!(c > LFU_INIT, "counter {c}");
+        assert!(lfu_counter(e.access, 60 * 3) < c);
+    }
+}

@@ -1,0 +1,312 @@
+//! The keyspace: one small hash table per cluster slot, an ordered index of expiry times, and
+//! the bookkeeping for eviction and per-slot queries.
+//!
+//! Why per slot: COUNTKEYSINSLOT and GETKEYSINSLOT are direct lookups, growth rehashes one small
+//! table at a time (no latency spike at a million keys), and SCAN can walk whole slots, which
+//! gives Redis's guarantee (every key present for the whole iteration is returned) for free.
+
+pub mod evict;
+pub mod value;
+
+use std::collections::BTreeSet;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+use protocol::{key_slot, SLOT_COUNT};
+
+pub use value::Value;
+
+/// One key and its value, boxed so tables hold one pointer per key.
+#[derive(Debug)]
+pub struct Entry {
+    pub key: Box<[u8]>,
+    pub value: Value,
+    /// Absolute expiry in unix milliseconds, 0 when the key is persistent.
+    pub expire_at: i64,
+    /// LRU clock (seconds) or LFU counter, depending on the eviction policy.
+    pub access: u32,
+}
+
+/// The keyspace of one database.
+pub struct Db {
+    slots: Box<[HashTable<Box<Entry>>]>,
+    hasher: DefaultHashBuilder,
+    len: usize,
+    /// `(expire_at, key)` for every key with a TTL.
+    expires: BTreeSet<(i64, Box<[u8]>)>,
+    /// Keys removed by expiry since start (INFO `expired_keys`).
+    pub expired_keys: u64,
+    /// Access stamp given to keys touched by reads and writes.
+    pub access_clock: u32,
+    /// Whether `access` holds an LFU counter instead of an LRU clock.
+    pub lfu: bool,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Milliseconds since the unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Db {
+    /// An empty keyspace.
+    pub fn new() -> Db {
+        Db {
+            slots: (0..SLOT_COUNT).map(|_| HashTable::new()).collect(),
+            hasher: DefaultHashBuilder::default(),
+            len: 0,
+            expires: BTreeSet::new(),
+            expired_keys: 0,
+            access_clock: 0,
+            lfu: false,
+        }
+    }
+
+    /// Number of keys, counting expired ones not yet reclaimed.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of keys with a TTL.
+    pub fn volatile_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The entry for `key` if present and not expired; an expired entry is removed on the way.
+    pub fn get(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
+        let slot = key_slot(key) as usize;
+        let hash = self.hash(key);
+        let expired = match self.slots[slot].find(hash, |e| &*e.key == key) {
+            None => return None,
+            Some(e) => e.expire_at != 0 && e.expire_at <= now,
+        };
+        if expired {
+            self.remove(key);
+            self.expired_keys += 1;
+            return None;
+        }
+        let (clock, lfu) = (self.access_clock, self.lfu);
+        let entry = self.slots[slot].find_mut(hash, |e| &*e.key == key)?;
+        evict::touch(entry, clock, lfu);
+        Some(entry)
+    }
+
+    /// Looks at an entry without expiring it or touching its access time (OBJECT, SCAN TYPE).
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        let slot = key_slot(key) as usize;
+        self.slots[slot]
+            .find(self.hash(key), |e| &*e.key == key)
+            .map(|e| &**e)
+    }
+
+    /// Stores `value` under `key`: an existing entry keeps its TTL when `expire_at` is `None`
+    /// and gets it replaced otherwise (`Some(0)` clears it).
+    pub fn set(&mut self, key: &[u8], value: Value, expire_at: Option<i64>) {
+        let slot = key_slot(key) as usize;
+        let hash = self.hash(key);
+        let (clock, lfu) = (self.access_clock, self.lfu);
+        let hasher = &self.hasher;
+        if let Some(e) = self.slots[slot].find_mut(hash, |e| &*e.key == key) {
+            e.value = value;
+            evict::touch(e, clock, lfu);
+            if let Some(at) = expire_at {
+                let old = std::mem::replace(&mut e.expire_at, at);
+                if old != at {
+                    if old != 0 {
+                        self.expires.remove(&(old, key.into()));
+                    }
+                    if at != 0 {
+                        self.expires.insert((at, key.into()));
+                    }
+                }
+            }
+            return;
+        }
+        let at = expire_at.unwrap_or(0);
+        let entry = Box::new(Entry {
+            key: key.into(),
+            value,
+            expire_at: at,
+            access: evict::initial_access(clock, lfu),
+        });
+        self.slots[slot].insert_unique(hash, entry, |e| hasher.hash_one(&*e.key));
+        self.len += 1;
+        if at != 0 {
+            self.expires.insert((at, key.into()));
+        }
+    }
+
+    /// Removes a key, returning its entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Box<Entry>> {
+        let slot = key_slot(key) as usize;
+        let hash = self.hash(key);
+        let table = &mut self.slots[slot];
+        let entry = table.find_entry(hash, |e| &*e.key == key).ok()?.remove().0;
+        // Give memory back once a table is mostly empty, as Redis shrinks its dicts.
+        if table.capacity() > 64 && table.len() * 8 < table.capacity() {
+            let hasher = &self.hasher;
+            table.shrink_to_fit(|e| hasher.hash_one(&*e.key));
+        }
+        self.len -= 1;
+        if entry.expire_at != 0 {
+            self.expires.remove(&(entry.expire_at, entry.key.clone()));
+        }
+        Some(entry)
+    }
+
+    /// Sets or clears (`0`) the expiry of an existing key; false when the key is missing.
+    pub fn set_expire(&mut self, key: &[u8], at: i64) -> bool {
+        let slot = key_slot(key) as usize;
+        let hash = self.hash(key);
+        let Some(e) = self.slots[slot].find_mut(hash, |e| &*e.key == key) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut e.expire_at, at);
+        if old != 0 {
+            self.expires.remove(&(old, key.into()));
+        }
+        if at != 0 {
+            self.expires.insert((at, key.into()));
+        }
+        true
+    }
+
+    /// Removes every key; returns the old contents so the caller may free them elsewhere.
+    pub fn take_all(&mut self) -> Db {
+        let mut fresh = Db::new();
+        fresh.expired_keys = self.expired_keys;
+        fresh.access_clock = self.access_clock;
+        fresh.lfu = self.lfu;
+        std::mem::replace(self, fresh)
+    }
+
+    /// Reclaims keys whose TTL passed, at most `limit` of them; returns how many.
+    pub fn expire_due(&mut self, now: i64, limit: usize) -> usize {
+        let mut done = 0;
+        while done < limit {
+            let Some((at, key)) = self.expires.first().cloned() else {
+                break;
+            };
+            if at > now {
+                break;
+            }
+            self.remove(&key);
+            self.expired_keys += 1;
+            done += 1;
+        }
+        done
+    }
+
+    /// Number of keys in a slot.
+    pub fn count_in_slot(&self, slot: usize) -> usize {
+        self.slots.get(slot).map_or(0, |t| t.len())
+    }
+
+    /// Iterates the entries of one slot.
+    pub fn slot_entries(&self, slot: usize) -> impl Iterator<Item = &Entry> {
+        self.slots[slot].iter().map(|e| &**e)
+    }
+
+    /// Iterates every entry (expired ones included; callers check `expire_at`).
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.slots.iter().flat_map(|t| t.iter().map(|e| &**e))
+    }
+
+    /// A uniformly chosen entry of a random non-empty slot, `None` when empty.
+    pub fn random_entry(&self, rand: u64) -> Option<&Entry> {
+        if self.len == 0 {
+            return None;
+        }
+        let start = (rand as usize) % SLOT_COUNT;
+        for i in 0..SLOT_COUNT {
+            let table = &self.slots[(start + i) % SLOT_COUNT];
+            if !table.is_empty() {
+                let nth = (rand >> 14) as usize % table.len();
+                return table.iter().nth(nth).map(|e| &**e);
+            }
+        }
+        None
+    }
+
+    /// The key with the nearest expiry (volatile-ttl eviction).
+    pub fn soonest_expiring(&self) -> Option<&[u8]> {
+        self.expires.first().map(|(_, k)| &**k)
+    }
+
+    /// A key with a TTL picked from a random point of the expiry order.
+    pub fn random_volatile(&self, rand: u64) -> Option<&[u8]> {
+        let (first, last) = (self.expires.first()?.0, self.expires.last()?.0);
+        let span = (last - first).max(0) as u64 + 1;
+        let pivot = first + (rand % span) as i64;
+        self.expires
+            .range((pivot, Box::default())..)
+            .next()
+            .or(self.expires.first())
+            .map(|(_, k)| &**k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_get_remove_and_expiry_index() {
+        let mut db = Db::new();
+        db.set(b"a", Value::string(b"1"), None);
+        db.set(b"b", Value::string(b"x"), Some(1000));
+        assert_eq!(db.len(), 2);
+        assert_eq!(db.volatile_len(), 1);
+        assert!(db.get(b"a", 2000).is_some());
+        assert!(db.get(b"b", 2000).is_none(), "expired on access");
+        assert_eq!(db.len(), 1);
+        assert_eq!(db.volatile_len(), 0);
+        assert_eq!(db.expired_keys, 1);
+        db.set(b"c", Value::string(b"y"), Some(500));
+        db.set(b"c", Value::string(b"z"), None);
+        assert_eq!(db.peek(b"c").unwrap().expire_at, 500, "None keeps the TTL");
+        db.set(b"c", Value::string(b"z"), Some(0));
+        assert_eq!(db.volatile_len(), 0);
+        assert!(db.remove(b"a").is_some());
+        assert!(db.remove(b"a").is_none());
+    }
+
+    #[test]
+    fn active_expiry_and_slots() {
+        let mut db = Db::new();
+        for i in 0..100 {
+            db.set(
+                format!("k{i}").as_bytes(),
+                Value::Int(i),
+                Some(if i < 60 { 10 } else { 0 }),
+            );
+        }
+        assert_eq!(db.expire_due(20, 50), 50);
+        assert_eq!(db.expire_due(20, 50), 10);
+        assert_eq!(db.len(), 40);
+        let slot = key_slot(b"k99") as usize;
+        assert!(db.slot_entries(slot).any(|e| &*e.key == b"k99"));
+        assert_eq!(
+            (0..SLOT_COUNT).map(|s| db.count_in_slot(s)).sum::<usize>(),
+            40
+        );
+        assert!(db.random_entry(12345).is_some());
+    }
+}

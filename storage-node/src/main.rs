@@ -1,0 +1,161 @@
+//! slotgate-node: a Redis-compatible storage server. Reads redis-server's command line and
+//! redis.conf, binds, and serves clients on a single-threaded runtime (see `server`).
+
+mod alloc;
+mod commands;
+mod keyspace;
+mod server;
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+
+use config::{LogLevel, NodeConfig};
+
+#[global_allocator]
+static GLOBAL: alloc::Counting = alloc::Counting;
+
+/// The Redis version slotgate answers as (clients and redis-cli gate features on it).
+pub const REDIS_VERSION: &str = "7.0.15";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(args.first().map(String::as_str), Some("-v" | "--version")) {
+        println!("{}", config::version_line(env!("CARGO_PKG_VERSION")));
+        return;
+    }
+    if matches!(args.first().map(String::as_str), Some("-h" | "--help")) {
+        println!("Usage: slotgate-node [/path/to/redis.conf] [options] [-]\n       slotgate-node -v or --version\n\nExamples:\n       slotgate-node (run with default config)\n       slotgate-node /etc/redis/6379.conf\n       slotgate-node --port 7777\n       slotgate-node /etc/myredis.conf --loglevel verbose");
+        return;
+    }
+    let config = match NodeConfig::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("\n*** FATAL CONFIG FILE ERROR (slotgate-node) ***\n{e}");
+            std::process::exit(1);
+        }
+    };
+    if config.daemonize {
+        daemonize(&args);
+    }
+    if let Err(e) = std::env::set_current_dir(&config.dir) {
+        eprintln!("Can't chdir to '{}': {e}", config.dir.display());
+        std::process::exit(1);
+    }
+    if !config.pidfile.is_empty() {
+        let _ = std::fs::write(&config.pidfile, format!("{}\n", std::process::id()));
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    let code = local.block_on(&runtime, async move {
+        let listeners = match server::bind(&config).await {
+            Ok(l) => l,
+            Err(e) => {
+                log(&config, &format!("Warning: {e}"));
+                eprintln!("{e}");
+                return 1;
+            }
+        };
+        let port = listeners.first().and_then(|l| l.local_addr().ok()).map_or(config.port, |a| a.port());
+        let pidfile = config.pidfile.clone();
+        let mut srv = server::Server::new(config);
+        srv.port = port;
+        log(&srv.config, &format!("Server initialized, slotgate-node {} (Redis {REDIS_VERSION} compatible), port {port}", env!("CARGO_PKG_VERSION")));
+        log(&srv.config, "Ready to accept connections tcp");
+        let shared = Rc::new(RefCell::new(srv));
+        server::run(shared, listeners).await;
+        if !pidfile.is_empty() {
+            let _ = std::fs::remove_file(&pidfile);
+        }
+        0
+    });
+    std::process::exit(code);
+}
+
+/// Re-runs this binary detached from the terminal with `--daemonize no`, as Redis forks.
+fn daemonize(args: &[String]) {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().unwrap_or_else(|_| "slotgate-node".into());
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(args).args(["--daemonize", "no"]).process_group(0);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    match cmd.spawn() {
+        Ok(_) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("cannot daemonize: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Writes a log line in Redis's shape (`pid:M dd Mon yyyy hh:mm:ss.mmm * message`).
+pub fn log(config: &NodeConfig, msg: &str) {
+    if config.loglevel == LogLevel::Nothing
+        || config.loglevel == LogLevel::Warning && !msg.starts_with("Warning")
+    {
+        return;
+    }
+    let line = format!(
+        "{}:M {} * {msg}\n",
+        std::process::id(),
+        timestamp(keyspace::now_ms())
+    );
+    if config.logfile.is_empty() {
+        let _ = std::io::stdout().write_all(line.as_bytes());
+    } else if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&config.logfile)
+    {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
+/// `24 Nov 2026 15:49:55.123` in UTC.
+fn timestamp(ms: i64) -> String {
+    let (secs, millis) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + (month <= 2) as i64;
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{day:02} {} {year} {:02}:{:02}:{:02}.{millis:03}",
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps() {
+        assert_eq!(super::timestamp(0), "01 Jan 1970 00:00:00.000");
+        assert_eq!(
+            super::timestamp(1_795_000_000_123),
+            "18 Nov 2026 09:46:40.123"
+        );
+    }
+}

@@ -1,0 +1,58 @@
+//! Periodic housekeeping, `hz` times per second: active expiry, the LRU clock, ops sampling,
+//! idle-client timeouts and memory accounting.
+
+use std::time::{Duration, Instant};
+
+use super::Shared;
+use crate::alloc;
+use crate::keyspace::now_ms;
+
+/// Most keys reclaimed per cron tick, so expiry never stalls clients for long.
+const EXPIRE_PER_TICK: usize = 20_000;
+
+/// Runs forever on the server's thread.
+pub async fn run(server: Shared) {
+    loop {
+        let hz = server.borrow().config.hz.clamp(1, 500);
+        tokio::time::sleep(Duration::from_millis(1000 / hz as u64)).await;
+        let mut srv = server.borrow_mut();
+        let now = now_ms();
+        srv.db.access_clock = srv.started.elapsed().as_secs() as u32;
+        srv.db.expire_due(now, EXPIRE_PER_TICK);
+        sample_ops(&mut srv.stats);
+        alloc::used_memory();
+        if srv.config.maxmemory > 0 {
+            srv.make_room();
+        }
+        let timeout = srv.config.timeout;
+        if timeout > 0 {
+            let limit = Duration::from_secs(timeout);
+            for handle in srv.clients.values() {
+                // A client busy in this very tick holds its own borrow; it is not idle.
+                if let Ok(c) = handle.state.try_borrow() {
+                    if c.last_interaction.elapsed() > limit {
+                        handle.kill();
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn sample_ops(stats: &mut super::Stats) {
+    let now = Instant::now();
+    if let Some(last) = stats.last_sample_at {
+        let ms = now.duration_since(last).as_millis().max(1) as u64;
+        let ops = stats.total_commands_processed - stats.last_sample_ops;
+        let idx = stats.ops_sample_idx;
+        stats.ops_samples[idx] = ops * 1000 / ms;
+        stats.ops_sample_idx = (idx + 1) % stats.ops_samples.len();
+    }
+    stats.last_sample_at = Some(now);
+    stats.last_sample_ops = stats.total_commands_processed;
+}
+
+/// `instantaneous_ops_per_sec`: the mean of the recent samples.
+pub fn instantaneous_ops(stats: &super::Stats) -> u64 {
+    stats.ops_samples.iter().sum::<u64>() / stats.ops_samples.len() as u64
+}

@@ -1,0 +1,220 @@
+//! The node's shared state and its life cycle: the listener, the per-second housekeeping (cron)
+//! and shutdown. Everything runs on one thread, like Redis: the keyspace needs no locks, and
+//! each command sees the state the previous one left.
+
+mod client;
+mod conn;
+pub mod cron;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use config::NodeConfig;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+pub use client::{Client, ClientHandle};
+
+use crate::alloc;
+use crate::commands::CommandTable;
+use crate::keyspace::{evict, now_ms, Db};
+
+/// Server-wide counters reported by INFO stats.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub rejected_connections: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub evicted_keys: u64,
+    pub error_replies: u64,
+    pub unknown_commands: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    /// Recent per-100ms operation samples for `instantaneous_ops_per_sec`.
+    pub ops_samples: [u64; 16],
+    pub ops_sample_idx: usize,
+    pub last_sample_ops: u64,
+    pub last_sample_at: Option<Instant>,
+}
+
+/// The whole state of a node.
+pub struct Server {
+    pub db: Db,
+    pub config: NodeConfig,
+    pub stats: Stats,
+    pub commands: CommandTable,
+    pub clients: HashMap<u64, Rc<ClientHandle>>,
+    pub next_client_id: u64,
+    pub started: Instant,
+    pub run_id: String,
+    /// Unix seconds of the last successful save (start time until a save happens).
+    pub lastsave: i64,
+    /// Changes since the last save.
+    pub dirty: u64,
+    /// The port actually bound (the config may say 0).
+    pub port: u16,
+    /// Woken when SHUTDOWN is accepted.
+    pub shutdown: Rc<Notify>,
+}
+
+/// A node shared between its connection tasks (all on one thread).
+pub type Shared = Rc<RefCell<Server>>;
+
+fn random_hex(n: usize) -> String {
+    let mut s = String::with_capacity(n);
+    while s.len() < n {
+        s.push_str(&format!("{:016x}", evict::rand()));
+    }
+    s.truncate(n);
+    s
+}
+
+impl Server {
+    /// A fresh node for `config`.
+    pub fn new(config: NodeConfig) -> Server {
+        let seed = now_ms() as u64 ^ ((std::process::id() as u64) << 32);
+        evict::seed(seed);
+        let mut db = Db::new();
+        db.lfu = is_lfu(&config);
+        Server {
+            db,
+            port: config.port,
+            config,
+            stats: Stats::default(),
+            commands: CommandTable::new(),
+            clients: HashMap::new(),
+            next_client_id: 1,
+            started: Instant::now(),
+            run_id: random_hex(40),
+            lastsave: now_ms() / 1000,
+            dirty: 0,
+            shutdown: Rc::new(Notify::new()),
+        }
+    }
+
+    /// Evicts keys until memory is under `maxmemory`; false if that is impossible (policy
+    /// `noeviction` or nothing evictable).
+    pub fn make_room(&mut self) -> bool {
+        let limit = self.config.maxmemory as usize;
+        let now = now_ms();
+        while alloc::used_memory() > limit {
+            let samples = self.config.maxmemory_samples as usize;
+            let Some(victim) =
+                evict::pick_victim(&self.db, self.config.maxmemory_policy, samples, now)
+            else {
+                return false;
+            };
+            self.db.remove(&victim);
+            self.stats.evicted_keys += 1;
+            self.dirty += 1;
+        }
+        true
+    }
+
+    /// Applies side effects of a config change made by CONFIG SET.
+    pub fn config_changed(&mut self) {
+        self.db.lfu = is_lfu(&self.config);
+    }
+
+    /// Seconds since start.
+    pub fn uptime(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+}
+
+fn is_lfu(config: &NodeConfig) -> bool {
+    use config::EvictionPolicy::*;
+    matches!(config.maxmemory_policy, AllKeysLfu | VolatileLfu)
+}
+
+/// Binds the configured addresses (all of `bind`, as Redis does).
+pub async fn bind(config: &NodeConfig) -> std::io::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    let mut last_err = None;
+    for addr in &config.bind {
+        let optional = addr.starts_with('-');
+        let host = addr.trim_start_matches('-');
+        let host = match host {
+            "*" => "0.0.0.0",
+            "::*" => "::",
+            h => h,
+        };
+        let sock: SocketAddr = match format!("{host}:{}", config.port)
+            .parse()
+            .or_else(|_| format!("[{host}]:{}", config.port).parse())
+        {
+            Ok(s) => s,
+            Err(_) => {
+                last_err = Some(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("bad bind address '{addr}'"),
+                ));
+                continue;
+            }
+        };
+        match bind_one(sock, config.tcp_backlog) {
+            Ok(l) => listeners.push(l),
+            // `-addr` marks an address that may be unavailable (e.g. no IPv6).
+            Err(_) if optional => {}
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("Could not create server TCP listening socket {sock}: {e}"),
+                ))
+            }
+        }
+    }
+    if listeners.is_empty() {
+        return Err(last_err.unwrap_or_else(|| std::io::Error::other("no address to listen on")));
+    }
+    Ok(listeners)
+}
+
+fn bind_one(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
+/// Runs the node until SHUTDOWN or a termination signal.
+pub async fn run(server: Shared, listeners: Vec<TcpListener>) {
+    for listener in listeners {
+        tokio::task::spawn_local(accept_loop(server.clone(), listener));
+    }
+    tokio::task::spawn_local(cron::run(server.clone()));
+    let shutdown = server.borrow().shutdown.clone();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = shutdown.notified() => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+    crate::log(
+        &server.borrow().config,
+        "Redis is now ready to exit, bye bye...",
+    );
+}
+
+async fn accept_loop(server: Shared, listener: TcpListener) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(_) => {
+                // Out of file descriptors and similar: back off instead of spinning.
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        tokio::task::spawn_local(conn::serve(server.clone(), stream, peer));
+    }
+}
