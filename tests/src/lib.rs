@@ -1,1 +1,261 @@
-//! Test harness.
+//! Test harness for the end-to-end suites: starts `slotgate-node` (and Debian's `redis-server`
+//! as a reference) on free loopback ports, hands out real clients, and cleans up on drop, also
+//! when a test fails.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where the workspace's build output is.
+fn target_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+}
+
+/// Path of a workspace binary (`SLOTGATE_BIN_DIR` overrides; else target/{debug,release}).
+pub fn binary(name: &str) -> PathBuf {
+    if let Ok(dir) = std::env::var("SLOTGATE_BIN_DIR") {
+        return Path::new(&dir).join(name);
+    }
+    let debug = target_dir().join("debug").join(name);
+    let release = target_dir().join("release").join(name);
+    match (debug.exists(), release.exists()) {
+        (true, _) => debug,
+        (false, true) => release,
+        _ => panic!(
+            "{name} is not built: run `cargo build --bins` first ({} missing)",
+            debug.display()
+        ),
+    }
+}
+
+/// A free TCP port on loopback (bound and released; the race with other tests is tolerated by retries).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+/// Whether an external tool is on PATH. In CI (`CI` set) a missing tool fails the test loudly;
+/// locally the test is skipped with a printed reason.
+pub fn require_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var_os("CI").is_some() {
+            panic!("{tool} is required in CI but is not installed");
+        }
+        eprintln!("SKIPPED: {tool} is not installed (apt-get install -y redis-tools redis-server)");
+    }
+    found
+}
+
+/// Polls `f` until it returns true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// A server process on loopback, killed on drop.
+pub struct Server {
+    pub port: u16,
+    child: Child,
+    pub dir: PathBuf,
+}
+
+impl Server {
+    /// Starts `slotgate-node` with extra redis-server style arguments.
+    pub fn node(args: &[&str]) -> Server {
+        Self::start(&binary("slotgate-node"), args)
+    }
+
+    /// Starts Debian's `redis-server` with the same kind of arguments (reference behaviour).
+    pub fn redis(args: &[&str]) -> Server {
+        Self::start(Path::new("redis-server"), args)
+    }
+
+    fn start(bin: &Path, args: &[&str]) -> Server {
+        let dir = scratch_dir("srv");
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut cmd = Command::new(bin);
+            cmd.args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--dir",
+            ])
+            .arg(&dir)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+            let child = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            let mut server = Server {
+                port,
+                child,
+                dir: dir.clone(),
+            };
+            if wait_until(Duration::from_secs(10), || server.ping() || server.exited())
+                && !server.exited()
+            {
+                return server;
+            }
+        }
+        panic!("{} did not start", bin.display());
+    }
+
+    fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    fn ping(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut buf = [0u8; 64];
+        s.write_all(b"PING\r\n").is_ok() && s.read(&mut buf).is_ok_and(|n| n > 0)
+    }
+
+    /// A redis-rs connection.
+    pub fn conn(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .and_then(|c| c.get_connection())
+            .expect("redis-rs connect")
+    }
+
+    /// A raw socket for protocol-level tests.
+    pub fn raw(&self) -> RawConn {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        RawConn(s)
+    }
+
+    /// Runs `redis-cli -p port <args>` and returns its output.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli")
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        !self.exited()
+    }
+
+    /// Process id (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for exit and returns the status code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A unique, empty scratch directory under the system temp dir.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("slotgate-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// A plain TCP connection speaking raw bytes.
+pub struct RawConn(pub TcpStream);
+
+impl RawConn {
+    /// Sends bytes.
+    pub fn send(&mut self, data: &[u8]) {
+        self.0.write_all(data).expect("send");
+    }
+
+    /// Reads until `expected` bytes arrived or the connection closed / timed out.
+    pub fn read_exact_len(&mut self, expected: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 65536];
+        while out.len() < expected {
+            match self.0.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+        out
+    }
+
+    /// Sends `data` and reads exactly as many bytes as `expected` holds, comparing them.
+    pub fn roundtrip(&mut self, data: &[u8], expected: &str) {
+        self.send(data);
+        let got = self.read_exact_len(expected.len());
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            expected,
+            "reply to {:?}",
+            String::from_utf8_lossy(data)
+        );
+    }
+
+    /// True when the server closed the connection (read returns 0 within the timeout).
+    pub fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 1024];
+        loop {
+            match self.0.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) => return e.kind() == std::io::ErrorKind::ConnectionReset,
+            }
+        }
+    }
+}
+
+/// Encodes a command as a RESP multibulk request.
+pub fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}

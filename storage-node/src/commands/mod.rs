@@ -10,6 +10,8 @@ mod strings;
 use std::collections::HashMap;
 use std::time::Instant;
 
+use hashbrown::HashMap as FastMap;
+
 use bytes::Bytes;
 use protocol::command::{flags, CommandSpec, COMMANDS};
 use protocol::Reply;
@@ -83,7 +85,7 @@ pub struct Command {
 
 /// The node's command table: every command of the shared table that has a handler here.
 pub struct CommandTable {
-    by_name: HashMap<&'static [u8], usize>,
+    by_name: FastMap<&'static [u8], usize>,
     pub commands: Vec<Command>,
 }
 
@@ -102,7 +104,7 @@ impl CommandTable {
     pub fn new() -> CommandTable {
         let handlers: HashMap<&str, Handler> = handlers().into_iter().collect();
         let mut commands = Vec::new();
-        let mut by_name = HashMap::new();
+        let mut by_name = FastMap::new();
         let specs = COMMANDS
             .iter()
             .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()));
@@ -192,8 +194,31 @@ fn unknown_command(args: &[Bytes]) -> String {
     msg
 }
 
+/// The time reference of a batch of commands: wall-clock ms for expiry decisions, and a
+/// monotonic mark chained from one command to the next so each costs one clock read.
+pub struct Clock {
+    pub now_ms: i64,
+    pub mark: Instant,
+}
+
+impl Clock {
+    /// Reads the clocks once for a new batch.
+    pub fn start() -> Clock {
+        Clock {
+            now_ms: now_ms(),
+            mark: Instant::now(),
+        }
+    }
+}
+
 /// Runs one command for a client, writing exactly one reply.
-pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut Reply) {
+pub fn dispatch(
+    srv: &mut Server,
+    client: &mut Client,
+    args: &[Bytes],
+    out: &mut Reply,
+    clock: &mut Clock,
+) {
     srv.stats.total_commands_processed += 1;
     let Some(mut idx) = srv.commands.lookup(&args[0]) else {
         srv.stats.unknown_commands += 1;
@@ -231,20 +256,21 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
             "OOM command not allowed when used memory > 'maxmemory'.",
         );
     }
-    let started = Instant::now();
     let handler = srv.commands.commands[idx].handler;
     let mut ctx = Ctx {
         srv,
         client,
         args,
         out,
-        now: now_ms(),
+        now: clock.now_ms,
     };
     let result = handler(&mut ctx);
     let srv = ctx.srv;
     let stats = &mut srv.commands.commands[idx].stats;
     stats.calls += 1;
-    stats.usec += started.elapsed().as_micros() as u64;
+    let end = Instant::now();
+    stats.usec += end.duration_since(clock.mark).as_micros() as u64;
+    clock.mark = end;
     if let Err(e) = result {
         stats.failed_calls += 1;
         srv.stats.error_replies += 1;

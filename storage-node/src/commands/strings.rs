@@ -117,6 +117,17 @@ fn set(ctx: &mut Ctx) -> Result<(), Error> {
     }
     let key = &args[1];
     let now = ctx.now;
+    if !(get || nx || xx || keepttl) {
+        // The common case needs no lookup: one probe stores the value and clears any TTL.
+        let ttl = expire.unwrap_or(0);
+        ctx.srv.db.set(key, Value::string(&args[2]), Some(ttl));
+        ctx.srv.dirty += 1;
+        if ttl != 0 && ttl <= now {
+            ctx.srv.db.remove(key);
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
     let existing = ctx.srv.db.get(key, now);
     if get {
         match &existing {

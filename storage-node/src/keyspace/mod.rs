@@ -123,33 +123,38 @@ impl Db {
         let hash = self.hash(key);
         let (clock, lfu) = (self.access_clock, self.lfu);
         let hasher = &self.hasher;
-        if let Some(e) = self.slots[slot].find_mut(hash, |e| &*e.key == key) {
-            e.value = value;
-            evict::touch(e, clock, lfu);
-            if let Some(at) = expire_at {
-                let old = std::mem::replace(&mut e.expire_at, at);
-                if old != at {
-                    if old != 0 {
-                        self.expires.remove(&(old, key.into()));
-                    }
-                    if at != 0 {
-                        self.expires.insert((at, key.into()));
+        // One probe whether the key exists or not.
+        match self.slots[slot].entry(hash, |e| &*e.key == key, |e| hasher.hash_one(&*e.key)) {
+            hashbrown::hash_table::Entry::Occupied(mut occupied) => {
+                let e = occupied.get_mut();
+                e.value = value;
+                evict::touch(e, clock, lfu);
+                if let Some(at) = expire_at {
+                    let old = std::mem::replace(&mut e.expire_at, at);
+                    if old != at {
+                        if old != 0 {
+                            self.expires.remove(&(old, key.into()));
+                        }
+                        if at != 0 {
+                            self.expires.insert((at, key.into()));
+                        }
                     }
                 }
             }
-            return;
-        }
-        let at = expire_at.unwrap_or(0);
-        let entry = Box::new(Entry {
-            key: key.into(),
-            value,
-            expire_at: at,
-            access: evict::initial_access(clock, lfu),
-        });
-        self.slots[slot].insert_unique(hash, entry, |e| hasher.hash_one(&*e.key));
-        self.len += 1;
-        if at != 0 {
-            self.expires.insert((at, key.into()));
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                let at = expire_at.unwrap_or(0);
+                let access = evict::initial_access(clock, lfu);
+                vacant.insert(Box::new(Entry {
+                    key: key.into(),
+                    value,
+                    expire_at: at,
+                    access,
+                }));
+                self.len += 1;
+                if at != 0 {
+                    self.expires.insert((at, key.into()));
+                }
+            }
         }
     }
 

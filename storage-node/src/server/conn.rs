@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{Client, ClientHandle, Shared};
-use crate::commands::dispatch;
+use crate::commands::{dispatch, Clock};
 
 /// Serves one accepted connection until it closes or is killed.
 pub async fn serve(server: Shared, mut stream: TcpStream, peer: SocketAddr) {
@@ -77,11 +77,12 @@ async fn serve_loop(
                 ..Default::default()
             };
             let mut close = false;
+            let mut clock = Clock::start();
             loop {
                 limits.unauthenticated = !client.authenticated;
                 match decoder.decode(&mut inbuf, &limits) {
                     Ok(Some(args)) => {
-                        dispatch(&mut srv, &mut client, &args, &mut out);
+                        dispatch(&mut srv, &mut client, &args, &mut out, &mut clock);
                         // HELLO may have switched the protocol for the following replies.
                         out.proto = client.proto;
                         if client.close_after_reply {
