@@ -353,7 +353,7 @@ fn scan(ctx: &mut Ctx) -> Result<(), Error> {
                 continue;
             }
             if key_matches(pattern, &e.key) {
-                found.push(e.key.clone());
+                found.push(Box::from(&*e.key));
             }
         }
         slot += 1;

@@ -59,8 +59,7 @@ pub fn expire_at(
 fn write_value(out: &mut Reply, v: &Value) {
     match v {
         Value::Int(n) => out.bulk_int(*n),
-        Value::Str(b) => out.bulk(b),
-        Value::Growable(b) => out.bulk(b),
+        other => out.bulk(other.raw_bytes().unwrap_or_default()),
     }
 }
 
@@ -326,8 +325,10 @@ fn incr_by(ctx: &mut Ctx, by: i64) -> Result<(), Error> {
         Some(e) => {
             let cur = match &e.value {
                 Value::Int(n) => *n,
-                Value::Str(b) => canonical_int(b).ok_or(Error::NotInteger)?,
-                Value::Growable(b) => canonical_int(b).ok_or(Error::NotInteger)?,
+                other => other
+                    .raw_bytes()
+                    .and_then(canonical_int)
+                    .ok_or(Error::NotInteger)?,
             };
             let next = cur.checked_add(by).ok_or(Error::Overflow)?;
             e.value = Value::Int(next);

@@ -92,7 +92,7 @@ pub fn pick_victim(db: &Db, policy: EvictionPolicy, samples: usize, now: i64) ->
     match policy {
         NoEviction => None,
         VolatileTtl => db.soonest_expiring().map(Into::into),
-        AllKeysRandom => db.random_entry(rand()).map(|e| e.key.clone()),
+        AllKeysRandom => db.random_entry(rand()).map(|e| Box::from(&*e.key)),
         VolatileRandom => db.random_volatile(rand()).map(Into::into),
         AllKeysLru | VolatileLru | AllKeysLfu | VolatileLfu => {
             let lfu = matches!(policy, AllKeysLfu | VolatileLfu);
@@ -121,7 +121,7 @@ pub fn pick_victim(db: &Db, policy: EvictionPolicy, samples: usize, now: i64) ->
                     best = Some((e, s));
                 }
             }
-            best.map(|(e, _)| e.key.clone())
+            best.map(|(e, _)| Box::from(&*e.key))
         }
     }
 }

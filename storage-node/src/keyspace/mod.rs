@@ -6,6 +6,7 @@
 //! gives Redis's guarantee (every key present for the whole iteration is returned) for free.
 
 pub mod evict;
+pub mod keybuf;
 pub mod value;
 
 use std::collections::BTreeSet;
@@ -14,12 +15,13 @@ use std::hash::BuildHasher;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use protocol::{key_slot, SLOT_COUNT};
 
+pub use keybuf::KeyBuf;
 pub use value::Value;
 
 /// One key and its value, boxed so tables hold one pointer per key.
 #[derive(Debug)]
 pub struct Entry {
-    pub key: Box<[u8]>,
+    pub key: KeyBuf,
     pub value: Value,
     /// Absolute expiry in unix milliseconds, 0 when the key is persistent.
     pub expire_at: i64,
@@ -145,7 +147,7 @@ impl Db {
                 let at = expire_at.unwrap_or(0);
                 let access = evict::initial_access(clock, lfu);
                 vacant.insert(Box::new(Entry {
-                    key: key.into(),
+                    key: KeyBuf::new(key),
                     value,
                     expire_at: at,
                     access,
@@ -171,7 +173,8 @@ impl Db {
         }
         self.len -= 1;
         if entry.expire_at != 0 {
-            self.expires.remove(&(entry.expire_at, entry.key.clone()));
+            self.expires
+                .remove(&(entry.expire_at, Box::from(&*entry.key)));
         }
         Some(entry)
     }

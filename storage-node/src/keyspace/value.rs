@@ -6,6 +6,8 @@
 pub enum Value {
     /// A string that is the canonical form of an integer (Redis's `int` encoding).
     Int(i64),
+    /// A short string kept inside the entry (no allocation of its own).
+    Inline { len: u8, data: [u8; INLINE] },
     /// An immutable string, sized exactly.
     Str(Box<[u8]>),
     /// A string that has been appended to or ranged into: it keeps spare capacity.
@@ -14,12 +16,22 @@ pub enum Value {
 
 /// Longest string Redis stores as `embstr`.
 const EMBSTR_MAX: usize = 44;
+/// Longest string kept inline.
+const INLINE: usize = 22;
 
 impl Value {
     /// Builds a string value, choosing the integer form when the bytes are a canonical integer.
     pub fn string(bytes: &[u8]) -> Value {
         match canonical_int(bytes) {
             Some(n) => Value::Int(n),
+            None if bytes.len() <= INLINE => {
+                let mut data = [0u8; INLINE];
+                data[..bytes.len()].copy_from_slice(bytes);
+                Value::Inline {
+                    len: bytes.len() as u8,
+                    data,
+                }
+            }
             None => Value::Str(bytes.into()),
         }
     }
@@ -27,7 +39,7 @@ impl Value {
     /// The type name TYPE reports.
     pub fn type_name(&self) -> &'static str {
         match self {
-            Value::Int(_) | Value::Str(_) | Value::Growable(_) => "string",
+            Value::Int(_) | Value::Inline { .. } | Value::Str(_) | Value::Growable(_) => "string",
         }
     }
 
@@ -35,6 +47,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Int(_) => "int",
+            Value::Inline { .. } => "embstr",
             Value::Str(b) if b.len() <= EMBSTR_MAX => "embstr",
             Value::Str(_) | Value::Growable(_) => "raw",
         }
@@ -44,8 +57,17 @@ impl Value {
     pub fn as_bytes(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
         match self {
             Value::Int(n) => Some(std::borrow::Cow::Owned(n.to_string().into_bytes())),
-            Value::Str(b) => Some(std::borrow::Cow::Borrowed(b)),
-            Value::Growable(v) => Some(std::borrow::Cow::Borrowed(v.as_slice())),
+            _ => self.raw_bytes().map(std::borrow::Cow::Borrowed),
+        }
+    }
+
+    /// The bytes of a string value that is not held as an integer.
+    pub fn raw_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Inline { len, data } => Some(&data[..*len as usize]),
+            Value::Str(b) => Some(b),
+            Value::Growable(v) => Some(v.as_slice()),
+            Value::Int(_) => None,
         }
     }
 
@@ -53,14 +75,16 @@ impl Value {
     pub fn str_len(&self) -> Option<usize> {
         match self {
             Value::Int(n) => Some(int_len(*n)),
-            Value::Str(b) => Some(b.len()),
-            Value::Growable(v) => Some(v.len()),
+            other => other.raw_bytes().map(<[u8]>::len),
         }
     }
 
     /// True for string values (the only kind a WRONGTYPE check on strings accepts).
     pub fn is_string(&self) -> bool {
-        matches!(self, Value::Int(_) | Value::Str(_) | Value::Growable(_))
+        matches!(
+            self,
+            Value::Int(_) | Value::Inline { .. } | Value::Str(_) | Value::Growable(_)
+        )
     }
 
     /// Turns a string value into its growable form and returns the buffer.
@@ -133,5 +157,11 @@ mod tests {
         assert_eq!(Value::string(b"abc").encoding(), "embstr");
         assert_eq!(Value::string(&[b'a'; 45]).encoding(), "raw");
         assert_eq!(Value::Int(-120).str_len(), Some(4));
+        assert!(matches!(Value::string(b"short"), Value::Inline { .. }));
+        assert_eq!(
+            Value::string(b"short").as_bytes().unwrap().as_ref(),
+            b"short"
+        );
+        assert_eq!(std::mem::size_of::<Value>(), 24);
     }
 }

@@ -1,0 +1,32 @@
+# Shared helpers for the benchmark scripts: free ports, process start/stop, RSS.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NODE_BIN=$ROOT/target/release/slotgate-node
+WORK=$(mktemp -d /tmp/slotgate-bench.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+ensure_tools() {
+  command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null || {
+    apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null; }
+  (cd "$ROOT" && cargo build --release --bins -q)
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_ping() { for _ in $(seq 1 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; return 1; }
+
+# start_server BIN PORT ARGS... : starts a server in its own dir, records its pid.
+start_server() {
+  local bin=$1 port=$2; shift 2
+  local dir=$WORK/$port; mkdir -p "$dir"
+  "$bin" --port "$port" --bind 127.0.0.1 --dir "$dir" "$@" >"$dir/log" 2>&1 &
+  PIDS+=($!)
+  wait_ping "$port"
+}
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# median of numbers on stdin
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace on a fresh Debian machine: installs the real Redis tools the
+# end-to-end suites drive (redis-server, redis-cli, redis-benchmark), builds the binaries, then
+# runs lint and all unit and end-to-end tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-cli >/dev/null || need+=(redis-tools)
+if ((${#need[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# Debian starts a system redis-server on install; the suites use their own ports, but stop it
+# so nothing else answers on 6379 while tests run.
+(service redis-server stop || systemctl stop redis-server) >/dev/null 2>&1 || true
+
+export CI=${CI:-1}
+cargo fmt --all -- --check
+cargo build --bins
+cargo clippy --all-targets -- -D warnings
+cargo test --workspace -- --test-threads=2
