@@ -162,7 +162,7 @@ mod tests {
     #[test]
     fn lfu_counter_grows_and_decays() {
         let mut e = Entry {
-            key: b"k".to_vec().into(),
+            key: crate::keyspace::KeyBuf::new(b"k"),
             value: Value::Int(1),
             expire_at: 0,
             access: initial_access(0, true),
