@@ -78,7 +78,7 @@ fn defaults_as_config_get_reports_them() {
         ("repl-backlog-size", "1048576"),
         (
             "client-output-buffer-limit",
-            "normal 0 0 0 replica 268435456 67108864 60 pubsub 33554432 8388608 60",
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         ),
     ];
     for (name, value) in expect {
@@ -149,7 +149,7 @@ fn every_directive_round_trips() {
         (
             "client-output-buffer-limit",
             "pubsub 1mb 2mb 3",
-            "normal 0 0 0 replica 268435456 67108864 60 pubsub 1048576 2097152 3",
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 2097152 3",
         ),
     ];
     let mut covered: Vec<&str> = Vec::new();
@@ -309,7 +309,7 @@ fn save_and_obuf_forms() {
     .unwrap();
     assert_eq!(
         c.get("client-output-buffer-limit").as_deref(),
-        Some("normal 1048576 1048576 1 replica 1073741824 536870912 30 pubsub 0 0 0")
+        Some("normal 1048576 1048576 1 slave 1073741824 536870912 30 pubsub 0 0 0")
     );
     c.set("bind", "").unwrap();
     assert!(c.bind.is_empty());

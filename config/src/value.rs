@@ -13,7 +13,7 @@ const BINDADDR_MAX: usize = 16;
 
 /// Class name CONFIG GET prints for replica buffer limits. Redis 7.0 itself prints "slave";
 /// slotgate's contract asks for "replica" (CONFIG REWRITE writes "replica" in both).
-const OBUF_REPLICA_GET_NAME: &str = "replica";
+const OBUF_REPLICA_GET_NAME: &str = "slave";
 
 /// Directives Redis 7.0 still accepts in a file and ignores, with their (min, max) argc.
 const DEPRECATED: &[(&str, usize, usize)] = &[

@@ -8,6 +8,7 @@ pub mod encode;
 pub mod frame;
 pub mod glob;
 pub mod slot;
+pub mod split;
 
 pub use command::{lookup, CommandSpec, KeySpec};
 pub use decode::{CommandDecoder, DecodeLimits, ProtocolError};

@@ -233,7 +233,14 @@ fn config_get(ctx: &mut Ctx) -> Result<(), Error> {
     for pat in &ctx.args[2..] {
         for name in NodeConfig::names() {
             if glob_match_nocase(pat, name.as_bytes()) && !found.iter().any(|(n, _)| n == name) {
-                if let Some(v) = ctx.srv.config.get(name) {
+                // Redis reports `dir` as the absolute working directory it moved into.
+                let value = match *name {
+                    "dir" => std::env::current_dir()
+                        .ok()
+                        .map(|d| d.display().to_string()),
+                    _ => ctx.srv.config.get(name),
+                };
+                if let Some(v) = value {
                     found.push((name, v));
                 }
             }
