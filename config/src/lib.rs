@@ -33,11 +33,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub(crate) fn new(file: &str, line: usize, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            file: file.to_string(),
-            line,
-            message: message.into(),
-        }
+        ConfigError { file: file.to_string(), line, message: message.into() }
     }
 }
 

@@ -20,8 +20,7 @@ impl NodeConfig {
         let mut file = None;
         if let Some(first) = args.first() {
             if !first.starts_with('-') {
-                let abs = std::path::absolute(first)
-                    .map_err(|e| ConfigError::new(first, 0, open_error(first, &e)))?;
+                let abs = std::path::absolute(first).map_err(|e| ConfigError::new(first, 0, open_error(first, &e)))?;
                 cfg.config_file = Some(abs);
                 file = Some(first.as_str());
                 start = 1;
@@ -51,26 +50,19 @@ impl NodeConfig {
 
     /// Reads and applies one config file.
     fn load_file(&mut self, path: &str, st: &mut LoadState) -> Result<(), ConfigError> {
-        let bytes =
-            std::fs::read(path).map_err(|e| ConfigError::new(path, 0, open_error(path, &e)))?;
+        let bytes = std::fs::read(path).map_err(|e| ConfigError::new(path, 0, open_error(path, &e)))?;
         self.load_bytes(&bytes, path, st)
     }
 
     /// Applies config text line by line, like loadServerConfigFromString.
-    pub(crate) fn load_bytes(
-        &mut self,
-        text: &[u8],
-        file: &str,
-        st: &mut LoadState,
-    ) -> Result<(), ConfigError> {
+    pub(crate) fn load_bytes(&mut self, text: &[u8], file: &str, st: &mut LoadState) -> Result<(), ConfigError> {
         for (idx, raw) in text.split(|&b| b == b'\n').enumerate() {
             let err = |message: &str| ConfigError::new(file, idx + 1, message);
             let line = trim(raw);
             if line.is_empty() || line[0] == b'#' {
                 continue;
             }
-            let argv = split_args_bytes(line)
-                .map_err(|_| err("Unbalanced quotes in configuration line"))?;
+            let argv = split_args_bytes(line).map_err(|_| err("Unbalanced quotes in configuration line"))?;
             let Some((name, rest)) = argv.split_first() else {
                 continue;
             };
@@ -103,17 +95,10 @@ impl NodeConfig {
             return self.load_file(pattern, st);
         }
         let path = Path::new(pattern);
-        let file_pat = path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file_pat = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
         if dir.is_some_and(|d| d.to_string_lossy().contains(['*', '?', '['])) {
-            return Err(ConfigError::new(
-                pattern,
-                0,
-                "wildcards in include are supported in the file name only",
-            ));
+            return Err(ConfigError::new(pattern, 0, "wildcards in include are supported in the file name only"));
         }
         let entries = match std::fs::read_dir(dir.unwrap_or(Path::new("."))) {
             Ok(e) => e,

@@ -240,12 +240,7 @@ impl NodeConfig {
     }
 
     /// Internal form of `apply` that carries file-loading state (for `save` accumulation).
-    pub(crate) fn apply_loading(
-        &mut self,
-        name: &str,
-        args: &[String],
-        st: &mut LoadState,
-    ) -> Result<(), String> {
+    pub(crate) fn apply_loading(&mut self, name: &str, args: &[String], st: &mut LoadState) -> Result<(), String> {
         value::apply_directive(self, name, args, Some(st))
     }
 
@@ -261,9 +256,8 @@ impl NodeConfig {
 
     /// CONFIG SET for one directive at runtime; Err(reason) for unknown, immutable or bad values.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
-        let d = table::lookup(name).ok_or_else(|| {
-            format!("Unknown option or number of arguments for CONFIG SET - '{name}'")
-        })?;
+        let d = table::lookup(name)
+            .ok_or_else(|| format!("Unknown option or number of arguments for CONFIG SET - '{name}'"))?;
         if d.immutable {
             return Err("can't set immutable config".into());
         }

@@ -32,10 +32,7 @@ mod tests {
     fn double_quotes_and_escapes() {
         assert_eq!(s(r#"save """#), vec!["save", ""]);
         assert_eq!(s(r#"a "b c" d"#), vec!["a", "b c", "d"]);
-        assert_eq!(
-            s(r#""x\n\r\t\b\a\\\"y""#),
-            vec!["x\n\r\t\u{8}\u{7}\\\"y".to_string()]
-        );
+        assert_eq!(s(r#""x\n\r\t\b\a\\\"y""#), vec!["x\n\r\t\u{8}\u{7}\\\"y".to_string()]);
         assert_eq!(s(r#""\x41\x62""#), vec!["Ab"]);
         // An incomplete \x escape is just an escaped 'x'.
         assert_eq!(s(r#""\x4""#), vec!["x4"]);

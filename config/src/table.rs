@@ -106,54 +106,29 @@ macro_rules! d {
         d!($name, "", false, $kind)
     };
     ($name:literal, $alias:literal, $imm:expr, $kind:expr) => {
-        Directive {
-            name: $name,
-            alias: $alias,
-            immutable: $imm,
-            kind: $kind,
-        }
+        Directive { name: $name, alias: $alias, immutable: $imm, kind: $kind }
     };
 }
 
 macro_rules! boolean {
     ($field:ident) => {
-        Kind::Bool {
-            get: |c| c.$field,
-            set: |c, v| c.$field = v,
-        }
+        Kind::Bool { get: |c| c.$field, set: |c, v| c.$field = v }
     };
 }
 
 /// Integer directive: (min, max, signed C type, memory units, getter, setter).
 macro_rules! num {
     ($min:expr, $max:expr, $signed:expr, $mem:expr, $get:expr, $set:expr) => {
-        Kind::Num {
-            min: $min,
-            max: $max,
-            signed: $signed,
-            memory: $mem,
-            get: $get,
-            set: $set,
-        }
+        Kind::Num { min: $min, max: $max, signed: $signed, memory: $mem, get: $get, set: $set }
     };
 }
 
 macro_rules! string {
     ($field:ident, $check:expr) => {
-        Kind::Str {
-            get: |c| c.$field.clone(),
-            set: |c, v| c.$field = v,
-            check: $check,
-            empty_is_null: false,
-        }
+        Kind::Str { get: |c| c.$field.clone(), set: |c, v| c.$field = v, check: $check, empty_is_null: false }
     };
     (null $field:ident) => {
-        Kind::Str {
-            get: |c| c.$field.clone(),
-            set: |c, v| c.$field = v,
-            check: any_str,
-            empty_is_null: true,
-        }
+        Kind::Str { get: |c| c.$field.clone(), set: |c, v| c.$field = v, check: any_str, empty_is_null: true }
     };
     (option $field:ident) => {
         Kind::Str {
@@ -167,255 +142,108 @@ macro_rules! string {
 
 macro_rules! enumeration {
     ($ty:ident, $field:ident) => {
-        Kind::Enum {
-            names: $ty::NAMES,
-            get: |c| c.$field.index(),
-            set: |c, i| c.$field = $ty::ALL[i],
-        }
+        Kind::Enum { names: $ty::NAMES, get: |c| c.$field.index(), set: |c, i| c.$field = $ty::ALL[i] }
     };
 }
 
 /// All directives, in CONFIG GET / names() order.
 pub(crate) static TABLE: &[Directive] = &[
-    d!(
-        "port",
-        num!(0, 65535, true, false, |c| c.port.into(), |c, v| c.port =
-            v as u16)
-    ),
+    d!("port", num!(0, 65535, true, false, |c| c.port.into(), |c, v| c.port = v as u16)),
     d!("bind", Kind::Bind),
     d!("dir", Kind::Dir),
     d!("daemonize", "", true, boolean!(daemonize)),
     d!("pidfile", "", true, string!(null pidfile)),
     d!("logfile", "", true, string!(logfile, any_str)),
     d!("loglevel", enumeration!(LogLevel, loglevel)),
-    d!(
-        "timeout",
-        num!(0, INT_MAX, false, false, |c| c.timeout, |c, v| c.timeout =
-            v)
-    ),
-    d!(
-        "tcp-keepalive",
-        num!(0, INT_MAX, true, false, |c| c.tcp_keepalive, |c, v| c
-            .tcp_keepalive =
-            v)
-    ),
+    d!("timeout", num!(0, INT_MAX, false, false, |c| c.timeout, |c, v| c.timeout = v)),
+    d!("tcp-keepalive", num!(0, INT_MAX, true, false, |c| c.tcp_keepalive, |c, v| c.tcp_keepalive = v)),
     d!(
         "tcp-backlog",
         "",
         true,
-        num!(0, INT_MAX, true, false, |c| c.tcp_backlog.into(), |c, v| {
-            c.tcp_backlog = v as u32
-        })
+        num!(0, INT_MAX, true, false, |c| c.tcp_backlog.into(), |c, v| { c.tcp_backlog = v as u32 })
     ),
     d!("protected-mode", boolean!(protected_mode)),
-    d!(
-        "maxclients",
-        num!(1, UINT_MAX, false, false, |c| c.maxclients, |c, v| c
-            .maxclients =
-            v)
-    ),
+    d!("maxclients", num!(1, UINT_MAX, false, false, |c| c.maxclients, |c, v| c.maxclients = v)),
     d!("requirepass", string!(option requirepass)),
-    d!(
-        "maxmemory",
-        num!(0, ULLONG_MAX, false, true, |c| c.maxmemory, |c, v| c
-            .maxmemory =
-            v)
-    ),
-    d!(
-        "maxmemory-policy",
-        enumeration!(EvictionPolicy, maxmemory_policy)
-    ),
+    d!("maxmemory", num!(0, ULLONG_MAX, false, true, |c| c.maxmemory, |c, v| c.maxmemory = v)),
+    d!("maxmemory-policy", enumeration!(EvictionPolicy, maxmemory_policy)),
     d!(
         "maxmemory-samples",
-        num!(
-            1,
-            64,
-            true,
-            false,
-            |c| c.maxmemory_samples.into(),
-            |c, v| c.maxmemory_samples = v as u32
-        )
+        num!(1, 64, true, false, |c| c.maxmemory_samples.into(), |c, v| c.maxmemory_samples = v as u32)
     ),
     d!("save", Kind::Save),
     d!("dbfilename", string!(dbfilename, check_dbfilename)),
     d!("appendonly", boolean!(appendonly)),
-    d!(
-        "appendfilename",
-        "",
-        true,
-        string!(appendfilename, check_appendfilename)
-    ),
-    d!(
-        "appenddirname",
-        "",
-        true,
-        string!(appenddirname, check_appenddirname)
-    ),
+    d!("appendfilename", "", true, string!(appendfilename, check_appendfilename)),
+    d!("appenddirname", "", true, string!(appenddirname, check_appenddirname)),
     d!("appendfsync", enumeration!(AppendFsync, appendfsync)),
     d!(
         "auto-aof-rewrite-percentage",
-        num!(
-            0,
-            INT_MAX,
-            true,
-            false,
-            |c| c.auto_aof_rewrite_percentage,
-            |c, v| c.auto_aof_rewrite_percentage = v
-        )
+        num!(0, INT_MAX, true, false, |c| c.auto_aof_rewrite_percentage, |c, v| c.auto_aof_rewrite_percentage = v)
     ),
     d!(
         "auto-aof-rewrite-min-size",
-        num!(
-            0,
-            LLONG_MAX,
-            true,
-            true,
-            |c| c.auto_aof_rewrite_min_size,
-            |c, v| c.auto_aof_rewrite_min_size = v
-        )
+        num!(0, LLONG_MAX, true, true, |c| c.auto_aof_rewrite_min_size, |c, v| c.auto_aof_rewrite_min_size = v)
     ),
     d!("aof-load-truncated", boolean!(aof_load_truncated)),
     d!("cluster-enabled", "", true, boolean!(cluster_enabled)),
-    d!(
-        "cluster-config-file",
-        "",
-        true,
-        string!(cluster_config_file, any_str)
-    ),
+    d!("cluster-config-file", "", true, string!(cluster_config_file, any_str)),
     d!(
         "cluster-node-timeout",
-        num!(
-            0,
-            LLONG_MAX,
-            true,
-            false,
-            |c| c.cluster_node_timeout,
-            |c, v| c.cluster_node_timeout = v
-        )
+        num!(0, LLONG_MAX, true, false, |c| c.cluster_node_timeout, |c, v| c.cluster_node_timeout = v)
     ),
     d!(
         "cluster-port",
         "",
         true,
-        num!(0, 65535, true, false, |c| c.cluster_port.into(), |c, v| c
-            .cluster_port =
-            v as u16)
+        num!(0, 65535, true, false, |c| c.cluster_port.into(), |c, v| c.cluster_port = v as u16)
     ),
     d!("cluster-announce-ip", string!(null cluster_announce_ip)),
     d!(
         "cluster-announce-port",
-        num!(
-            0,
-            65535,
-            true,
-            false,
-            |c| c.cluster_announce_port.into(),
-            |c, v| c.cluster_announce_port = v as u16
-        )
+        num!(0, 65535, true, false, |c| c.cluster_announce_port.into(), |c, v| c.cluster_announce_port = v as u16)
     ),
     d!(
         "cluster-announce-bus-port",
-        num!(
-            0,
-            65535,
-            true,
-            false,
-            |c| c.cluster_announce_bus_port.into(),
-            |c, v| c.cluster_announce_bus_port = v as u16
-        )
+        num!(0, 65535, true, false, |c| c.cluster_announce_bus_port.into(), |c, v| c.cluster_announce_bus_port =
+            v as u16)
     ),
-    d!(
-        "cluster-require-full-coverage",
-        boolean!(cluster_require_full_coverage)
-    ),
-    d!(
-        "cluster-allow-reads-when-down",
-        boolean!(cluster_allow_reads_when_down)
-    ),
+    d!("cluster-require-full-coverage", boolean!(cluster_require_full_coverage)),
+    d!("cluster-allow-reads-when-down", boolean!(cluster_allow_reads_when_down)),
     d!(
         "cluster-replica-validity-factor",
         "cluster-slave-validity-factor",
         false,
-        num!(
-            0,
-            INT_MAX,
-            true,
-            false,
-            |c| c.cluster_replica_validity_factor,
-            |c, v| c.cluster_replica_validity_factor = v
-        )
+        num!(0, INT_MAX, true, false, |c| c.cluster_replica_validity_factor, |c, v| c
+            .cluster_replica_validity_factor =
+            v)
     ),
     d!(
         "cluster-migration-barrier",
-        num!(
-            0,
-            INT_MAX,
-            true,
-            false,
-            |c| c.cluster_migration_barrier,
-            |c, v| c.cluster_migration_barrier = v
-        )
+        num!(0, INT_MAX, true, false, |c| c.cluster_migration_barrier, |c, v| c.cluster_migration_barrier = v)
     ),
-    d!(
-        "cluster-replica-no-failover",
-        "cluster-slave-no-failover",
-        false,
-        boolean!(cluster_replica_no_failover)
-    ),
+    d!("cluster-replica-no-failover", "cluster-slave-no-failover", false, boolean!(cluster_replica_no_failover)),
     d!(
         "proto-max-bulk-len",
-        num!(
-            MB,
-            LLONG_MAX,
-            true,
-            true,
-            |c| c.proto_max_bulk_len,
-            |c, v| c.proto_max_bulk_len = v
-        )
+        num!(MB, LLONG_MAX, true, true, |c| c.proto_max_bulk_len, |c, v| c.proto_max_bulk_len = v)
     ),
     d!(
         "client-query-buffer-limit",
-        num!(
-            MB,
-            LLONG_MAX,
-            false,
-            true,
-            |c| c.client_query_buffer_limit,
-            |c, v| c.client_query_buffer_limit = v
-        )
+        num!(MB, LLONG_MAX, false, true, |c| c.client_query_buffer_limit, |c, v| c.client_query_buffer_limit = v)
     ),
     // Redis accepts any hz and caps it to 1..=500 ("a hint from the user").
-    d!(
-        "hz",
-        num!(0, INT_MAX, true, false, |c| c.hz.into(), |c, v| c.hz =
-            v.clamp(1, 500) as u32)
-    ),
-    d!(
-        "databases",
-        "",
-        true,
-        num!(1, INT_MAX, true, false, |c| c.databases.into(), |c, v| c
-            .databases =
-            v as u32)
-    ),
+    d!("hz", num!(0, INT_MAX, true, false, |c| c.hz.into(), |c, v| c.hz = v.clamp(1, 500) as u32)),
+    d!("databases", "", true, num!(1, INT_MAX, true, false, |c| c.databases.into(), |c, v| c.databases = v as u32)),
     d!(
         "busy-reply-threshold",
         "lua-time-limit",
         false,
-        num!(
-            0,
-            LLONG_MAX,
-            true,
-            false,
-            |c| c.busy_reply_threshold,
-            |c, v| c.busy_reply_threshold = v
-        )
+        num!(0, LLONG_MAX, true, false, |c| c.busy_reply_threshold, |c, v| c.busy_reply_threshold = v)
     ),
     d!(
         "repl-backlog-size",
-        num!(1, LLONG_MAX, true, true, |c| c.repl_backlog_size, |c, v| {
-            c.repl_backlog_size = v
-        })
+        num!(1, LLONG_MAX, true, true, |c| c.repl_backlog_size, |c, v| { c.repl_backlog_size = v })
     ),
     d!("masteruser", string!(option masteruser)),
     d!("masterauth", string!(option masterauth)),
@@ -423,27 +251,13 @@ pub(crate) static TABLE: &[Directive] = &[
         "min-replicas-to-write",
         "min-slaves-to-write",
         false,
-        num!(
-            0,
-            INT_MAX,
-            true,
-            false,
-            |c| c.min_replicas_to_write,
-            |c, v| c.min_replicas_to_write = v
-        )
+        num!(0, INT_MAX, true, false, |c| c.min_replicas_to_write, |c, v| c.min_replicas_to_write = v)
     ),
     d!(
         "min-replicas-max-lag",
         "min-slaves-max-lag",
         false,
-        num!(
-            0,
-            INT_MAX,
-            true,
-            false,
-            |c| c.min_replicas_max_lag,
-            |c, v| c.min_replicas_max_lag = v
-        )
+        num!(0, INT_MAX, true, false, |c| c.min_replicas_max_lag, |c, v| c.min_replicas_max_lag = v)
     ),
     d!("aclfile", "", true, string!(aclfile, any_str)),
     d!("client-output-buffer-limit", Kind::Obuf),
@@ -504,8 +318,7 @@ pub(crate) static NAMES: &[&str] = &[
 
 /// Finds a directive by name or alias, case-insensitively.
 pub(crate) fn lookup(name: &str) -> Option<&'static Directive> {
-    TABLE.iter().find(|d| {
-        d.name.eq_ignore_ascii_case(name)
-            || (!d.alias.is_empty() && d.alias.eq_ignore_ascii_case(name))
-    })
+    TABLE
+        .iter()
+        .find(|d| d.name.eq_ignore_ascii_case(name) || (!d.alias.is_empty() && d.alias.eq_ignore_ascii_case(name)))
 }

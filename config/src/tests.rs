@@ -76,10 +76,7 @@ fn defaults_as_config_get_reports_them() {
         ("busy-reply-threshold", "5000"),
         ("lua-time-limit", "5000"),
         ("repl-backlog-size", "1048576"),
-        (
-            "client-output-buffer-limit",
-            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-        ),
+        ("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
     ];
     for (name, value) in expect {
         assert_eq!(c.get(name).as_deref(), Some(value), "{name}");
@@ -161,8 +158,7 @@ fn every_directive_round_trips() {
         } else {
             vec![input.to_string()]
         };
-        c.apply(name, &args)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        c.apply(name, &args).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(c.get(name).as_deref(), Some(shown), "apply {name}");
         // Case-insensitive names.
         assert_eq!(c.get(&name.to_ascii_uppercase()).as_deref(), Some(shown));
@@ -198,69 +194,33 @@ fn typed_fields_follow_values() {
     assert_eq!(c.hz, 1);
     c.set("requirepass", "").unwrap();
     assert_eq!(c.get("requirepass").as_deref(), Some(""));
-    assert_eq!(
-        EvictionPolicy::from_name("ALLKEYS-LFU"),
-        Some(EvictionPolicy::AllKeysLfu)
-    );
+    assert_eq!(EvictionPolicy::from_name("ALLKEYS-LFU"), Some(EvictionPolicy::AllKeysLfu));
 }
 
 #[test]
 fn value_errors_use_redis_texts() {
     let mut c = NodeConfig::default();
     let one = |v: &str| vec![v.to_string()];
-    assert_eq!(
-        c.apply("port", &one("abc")),
-        Err("argument couldn't be parsed into an integer".into())
-    );
-    assert_eq!(
-        c.apply("port", &one("65536")),
-        Err("argument must be between 0 and 65535 inclusive".into())
-    );
-    assert_eq!(
-        c.apply("maxclients", &one("-1")),
-        Err("argument must be between 1 and 4294967295 inclusive".into())
-    );
-    assert_eq!(
-        c.apply("maxmemory", &one("10xb")),
-        Err("argument must be a memory value".into())
-    );
+    assert_eq!(c.apply("port", &one("abc")), Err("argument couldn't be parsed into an integer".into()));
+    assert_eq!(c.apply("port", &one("65536")), Err("argument must be between 0 and 65535 inclusive".into()));
+    assert_eq!(c.apply("maxclients", &one("-1")), Err("argument must be between 1 and 4294967295 inclusive".into()));
+    assert_eq!(c.apply("maxmemory", &one("10xb")), Err("argument must be a memory value".into()));
     assert_eq!(
         c.apply("proto-max-bulk-len", &one("1000")),
         Err("argument must be between 1048576 and 9223372036854775807 inclusive".into())
     );
-    assert_eq!(
-        c.apply("appendonly", &one("maybe")),
-        Err("argument must be 'yes' or 'no'".into())
-    );
+    assert_eq!(c.apply("appendonly", &one("maybe")), Err("argument must be 'yes' or 'no'".into()));
     assert_eq!(
         c.apply("appendfsync", &one("sometimes")),
         Err("argument(s) must be one of the following: always, everysec, no".into())
     );
+    assert_eq!(c.apply("port", &strs(&["7000", "extra"])), Err("wrong number of arguments".into()));
+    assert_eq!(c.apply("no-such-directive", &one("1")), Err("Bad directive or wrong number of arguments".into()));
+    assert_eq!(c.apply("dbfilename", &one("a/b.rdb")), Err("dbfilename can't be a path, just a filename".into()));
+    assert_eq!(c.apply("save", &strs(&["900"])), Err("Invalid save parameters".into()));
+    assert_eq!(c.apply("save", &strs(&["0", "1"])), Err("Invalid save parameters".into()));
     assert_eq!(
-        c.apply("port", &strs(&["7000", "extra"])),
-        Err("wrong number of arguments".into())
-    );
-    assert_eq!(
-        c.apply("no-such-directive", &one("1")),
-        Err("Bad directive or wrong number of arguments".into())
-    );
-    assert_eq!(
-        c.apply("dbfilename", &one("a/b.rdb")),
-        Err("dbfilename can't be a path, just a filename".into())
-    );
-    assert_eq!(
-        c.apply("save", &strs(&["900"])),
-        Err("Invalid save parameters".into())
-    );
-    assert_eq!(
-        c.apply("save", &strs(&["0", "1"])),
-        Err("Invalid save parameters".into())
-    );
-    assert_eq!(
-        c.apply(
-            "client-output-buffer-limit",
-            &strs(&["master", "0", "0", "0"])
-        ),
+        c.apply("client-output-buffer-limit", &strs(&["master", "0", "0", "0"])),
         Err("Invalid client class specified in buffer limit configuration.".into())
     );
     assert_eq!(
@@ -268,10 +228,7 @@ fn value_errors_use_redis_texts() {
         Err("Wrong number of arguments in buffer limit configuration.".into())
     );
     assert_eq!(
-        c.apply(
-            "client-output-buffer-limit",
-            &strs(&["normal", "x", "0", "0"])
-        ),
+        c.apply("client-output-buffer-limit", &strs(&["normal", "x", "0", "0"])),
         Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into())
     );
     // Nothing above changed anything.
@@ -283,8 +240,7 @@ fn value_errors_use_redis_texts() {
 #[test]
 fn save_and_obuf_forms() {
     let mut c = NodeConfig::default();
-    c.apply_text("save 900 1 300 10\nsave 60 10000\n", "f")
-        .unwrap();
+    c.apply_text("save 900 1 300 10\nsave 60 10000\n", "f").unwrap();
     assert_eq!(c.save, vec![(900, 1), (300, 10), (60, 10000)]);
     c.apply_text("save \"900 1\"", "f").unwrap();
     assert_eq!(c.save, vec![(900, 1)]);
@@ -296,17 +252,9 @@ fn save_and_obuf_forms() {
     c.set("save", "").unwrap();
     assert!(c.save.is_empty());
 
-    c.apply_text("client-output-buffer-limit slave 1gb 512mb 30", "f")
-        .unwrap();
-    assert_eq!(
-        c.client_output_buffer_limit[1],
-        ("replica".to_string(), 1 << 30, 512 << 20, 30)
-    );
-    c.set(
-        "client-output-buffer-limit",
-        "normal 1mb 1mb 1 pubsub 0 0 0",
-    )
-    .unwrap();
+    c.apply_text("client-output-buffer-limit slave 1gb 512mb 30", "f").unwrap();
+    assert_eq!(c.client_output_buffer_limit[1], ("replica".to_string(), 1 << 30, 512 << 20, 30));
+    c.set("client-output-buffer-limit", "normal 1mb 1mb 1 pubsub 0 0 0").unwrap();
     assert_eq!(
         c.get("client-output-buffer-limit").as_deref(),
         Some("normal 1048576 1048576 1 slave 1073741824 536870912 30 pubsub 0 0 0")
@@ -314,10 +262,7 @@ fn save_and_obuf_forms() {
     c.set("bind", "").unwrap();
     assert!(c.bind.is_empty());
     let many = vec!["1.1.1.1"; 17].join(" ");
-    assert_eq!(
-        c.set("bind", &many),
-        Err("Too many bind addresses specified.".into())
-    );
+    assert_eq!(c.set("bind", &many), Err("Too many bind addresses specified.".into()));
 }
 
 #[test]
@@ -336,16 +281,9 @@ fn config_set_rules() {
         "appenddirname",
     ] {
         let value = c.get(name).unwrap();
-        assert_eq!(
-            c.set(name, &value),
-            Err("can't set immutable config".into()),
-            "{name}"
-        );
+        assert_eq!(c.set(name, &value), Err("can't set immutable config".into()), "{name}");
     }
-    assert_eq!(
-        c.set("nope", "1"),
-        Err("Unknown option or number of arguments for CONFIG SET - 'nope'".into())
-    );
+    assert_eq!(c.set("nope", "1"), Err("Unknown option or number of arguments for CONFIG SET - 'nope'".into()));
     c.set("MaxMemory", "1gb").unwrap();
     assert_eq!(c.maxmemory, 1 << 30);
     c.set("lua-time-limit", "7").unwrap();
@@ -360,40 +298,18 @@ fn file_errors_name_file_and_line() {
     let mut c = NodeConfig::default();
     let text = "# comment\n\n   \nport 7000\n  # indented comment\nport 7000 extra\n";
     let e = c.apply_text(text, "path/redis.conf").unwrap_err();
-    assert_eq!(
-        e,
-        ConfigError {
-            file: "path/redis.conf".into(),
-            line: 6,
-            message: "wrong number of arguments".into()
-        }
-    );
-    assert_eq!(
-        e.to_string(),
-        "path/redis.conf:6: wrong number of arguments"
-    );
+    assert_eq!(e, ConfigError { file: "path/redis.conf".into(), line: 6, message: "wrong number of arguments".into() });
+    assert_eq!(e.to_string(), "path/redis.conf:6: wrong number of arguments");
     assert_eq!(c.port, 7000);
 
-    let e = c
-        .apply_text("port 1\nfrobnicate yes", "r.conf")
-        .unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "r.conf:2: Bad directive or wrong number of arguments"
-    );
+    let e = c.apply_text("port 1\nfrobnicate yes", "r.conf").unwrap_err();
+    assert_eq!(e.to_string(), "r.conf:2: Bad directive or wrong number of arguments");
     let e = c.apply_text("requirepass \"abc", "r.conf").unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "r.conf:1: Unbalanced quotes in configuration line"
-    );
+    assert_eq!(e.to_string(), "r.conf:1: Unbalanced quotes in configuration line");
     let e = c.apply_text("PORT x", "r.conf").unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "r.conf:1: argument couldn't be parsed into an integer"
-    );
+    assert_eq!(e.to_string(), "r.conf:1: argument couldn't be parsed into an integer");
     // CRLF line endings and quoted values.
-    c.apply_text("port 7005\r\nrequirepass \"a b\"\r\n", "crlf.conf")
-        .unwrap();
+    c.apply_text("port 7005\r\nrequirepass \"a b\"\r\n", "crlf.conf").unwrap();
     assert_eq!(c.port, 7005);
     assert_eq!(c.requirepass.as_deref(), Some("a b"));
 }
@@ -401,20 +317,9 @@ fn file_errors_name_file_and_line() {
 #[test]
 fn from_args_file_then_overrides() {
     let t = TempDir::new("args");
-    let conf = t.file(
-        "redis.conf",
-        "port 7000\nsave 900 1\nappendonly yes\nrequirepass \"from file\"\n",
-    );
-    let c = NodeConfig::from_args(&strs(&[
-        &path_str(&conf),
-        "--port",
-        "7001",
-        "--save",
-        "",
-        "--maxmemory",
-        "2mb",
-    ]))
-    .unwrap();
+    let conf = t.file("redis.conf", "port 7000\nsave 900 1\nappendonly yes\nrequirepass \"from file\"\n");
+    let c = NodeConfig::from_args(&strs(&[&path_str(&conf), "--port", "7001", "--save", "", "--maxmemory", "2mb"]))
+        .unwrap();
     assert_eq!(c.port, 7001);
     assert!(c.save.is_empty());
     assert!(c.appendonly);
@@ -424,14 +329,7 @@ fn from_args_file_then_overrides() {
     assert!(c.config_file.as_ref().unwrap().is_absolute());
 
     // Without a file; multi-value options; bare --save before another option.
-    let c = NodeConfig::from_args(&strs(&[
-        "--save",
-        "--bind",
-        "127.0.0.1",
-        "::1",
-        "--port 7002",
-    ]))
-    .unwrap();
+    let c = NodeConfig::from_args(&strs(&["--save", "--bind", "127.0.0.1", "::1", "--port 7002"])).unwrap();
     assert!(c.save.is_empty());
     assert_eq!(c.bind, vec!["127.0.0.1", "::1"]);
     assert_eq!(c.port, 7002);
@@ -450,10 +348,7 @@ fn from_args_errors() {
     let e = NodeConfig::from_args(&strs(&["--port", "7000", "--maxmemory", "lots"])).unwrap_err();
     assert_eq!(e.file, COMMAND_LINE);
     assert_eq!(e.line, 2);
-    assert_eq!(
-        e.to_string(),
-        "command line: argument must be a memory value"
-    );
+    assert_eq!(e.to_string(), "command line: argument must be a memory value");
     let e = NodeConfig::from_args(&strs(&["--port", "1", "2"])).unwrap_err();
     assert_eq!(e.message, "wrong number of arguments");
     let e = NodeConfig::from_args(&strs(&["--bogus", "1"])).unwrap_err();
@@ -464,13 +359,7 @@ fn from_args_errors() {
     let e = NodeConfig::from_args(&strs(&[&path_str(&conf), "--port", "2"])).unwrap_err();
     assert_eq!(e.file, path_str(&conf));
     assert_eq!(e.line, 3);
-    assert_eq!(
-        e.to_string(),
-        format!(
-            "{}:3: argument must be between 1 and 4294967295 inclusive",
-            path_str(&conf)
-        )
-    );
+    assert_eq!(e.to_string(), format!("{}:3: argument must be between 1 and 4294967295 inclusive", path_str(&conf)));
     let missing = t.0.join("missing.conf");
     let e = NodeConfig::from_args(&strs(&[&path_str(&missing)])).unwrap_err();
     assert_eq!(e.line, 0);
@@ -484,13 +373,7 @@ fn include_files_and_globs() {
     t.file("part-a.conf", "tcp-keepalive 11\n");
     t.file("part-b.conf", "tcp-keepalive 22\nhz 20\n");
     t.file(".part-hidden.conf", "hz 99\n");
-    let main = t.file(
-        "main.conf",
-        &format!(
-            "port 7100\ninclude {}\nport 7200\n",
-            repr_path(&t.0.join("part-*.conf"))
-        ),
-    );
+    let main = t.file("main.conf", &format!("port 7100\ninclude {}\nport 7200\n", repr_path(&t.0.join("part-*.conf"))));
     let c = NodeConfig::from_args(&strs(&[&path_str(&main)])).unwrap();
     assert_eq!(c.port, 7200);
     assert_eq!(c.tcp_keepalive, 22, "sorted: part-b after part-a");
@@ -506,25 +389,14 @@ fn include_files_and_globs() {
 
     // A glob matching nothing is fine; a missing plain include is not.
     let mut c = NodeConfig::default();
-    c.apply_text(
-        &format!("include {}", repr_path(&t.0.join("none-*.conf"))),
-        "m",
-    )
-    .unwrap();
-    let e = c
-        .apply_text(
-            &format!("include {}", repr_path(&t.0.join("none.conf"))),
-            "m",
-        )
-        .unwrap_err();
+    c.apply_text(&format!("include {}", repr_path(&t.0.join("none-*.conf"))), "m").unwrap();
+    let e = c.apply_text(&format!("include {}", repr_path(&t.0.join("none.conf"))), "m").unwrap_err();
     assert_eq!(e.line, 0);
 
     // Cycles stop instead of recursing forever.
     let cyc = t.0.join("cycle.conf");
     std::fs::write(&cyc, format!("include {}\n", repr_path(&cyc))).unwrap();
-    let e = c
-        .apply_text(&format!("include {}", repr_path(&cyc)), "m")
-        .unwrap_err();
+    let e = c.apply_text(&format!("include {}", repr_path(&cyc)), "m").unwrap_err();
     assert!(e.message.contains("too deep"), "{e}");
 }
 
@@ -548,18 +420,13 @@ fn rewrite_keeps_comments_and_replaces_values() {
                     save 900 1\n";
     let path = t.file("redis.conf", original);
     let mut c = NodeConfig::default();
-    c.apply_text(
-        "port 7000\nmaxmemory 100mb\nrequirepass old\ntimeout 5\ntimeout 6\nsave 900 1\n",
-        "x",
-    )
-    .unwrap();
+    c.apply_text("port 7000\nmaxmemory 100mb\nrequirepass old\ntimeout 5\ntimeout 6\nsave 900 1\n", "x").unwrap();
     c.config_file = Some(path.clone());
     c.set("port", "7001").unwrap();
     c.set("requirepass", "").unwrap();
     c.set("appendonly", "yes").unwrap();
     c.set("maxmemory-policy", "allkeys-lru").unwrap();
-    c.set("client-output-buffer-limit", "pubsub 64mb 16mb 90")
-        .unwrap();
+    c.set("client-output-buffer-limit", "pubsub 64mb 16mb 90").unwrap();
     c.rewrite().unwrap();
 
     let got = std::fs::read_to_string(&path).unwrap();
@@ -615,10 +482,7 @@ fn rewrite_creates_missing_file_and_needs_a_path() {
     };
     c.rewrite().unwrap();
     let got = std::fs::read_to_string(t.0.join("fresh.conf")).unwrap();
-    assert_eq!(
-        got,
-        "# Generated by CONFIG REWRITE\nport 7777\nsave \"\"\ndbfilename \"we ird\\\".rdb\"\n"
-    );
+    assert_eq!(got, "# Generated by CONFIG REWRITE\nport 7777\nsave \"\"\ndbfilename \"we ird\\\".rdb\"\n");
     let mut back = NodeConfig::default();
     back.apply_text(&got, "fresh").unwrap();
     assert_eq!(back.dbfilename, c.dbfilename);
@@ -627,8 +491,5 @@ fn rewrite_creates_missing_file_and_needs_a_path() {
 
 #[test]
 fn version_line_shape() {
-    assert_eq!(
-        version_line("0.1.0"),
-        "Redis server v=7.0.15 sha=00000000:0 malloc=libc bits=64 build=slotgate-0.1.0"
-    );
+    assert_eq!(version_line("0.1.0"), "Redis server v=7.0.15 sha=00000000:0 malloc=libc bits=64 build=slotgate-0.1.0");
 }

@@ -6,10 +6,7 @@ const MEMORY_ERR: &str = "argument must be a memory value";
 /// Parses a memory amount: bytes, or a number with a unit k kb m mb g gb b (case-insensitive).
 pub fn parse_memory(s: &str) -> Result<u64, String> {
     // Redis's memtoull: digits, then an optional unit; no sign, no spaces.
-    let digits_end = s
-        .bytes()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(s.len());
+    let digits_end = s.bytes().position(|b| !b.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(digits_end);
     let mul: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
@@ -120,16 +117,7 @@ mod tests {
         assert_eq!(parse_memory("2MB"), Ok(2 * 1024 * 1024));
         assert_eq!(parse_memory("3g"), Ok(3_000_000_000));
         assert_eq!(parse_memory("3Gb"), Ok(3 * 1024 * 1024 * 1024));
-        for bad in [
-            "",
-            "kb",
-            "-1",
-            "1.5mb",
-            "1tb",
-            " 1",
-            "1 mb",
-            "99999999999999999999",
-        ] {
+        for bad in ["", "kb", "-1", "1.5mb", "1tb", " 1", "1 mb", "99999999999999999999"] {
             assert_eq!(parse_memory(bad), Err(MEMORY_ERR.into()), "{bad:?}");
         }
         assert!(parse_memory("18446744073709551615gb").is_err());
@@ -140,10 +128,7 @@ mod tests {
         assert_eq!(parse_bool("yes"), Ok(true));
         assert_eq!(parse_bool("YES"), Ok(true));
         assert_eq!(parse_bool("No"), Ok(false));
-        assert_eq!(
-            parse_bool("true"),
-            Err("argument must be 'yes' or 'no'".into())
-        );
+        assert_eq!(parse_bool("true"), Err("argument must be 'yes' or 'no'".into()));
         assert!(parse_bool("").is_err());
     }
 
@@ -152,17 +137,7 @@ mod tests {
         assert_eq!(parse_ll("0"), Some(0));
         assert_eq!(parse_ll("-12"), Some(-12));
         assert_eq!(parse_ll("9223372036854775807"), Some(i64::MAX));
-        for bad in [
-            "",
-            "-",
-            "-0",
-            "007",
-            "+1",
-            " 1",
-            "1 ",
-            "1a",
-            "9223372036854775808",
-        ] {
+        for bad in ["", "-", "-0", "007", "+1", " 1", "1 ", "1a", "9223372036854775808"] {
             assert_eq!(parse_ll(bad), None, "{bad:?}");
         }
     }

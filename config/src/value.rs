@@ -16,11 +16,8 @@ const BINDADDR_MAX: usize = 16;
 const OBUF_REPLICA_GET_NAME: &str = "slave";
 
 /// Directives Redis 7.0 still accepts in a file and ignores, with their (min, max) argc.
-const DEPRECATED: &[(&str, usize, usize)] = &[
-    ("list-max-ziplist-entries", 2, 2),
-    ("list-max-ziplist-value", 2, 2),
-    ("lua-replicate-commands", 2, 2),
-];
+const DEPRECATED: &[(&str, usize, usize)] =
+    &[("list-max-ziplist-entries", 2, 2), ("list-max-ziplist-value", 2, 2), ("lua-replicate-commands", 2, 2)];
 
 /// Applies a directive line (name + args) with config-file semantics.
 pub(crate) fn apply_directive(
@@ -31,14 +28,9 @@ pub(crate) fn apply_directive(
 ) -> Result<(), String> {
     let Some(d) = lookup(name) else {
         let argc = args.len() + 1;
-        let deprecated = DEPRECATED
-            .iter()
-            .any(|(n, lo, hi)| n.eq_ignore_ascii_case(name) && (*lo..=*hi).contains(&argc));
-        return if deprecated {
-            Ok(())
-        } else {
-            Err("Bad directive or wrong number of arguments".into())
-        };
+        let deprecated =
+            DEPRECATED.iter().any(|(n, lo, hi)| n.eq_ignore_ascii_case(name) && (*lo..=*hi).contains(&argc));
+        return if deprecated { Ok(()) } else { Err("Bad directive or wrong number of arguments".into()) };
     };
     if !d.is_multi() {
         return match args {
@@ -68,11 +60,8 @@ impl Directive {
         if !self.is_multi() {
             return self.set_single(cfg, value);
         }
-        let args: Vec<String> = if value.is_empty() {
-            Vec::new()
-        } else {
-            value.split(' ').map(str::to_string).collect()
-        };
+        let args: Vec<String> =
+            if value.is_empty() { Vec::new() } else { value.split(' ').map(str::to_string).collect() };
         self.set_multi(cfg, &args, None)
     }
 
@@ -80,19 +69,10 @@ impl Directive {
     fn set_single(&self, cfg: &mut NodeConfig, v: &str) -> Result<(), String> {
         match &self.kind {
             Kind::Bool { set, .. } => set(cfg, parse_bool(v)?),
-            Kind::Num {
-                min,
-                max,
-                signed,
-                memory,
-                set,
-                ..
-            } => {
+            Kind::Num { min, max, signed, memory, set, .. } => {
                 let val = parse_number(v, *signed, *memory)?;
                 if val < *min || val > *max {
-                    return Err(format!(
-                        "argument must be between {min} and {max} inclusive"
-                    ));
+                    return Err(format!("argument must be between {min} and {max} inclusive"));
                 }
                 // In range, hence non-negative and within u64.
                 set(cfg, val as u64);
@@ -105,12 +85,7 @@ impl Directive {
                 let idx = names
                     .iter()
                     .position(|n| n.eq_ignore_ascii_case(v))
-                    .ok_or_else(|| {
-                        format!(
-                            "argument(s) must be one of the following: {}",
-                            names.join(", ")
-                        )
-                    })?;
+                    .ok_or_else(|| format!("argument(s) must be one of the following: {}", names.join(", ")))?;
                 set(cfg, idx);
             }
             Kind::Dir => {
@@ -126,12 +101,7 @@ impl Directive {
     }
 
     /// Stores a multi-arg directive (save, bind, client-output-buffer-limit).
-    fn set_multi(
-        &self,
-        cfg: &mut NodeConfig,
-        args: &[String],
-        st: Option<&mut LoadState>,
-    ) -> Result<(), String> {
+    fn set_multi(&self, cfg: &mut NodeConfig, args: &[String], st: Option<&mut LoadState>) -> Result<(), String> {
         match self.kind {
             Kind::Save => set_save(cfg, args, st),
             Kind::Bind => {
@@ -161,22 +131,13 @@ impl Directive {
             Kind::Str { get, .. } => get(cfg),
             Kind::Enum { names, get, .. } => names[get(cfg)].into(),
             Kind::Dir => cfg.dir.to_string_lossy().into_owned(),
-            Kind::Save => cfg
-                .save
-                .iter()
-                .map(|(s, c)| format!("{s} {c}"))
-                .collect::<Vec<_>>()
-                .join(" "),
+            Kind::Save => cfg.save.iter().map(|(s, c)| format!("{s} {c}")).collect::<Vec<_>>().join(" "),
             Kind::Bind => cfg.bind.join(" "),
             Kind::Obuf => cfg
                 .client_output_buffer_limit
                 .iter()
                 .map(|(class, hard, soft, secs)| {
-                    let class = if class == "replica" {
-                        OBUF_REPLICA_GET_NAME
-                    } else {
-                        class
-                    };
+                    let class = if class == "replica" { OBUF_REPLICA_GET_NAME } else { class };
                     format!("{class} {hard} {soft} {secs}")
                 })
                 .collect::<Vec<_>>()
@@ -190,29 +151,17 @@ fn parse_number(v: &str, signed: bool, memory: bool) -> Result<i128, String> {
     if memory {
         let n = parse_memory(v)?;
         // memtoull's result is stored into a signed long long for signed configs.
-        Ok(if signed {
-            i128::from(n as i64)
-        } else {
-            i128::from(n)
-        })
+        Ok(if signed { i128::from(n as i64) } else { i128::from(n) })
     } else {
         let n = parse_ll(v).ok_or("argument couldn't be parsed into an integer")?;
         // Unsigned configs see the value cast to unsigned, so -1 fails the range check.
-        Ok(if signed {
-            i128::from(n)
-        } else {
-            i128::from(n as u64)
-        })
+        Ok(if signed { i128::from(n) } else { i128::from(n as u64) })
     }
 }
 
 /// `save`: pairs of `<seconds> <changes>`, `""` clears; in a file the first line replaces
 /// the defaults and later lines append.
-fn set_save(
-    cfg: &mut NodeConfig,
-    args: &[String],
-    st: Option<&mut LoadState>,
-) -> Result<(), String> {
+fn set_save(cfg: &mut NodeConfig, args: &[String], st: Option<&mut LoadState>) -> Result<(), String> {
     const ERR: &str = "Invalid save parameters";
     // `save ""` resets immediately, even after earlier save lines of the same file.
     let args = match args {
@@ -261,8 +210,7 @@ fn set_obuf(cfg: &mut NodeConfig, args: &[String]) -> Result<(), String> {
     }
     let mut updates = Vec::with_capacity(args.len() / 4);
     for group in args.chunks(4) {
-        let class = obuf_class(&group[0])
-            .ok_or("Invalid client class specified in buffer limit configuration.")?;
+        let class = obuf_class(&group[0]).ok_or("Invalid client class specified in buffer limit configuration.")?;
         let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
         let hard = parse_memory(&group[1]).map_err(|_| bad())?;
         let soft = parse_memory(&group[2]).map_err(|_| bad())?;

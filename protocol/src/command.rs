@@ -103,10 +103,7 @@ pub enum KeySpec {
     Range { first: i32, last: i32, step: i32 },
     /// A key count at `numkeys`, keys following it (EVAL, ZUNIONSTORE's sources, LMPOP), plus
     /// optionally a fixed key at `fixed` (ZUNIONSTORE's destination).
-    NumKeys {
-        numkeys: usize,
-        fixed: Option<usize>,
-    },
+    NumKeys { numkeys: usize, fixed: Option<usize> },
 }
 
 /// One command (or `container|subcommand`).
@@ -123,53 +120,30 @@ pub struct CommandSpec {
     pub subcommands: &'static [CommandSpec],
 }
 
-use acl::{CONNECTION, DANGEROUS, KEYSPACE, STRING};
+use acl::{CONNECTION, DANGEROUS, HASH, KEYSPACE, LIST, SET, SORTEDSET, STRING};
 use flags::*;
 
 const fn c(name: &'static str, arity: i32, flags: u32, acl: u32, keys: KeySpec) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl,
-        keys,
-        subcommands: &[],
-    }
+    CommandSpec { name, arity, flags, acl, keys, subcommands: &[] }
 }
 const fn k(first: i32, last: i32, step: i32) -> KeySpec {
     KeySpec::Range { first, last, step }
 }
-const K1: KeySpec = KeySpec::Range {
-    first: 1,
-    last: 1,
-    step: 1,
-};
-const K12: KeySpec = KeySpec::Range {
-    first: 1,
-    last: 2,
-    step: 1,
-};
-const KALL: KeySpec = KeySpec::Range {
-    first: 1,
-    last: -1,
-    step: 1,
-};
+const K1: KeySpec = KeySpec::Range { first: 1, last: 1, step: 1 };
+const K12: KeySpec = KeySpec::Range { first: 1, last: 2, step: 1 };
+const KALL: KeySpec = KeySpec::Range { first: 1, last: -1, step: 1 };
+/// Keys from 1 up to the one before the last argument (BLPOP's timeout).
+const KBUTLAST: KeySpec = KeySpec::Range { first: 1, last: -2, step: 1 };
+/// `numkeys` at argument 1, keys after it (LMPOP, SINTERCARD, ZUNION).
+const NK1: KeySpec = KeySpec::NumKeys { numkeys: 1, fixed: None };
+/// `numkeys` at argument 2, keys after it (BLMPOP, EVAL).
+const NK2: KeySpec = KeySpec::NumKeys { numkeys: 2, fixed: None };
+/// A destination at 1, `numkeys` at 2 (ZUNIONSTORE).
+const NK2D: KeySpec = KeySpec::NumKeys { numkeys: 2, fixed: Some(1) };
+const BLK: u32 = WRITE | BLOCKING;
 const NK: KeySpec = KeySpec::None;
-const fn container(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    acl: u32,
-    subs: &'static [CommandSpec],
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl,
-        keys: KeySpec::None,
-        subcommands: subs,
-    }
+const fn container(name: &'static str, arity: i32, flags: u32, acl: u32, subs: &'static [CommandSpec]) -> CommandSpec {
+    CommandSpec { name, arity, flags, acl, keys: KeySpec::None, subcommands: subs }
 }
 
 const RW: u32 = WRITE | DENYOOM;
@@ -182,20 +156,8 @@ const ADM: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
 static CLIENT_SUBS: &[CommandSpec] = &[
     c("client|id", 2, NOSCRIPT | LOADING | STALE, CONNECTION, NK),
-    c(
-        "client|setname",
-        3,
-        NOSCRIPT | LOADING | STALE,
-        CONNECTION,
-        NK,
-    ),
-    c(
-        "client|getname",
-        2,
-        NOSCRIPT | LOADING | STALE,
-        CONNECTION,
-        NK,
-    ),
+    c("client|setname", 3, NOSCRIPT | LOADING | STALE, CONNECTION, NK),
+    c("client|getname", 2, NOSCRIPT | LOADING | STALE, CONNECTION, NK),
     c("client|list", -2, ADM, CONNECTION | DANGEROUS, NK),
     c("client|info", 2, NOSCRIPT | LOADING | STALE, CONNECTION, NK),
     c("client|kill", -3, ADM, CONNECTION | DANGEROUS, NK),
@@ -242,20 +204,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("flushall", -1, WRITE, KEYSPACE | DANGEROUS, NK),
     c("flushdb", -1, WRITE, KEYSPACE | DANGEROUS, NK),
     c("time", 1, LOADING | STALE | FAST, 0, NK),
-    c(
-        "lastsave",
-        1,
-        LOADING | STALE | FAST,
-        acl::ADMIN | DANGEROUS,
-        NK,
-    ),
-    c(
-        "shutdown",
-        -1,
-        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
-        DANGEROUS,
-        NK,
-    ),
+    c("lastsave", 1, LOADING | STALE | FAST, acl::ADMIN | DANGEROUS, NK),
+    c("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, DANGEROUS, NK),
     // Strings.
     c("get", 2, ROF, STRING, K1),
     c("set", -3, RW, STRING, K1),
@@ -301,6 +251,100 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("scan", -2, RO, KEYSPACE, NK),
     c("randomkey", 1, RO, KEYSPACE, NK),
     container("object", -2, 0, 0, OBJECT_SUBS),
+    // Hashes.
+    c("hset", -4, RWF, HASH, K1),
+    c("hsetnx", 4, RWF, HASH, K1),
+    c("hmset", -4, RWF, HASH, K1),
+    c("hget", 3, ROF, HASH, K1),
+    c("hmget", -3, ROF, HASH, K1),
+    c("hgetall", 2, RO, HASH, K1),
+    c("hdel", -3, WF, HASH, K1),
+    c("hexists", 3, ROF, HASH, K1),
+    c("hincrby", 4, RWF, HASH, K1),
+    c("hincrbyfloat", 4, RWF, HASH, K1),
+    c("hlen", 2, ROF, HASH, K1),
+    c("hkeys", 2, RO, HASH, K1),
+    c("hvals", 2, RO, HASH, K1),
+    c("hstrlen", 3, ROF, HASH, K1),
+    c("hrandfield", -2, RO, HASH, K1),
+    c("hscan", -3, RO, HASH, K1),
+    // Lists.
+    c("lpush", -3, RWF, LIST, K1),
+    c("rpush", -3, RWF, LIST, K1),
+    c("lpushx", -3, RWF, LIST, K1),
+    c("rpushx", -3, RWF, LIST, K1),
+    c("lpop", -2, WF, LIST, K1),
+    c("rpop", -2, WF, LIST, K1),
+    c("lrange", 4, RO, LIST, K1),
+    c("llen", 2, ROF, LIST, K1),
+    c("lindex", 3, RO, LIST, K1),
+    c("lset", 4, RW, LIST, K1),
+    c("linsert", 5, RW, LIST, K1),
+    c("lrem", 4, WRITE, LIST, K1),
+    c("ltrim", 4, WRITE, LIST, K1),
+    c("lpos", -3, RO, LIST, K1),
+    c("lmove", 5, RW, LIST, K12),
+    c("rpoplpush", 3, RW, LIST, K12),
+    c("lmpop", -4, WRITE, LIST, NK1),
+    c("blpop", -3, BLK | NOSCRIPT, LIST, KBUTLAST),
+    c("brpop", -3, BLK | NOSCRIPT, LIST, KBUTLAST),
+    c("blmove", 6, BLK | DENYOOM | NOSCRIPT, LIST, K12),
+    c("brpoplpush", 4, BLK | DENYOOM | NOSCRIPT, LIST, K12),
+    c("blmpop", -5, BLK | NOSCRIPT, LIST, NK2),
+    // Sets.
+    c("sadd", -3, RWF, SET, K1),
+    c("srem", -3, WF, SET, K1),
+    c("smembers", 2, RO, SET, K1),
+    c("sismember", 3, ROF, SET, K1),
+    c("smismember", -3, ROF, SET, K1),
+    c("scard", 2, ROF, SET, K1),
+    c("spop", -2, WF, SET, K1),
+    c("srandmember", -2, RO, SET, K1),
+    c("smove", 4, WF, SET, K12),
+    c("sinter", -2, RO, SET, KALL),
+    c("sintercard", -3, RO, SET, NK1),
+    c("sunion", -2, RO, SET, KALL),
+    c("sdiff", -2, RO, SET, KALL),
+    c("sinterstore", -3, RW, SET, KALL),
+    c("sunionstore", -3, RW, SET, KALL),
+    c("sdiffstore", -3, RW, SET, KALL),
+    c("sscan", -3, RO, SET, K1),
+    // Sorted sets.
+    c("zadd", -4, RWF, SORTEDSET, K1),
+    c("zincrby", 4, RWF, SORTEDSET, K1),
+    c("zscore", 3, ROF, SORTEDSET, K1),
+    c("zmscore", -3, ROF, SORTEDSET, K1),
+    c("zcard", 2, ROF, SORTEDSET, K1),
+    c("zcount", 4, ROF, SORTEDSET, K1),
+    c("zlexcount", 4, ROF, SORTEDSET, K1),
+    c("zrange", -4, RO, SORTEDSET, K1),
+    c("zrangestore", -5, RW, SORTEDSET, K12),
+    c("zrangebyscore", -4, RO, SORTEDSET, K1),
+    c("zrevrangebyscore", -4, RO, SORTEDSET, K1),
+    c("zrangebylex", -4, RO, SORTEDSET, K1),
+    c("zrevrangebylex", -4, RO, SORTEDSET, K1),
+    c("zrevrange", -4, RO, SORTEDSET, K1),
+    c("zrank", 3, ROF, SORTEDSET, K1),
+    c("zrevrank", 3, ROF, SORTEDSET, K1),
+    c("zrem", -3, WF, SORTEDSET, K1),
+    c("zremrangebyscore", 4, WRITE, SORTEDSET, K1),
+    c("zremrangebyrank", 4, WRITE, SORTEDSET, K1),
+    c("zremrangebylex", 4, WRITE, SORTEDSET, K1),
+    c("zpopmin", -2, WF, SORTEDSET, K1),
+    c("zpopmax", -2, WF, SORTEDSET, K1),
+    c("zmpop", -4, WRITE, SORTEDSET, NK1),
+    c("bzpopmin", -3, BLK | FAST | NOSCRIPT, SORTEDSET, KBUTLAST),
+    c("bzpopmax", -3, BLK | FAST | NOSCRIPT, SORTEDSET, KBUTLAST),
+    c("bzmpop", -5, BLK | NOSCRIPT, SORTEDSET, NK2),
+    c("zrandmember", -2, RO, SORTEDSET, K1),
+    c("zunion", -3, RO, SORTEDSET, NK1),
+    c("zinter", -3, RO, SORTEDSET, NK1),
+    c("zdiff", -3, RO, SORTEDSET, NK1),
+    c("zunionstore", -4, RW, SORTEDSET, NK2D),
+    c("zinterstore", -4, RW, SORTEDSET, NK2D),
+    c("zdiffstore", -4, RW, SORTEDSET, NK2D),
+    c("zintercard", -3, RO, SORTEDSET, NK1),
+    c("zscan", -3, RO, SORTEDSET, K1),
 ];
 
 impl CommandSpec {
@@ -322,11 +366,7 @@ impl CommandSpec {
         if self.flags & flags::BLOCKING != 0 {
             cats |= acl::BLOCKING;
         }
-        cats |= if self.flags & flags::FAST != 0 {
-            acl::FAST
-        } else {
-            acl::SLOW
-        };
+        cats |= if self.flags & flags::FAST != 0 { acl::FAST } else { acl::SLOW };
         cats
     }
 
@@ -367,8 +407,7 @@ impl CommandSpec {
                 Ok((first..=last).step_by(step as usize).collect())
             }
             KeySpec::NumKeys { numkeys, fixed } => {
-                let n =
-                    numkeys_arg(numkeys).ok_or("ERR value is not an integer or out of range")?;
+                let n = numkeys_arg(numkeys).ok_or("ERR value is not an integer or out of range")?;
                 if n < 0 {
                     return Err("ERR Number of keys can't be negative");
                 }
@@ -386,9 +425,7 @@ impl CommandSpec {
     /// The subcommand spec named by `sub` (case-insensitive), if this is a container.
     pub fn subcommand(&self, sub: &[u8]) -> Option<&'static CommandSpec> {
         let prefix = self.name.len() + 1;
-        self.subcommands
-            .iter()
-            .find(|s| s.name.as_bytes()[prefix..].eq_ignore_ascii_case(sub))
+        self.subcommands.iter().find(|s| s.name.as_bytes()[prefix..].eq_ignore_ascii_case(sub))
     }
 }
 
@@ -430,36 +467,16 @@ mod tests {
         assert_eq!(lookup(b"GeT").map(|c| c.name), Some("get"));
         assert!(lookup(b"nosuchcommand").is_none());
         assert!(lookup(&[b'a'; 100]).is_none());
-        assert_eq!(
-            lookup(b"config")
-                .and_then(|c| c.subcommand(b"GET"))
-                .map(|c| c.name),
-            Some("config|get")
-        );
+        assert_eq!(lookup(b"config").and_then(|c| c.subcommand(b"GET")).map(|c| c.name), Some("config|get"));
     }
 
     #[test]
     fn key_positions() {
         let none = |_| None;
-        assert_eq!(
-            lookup(b"mset").unwrap().key_indexes(5, none).unwrap(),
-            vec![1, 3]
-        );
-        assert_eq!(
-            lookup(b"mget").unwrap().key_indexes(4, none).unwrap(),
-            vec![1, 2, 3]
-        );
-        assert_eq!(
-            lookup(b"get").unwrap().key_indexes(2, none).unwrap(),
-            vec![1]
-        );
-        let eval = CommandSpec {
-            keys: KeySpec::NumKeys {
-                numkeys: 2,
-                fixed: None,
-            },
-            ..c("eval", -3, 0, 0, NK)
-        };
+        assert_eq!(lookup(b"mset").unwrap().key_indexes(5, none).unwrap(), vec![1, 3]);
+        assert_eq!(lookup(b"mget").unwrap().key_indexes(4, none).unwrap(), vec![1, 2, 3]);
+        assert_eq!(lookup(b"get").unwrap().key_indexes(2, none).unwrap(), vec![1]);
+        let eval = CommandSpec { keys: KeySpec::NumKeys { numkeys: 2, fixed: None }, ..c("eval", -3, 0, 0, NK) };
         assert_eq!(eval.key_indexes(6, |_| Some(2)).unwrap(), vec![3, 4]);
         assert!(eval.key_indexes(4, |_| Some(2)).is_err());
     }

@@ -69,11 +69,7 @@ pub struct DecodeLimits {
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        DecodeLimits {
-            max_bulk_len: 512 * 1024 * 1024,
-            max_multibulk_len: 1024 * 1024,
-            unauthenticated: false,
-        }
+        DecodeLimits { max_bulk_len: 512 * 1024 * 1024, max_multibulk_len: 1024 * 1024, unauthenticated: false }
     }
 }
 
@@ -113,11 +109,7 @@ impl CommandDecoder {
 
     /// Decodes the next complete request from `buf`, consuming its bytes. `Ok(None)` means more
     /// input is needed. Empty inline lines are skipped.
-    pub fn decode(
-        &mut self,
-        buf: &mut BytesMut,
-        limits: &DecodeLimits,
-    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    pub fn decode(&mut self, buf: &mut BytesMut, limits: &DecodeLimits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         loop {
             if self.remaining == 0 {
                 if buf.is_empty() {
@@ -165,8 +157,7 @@ impl CommandDecoder {
                             }
                             return Ok(None);
                         };
-                        let len =
-                            parse_i64(&buf[1..end]).ok_or(ProtocolError::InvalidBulkLength)?;
+                        let len = parse_i64(&buf[1..end]).ok_or(ProtocolError::InvalidBulkLength)?;
                         if len < 0 || len as u64 > limits.max_bulk_len as u64 {
                             return Err(ProtocolError::InvalidBulkLength);
                         }
@@ -212,8 +203,7 @@ impl CommandDecoder {
         if text.last() == Some(&b'\r') {
             text = &text[..text.len() - 1];
         }
-        let args =
-            crate::split::split_args_bytes(text).map_err(|_| ProtocolError::UnbalancedQuotes)?;
+        let args = crate::split::split_args_bytes(text).map_err(|_| ProtocolError::UnbalancedQuotes)?;
         Ok(Some(args.into_iter().map(Bytes::from).collect()))
     }
 }

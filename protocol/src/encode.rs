@@ -37,7 +37,53 @@ pub fn write_f64(out: &mut BytesMut, d: f64) {
     out.put_slice(format_f64(d).as_bytes());
 }
 
-/// Text form of a double as Redis prints scores and float results.
+/// A double as C's `%.17g` prints it: how Redis 7.0 replies scores (`0.10000000000000001`,
+/// `1e+20`, `inf`).
+pub fn format_g17(d: f64) -> String {
+    if d.is_nan() {
+        return "nan".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    let sci = format!("{d:.16e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..17).contains(&exp) {
+        let m = trim_fraction(mantissa);
+        format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+    } else {
+        let decimals = (16 - exp).max(0) as usize;
+        trim_fraction(&format!("{d:.decimals$}")).to_string()
+    }
+}
+
+fn trim_fraction(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// A double as Redis prints INCRBYFLOAT/HINCRBYFLOAT results (long double, `%.17Lf`, trailing
+/// zeros trimmed). We compute in f64, so a result within rounding noise of a 15-digit decimal is
+/// printed as that decimal, as the extra precision of a long double would print it.
+pub fn format_human(d: f64) -> String {
+    if !d.is_finite() {
+        return format_f64(d);
+    }
+    let short = format!("{:.14e}", d);
+    let rounded: f64 = short.parse().unwrap_or(d);
+    let ulps = (rounded.to_bits() as i64 - d.to_bits() as i64).abs();
+    format_f64(if ulps <= 4 { rounded } else { d })
+}
+
+/// Text form of a double: integers without a fraction, otherwise the shortest text that reads
+/// back as the same value, never in exponent form.
 pub fn format_f64(d: f64) -> String {
     if d.is_nan() {
         "nan".into()
@@ -89,8 +135,7 @@ impl Reply {
     fn put_line_safe(&mut self, s: &[u8]) {
         if s.iter().any(|&b| b == b'\r' || b == b'\n') {
             for &b in s {
-                self.buf
-                    .put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
+                self.buf.put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
             }
         } else {
             self.buf.put_slice(s);
@@ -121,20 +166,12 @@ impl Reply {
 
     /// A null bulk string (`$-1` / `_`).
     pub fn null(&mut self) {
-        self.buf.put_slice(if self.proto == Proto::Resp3 {
-            b"_\r\n"
-        } else {
-            b"$-1\r\n"
-        });
+        self.buf.put_slice(if self.proto == Proto::Resp3 { b"_\r\n" } else { b"$-1\r\n" });
     }
 
     /// A null array (`*-1` / `_`).
     pub fn null_array(&mut self) {
-        self.buf.put_slice(if self.proto == Proto::Resp3 {
-            b"_\r\n"
-        } else {
-            b"*-1\r\n"
-        });
+        self.buf.put_slice(if self.proto == Proto::Resp3 { b"_\r\n" } else { b"*-1\r\n" });
     }
 
     /// An array header of `n` elements.
@@ -153,31 +190,17 @@ impl Reply {
 
     /// A set header (an array in RESP2).
     pub fn set(&mut self, n: usize) {
-        self.header(
-            if self.proto == Proto::Resp3 {
-                b'~'
-            } else {
-                b'*'
-            },
-            n,
-        );
+        self.header(if self.proto == Proto::Resp3 { b'~' } else { b'*' }, n);
     }
 
     /// A push header (an array in RESP2).
     pub fn push(&mut self, n: usize) {
-        self.header(
-            if self.proto == Proto::Resp3 {
-                b'>'
-            } else {
-                b'*'
-            },
-            n,
-        );
+        self.header(if self.proto == Proto::Resp3 { b'>' } else { b'*' }, n);
     }
 
-    /// A double (`,` in RESP3, a bulk string in RESP2).
+    /// A double (`,` in RESP3, a bulk string in RESP2), printed as Redis 7.0 does (`%.17g`).
     pub fn double(&mut self, d: f64) {
-        let s = format_f64(d);
+        let s = format_g17(d);
         if self.proto == Proto::Resp3 {
             self.buf.put_u8(b',');
             self.buf.put_slice(s.as_bytes());
@@ -234,6 +257,20 @@ mod tests {
         assert_eq!(format_f64(-0.25), "-0.25");
         assert_eq!(format_f64(f64::INFINITY), "inf");
         assert_eq!(format_f64(5e20), "500000000000000000000");
+        // Redis 7.0's %.17g replies, as redis-server printed them.
+        assert_eq!(format_g17(0.1), "0.10000000000000001");
+        assert_eq!(format_g17(1.5), "1.5");
+        assert_eq!(format_g17(3.0), "3");
+        assert_eq!(format_g17(1e20), "1e+20");
+        assert_eq!(format_g17(0.30000000000000004), "0.30000000000000004");
+        assert_eq!(format_g17(1e-5), "1.0000000000000001e-05");
+        assert_eq!(format_g17(123456789.123), "123456789.123");
+        assert_eq!(format_g17(-2.5), "-2.5");
+        // Long-double style results of INCRBYFLOAT.
+        assert_eq!(format_human(0.1 + 0.2), "0.3");
+        assert_eq!(format_human(1.5 + 0.1), "1.6");
+        assert_eq!(format_human(10.5 + 0.1), "10.6");
+        assert_eq!(format_human(5200.0), "5200");
     }
 
     #[test]
@@ -243,10 +280,7 @@ mod tests {
         r.null();
         r.double(1.5);
         assert_eq!(&r.buf[..], b"*2\r\n$-1\r\n$3\r\n1.5\r\n");
-        let mut r = Reply {
-            proto: Proto::Resp3,
-            ..Default::default()
-        };
+        let mut r = Reply { proto: Proto::Resp3, ..Default::default() };
         r.map(1);
         r.null();
         r.double(1.5);

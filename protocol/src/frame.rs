@@ -101,11 +101,7 @@ impl Frame {
             Frame::Set(items) => agg(out, if resp3 { b'~' } else { b'*' }, items, resp3),
             Frame::Push(items) => agg(out, if resp3 { b'>' } else { b'*' }, items, resp3),
             Frame::Map(pairs) => {
-                let (tag, n) = if resp3 {
-                    (b'%', pairs.len())
-                } else {
-                    (b'*', pairs.len() * 2)
-                };
+                let (tag, n) = if resp3 { (b'%', pairs.len()) } else { (b'*', pairs.len() * 2) };
                 header(out, tag, n);
                 for (k, v) in pairs {
                     k.encode_with(out, resp3);
@@ -232,10 +228,7 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Frame, usize
                     if len < 4 || data[3] != b':' {
                         return Err(ProtocolError::InvalidBulkLength);
                     }
-                    Frame::Verbatim(
-                        Bytes::copy_from_slice(&data[..3]),
-                        Bytes::copy_from_slice(&data[4..]),
-                    )
+                    Frame::Verbatim(Bytes::copy_from_slice(&data[..3]), Bytes::copy_from_slice(&data[4..]))
                 }
             };
             return Ok(Some((frame, next + len + 2)));
@@ -248,11 +241,7 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Frame, usize
             if n < 0 || n > 1024 * 1024 * 1024 {
                 return Err(ProtocolError::InvalidMultibulkLength);
             }
-            let count = if tag == b'%' {
-                n as usize * 2
-            } else {
-                n as usize
-            };
+            let count = if tag == b'%' { n as usize * 2 } else { n as usize };
             let mut items = Vec::with_capacity(count.min(1024));
             let mut at = next;
             for _ in 0..count {

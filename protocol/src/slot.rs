@@ -11,11 +11,7 @@ const CRC16_TABLE: [u16; 256] = {
         let mut crc = (i as u16) << 8;
         let mut bit = 0;
         while bit < 8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
             bit += 1;
         }
         table[i] = crc;
@@ -68,10 +64,7 @@ mod tests {
 
     #[test]
     fn hash_tags() {
-        assert_eq!(
-            key_slot(b"{user1000}.following"),
-            key_slot(b"{user1000}.followers")
-        );
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"{user1000}.followers"));
         assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
         // An empty tag means the whole key is hashed.
         assert_eq!(hash_tag(b"foo{}{bar}"), b"foo{}{bar}");

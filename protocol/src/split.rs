@@ -115,10 +115,7 @@ mod tests {
     #[test]
     fn quoting() {
         let v = |s: &str| split_args_bytes(s.as_bytes()).unwrap();
-        assert_eq!(
-            v("set  a 'b c'"),
-            vec![b"set".to_vec(), b"a".to_vec(), b"b c".to_vec()]
-        );
+        assert_eq!(v("set  a 'b c'"), vec![b"set".to_vec(), b"a".to_vec(), b"b c".to_vec()]);
         assert_eq!(v(r#""\x41\n" x"#), vec![b"A\n".to_vec(), b"x".to_vec()]);
         assert!(split_args_bytes(b"\"unterminated").is_err());
         assert!(split_args_bytes(b"\"a\"b").is_err());

@@ -22,10 +22,7 @@ impl Rng {
     }
     fn line(&mut self, max: u64) -> Bytes {
         let n = self.below(max + 1);
-        (0..n)
-            .map(|_| b"abcxyz 012:-_{}"[self.below(15) as usize])
-            .collect::<Vec<_>>()
-            .into()
+        (0..n).map(|_| b"abcxyz 012:-_{}"[self.below(15) as usize]).collect::<Vec<_>>().into()
     }
 }
 
@@ -43,11 +40,7 @@ fn gen_frame(r: &mut Rng, depth: u32) -> Frame {
         9 => Frame::Array((0..r.below(5)).map(|_| gen_frame(r, depth + 1)).collect()),
         10 => Frame::Set((0..r.below(5)).map(|_| gen_frame(r, depth + 1)).collect()),
         11 => Frame::Push((0..r.below(5)).map(|_| gen_frame(r, depth + 1)).collect()),
-        _ => Frame::Map(
-            (0..r.below(4))
-                .map(|_| (gen_frame(r, depth + 1), gen_frame(r, depth + 1)))
-                .collect(),
-        ),
+        _ => Frame::Map((0..r.below(4)).map(|_| (gen_frame(r, depth + 1), gen_frame(r, depth + 1))).collect()),
     }
 }
 
@@ -73,11 +66,7 @@ fn frames_round_trip() {
         assert_eq!(back, f);
         // Every strict prefix is incomplete, never an error or a different frame.
         for cut in 0..buf.len() {
-            assert_eq!(
-                Frame::parse(&buf[..cut]).unwrap(),
-                None,
-                "prefix {cut} of {f:?}"
-            );
+            assert_eq!(Frame::parse(&buf[..cut]).unwrap(), None, "prefix {cut} of {f:?}");
         }
     }
 }
@@ -86,9 +75,8 @@ fn frames_round_trip() {
 fn commands_decode_the_same_whatever_the_split() {
     let mut r = Rng(42);
     for _ in 0..300 {
-        let cmds: Vec<Vec<Bytes>> = (0..1 + r.below(4))
-            .map(|_| (0..1 + r.below(5)).map(|_| r.bytes(40)).collect())
-            .collect();
+        let cmds: Vec<Vec<Bytes>> =
+            (0..1 + r.below(4)).map(|_| (0..1 + r.below(5)).map(|_| r.bytes(40)).collect()).collect();
         let stream: Vec<u8> = cmds.iter().flat_map(|c| encode_command(c)).collect();
         for split in 0..=stream.len() {
             let mut dec = CommandDecoder::new();
@@ -114,22 +102,10 @@ fn byte_by_byte_and_inline() {
     for &b in stream.iter() {
         buf.extend_from_slice(&[b]);
         while let Some(cmd) = dec.decode(&mut buf, &DecodeLimits::default()).unwrap() {
-            got.push(
-                cmd.iter()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect::<Vec<_>>(),
-            );
+            got.push(cmd.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>());
         }
     }
-    assert_eq!(
-        got,
-        vec![
-            vec!["PING"],
-            vec!["SET", "a b", "c d"],
-            vec!["ECHO", "hey"],
-            vec!["GET", "k"]
-        ]
-    );
+    assert_eq!(got, vec![vec!["PING"], vec!["SET", "a b", "c d"], vec!["ECHO", "hey"], vec!["GET", "k"]]);
 }
 
 #[test]
@@ -137,52 +113,22 @@ fn limits_are_checked_before_allocating() {
     let limits = DecodeLimits::default();
     let mut dec = CommandDecoder::new();
     let mut buf = BytesMut::from(&b"*1\r\n$999999999999\r\n"[..]);
-    assert_eq!(
-        dec.decode(&mut buf, &limits).unwrap_err().to_string(),
-        "invalid bulk length"
-    );
+    assert_eq!(dec.decode(&mut buf, &limits).unwrap_err().to_string(), "invalid bulk length");
     let mut buf = BytesMut::from(&b"*2000000\r\n"[..]);
-    assert_eq!(
-        CommandDecoder::new()
-            .decode(&mut buf, &limits)
-            .unwrap_err()
-            .to_string(),
-        "invalid multibulk length"
-    );
-    let unauth = DecodeLimits {
-        unauthenticated: true,
-        ..limits
-    };
+    assert_eq!(CommandDecoder::new().decode(&mut buf, &limits).unwrap_err().to_string(), "invalid multibulk length");
+    let unauth = DecodeLimits { unauthenticated: true, ..limits };
     let mut buf = BytesMut::from(&b"*11\r\n"[..]);
     assert_eq!(
-        CommandDecoder::new()
-            .decode(&mut buf, &unauth)
-            .unwrap_err()
-            .to_string(),
+        CommandDecoder::new().decode(&mut buf, &unauth).unwrap_err().to_string(),
         "unauthenticated multibulk length"
     );
     let mut buf = BytesMut::from(&b"*1\r\n$20000\r\n"[..]);
-    assert_eq!(
-        CommandDecoder::new()
-            .decode(&mut buf, &unauth)
-            .unwrap_err()
-            .to_string(),
-        "unauthenticated bulk length"
-    );
+    assert_eq!(CommandDecoder::new().decode(&mut buf, &unauth).unwrap_err().to_string(), "unauthenticated bulk length");
     let mut buf = BytesMut::from(&b"*1\r\nx\r\n"[..]);
-    assert_eq!(
-        CommandDecoder::new()
-            .decode(&mut buf, &limits)
-            .unwrap_err()
-            .to_string(),
-        "expected '$', got 'x'"
-    );
+    assert_eq!(CommandDecoder::new().decode(&mut buf, &limits).unwrap_err().to_string(), "expected '$', got 'x'");
     let mut buf = BytesMut::from(&b"SET \"unbalanced\r\n"[..]);
     assert_eq!(
-        CommandDecoder::new()
-            .decode(&mut buf, &limits)
-            .unwrap_err()
-            .to_string(),
+        CommandDecoder::new().decode(&mut buf, &limits).unwrap_err().to_string(),
         "unbalanced quotes in request"
     );
 }
@@ -191,11 +137,7 @@ fn limits_are_checked_before_allocating() {
 fn big_value_in_small_reads_is_not_rescanned() {
     // 4 MB value fed 1 KB at a time: each call is O(1) once the header is known.
     let val = vec![b'x'; 4 << 20];
-    let stream = encode_command(&[
-        Bytes::from_static(b"SET"),
-        Bytes::from_static(b"k"),
-        val.clone().into(),
-    ]);
+    let stream = encode_command(&[Bytes::from_static(b"SET"), Bytes::from_static(b"k"), val.clone().into()]);
     let mut dec = CommandDecoder::new();
     let mut buf = BytesMut::new();
     let mut out = None;

@@ -57,11 +57,7 @@ pub fn peak_memory() -> usize {
 pub fn rss() -> usize {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<usize>().ok())
-        })
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<usize>().ok()))
         .map(|pages| pages * 4096)
         .unwrap_or(0)
 }

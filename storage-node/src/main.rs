@@ -45,10 +45,7 @@ fn main() {
     if !config.pidfile.is_empty() {
         let _ = std::fs::write(&config.pidfile, format!("{}\n", std::process::id()));
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -69,7 +66,13 @@ fn main() {
         let pidfile = config.pidfile.clone();
         let mut srv = server::Server::new(config);
         srv.port = port;
-        log(&srv.config, &format!("Server initialized, slotgate-node {} (Redis {REDIS_VERSION} compatible), port {port}", env!("CARGO_PKG_VERSION")));
+        log(
+            &srv.config,
+            &format!(
+                "Server initialized, slotgate-node {} (Redis {REDIS_VERSION} compatible), port {port}",
+                env!("CARGO_PKG_VERSION")
+            ),
+        );
         log(&srv.config, "Ready to accept connections tcp");
         let shared = Rc::new(RefCell::new(srv));
         server::run(shared, listeners).await;
@@ -87,9 +90,7 @@ fn daemonize(args: &[String]) {
     let exe = std::env::current_exe().unwrap_or_else(|_| "slotgate-node".into());
     let mut cmd = std::process::Command::new(exe);
     cmd.args(args).args(["--daemonize", "no"]).process_group(0);
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     match cmd.spawn() {
         Ok(_) => std::process::exit(0),
         Err(e) => {
@@ -101,23 +102,13 @@ fn daemonize(args: &[String]) {
 
 /// Writes a log line in Redis's shape (`pid:M dd Mon yyyy hh:mm:ss.mmm * message`).
 pub fn log(config: &NodeConfig, msg: &str) {
-    if config.loglevel == LogLevel::Nothing
-        || config.loglevel == LogLevel::Warning && !msg.starts_with("Warning")
-    {
+    if config.loglevel == LogLevel::Nothing || config.loglevel == LogLevel::Warning && !msg.starts_with("Warning") {
         return;
     }
-    let line = format!(
-        "{}:M {} * {msg}\n",
-        std::process::id(),
-        timestamp(keyspace::now_ms())
-    );
+    let line = format!("{}:M {} * {msg}\n", std::process::id(), timestamp(keyspace::now_ms()));
     if config.logfile.is_empty() {
         let _ = std::io::stdout().write_all(line.as_bytes());
-    } else if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&config.logfile)
-    {
+    } else if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&config.logfile) {
         let _ = f.write_all(line.as_bytes());
     }
 }
@@ -136,9 +127,7 @@ fn timestamp(ms: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + (month <= 2) as i64;
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     format!(
         "{day:02} {} {year} {:02}:{:02}:{:02}.{millis:03}",
         MONTHS[(month - 1) as usize],
@@ -153,9 +142,6 @@ mod tests {
     #[test]
     fn timestamps() {
         assert_eq!(super::timestamp(0), "01 Jan 1970 00:00:00.000");
-        assert_eq!(
-            super::timestamp(1_795_000_000_123),
-            "18 Nov 2026 11:06:40.123"
-        );
+        assert_eq!(super::timestamp(1_795_000_000_123), "18 Nov 2026 11:06:40.123");
     }
 }

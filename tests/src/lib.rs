@@ -13,9 +13,7 @@ fn target_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("target")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target")
 }
 
 /// Path of a workspace binary (`SLOTGATE_BIN_DIR` overrides; else target/{debug,release}).
@@ -28,29 +26,20 @@ pub fn binary(name: &str) -> PathBuf {
     match (debug.exists(), release.exists()) {
         (true, _) => debug,
         (false, true) => release,
-        _ => panic!(
-            "{name} is not built: run `cargo build --bins` first ({} missing)",
-            debug.display()
-        ),
+        _ => panic!("{name} is not built: run `cargo build --bins` first ({} missing)", debug.display()),
     }
 }
 
 /// A free TCP port on loopback (bound and released; the race with other tests is tolerated by retries).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free port")
 }
 
 /// Whether an external tool is on PATH. In CI (`CI` set) a missing tool fails the test loudly;
 /// locally the test is skipped with a printed reason.
 pub fn require_tool(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let found =
+        Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success());
     if !found {
         if std::env::var_os("CI").is_some() {
             panic!("{tool} is required in CI but is not installed");
@@ -90,35 +79,32 @@ impl Server {
         Self::start(Path::new("redis-server"), args)
     }
 
+    /// Starts `slotgate-node` with a config file, which redis-server's command line wants
+    /// first, followed by the harness's `--port`/`--bind`/`--dir` and then `args`.
+    pub fn node_with_config(config: &Path, args: &[&str]) -> Server {
+        Self::start_with(&binary("slotgate-node"), Some(config), args)
+    }
+
     fn start(bin: &Path, args: &[&str]) -> Server {
+        Self::start_with(bin, None, args)
+    }
+
+    fn start_with(bin: &Path, config: Option<&Path>, args: &[&str]) -> Server {
         let dir = scratch_dir("srv");
         for _attempt in 0..5 {
             let port = free_port();
             let mut cmd = Command::new(bin);
-            cmd.args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--dir",
-            ])
-            .arg(&dir)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-            let child = cmd
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            let mut server = Server {
-                port,
-                child,
-                dir: dir.clone(),
-            };
-            if wait_until(Duration::from_secs(10), || server.ping() || server.exited())
-                && !server.exited()
-            {
+            if let Some(config) = config {
+                cmd.arg(config);
+            }
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir"])
+                .arg(&dir)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            let mut server = Server { port, child, dir: dir.clone() };
+            if wait_until(Duration::from_secs(10), || server.ping() || server.exited()) && !server.exited() {
                 return server;
             }
         }
@@ -154,11 +140,7 @@ impl Server {
 
     /// Runs `redis-cli -p port <args>` and returns its output.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .expect("redis-cli")
+        Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().expect("redis-cli")
     }
 
     /// Whether the process is still running.
@@ -228,12 +210,7 @@ impl RawConn {
     pub fn roundtrip(&mut self, data: &[u8], expected: &str) {
         self.send(data);
         let got = self.read_exact_len(expected.len());
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            expected,
-            "reply to {:?}",
-            String::from_utf8_lossy(data)
-        );
+        assert_eq!(String::from_utf8_lossy(&got), expected, "reply to {:?}", String::from_utf8_lossy(data));
     }
 
     /// True when the server closed the connection (read returns 0 within the timeout).

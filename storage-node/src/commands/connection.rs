@@ -39,13 +39,7 @@ fn echo(ctx: &mut Ctx) -> Result<(), Error> {
 
 /// Checks a username/password pair against the default user (the only user until ACLs land).
 fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    user == b"default"
-        && ctx
-            .srv
-            .config
-            .requirepass
-            .as_deref()
-            .is_none_or(|p| p.as_bytes() == pass)
+    user == b"default" && ctx.srv.config.requirepass.as_deref().is_none_or(|p| p.as_bytes() == pass)
 }
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -73,9 +67,8 @@ fn hello(ctx: &mut Ctx) -> Result<(), Error> {
     let mut proto = None;
     let mut i = 1;
     if args.len() >= 2 {
-        let v = arg_i64(&args[1]).map_err(|_| {
-            Error::Msg("ERR Protocol version is not an integer or out of range".into())
-        })?;
+        let v = arg_i64(&args[1])
+            .map_err(|_| Error::Msg("ERR Protocol version is not an integer or out of range".into()))?;
         if !(2..=3).contains(&v) {
             return err("NOPROTO unsupported protocol version");
         }
@@ -96,10 +89,7 @@ fn hello(ctx: &mut Ctx) -> Result<(), Error> {
             setname = Some(args[i + 1].clone());
             i += 2;
         } else {
-            return err(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(&args[i])
-            ));
+            return err(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&args[i])));
         }
     }
     if !ctx.client.authenticated {
@@ -119,19 +109,11 @@ fn hello(ctx: &mut Ctx) -> Result<(), Error> {
     out.bulk(b"version");
     out.bulk(crate::REDIS_VERSION.as_bytes());
     out.bulk(b"proto");
-    out.int(if ctx.client.proto == Proto::Resp3 {
-        3
-    } else {
-        2
-    });
+    out.int(if ctx.client.proto == Proto::Resp3 { 3 } else { 2 });
     out.bulk(b"id");
     out.int(ctx.client.id as i64);
     out.bulk(b"mode");
-    out.bulk(if ctx.srv.config.cluster_enabled {
-        b"cluster"
-    } else {
-        b"standalone"
-    });
+    out.bulk(if ctx.srv.config.cluster_enabled { b"cluster" } else { b"standalone" });
     out.bulk(b"role");
     out.bulk(b"master");
     out.bulk(b"modules");
@@ -203,12 +185,7 @@ fn for_each_client(ctx: &mut Ctx, mut f: impl FnMut(&super::Client)) {
     for id in ids {
         if id == ctx.client.id {
             f(ctx.client);
-        } else if let Some(c) = ctx
-            .srv
-            .clients
-            .get(&id)
-            .and_then(|h| h.state.try_borrow().ok())
-        {
+        } else if let Some(c) = ctx.srv.clients.get(&id).and_then(|h| h.state.try_borrow().ok()) {
             f(&c);
         }
     }
@@ -279,17 +256,14 @@ fn client_kill(ctx: &mut Ctx) -> Result<(), Error> {
                     arg_i64(&args[i + 1])
                         .ok()
                         .filter(|n| *n > 0)
-                        .ok_or(Error::Msg("ERR client-id should be greater than 0".into()))?
-                        as u64,
+                        .ok_or(Error::Msg("ERR client-id should be greater than 0".into()))? as u64,
                 )
             }
             "addr" => addr = Some(v),
             "laddr" => laddr = Some(v),
             "user" => user = Some(v),
             "type" => {
-                if !["normal", "master", "replica", "slave", "pubsub"]
-                    .contains(&v.to_lowercase().as_str())
-                {
+                if !["normal", "master", "replica", "slave", "pubsub"].contains(&v.to_lowercase().as_str()) {
                     return err(format!("ERR Unknown client type '{v}'"));
                 }
             }

@@ -48,10 +48,7 @@ fn cpu_times() -> (f64, f64) {
 }
 
 fn info(ctx: &mut Ctx) -> Result<(), Error> {
-    let mut wanted: Vec<String> = ctx.args[1..]
-        .iter()
-        .map(|a| String::from_utf8_lossy(a).to_lowercase())
-        .collect();
+    let mut wanted: Vec<String> = ctx.args[1..].iter().map(|a| String::from_utf8_lossy(a).to_lowercase()).collect();
     if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
         wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
     }

@@ -53,20 +53,13 @@ fn del(ctx: &mut Ctx) -> Result<(), Error> {
 /// EXISTS and TOUCH: count the keys present (repeats count again).
 fn exists(ctx: &mut Ctx) -> Result<(), Error> {
     let now = ctx.now;
-    let n = ctx.args[1..]
-        .iter()
-        .filter(|k| ctx.srv.db.get(k, now).is_some())
-        .count();
+    let n = ctx.args[1..].iter().filter(|k| ctx.srv.db.get(k, now).is_some()).count();
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn type_(ctx: &mut Ctx) -> Result<(), Error> {
-    let name = ctx
-        .srv
-        .db
-        .get(&ctx.args[1], ctx.now)
-        .map_or("none", |e| e.value.type_name());
+    let name = ctx.srv.db.get(&ctx.args[1], ctx.now).map_or("none", |e| e.value.type_name());
     ctx.out.simple(name);
     Ok(())
 }
@@ -84,10 +77,7 @@ fn expire_generic(ctx: &mut Ctx, seconds: bool, absolute: bool, cmd: &str) -> Re
         } else if is(a, "lt") {
             lt = true;
         } else {
-            return err(format!(
-                "ERR Unsupported option {}",
-                String::from_utf8_lossy(a)
-            ));
+            return err(format!("ERR Unsupported option {}", String::from_utf8_lossy(a)));
         }
     }
     if nx && (xx || gt || lt) {
@@ -98,16 +88,8 @@ fn expire_generic(ctx: &mut Ctx, seconds: bool, absolute: bool, cmd: &str) -> Re
     }
     let amount = arg_i64(&args[2])?;
     let invalid = || Error::Msg(format!("ERR invalid expire time in '{cmd}' command"));
-    let ms = if seconds {
-        amount.checked_mul(1000).ok_or_else(invalid)?
-    } else {
-        amount
-    };
-    let at = if absolute {
-        ms
-    } else {
-        ms.checked_add(ctx.now).ok_or_else(invalid)?
-    };
+    let ms = if seconds { amount.checked_mul(1000).ok_or_else(invalid)? } else { amount };
+    let at = if absolute { ms } else { ms.checked_add(ctx.now).ok_or_else(invalid)? };
     let key = &args[1];
     let Some(e) = ctx.srv.db.get(key, ctx.now) else {
         ctx.out.int(0);
@@ -200,8 +182,7 @@ fn pexpiretime(ctx: &mut Ctx) -> Result<(), Error> {
 }
 
 fn persist(ctx: &mut Ctx) -> Result<(), Error> {
-    let done =
-        matches!(expiry_of(ctx), Some(at) if at != 0) && ctx.srv.db.set_expire(&ctx.args[1], 0);
+    let done = matches!(expiry_of(ctx), Some(at) if at != 0) && ctx.srv.db.set_expire(&ctx.args[1], 0);
     ctx.srv.dirty += done as u64;
     ctx.out.int(done as i64);
     Ok(())
@@ -265,12 +246,7 @@ fn copy(ctx: &mut Ctx) -> Result<(), Error> {
     if src == dst {
         return err("ERR source and destination objects are the same");
     }
-    let Some((value, expire)) = ctx
-        .srv
-        .db
-        .get(src, ctx.now)
-        .map(|e| (e.value.clone(), e.expire_at))
-    else {
+    let Some((value, expire)) = ctx.srv.db.get(src, ctx.now).map(|e| (e.value.clone(), e.expire_at)) else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -346,10 +322,7 @@ fn scan(ctx: &mut Ctx) -> Result<(), Error> {
             if e.expire_at != 0 && e.expire_at <= now {
                 continue;
             }
-            if type_filter
-                .as_deref()
-                .is_some_and(|t| t != e.value.type_name())
-            {
+            if type_filter.as_deref().is_some_and(|t| t != e.value.type_name()) {
                 continue;
             }
             if key_matches(pattern, &e.key) {
@@ -373,12 +346,7 @@ fn scan(ctx: &mut Ctx) -> Result<(), Error> {
 
 fn randomkey(ctx: &mut Ctx) -> Result<(), Error> {
     for _ in 0..100 {
-        let Some(key) = ctx
-            .srv
-            .db
-            .random_entry(evict::rand())
-            .map(|e| e.key.clone())
-        else {
+        let Some(key) = ctx.srv.db.random_entry(evict::rand()).map(|e| e.key.clone()) else {
             break;
         };
         if ctx.srv.db.get(&key, ctx.now).is_some() {
@@ -426,8 +394,7 @@ fn object_freq(ctx: &mut Ctx) -> Result<(), Error> {
         if !ctx.srv.db.lfu {
             return err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         }
-        ctx.out
-            .int(evict::lfu_counter(e.access, ctx.srv.db.access_clock) as i64);
+        ctx.out.int(evict::lfu_counter(e.access, ctx.srv.db.access_clock) as i64);
         Ok(())
     })
 }
@@ -437,8 +404,7 @@ fn object_idletime(ctx: &mut Ctx) -> Result<(), Error> {
         if ctx.srv.db.lfu {
             return err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         }
-        ctx.out
-            .int(evict::idle_seconds(e, ctx.srv.db.access_clock) as i64);
+        ctx.out.int(evict::idle_seconds(e, ctx.srv.db.access_clock) as i64);
         Ok(())
     })
 }

@@ -2,9 +2,12 @@
 //! (arity, authentication, memory) applied before a handler runs, and per-command statistics.
 
 mod connection;
+mod hash;
 mod info;
 mod keys;
+mod list;
 mod server;
+mod set;
 mod strings;
 
 use std::collections::HashMap;
@@ -16,7 +19,13 @@ use bytes::Bytes;
 use protocol::command::{flags, CommandSpec, COMMANDS};
 use protocol::Reply;
 
-use crate::keyspace::{now_ms, Value};
+use std::collections::VecDeque;
+
+use crate::keyspace::hash::HashVal;
+use crate::keyspace::hashed::Elem;
+use crate::keyspace::set::SetVal;
+use crate::keyspace::zset::ZSetVal;
+use crate::keyspace::{now_ms, Db, Value};
 use crate::server::{Client, Server};
 
 /// What a handler needs: the server, the calling client, the arguments and the reply buffer.
@@ -49,9 +58,7 @@ impl Error {
     /// The reply text (without the leading `-`).
     pub fn text(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            Error::WrongType => {
-                "WRONGTYPE Operation against a key holding the wrong kind of value".into()
-            }
+            Error::WrongType => "WRONGTYPE Operation against a key holding the wrong kind of value".into(),
             Error::NotInteger => "ERR value is not an integer or out of range".into(),
             Error::NotFloat => "ERR value is not a valid float".into(),
             Error::Syntax => "ERR syntax error".into(),
@@ -95,6 +102,9 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     server::register(&mut h);
     info::register(&mut h);
     strings::register(&mut h);
+    hash::register(&mut h);
+    list::register(&mut h);
+    set::register(&mut h);
     keys::register(&mut h);
     h
 }
@@ -105,9 +115,7 @@ impl CommandTable {
         let handlers: HashMap<&str, Handler> = handlers().into_iter().collect();
         let mut commands = Vec::new();
         let mut by_name = FastMap::new();
-        let specs = COMMANDS
-            .iter()
-            .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()));
+        let specs = COMMANDS.iter().flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()));
         for spec in specs {
             let handler = match handlers.get(spec.name) {
                 Some(h) => *h,
@@ -116,11 +124,7 @@ impl CommandTable {
                 None => continue,
             };
             by_name.insert(spec.name.as_bytes(), commands.len());
-            commands.push(Command {
-                spec,
-                handler,
-                stats: CommandStats::default(),
-            });
+            commands.push(Command { spec, handler, stats: CommandStats::default() });
         }
         CommandTable { by_name, commands }
     }
@@ -163,11 +167,7 @@ impl Default for CommandTable {
 fn container_unknown_sub(ctx: &mut Ctx) -> Result<(), Error> {
     let name = String::from_utf8_lossy(&ctx.args[0]).to_uppercase();
     let sub = String::from_utf8_lossy(ctx.args.get(1).map_or(&b""[..], |a| &a[..])).into_owned();
-    err(format!(
-        "ERR unknown subcommand '{}'. Try {} HELP.",
-        truncate(&sub, 128),
-        name
-    ))
+    err(format!("ERR unknown subcommand '{}'. Try {} HELP.", truncate(&sub, 128), name))
 }
 
 fn truncate(s: &str, n: usize) -> &str {
@@ -204,21 +204,12 @@ pub struct Clock {
 impl Clock {
     /// Reads the clocks once for a new batch.
     pub fn start() -> Clock {
-        Clock {
-            now_ms: now_ms(),
-            mark: Instant::now(),
-        }
+        Clock { now_ms: now_ms(), mark: Instant::now() }
     }
 }
 
 /// Runs one command for a client, writing exactly one reply.
-pub fn dispatch(
-    srv: &mut Server,
-    client: &mut Client,
-    args: &[Bytes],
-    out: &mut Reply,
-    clock: &mut Clock,
-) {
+pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut Reply, clock: &mut Clock) {
     srv.stats.total_commands_processed += 1;
     let Some(mut idx) = srv.commands.lookup(&args[0]) else {
         srv.stats.unknown_commands += 1;
@@ -238,32 +229,16 @@ pub fn dispatch(
         out.error(msg);
     };
     if !spec.arity_ok(args.len()) {
-        return reject(
-            srv,
-            out,
-            idx,
-            &format!("ERR wrong number of arguments for '{}' command", spec.name),
-        );
+        return reject(srv, out, idx, &format!("ERR wrong number of arguments for '{}' command", spec.name));
     }
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         return reject(srv, out, idx, "NOAUTH Authentication required.");
     }
     if spec.has(flags::DENYOOM) && srv.config.maxmemory > 0 && !srv.make_room() {
-        return reject(
-            srv,
-            out,
-            idx,
-            "OOM command not allowed when used memory > 'maxmemory'.",
-        );
+        return reject(srv, out, idx, "OOM command not allowed when used memory > 'maxmemory'.");
     }
     let handler = srv.commands.commands[idx].handler;
-    let mut ctx = Ctx {
-        srv,
-        client,
-        args,
-        out,
-        now: clock.now_ms,
-    };
+    let mut ctx = Ctx { srv, client, args, out, now: clock.now_ms };
     let result = handler(&mut ctx);
     let srv = ctx.srv;
     let stats = &mut srv.commands.commands[idx].stats;
@@ -283,12 +258,7 @@ pub fn dispatch(
 /// Parses an argument as an i64 (`ERR value is not an integer or out of range` otherwise).
 pub fn arg_i64(b: &[u8]) -> Result<i64, Error> {
     crate::keyspace::value::canonical_int(b)
-        .or_else(|| {
-            std::str::from_utf8(b)
-                .ok()
-                .filter(|s| !s.starts_with('+'))
-                .and_then(|s| s.parse().ok())
-        })
+        .or_else(|| std::str::from_utf8(b).ok().filter(|s| !s.starts_with('+')).and_then(|s| s.parse().ok()))
         .ok_or(Error::NotInteger)
 }
 
@@ -330,12 +300,108 @@ pub fn get_string<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Val
     }
 }
 
+macro_rules! typed_access {
+    ($get:ident, $get_or_create:ident, $variant:ident, $ty:ty) => {
+        /// Looks up a value of this type: `Ok(None)` when missing, WRONGTYPE for another type.
+        pub fn $get<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a mut $ty>, Error> {
+            match db.get(key, now) {
+                None => Ok(None),
+                Some(e) => match &mut e.value {
+                    Value::$variant(v) => Ok(Some(&mut **v)),
+                    _ => Err(Error::WrongType),
+                },
+            }
+        }
+
+        /// Looks up a value of this type, creating an empty one when the key is missing.
+        pub fn $get_or_create<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<&'a mut $ty, Error> {
+            if db.get(key, now).is_none() {
+                db.set(key, Value::$variant(Default::default()), Some(0));
+            }
+            $get(db, key, now)?.ok_or(Error::WrongType)
+        }
+    };
+}
+
+typed_access!(get_hash, hash_or_create, Hash, HashVal);
+typed_access!(get_list, list_or_create, List, VecDeque<Elem>);
+typed_access!(get_set, set_or_create, Set, SetVal);
+typed_access!(get_zset, zset_or_create, ZSet, ZSetVal);
+
+/// Deletes `key` if it holds an empty collection: Redis never keeps empty hashes, lists, sets
+/// or sorted sets.
+pub fn delete_if_empty(db: &mut Db, key: &[u8]) {
+    let empty = match db.peek(key).map(|e| &e.value) {
+        Some(Value::Hash(h)) => h.is_empty(),
+        Some(Value::List(l)) => l.is_empty(),
+        Some(Value::Set(s)) => s.is_empty(),
+        Some(Value::ZSet(z)) => z.is_empty(),
+        _ => false,
+    };
+    if empty {
+        db.remove(key);
+    }
+}
+
+/// Parses a SCAN-family cursor.
+pub fn arg_cursor(b: &[u8]) -> Result<u64, Error> {
+    std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()).ok_or_else(|| Error::Msg("ERR invalid cursor".into()))
+}
+
+/// Options of HSCAN/SSCAN/ZSCAN: MATCH pattern and COUNT, starting at `args[3]`.
+pub fn scan_options(args: &[Bytes]) -> Result<(Option<&[u8]>, usize), Error> {
+    let (mut pattern, mut count) = (None, 10usize);
+    let mut i = 3;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            return Err(Error::Syntax);
+        }
+        if is(&args[i], "match") {
+            pattern = Some(&args[i + 1][..]);
+        } else if is(&args[i], "count") {
+            let n = arg_i64(&args[i + 1])?;
+            if n < 1 {
+                return Err(Error::Syntax);
+            }
+            count = n as usize;
+        } else {
+            return Err(Error::Syntax);
+        }
+        i += 2;
+    }
+    Ok((pattern, count))
+}
+
+/// A count argument that must be positive (LPOP, SPOP, ZPOPMIN ...).
+pub fn arg_positive(b: &[u8]) -> Result<usize, Error> {
+    let n = arg_i64(b).map_err(|_| Error::Msg("ERR value is out of range, must be positive".into()))?;
+    if n < 0 {
+        return err("ERR value is out of range, must be positive");
+    }
+    Ok(n as usize)
+}
+
+/// Picks `count` distinct indexes out of `len` (or `|count|` with repeats when negative), as
+/// HRANDFIELD/SRANDMEMBER/ZRANDMEMBER do.
+pub fn random_indexes(len: usize, count: i64) -> Vec<usize> {
+    use crate::keyspace::evict::rand;
+    if count < 0 {
+        return (0..count.unsigned_abs()).map(|_| rand() as usize % len).collect();
+    }
+    let count = (count as usize).min(len);
+    let mut idx: Vec<usize> = (0..len).collect();
+    for i in 0..count {
+        let j = i + rand() as usize % (len - i);
+        idx.swap(i, j);
+    }
+    idx.truncate(count);
+    idx
+}
+
 /// Lines of a HELP reply (status strings, as Redis sends them).
 pub fn help_reply(out: &mut Reply, container: &str, lines: &[&str]) {
     out.array(lines.len() + 3);
-    out.simple(&format!(
-        "{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ));
+    out.simple(&format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
     for l in lines {
         out.simple(l);
     }
@@ -350,37 +416,19 @@ mod tests {
     #[test]
     fn every_handler_has_a_spec_and_every_spec_a_handler() {
         let table = CommandTable::new();
-        let names: std::collections::HashSet<&str> =
-            table.commands.iter().map(|c| c.spec.name).collect();
+        let names: std::collections::HashSet<&str> = table.commands.iter().map(|c| c.spec.name).collect();
         for (name, _) in handlers() {
-            assert!(
-                names.contains(name),
-                "handler {name} has no spec in protocol::command"
-            );
+            assert!(names.contains(name), "handler {name} has no spec in protocol::command");
         }
-        for spec in COMMANDS
-            .iter()
-            .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
-        {
-            assert!(
-                names.contains(spec.name),
-                "spec {} has no handler",
-                spec.name
-            );
+        for spec in COMMANDS.iter().flat_map(|c| std::iter::once(c).chain(c.subcommands.iter())) {
+            assert!(names.contains(spec.name), "spec {} has no handler", spec.name);
         }
     }
 
     #[test]
     fn unknown_command_text() {
-        let args = [
-            Bytes::from_static(b"foo"),
-            Bytes::from_static(b"a"),
-            Bytes::from_static(b"b"),
-        ];
-        assert_eq!(
-            unknown_command(&args),
-            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
-        );
+        let args = [Bytes::from_static(b"foo"), Bytes::from_static(b"a"), Bytes::from_static(b"b")];
+        assert_eq!(unknown_command(&args), "ERR unknown command 'foo', with args beginning with: 'a' 'b' ");
     }
 
     #[test]

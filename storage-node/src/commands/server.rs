@@ -37,11 +37,7 @@ fn write_info(ctx: &mut Ctx, spec: &CommandSpec) {
     out.array(10);
     out.bulk(spec.name.as_bytes());
     out.int(spec.arity as i64);
-    let fl: Vec<&str> = flags::NAMES
-        .iter()
-        .filter(|(f, _)| spec.flags & f != 0)
-        .map(|(_, n)| *n)
-        .collect();
+    let fl: Vec<&str> = flags::NAMES.iter().filter(|(f, _)| spec.flags & f != 0).map(|(_, n)| *n).collect();
     out.set(fl.len());
     for f in fl {
         out.simple(f);
@@ -51,22 +47,15 @@ fn write_info(ctx: &mut Ctx, spec: &CommandSpec) {
     out.int(last as i64);
     out.int(step as i64);
     let cats = spec.categories();
-    let names: Vec<&str> = acl::NAMES
-        .iter()
-        .filter(|(c, _)| cats & c != 0)
-        .map(|(_, n)| *n)
-        .collect();
+    let names: Vec<&str> = acl::NAMES.iter().filter(|(c, _)| cats & c != 0).map(|(_, n)| *n).collect();
     out.set(names.len());
     for n in names {
         out.simple(&format!("@{n}"));
     }
     out.array(0); // tips
     out.array(0); // key specs
-    let subs: Vec<&CommandSpec> = spec
-        .subcommands
-        .iter()
-        .filter(|s| ctx.srv.commands.find(s.name.as_bytes()).is_some())
-        .collect();
+    let subs: Vec<&CommandSpec> =
+        spec.subcommands.iter().filter(|s| ctx.srv.commands.find(s.name.as_bytes()).is_some()).collect();
     ctx.out.array(subs.len());
     for s in subs {
         write_info(ctx, s);
@@ -117,10 +106,7 @@ fn command_list(ctx: &mut Ctx) -> Result<(), Error> {
             if is(&args[3], "module") {
                 Box::new(|_| false)
             } else if is(&args[3], "aclcat") {
-                let cat = acl::NAMES
-                    .iter()
-                    .find(|(_, n)| v.eq_ignore_ascii_case(n.as_bytes()))
-                    .map(|(c, _)| *c);
+                let cat = acl::NAMES.iter().find(|(_, n)| v.eq_ignore_ascii_case(n.as_bytes())).map(|(c, _)| *c);
                 Box::new(move |s: &CommandSpec| cat.is_some_and(|c| s.categories() & c != 0))
             } else if is(&args[3], "pattern") {
                 Box::new(move |s: &CommandSpec| glob_match_nocase(&v, s.name.as_bytes()))
@@ -165,10 +151,7 @@ fn command_docs(ctx: &mut Ctx) -> Result<(), Error> {
     let specs: Vec<&'static CommandSpec> = if ctx.args.len() == 2 {
         ctx.srv.commands.top_level().map(|c| c.spec).collect()
     } else {
-        ctx.args[2..]
-            .iter()
-            .filter_map(|n| find_spec(ctx, n))
-            .collect()
+        ctx.args[2..].iter().filter_map(|n| find_spec(ctx, n)).collect()
     };
     ctx.out.map(specs.len());
     for s in specs {
@@ -192,9 +175,7 @@ fn command_getkeys(ctx: &mut Ctx) -> Result<(), Error> {
         return err("ERR Invalid number of arguments specified for command");
     }
     let idx = spec
-        .key_indexes(args.len(), |i| {
-            args.get(i).and_then(|a| super::arg_i64(a).ok())
-        })
+        .key_indexes(args.len(), |i| args.get(i).and_then(|a| super::arg_i64(a).ok()))
         .map_err(|e| Error::Msg(e.into()))?;
     if idx.is_empty() {
         return err("ERR The command has no key arguments");
@@ -235,9 +216,7 @@ fn config_get(ctx: &mut Ctx) -> Result<(), Error> {
             if glob_match_nocase(pat, name.as_bytes()) && !found.iter().any(|(n, _)| n == name) {
                 // Redis reports `dir` as the absolute working directory it moved into.
                 let value = match *name {
-                    "dir" => std::env::current_dir()
-                        .ok()
-                        .map(|d| d.display().to_string()),
+                    "dir" => std::env::current_dir().ok().map(|d| d.display().to_string()),
                     _ => ctx.srv.config.get(name),
                 };
                 if let Some(v) = value {
@@ -269,15 +248,11 @@ fn config_set(ctx: &mut Ctx) -> Result<(), Error> {
         }
         seen.push(name.clone());
         if NodeConfig::names().iter().all(|n| *n != name) && ctx.srv.config.get(&name).is_none() {
-            return err(format!(
-                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-            ));
+            return err(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"));
         }
         let value = String::from_utf8_lossy(&pair[1]);
         if let Err(e) = next.set(&name, &value) {
-            return err(format!(
-                "ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"
-            ));
+            return err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"));
         }
     }
     ctx.srv.config = next;
@@ -290,10 +265,7 @@ fn config_rewrite(ctx: &mut Ctx) -> Result<(), Error> {
     if ctx.srv.config.config_file.is_none() {
         return err("ERR The server is running without a config file");
     }
-    ctx.srv
-        .config
-        .rewrite()
-        .map_err(|e| Error::Msg(format!("ERR Rewriting config file: {e}")))?;
+    ctx.srv.config.rewrite().map_err(|e| Error::Msg(format!("ERR Rewriting config file: {e}")))?;
     ctx.out.ok();
     Ok(())
 }
@@ -348,9 +320,7 @@ fn flushall(ctx: &mut Ctx) -> Result<(), Error> {
 }
 
 fn time(ctx: &mut Ctx) -> Result<(), Error> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     ctx.out.array(2);
     ctx.out.bulk_int(now.as_secs() as i64);
     ctx.out.bulk_int(now.subsec_micros() as i64);

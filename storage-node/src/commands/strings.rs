@@ -1,6 +1,6 @@
 //! String commands: GET/SET and friends, counters, ranges, APPEND and LCS.
 
-use protocol::encode::format_f64;
+use protocol::encode::format_human;
 use protocol::Reply;
 
 use super::{arg_f64, arg_i64, err, get_string, is, Ctx, Error, Handler};
@@ -35,13 +35,7 @@ pub fn register(h: &mut Vec<(&'static str, Handler)>) {
 }
 
 /// Turns an EX/PX/EXAT/PXAT amount into absolute unix ms, with Redis's validity rules.
-pub fn expire_at(
-    now: i64,
-    amount: &[u8],
-    seconds: bool,
-    absolute: bool,
-    cmd: &str,
-) -> Result<i64, Error> {
+pub fn expire_at(now: i64, amount: &[u8], seconds: bool, absolute: bool, cmd: &str) -> Result<i64, Error> {
     let v = arg_i64(amount)?;
     let invalid = || Error::Msg(format!("ERR invalid expire time in '{cmd}' command"));
     if v <= 0 || (seconds && v > i64::MAX / 1000) {
@@ -175,9 +169,7 @@ fn setnx(ctx: &mut Ctx) -> Result<(), Error> {
 
 fn setex_generic(ctx: &mut Ctx, seconds: bool, cmd: &str) -> Result<(), Error> {
     let at = expire_at(ctx.now, &ctx.args[2], seconds, false, cmd)?;
-    ctx.srv
-        .db
-        .set(&ctx.args[1], Value::string(&ctx.args[3]), Some(at));
+    ctx.srv.db.set(&ctx.args[1], Value::string(&ctx.args[3]), Some(at));
     ctx.srv.dirty += 1;
     ctx.out.ok();
     Ok(())
@@ -230,13 +222,7 @@ fn getex(ctx: &mut Ctx) -> Result<(), Error> {
         {
             let seconds = is(a, "ex") || is(a, "exat");
             let absolute = is(a, "exat") || is(a, "pxat");
-            new_ttl = Some(expire_at(
-                ctx.now,
-                &args[i + 1],
-                seconds,
-                absolute,
-                "getex",
-            )?);
+            new_ttl = Some(expire_at(ctx.now, &args[i + 1], seconds, absolute, "getex")?);
             i += 1;
         } else {
             return Err(Error::Syntax);
@@ -297,10 +283,7 @@ fn msetnx(ctx: &mut Ctx) -> Result<(), Error> {
         return err("ERR wrong number of arguments for 'msetnx' command");
     }
     let now = ctx.now;
-    if ctx.args[1..]
-        .chunks(2)
-        .any(|p| ctx.srv.db.get(&p[0], now).is_some())
-    {
+    if ctx.args[1..].chunks(2).any(|p| ctx.srv.db.get(&p[0], now).is_some()) {
         ctx.out.int(0);
         return Ok(());
     }
@@ -325,10 +308,7 @@ fn incr_by(ctx: &mut Ctx, by: i64) -> Result<(), Error> {
         Some(e) => {
             let cur = match &e.value {
                 Value::Int(n) => *n,
-                other => other
-                    .raw_bytes()
-                    .and_then(canonical_int)
-                    .ok_or(Error::NotInteger)?,
+                other => other.raw_bytes().and_then(canonical_int).ok_or(Error::NotInteger)?,
             };
             let next = cur.checked_add(by).ok_or(Error::Overflow)?;
             e.value = Value::Int(next);
@@ -375,7 +355,7 @@ fn incrbyfloat(ctx: &mut Ctx) -> Result<(), Error> {
     if !next.is_finite() {
         return err("ERR increment would produce NaN or Infinity");
     }
-    let text = format_f64(next);
+    let text = format_human(next);
     ctx.srv.db.set(key, Value::string(text.as_bytes()), None);
     ctx.srv.dirty += 1;
     ctx.out.bulk(text.as_bytes());
@@ -401,12 +381,7 @@ fn append(ctx: &mut Ctx) -> Result<(), Error> {
     };
     check_size(ctx, (cur_len + add.len()) as u64)?;
     let now = ctx.now;
-    let len = match ctx
-        .srv
-        .db
-        .get(key, now)
-        .and_then(|e| e.value.make_growable())
-    {
+    let len = match ctx.srv.db.get(key, now).and_then(|e| e.value.make_growable()) {
         Some(buf) => {
             buf.extend_from_slice(add);
             buf.len()
@@ -473,12 +448,7 @@ fn setrange(ctx: &mut Ctx) -> Result<(), Error> {
         ctx.srv.db.set(key, Value::Growable(Box::default()), None);
     }
     let now = ctx.now;
-    let buf = ctx
-        .srv
-        .db
-        .get(key, now)
-        .and_then(|e| e.value.make_growable())
-        .ok_or(Error::WrongType)?;
+    let buf = ctx.srv.db.get(key, now).and_then(|e| e.value.make_growable()).ok_or(Error::WrongType)?;
     let end = offset as usize + val.len();
     if buf.len() < end {
         buf.resize(end, 0);
@@ -492,8 +462,7 @@ fn setrange(ctx: &mut Ctx) -> Result<(), Error> {
 
 fn lcs(ctx: &mut Ctx) -> Result<(), Error> {
     let args = ctx.args;
-    let (mut want_len, mut want_idx, mut withmatchlen, mut minmatchlen) =
-        (false, false, false, 0i64);
+    let (mut want_len, mut want_idx, mut withmatchlen, mut minmatchlen) = (false, false, false, 0i64);
     let mut i = 3;
     while i < args.len() {
         if is(&args[i], "len") {
@@ -516,9 +485,7 @@ fn lcs(ctx: &mut Ctx) -> Result<(), Error> {
     let mut fetch = |key: &[u8]| -> Result<Vec<u8>, Error> {
         match ctx.srv.db.get(key, ctx.now) {
             None => Ok(Vec::new()),
-            Some(e) if e.value.is_string() => {
-                Ok(e.value.as_bytes().unwrap_or_default().into_owned())
-            }
+            Some(e) if e.value.is_string() => Ok(e.value.as_bytes().unwrap_or_default().into_owned()),
             Some(_) => err("ERR The specified keys must contain string values"),
         }
     };

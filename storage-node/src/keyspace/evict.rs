@@ -49,11 +49,7 @@ pub fn initial_access(clock: u32, lfu: bool) -> u32 {
 pub fn lfu_counter(access: u32, clock: u32) -> u32 {
     let last = access >> 8;
     let now = lfu_minutes(clock);
-    let elapsed = if now >= last {
-        now - last
-    } else {
-        0x10000 - last + now
-    };
+    let elapsed = if now >= last { now - last } else { 0x10000 - last + now };
     (access & 0xFF).saturating_sub(elapsed)
 }
 
@@ -82,10 +78,7 @@ pub fn idle_seconds(e: &Entry, clock: u32) -> u32 {
 /// Picks a key to evict under `policy`, or `None` when nothing qualifies.
 pub fn pick_victim(db: &Db, policy: EvictionPolicy, samples: usize, now: i64) -> Option<Box<[u8]>> {
     use EvictionPolicy::*;
-    let volatile_only = matches!(
-        policy,
-        VolatileLru | VolatileLfu | VolatileRandom | VolatileTtl
-    );
+    let volatile_only = matches!(policy, VolatileLru | VolatileLfu | VolatileRandom | VolatileTtl);
     if db.is_empty() || (volatile_only && db.volatile_len() == 0) {
         return None;
     }
@@ -112,11 +105,7 @@ pub fn pick_victim(db: &Db, policy: EvictionPolicy, samples: usize, now: i64) ->
                     db.random_entry(rand())
                 };
                 let Some(e) = candidate else { continue };
-                let s = if e.expire_at != 0 && e.expire_at <= now {
-                    i64::MIN
-                } else {
-                    score(e)
-                };
+                let s = if e.expire_at != 0 && e.expire_at <= now { i64::MIN } else { score(e) };
                 if best.is_none_or(|(_, b)| s < b) {
                     best = Some((e, s));
                 }
@@ -148,14 +137,8 @@ mod tests {
         db.set(b"persistent", Value::Int(1), None);
         assert!(pick_victim(&db, EvictionPolicy::VolatileLru, 5, 0).is_none());
         db.set(b"ttl", Value::Int(1), Some(i64::MAX / 2));
-        assert_eq!(
-            &*pick_victim(&db, EvictionPolicy::VolatileRandom, 5, 0).unwrap(),
-            b"ttl"
-        );
-        assert_eq!(
-            &*pick_victim(&db, EvictionPolicy::VolatileTtl, 5, 0).unwrap(),
-            b"ttl"
-        );
+        assert_eq!(&*pick_victim(&db, EvictionPolicy::VolatileRandom, 5, 0).unwrap(), b"ttl");
+        assert_eq!(&*pick_victim(&db, EvictionPolicy::VolatileTtl, 5, 0).unwrap(), b"ttl");
         assert!(pick_victim(&db, EvictionPolicy::NoEviction, 5, 0).is_none());
     }
 

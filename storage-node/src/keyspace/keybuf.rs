@@ -19,10 +19,7 @@ impl KeyBuf {
         if key.len() <= INLINE {
             let mut data = [0u8; INLINE];
             data[..key.len()].copy_from_slice(key);
-            KeyBuf::Inline {
-                len: key.len() as u8,
-                data,
-            }
+            KeyBuf::Inline { len: key.len() as u8, data }
         } else {
             KeyBuf::Heap(key.into())
         }

@@ -6,8 +6,13 @@
 //! gives Redis's guarantee (every key present for the whole iteration is returned) for free.
 
 pub mod evict;
+pub mod hash;
+pub mod hashed;
 pub mod keybuf;
+pub mod set;
+pub mod skiplist;
 pub mod value;
+pub mod zset;
 
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;
@@ -52,10 +57,7 @@ impl Default for Db {
 
 /// Milliseconds since the unix epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 impl Db {
@@ -113,9 +115,7 @@ impl Db {
     /// Looks at an entry without expiring it or touching its access time (OBJECT, SCAN TYPE).
     pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
         let slot = key_slot(key) as usize;
-        self.slots[slot]
-            .find(self.hash(key), |e| &*e.key == key)
-            .map(|e| &**e)
+        self.slots[slot].find(self.hash(key), |e| &*e.key == key).map(|e| &**e)
     }
 
     /// Stores `value` under `key`: an existing entry keeps its TTL when `expire_at` is `None`
@@ -146,12 +146,7 @@ impl Db {
             hashbrown::hash_table::Entry::Vacant(vacant) => {
                 let at = expire_at.unwrap_or(0);
                 let access = evict::initial_access(clock, lfu);
-                vacant.insert(Box::new(Entry {
-                    key: KeyBuf::new(key),
-                    value,
-                    expire_at: at,
-                    access,
-                }));
+                vacant.insert(Box::new(Entry { key: KeyBuf::new(key), value, expire_at: at, access }));
                 self.len += 1;
                 if at != 0 {
                     self.expires.insert((at, key.into()));
@@ -173,8 +168,7 @@ impl Db {
         }
         self.len -= 1;
         if entry.expire_at != 0 {
-            self.expires
-                .remove(&(entry.expire_at, Box::from(&*entry.key)));
+            self.expires.remove(&(entry.expire_at, Box::from(&*entry.key)));
         }
         Some(entry)
     }
@@ -263,11 +257,7 @@ impl Db {
         let (first, last) = (self.expires.first()?.0, self.expires.last()?.0);
         let span = (last - first).max(0) as u64 + 1;
         let pivot = first + (rand % span) as i64;
-        self.expires
-            .range((pivot, Box::default())..)
-            .next()
-            .or(self.expires.first())
-            .map(|(_, k)| &**k)
+        self.expires.range((pivot, Box::default())..).next().or(self.expires.first()).map(|(_, k)| &**k)
     }
 }
 
@@ -300,21 +290,14 @@ mod tests {
     fn active_expiry_and_slots() {
         let mut db = Db::new();
         for i in 0..100 {
-            db.set(
-                format!("k{i}").as_bytes(),
-                Value::Int(i),
-                Some(if i < 60 { 10 } else { 0 }),
-            );
+            db.set(format!("k{i}").as_bytes(), Value::Int(i), Some(if i < 60 { 10 } else { 0 }));
         }
         assert_eq!(db.expire_due(20, 50), 50);
         assert_eq!(db.expire_due(20, 50), 10);
         assert_eq!(db.len(), 40);
         let slot = key_slot(b"k99") as usize;
         assert!(db.slot_entries(slot).any(|e| &*e.key == b"k99"));
-        assert_eq!(
-            (0..SLOT_COUNT).map(|s| db.count_in_slot(s)).sum::<usize>(),
-            40
-        );
+        assert_eq!((0..SLOT_COUNT).map(|s| db.count_in_slot(s)).sum::<usize>(), 40);
         assert!(db.random_entry(12345).is_some());
     }
 }

@@ -1,17 +1,31 @@
 //! Values stored under keys. Kept to 24 bytes so an entry stays small: large or rarely used
 //! representations sit behind a box.
 
+use std::collections::VecDeque;
+
+use super::hash::HashVal;
+use super::hashed::Elem;
+use super::set::SetVal;
+use super::zset::ZSetVal;
+
 /// A stored value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// A string that is the canonical form of an integer (Redis's `int` encoding).
     Int(i64),
     /// A short string kept inside the entry (no allocation of its own).
-    Inline { len: u8, data: [u8; INLINE] },
+    Inline {
+        len: u8,
+        data: [u8; INLINE],
+    },
     /// An immutable string, sized exactly.
     Str(Box<[u8]>),
     /// A string that has been appended to or ranged into: it keeps spare capacity.
     Growable(Box<Vec<u8>>),
+    Hash(Box<HashVal>),
+    List(Box<VecDeque<Elem>>),
+    Set(Box<SetVal>),
+    ZSet(Box<ZSetVal>),
 }
 
 /// Longest string Redis stores as `embstr`.
@@ -27,10 +41,7 @@ impl Value {
             None if bytes.len() <= INLINE => {
                 let mut data = [0u8; INLINE];
                 data[..bytes.len()].copy_from_slice(bytes);
-                Value::Inline {
-                    len: bytes.len() as u8,
-                    data,
-                }
+                Value::Inline { len: bytes.len() as u8, data }
             }
             None => Value::Str(bytes.into()),
         }
@@ -40,6 +51,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) | Value::Inline { .. } | Value::Str(_) | Value::Growable(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -50,6 +65,11 @@ impl Value {
             Value::Inline { .. } => "embstr",
             Value::Str(b) if b.len() <= EMBSTR_MAX => "embstr",
             Value::Str(_) | Value::Growable(_) => "raw",
+            Value::Hash(h) => h.encoding(),
+            // Redis 7.0 keeps every list in a quicklist.
+            Value::List(_) => "quicklist",
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -67,7 +87,7 @@ impl Value {
             Value::Inline { len, data } => Some(&data[..*len as usize]),
             Value::Str(b) => Some(b),
             Value::Growable(v) => Some(v.as_slice()),
-            Value::Int(_) => None,
+            _ => None,
         }
     }
 
@@ -81,10 +101,7 @@ impl Value {
 
     /// True for string values (the only kind a WRONGTYPE check on strings accepts).
     pub fn is_string(&self) -> bool {
-        matches!(
-            self,
-            Value::Int(_) | Value::Inline { .. } | Value::Str(_) | Value::Growable(_)
-        )
+        matches!(self, Value::Int(_) | Value::Inline { .. } | Value::Str(_) | Value::Growable(_))
     }
 
     /// Turns a string value into its growable form and returns the buffer.
@@ -115,11 +132,7 @@ pub fn canonical_int(b: &[u8]) -> Option<i64> {
     if b.is_empty() || b.len() > 20 {
         return None;
     }
-    let (neg, digits) = if b[0] == b'-' {
-        (true, &b[1..])
-    } else {
-        (false, b)
-    };
+    let (neg, digits) = if b[0] == b'-' { (true, &b[1..]) } else { (false, b) };
     if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
         return None;
     }
@@ -129,11 +142,7 @@ pub fn canonical_int(b: &[u8]) -> Option<i64> {
             return None;
         }
         v = v.checked_mul(10)?;
-        v = if neg {
-            v.checked_sub((d - b'0') as i64)?
-        } else {
-            v.checked_add((d - b'0') as i64)?
-        };
+        v = if neg { v.checked_sub((d - b'0') as i64)? } else { v.checked_add((d - b'0') as i64)? };
     }
     Some(v)
 }
@@ -158,10 +167,7 @@ mod tests {
         assert_eq!(Value::string(&[b'a'; 45]).encoding(), "raw");
         assert_eq!(Value::Int(-120).str_len(), Some(4));
         assert!(matches!(Value::string(b"short"), Value::Inline { .. }));
-        assert_eq!(
-            Value::string(b"short").as_bytes().unwrap().as_ref(),
-            b"short"
-        );
+        assert_eq!(Value::string(b"short").as_bytes().unwrap().as_ref(), b"short");
         assert_eq!(std::mem::size_of::<Value>(), 24);
     }
 }

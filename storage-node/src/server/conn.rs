@@ -27,17 +27,10 @@ pub async fn serve(server: Shared, mut stream: TcpStream, peer: SocketAddr) {
         }
         let id = srv.next_client_id;
         srv.next_client_id += 1;
-        let laddr = stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
+        let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let needs_auth = srv.config.requirepass.is_some();
         let client = Client::new(id, peer.to_string(), laddr, needs_auth);
-        let handle = Rc::new(ClientHandle {
-            state: client.into(),
-            killed: false.into(),
-            kill: Default::default(),
-        });
+        let handle = Rc::new(ClientHandle { state: client.into(), killed: false.into(), kill: Default::default() });
         srv.clients.insert(id, handle.clone());
         handle
     };
@@ -46,11 +39,7 @@ pub async fn serve(server: Shared, mut stream: TcpStream, peer: SocketAddr) {
     server.borrow_mut().clients.remove(&id);
 }
 
-async fn serve_loop(
-    server: &Shared,
-    stream: &mut TcpStream,
-    handle: &ClientHandle,
-) -> std::io::Result<()> {
+async fn serve_loop(server: &Shared, stream: &mut TcpStream, handle: &ClientHandle) -> std::io::Result<()> {
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut decoder = CommandDecoder::new();
     let mut out = Reply::new();
@@ -72,10 +61,8 @@ async fn serve_loop(
             client.last_interaction = Instant::now();
             srv.stats.net_input_bytes += n as u64;
             out.proto = client.proto;
-            let mut limits = DecodeLimits {
-                max_bulk_len: srv.config.proto_max_bulk_len as usize,
-                ..Default::default()
-            };
+            let mut limits =
+                DecodeLimits { max_bulk_len: srv.config.proto_max_bulk_len as usize, ..Default::default() };
             let mut close = false;
             let mut clock = Clock::start();
             loop {

@@ -60,6 +60,10 @@ pub struct Server {
     pub port: u16,
     /// Woken when SHUTDOWN is accepted.
     pub shutdown: Rc<Notify>,
+    /// Clients blocked on each key (BLPOP and friends), in arrival order.
+    pub blocked: HashMap<Box<[u8]>, std::collections::VecDeque<u64>>,
+    /// Keys that received data while clients were blocked on them.
+    pub ready_keys: Vec<Box<[u8]>>,
 }
 
 /// A node shared between its connection tasks (all on one thread).
@@ -94,6 +98,8 @@ impl Server {
             lastsave: now_ms() / 1000,
             dirty: 0,
             shutdown: Rc::new(Notify::new()),
+            blocked: HashMap::new(),
+            ready_keys: Vec::new(),
         }
     }
 
@@ -104,9 +110,7 @@ impl Server {
         let now = now_ms();
         while alloc::used_memory() > limit {
             let samples = self.config.maxmemory_samples as usize;
-            let Some(victim) =
-                evict::pick_victim(&self.db, self.config.maxmemory_policy, samples, now)
-            else {
+            let Some(victim) = evict::pick_victim(&self.db, self.config.maxmemory_policy, samples, now) else {
                 return false;
             };
             self.db.remove(&victim);
@@ -114,6 +118,14 @@ impl Server {
             self.dirty += 1;
         }
         true
+    }
+
+    /// Notes that a list or sorted set at `key` received elements, so clients blocked on it
+    /// are served once the current command finishes.
+    pub fn key_ready(&mut self, key: &[u8]) {
+        if self.blocked.contains_key(key) && !self.ready_keys.iter().any(|k| &**k == key) {
+            self.ready_keys.push(key.into());
+        }
     }
 
     /// Applies side effects of a config change made by CONFIG SET.
@@ -150,10 +162,8 @@ pub async fn bind(config: &NodeConfig) -> std::io::Result<Vec<TcpListener>> {
         {
             Ok(s) => s,
             Err(_) => {
-                last_err = Some(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("bad bind address '{addr}'"),
-                ));
+                last_err =
+                    Some(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad bind address '{addr}'")));
                 continue;
             }
         };
@@ -176,11 +186,7 @@ pub async fn bind(config: &NodeConfig) -> std::io::Result<Vec<TcpListener>> {
 }
 
 fn bind_one(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(backlog)
@@ -199,10 +205,7 @@ pub async fn run(server: Shared, listeners: Vec<TcpListener>) {
         _ = tokio::signal::ctrl_c() => {}
         _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
     }
-    crate::log(
-        &server.borrow().config,
-        "Redis is now ready to exit, bye bye...",
-    );
+    crate::log(&server.borrow().config, "Redis is now ready to exit, bye bye...");
 }
 
 async fn accept_loop(server: Shared, listener: TcpListener) {
