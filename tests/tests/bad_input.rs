@@ -403,7 +403,7 @@ fn fuzz_keeps_the_server_alive_and_correct() {
 
     let connect = || {
         let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
         s.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
         s
     };
@@ -420,18 +420,24 @@ fn fuzz_keeps_the_server_alive_and_correct() {
         }
         let input = fuzz_input(&mut rng);
         let s = conn.as_mut().unwrap();
+        let _ = s.set_nonblocking(false);
         if s.write_all(&input).is_err() {
             conn = None;
             continue;
         }
-        // Drain whatever came back, bounded: stop at the first empty read.
+        // Drain whatever came back, bounded. Usually without waiting (replies are picked up by
+        // later cases); every 8th case (on average) waits briefly for the server to answer.
+        let wait = rng.below(8) == 0;
+        let _ = s.set_nonblocking(!wait);
         for _ in 0..64 {
             match s.read(&mut buf) {
                 Ok(0) => {
                     conn = None;
                     break;
                 }
-                Ok(_) => continue,
+                Ok(_) => {
+                    let _ = s.set_nonblocking(true);
+                }
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
                 Err(_) => {
                     conn = None;
@@ -439,7 +445,7 @@ fn fuzz_keeps_the_server_alive_and_correct() {
                 }
             }
         }
-        assert!(started.elapsed() < Duration::from_secs(90), "fuzzing is too slow");
+        assert!(started.elapsed() < Duration::from_secs(60), "fuzzing is too slow");
     }
     stop.store(true, Ordering::Relaxed);
     let checked = checker.join().expect("checker thread");

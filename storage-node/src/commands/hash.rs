@@ -4,7 +4,10 @@ use protocol::encode::format_human;
 use protocol::Proto;
 
 use super::server::key_matches;
-use super::{arg_cursor, arg_f64, arg_i64, delete_if_empty, err, get_hash, hash_or_create, random_indexes, scan_options, Ctx, Error, Handler};
+use super::{
+    arg_cursor, arg_f64, arg_i64, delete_if_empty, err, get_hash, hash_or_create, random_indexes, scan_options, Ctx,
+    Error, Handler,
+};
 use crate::keyspace::value::canonical_int;
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {

@@ -75,8 +75,7 @@ fn rpushx(ctx: &mut Ctx) -> Result<(), Error> {
 pub fn pop_elems(ctx: &mut Ctx, key: &[u8], left: bool, count: usize) -> Result<Option<Vec<Elem>>, Error> {
     let Some(list) = get_list(&mut ctx.srv.db, key, ctx.now)? else { return Ok(None) };
     let n = count.min(list.len());
-    let out: Vec<Elem> =
-        (0..n).filter_map(|_| if left { list.pop_front() } else { list.pop_back() }).collect();
+    let out: Vec<Elem> = (0..n).filter_map(|_| if left { list.pop_front() } else { list.pop_back() }).collect();
     delete_if_empty(&mut ctx.srv.db, key);
     ctx.srv.dirty += out.len() as u64;
     Ok(Some(out))
@@ -388,8 +387,10 @@ pub fn mpop_args(args: &[Bytes], at: usize) -> Result<(Vec<Bytes>, bool, usize),
     match rest.len() {
         0 => {}
         2 if is(&rest[0], "count") => {
-            count = arg_i64(&rest[1]).ok().filter(|c| *c > 0).ok_or(Error::Msg("ERR count should be greater than 0".into()))?
-                as usize
+            count = arg_i64(&rest[1])
+                .ok()
+                .filter(|c| *c > 0)
+                .ok_or(Error::Msg("ERR count should be greater than 0".into()))? as usize
         }
         _ => return Err(Error::Syntax),
     }

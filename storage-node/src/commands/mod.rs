@@ -9,6 +9,7 @@ mod list;
 mod server;
 mod set;
 mod strings;
+mod zset;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -105,6 +106,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     hash::register(&mut h);
     list::register(&mut h);
     set::register(&mut h);
+    zset::register(&mut h);
     keys::register(&mut h);
     h
 }

@@ -1,0 +1,832 @@
+//! Sorted-set commands.
+
+use bytes::Bytes;
+use protocol::encode::format_g17;
+use protocol::Proto;
+
+use super::server::key_matches;
+use super::set::card_args;
+use super::{
+    arg_cursor, arg_f64, arg_i64, arg_positive, delete_if_empty, err, get_zset, is, random_indexes, scan_options,
+    zset_or_create, Ctx, Error, Handler,
+};
+use crate::commands::list::normalize_range;
+use crate::keyspace::skiplist::{LexBound, LexRange, ScoreRange};
+use crate::keyspace::zset::ZSetVal;
+use crate::keyspace::Value;
+
+pub fn register(h: &mut Vec<(&'static str, Handler)>) {
+    h.extend([
+        ("zadd", zadd as Handler),
+        ("zincrby", zincrby),
+        ("zscore", zscore),
+        ("zmscore", zmscore),
+        ("zcard", zcard),
+        ("zcount", zcount),
+        ("zlexcount", zlexcount),
+        ("zrange", zrange),
+        ("zrangestore", zrangestore),
+        ("zrangebyscore", zrangebyscore),
+        ("zrevrangebyscore", zrevrangebyscore),
+        ("zrangebylex", zrangebylex),
+        ("zrevrangebylex", zrevrangebylex),
+        ("zrevrange", zrevrange),
+        ("zrank", zrank),
+        ("zrevrank", zrevrank),
+        ("zrem", zrem),
+        ("zremrangebyscore", zremrangebyscore),
+        ("zremrangebyrank", zremrangebyrank),
+        ("zremrangebylex", zremrangebylex),
+        ("zpopmin", zpopmin),
+        ("zpopmax", zpopmax),
+        ("zmpop", zmpop),
+        ("zrandmember", zrandmember),
+        ("zunion", zunion),
+        ("zinter", zinter),
+        ("zdiff", zdiff),
+        ("zunionstore", zunionstore),
+        ("zinterstore", zinterstore),
+        ("zdiffstore", zdiffstore),
+        ("zintercard", zintercard),
+        ("zscan", zscan),
+    ]);
+}
+
+/// Parses a score bound: `1.5`, `(1.5`, `-inf`, `+inf`.
+fn score_bound(b: &[u8]) -> Result<(f64, bool), Error> {
+    let bad = || Error::Msg("ERR min or max is not a float".into());
+    let (ex, num) = if b.first() == Some(&b'(') { (true, &b[1..]) } else { (false, b) };
+    let v = arg_f64(num).map_err(|_| bad())?;
+    Ok((v, ex))
+}
+
+/// Parses a score range from its two bounds.
+pub fn score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, Error> {
+    let ((min, minex), (max, maxex)) = (score_bound(min)?, score_bound(max)?);
+    Ok(ScoreRange { min, max, minex, maxex })
+}
+
+fn lex_bound(b: &[u8]) -> Result<LexBound, Error> {
+    match b.first() {
+        Some(b'-') if b.len() == 1 => Ok(LexBound::NegInf),
+        Some(b'+') if b.len() == 1 => Ok(LexBound::PosInf),
+        Some(b'[') => Ok(LexBound::Incl(b[1..].to_vec())),
+        Some(b'(') => Ok(LexBound::Excl(b[1..].to_vec())),
+        _ => err("ERR min or max not valid string range item"),
+    }
+}
+
+/// Parses a lexicographic range from its two bounds.
+pub fn lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, Error> {
+    Ok(LexRange { min: lex_bound(min)?, max: lex_bound(max)? })
+}
+
+fn zadd(ctx: &mut Ctx) -> Result<(), Error> {
+    let args = ctx.args;
+    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) = (false, false, false, false, false, false);
+    let mut i = 2;
+    while i < args.len() {
+        let a = &args[i];
+        match () {
+            _ if is(a, "nx") => nx = true,
+            _ if is(a, "xx") => xx = true,
+            _ if is(a, "gt") => gt = true,
+            _ if is(a, "lt") => lt = true,
+            _ if is(a, "ch") => ch = true,
+            _ if is(a, "incr") => incr = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    let pairs = &args[i..];
+    if pairs.is_empty() || pairs.len() % 2 != 0 {
+        return Err(Error::Syntax);
+    }
+    if nx && xx {
+        return err("ERR XX and NX options at the same time are not compatible");
+    }
+    if (gt && nx) || (lt && nx) || (gt && lt) {
+        return err("ERR GT, LT, and/or NX options at the same time are not compatible");
+    }
+    if incr && pairs.len() > 2 {
+        return err("ERR INCR option supports a single increment-element pair");
+    }
+    let scores: Vec<f64> = pairs.chunks(2).map(|p| arg_f64(&p[0])).collect::<Result<_, _>>()?;
+    let key = &args[1];
+    let now = ctx.now;
+    if get_zset(&mut ctx.srv.db, key, now)?.is_none() && xx {
+        if incr {
+            ctx.out.null();
+        } else {
+            ctx.out.int(0);
+        }
+        return Ok(());
+    }
+    let z = zset_or_create(&mut ctx.srv.db, key, now)?;
+    let (mut added, mut changed) = (0, 0);
+    let mut incr_result = None;
+    for (pair, score) in pairs.chunks(2).zip(scores) {
+        let m = &pair[1];
+        match z.score(m) {
+            Some(cur) => {
+                if nx {
+                    continue;
+                }
+                let new = if incr { cur + score } else { score };
+                if new.is_nan() {
+                    delete_if_empty(&mut ctx.srv.db, key);
+                    return err("ERR resulting score is not a number (NaN)");
+                }
+                if (lt && new >= cur) || (gt && new <= cur) {
+                    continue;
+                }
+                if new != cur {
+                    z.insert(m, new);
+                    changed += 1;
+                }
+                incr_result = Some(new);
+            }
+            None => {
+                if xx {
+                    continue;
+                }
+                z.insert(m, score);
+                added += 1;
+                incr_result = Some(score);
+            }
+        }
+    }
+    delete_if_empty(&mut ctx.srv.db, key);
+    if added + changed > 0 {
+        ctx.srv.dirty += (added + changed) as u64;
+        ctx.srv.key_ready(key);
+    }
+    if incr {
+        match incr_result {
+            Some(s) => ctx.out.double(s),
+            None => ctx.out.null(),
+        }
+    } else {
+        ctx.out.int(if ch { added + changed } else { added });
+    }
+    Ok(())
+}
+
+fn zincrby(ctx: &mut Ctx) -> Result<(), Error> {
+    let by = arg_f64(&ctx.args[2])?;
+    let (key, m) = (&ctx.args[1], &ctx.args[3]);
+    let z = zset_or_create(&mut ctx.srv.db, key, ctx.now)?;
+    let new = z.score(m).unwrap_or(0.0) + by;
+    if new.is_nan() {
+        delete_if_empty(&mut ctx.srv.db, key);
+        return err("ERR resulting score is not a number (NaN)");
+    }
+    z.insert(m, new);
+    ctx.srv.dirty += 1;
+    ctx.srv.key_ready(key);
+    ctx.out.double(new);
+    Ok(())
+}
+
+fn zscore(ctx: &mut Ctx) -> Result<(), Error> {
+    match get_zset(&mut ctx.srv.db, &ctx.args[1], ctx.now)?.and_then(|z| z.score(&ctx.args[2])) {
+        Some(s) => ctx.out.double(s),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn zmscore(ctx: &mut Ctx) -> Result<(), Error> {
+    let args = ctx.args;
+    let scores: Vec<Option<f64>> = {
+        let z = get_zset(&mut ctx.srv.db, &args[1], ctx.now)?;
+        args[2..].iter().map(|m| z.as_ref().and_then(|z| z.score(m))).collect()
+    };
+    ctx.out.array(scores.len());
+    for s in scores {
+        match s {
+            Some(s) => ctx.out.double(s),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn zcard(ctx: &mut Ctx) -> Result<(), Error> {
+    let n = get_zset(&mut ctx.srv.db, &ctx.args[1], ctx.now)?.map_or(0, |z| z.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn zcount(ctx: &mut Ctx) -> Result<(), Error> {
+    let r = score_range(&ctx.args[2], &ctx.args[3])?;
+    let n = get_zset(&mut ctx.srv.db, &ctx.args[1], ctx.now)?.map_or(0, |z| z.count_in_score(&r));
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn zlexcount(ctx: &mut Ctx) -> Result<(), Error> {
+    let r = lex_range(&ctx.args[2], &ctx.args[3])?;
+    let n = get_zset(&mut ctx.srv.db, &ctx.args[1], ctx.now)?.map_or(0, |z| z.count_in_lex(&r));
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum By {
+    Rank,
+    Score,
+    Lex,
+}
+
+/// A parsed range request shared by ZRANGE and its older forms.
+struct RangeSpec<'a> {
+    by: By,
+    rev: bool,
+    start: &'a [u8],
+    stop: &'a [u8],
+    offset: i64,
+    count: i64,
+    withscores: bool,
+    has_limit: bool,
+}
+
+fn parse_limit_opts(
+    spec: &mut RangeSpec,
+    opts: &[Bytes],
+    allow_withscores: bool,
+    allow_limit: bool,
+) -> Result<(), Error> {
+    let mut i = 0;
+    while i < opts.len() {
+        if allow_withscores && is(&opts[i], "withscores") {
+            spec.withscores = true;
+        } else if allow_limit && is(&opts[i], "limit") && i + 2 < opts.len() {
+            spec.offset = arg_i64(&opts[i + 1])?;
+            spec.count = arg_i64(&opts[i + 2])?;
+            spec.has_limit = true;
+            i += 2;
+        } else {
+            return Err(Error::Syntax);
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Computes a range over `z` as `(member, score)` pairs.
+fn run_range(z: &ZSetVal, spec: &RangeSpec) -> Result<Vec<(Vec<u8>, f64)>, Error> {
+    let (offset, count) = (spec.offset, spec.count);
+    if spec.has_limit && offset < 0 {
+        return Ok(Vec::new());
+    }
+    let offset = offset.max(0) as usize;
+    match spec.by {
+        By::Rank => {
+            let (start, stop) = (arg_i64(spec.start)?, arg_i64(spec.stop)?);
+            Ok(match normalize_range(start, stop, z.len()) {
+                Some((a, b)) => z.range_by_rank(a, b, spec.rev),
+                None => Vec::new(),
+            })
+        }
+        By::Score => {
+            let r = if spec.rev { score_range(spec.stop, spec.start)? } else { score_range(spec.start, spec.stop)? };
+            Ok(z.range_by_score(&r, spec.rev, offset, count))
+        }
+        By::Lex => {
+            let r = if spec.rev { lex_range(spec.stop, spec.start)? } else { lex_range(spec.start, spec.stop)? };
+            Ok(z.range_by_lex(&r, spec.rev, offset, count))
+        }
+    }
+}
+
+/// Writes members (and scores) as Redis does: flat in RESP2, pairs in RESP3.
+fn reply_pairs(ctx: &mut Ctx, items: &[(Vec<u8>, f64)], withscores: bool) {
+    let resp3 = ctx.out.proto == Proto::Resp3;
+    if withscores && !resp3 {
+        ctx.out.array(items.len() * 2);
+    } else {
+        ctx.out.array(items.len());
+    }
+    for (m, s) in items {
+        if withscores && resp3 {
+            ctx.out.array(2);
+        }
+        ctx.out.bulk(m);
+        if withscores {
+            ctx.out.double(*s);
+        }
+    }
+}
+
+fn range_reply(ctx: &mut Ctx, spec: RangeSpec) -> Result<(), Error> {
+    let items = match get_zset(&mut ctx.srv.db, &ctx.args[1], ctx.now)? {
+        Some(z) => run_range(z, &spec)?,
+        None => {
+            // Still validate the arguments, as Redis does.
+            run_range(&ZSetVal::default(), &spec)?;
+            Vec::new()
+        }
+    };
+    reply_pairs(ctx, &items, spec.withscores);
+    Ok(())
+}
+
+/// Parses ZRANGE's modern syntax from `args[at..]` (at = index of start).
+fn parse_zrange<'a>(args: &'a [Bytes], at: usize, store: bool) -> Result<RangeSpec<'a>, Error> {
+    let mut spec = RangeSpec {
+        by: By::Rank,
+        rev: false,
+        start: &args[at],
+        stop: &args[at + 1],
+        offset: 0,
+        count: -1,
+        withscores: false,
+        has_limit: false,
+    };
+    let mut i = at + 2;
+    while i < args.len() {
+        let a = &args[i];
+        if is(a, "byscore") {
+            spec.by = By::Score;
+        } else if is(a, "bylex") {
+            spec.by = By::Lex;
+        } else if is(a, "rev") {
+            spec.rev = true;
+        } else if !store && is(a, "withscores") {
+            spec.withscores = true;
+        } else if is(a, "limit") && i + 2 < args.len() {
+            spec.offset = arg_i64(&args[i + 1])?;
+            spec.count = arg_i64(&args[i + 2])?;
+            spec.has_limit = true;
+            i += 2;
+        } else {
+            return Err(Error::Syntax);
+        }
+        i += 1;
+    }
+    if spec.has_limit && spec.by == By::Rank {
+        return err("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
+    }
+    if spec.withscores && spec.by == By::Lex {
+        return err("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
+    }
+    Ok(spec)
+}
+
+fn zrange(ctx: &mut Ctx) -> Result<(), Error> {
+    let spec = parse_zrange(ctx.args, 2, false)?;
+    range_reply(ctx, spec)
+}
+
+fn zrangestore(ctx: &mut Ctx) -> Result<(), Error> {
+    let args = ctx.args;
+    let spec = parse_zrange(args, 3, true)?;
+    let items = match get_zset(&mut ctx.srv.db, &args[2], ctx.now)? {
+        Some(z) => run_range(z, &spec)?,
+        None => Vec::new(),
+    };
+    store_result(ctx, &args[1], &items);
+    ctx.out.int(items.len() as i64);
+    Ok(())
+}
+
+fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)]) {
+    ctx.srv.db.remove(dst);
+    if !items.is_empty() {
+        let mut z = ZSetVal::default();
+        for (m, s) in items {
+            z.insert(m, *s);
+        }
+        ctx.srv.db.set(dst, Value::ZSet(Box::new(z)), Some(0));
+        ctx.srv.key_ready(dst);
+    }
+    ctx.srv.dirty += 1;
+}
+
+fn old_range(ctx: &mut Ctx, by: By, rev: bool) -> Result<(), Error> {
+    let args = ctx.args;
+    let mut spec = RangeSpec {
+        by,
+        rev,
+        start: &args[2],
+        stop: &args[3],
+        offset: 0,
+        count: -1,
+        withscores: false,
+        has_limit: false,
+    };
+    parse_limit_opts(&mut spec, &args[4..], by != By::Lex, by != By::Rank)?;
+    range_reply(ctx, spec)
+}
+
+fn zrangebyscore(ctx: &mut Ctx) -> Result<(), Error> {
+    old_range(ctx, By::Score, false)
+}
+fn zrevrangebyscore(ctx: &mut Ctx) -> Result<(), Error> {
+    old_range(ctx, By::Score, true)
+}
+fn zrangebylex(ctx: &mut Ctx) -> Result<(), Error> {
+    old_range(ctx, By::Lex, false)
+}
+fn zrevrangebylex(ctx: &mut Ctx) -> Result<(), Error> {
+    old_range(ctx, By::Lex, true)
+}
+fn zrevrange(ctx: &mut Ctx) -> Result<(), Error> {
+    old_range(ctx, By::Rank, true)
+}
+
+fn rank(ctx: &mut Ctx, rev: bool) -> Result<(), Error> {
+    match get_zset(&mut ctx.srv.db, &ctx.args[1], ctx.now)?.and_then(|z| z.rank(&ctx.args[2], rev)) {
+        Some(r) => ctx.out.int(r as i64),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn zrank(ctx: &mut Ctx) -> Result<(), Error> {
+    rank(ctx, false)
+}
+fn zrevrank(ctx: &mut Ctx) -> Result<(), Error> {
+    rank(ctx, true)
+}
+
+fn zrem(ctx: &mut Ctx) -> Result<(), Error> {
+    let args = ctx.args;
+    let Some(z) = get_zset(&mut ctx.srv.db, &args[1], ctx.now)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let n = args[2..].iter().filter(|m| z.remove(m)).count();
+    delete_if_empty(&mut ctx.srv.db, &args[1]);
+    ctx.srv.dirty += n as u64;
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn remove_range(ctx: &mut Ctx, by: By) -> Result<(), Error> {
+    let args = ctx.args;
+    let spec = RangeSpec {
+        by,
+        rev: false,
+        start: &args[2],
+        stop: &args[3],
+        offset: 0,
+        count: -1,
+        withscores: false,
+        has_limit: false,
+    };
+    // Parse before looking at the key so bad ranges are reported on missing keys too.
+    run_range(&ZSetVal::default(), &spec)?;
+    let Some(z) = get_zset(&mut ctx.srv.db, &args[1], ctx.now)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let items = run_range(z, &spec)?;
+    for (m, _) in &items {
+        z.remove(m);
+    }
+    delete_if_empty(&mut ctx.srv.db, &args[1]);
+    ctx.srv.dirty += items.len() as u64;
+    ctx.out.int(items.len() as i64);
+    Ok(())
+}
+
+fn zremrangebyscore(ctx: &mut Ctx) -> Result<(), Error> {
+    remove_range(ctx, By::Score)
+}
+fn zremrangebyrank(ctx: &mut Ctx) -> Result<(), Error> {
+    remove_range(ctx, By::Rank)
+}
+fn zremrangebylex(ctx: &mut Ctx) -> Result<(), Error> {
+    remove_range(ctx, By::Lex)
+}
+
+/// Pops up to `count` members from `key`; `None` when the key is missing.
+pub fn pop_members(ctx: &mut Ctx, key: &[u8], max: bool, count: usize) -> Result<Option<Vec<(Vec<u8>, f64)>>, Error> {
+    let Some(z) = get_zset(&mut ctx.srv.db, key, ctx.now)? else { return Ok(None) };
+    let items = z.pop(count, max);
+    delete_if_empty(&mut ctx.srv.db, key);
+    ctx.srv.dirty += items.len() as u64;
+    Ok(Some(items))
+}
+
+fn zpop(ctx: &mut Ctx, max: bool) -> Result<(), Error> {
+    let args = ctx.args;
+    if args.len() > 3 {
+        return Err(Error::Syntax);
+    }
+    let count = args.get(2).map(|c| arg_positive(c)).transpose()?;
+    let items = pop_members(ctx, &args[1], max, count.unwrap_or(1))?.unwrap_or_default();
+    if count.is_some() {
+        reply_pairs(ctx, &items, true);
+    } else {
+        // A single pop is a flat [member, score] in both protocols.
+        ctx.out.array(items.len() * 2);
+        for (m, s) in &items {
+            ctx.out.bulk(m);
+            ctx.out.double(*s);
+        }
+    }
+    Ok(())
+}
+
+fn zpopmin(ctx: &mut Ctx) -> Result<(), Error> {
+    zpop(ctx, false)
+}
+fn zpopmax(ctx: &mut Ctx) -> Result<(), Error> {
+    zpop(ctx, true)
+}
+
+/// Parses `numkeys key... MIN|MAX [COUNT n]` from `args[at..]` (ZMPOP/BZMPOP).
+pub fn zmpop_args(args: &[Bytes], at: usize) -> Result<(Vec<Bytes>, bool, usize), Error> {
+    let n = arg_i64(&args[at]).map_err(|_| Error::Msg("ERR numkeys should be greater than 0".into()))?;
+    if n <= 0 {
+        return err("ERR numkeys should be greater than 0");
+    }
+    let n = n as usize;
+    if at + 1 + n >= args.len() {
+        return Err(Error::Syntax);
+    }
+    let keys = args[at + 1..at + 1 + n].to_vec();
+    let where_ = &args[at + 1 + n];
+    let max = if is(where_, "max") {
+        true
+    } else if is(where_, "min") {
+        false
+    } else {
+        return Err(Error::Syntax);
+    };
+    let rest = &args[at + 2 + n..];
+    let count = match rest.len() {
+        0 => 1,
+        2 if is(&rest[0], "count") => {
+            arg_i64(&rest[1]).ok().filter(|c| *c > 0).ok_or(Error::Msg("ERR count should be greater than 0".into()))?
+                as usize
+        }
+        _ => return Err(Error::Syntax),
+    };
+    Ok((keys, max, count))
+}
+
+/// Pops from the first non-empty sorted set, replying `[key, [[member, score], ...]]`.
+pub fn zmpop_reply(ctx: &mut Ctx, keys: &[Bytes], max: bool, count: usize) -> Result<bool, Error> {
+    for key in keys {
+        if let Some(items) = pop_members(ctx, key, max, count)? {
+            if items.is_empty() {
+                continue;
+            }
+            ctx.out.array(2);
+            ctx.out.bulk(key);
+            ctx.out.array(items.len());
+            for (m, s) in &items {
+                ctx.out.array(2);
+                ctx.out.bulk(m);
+                ctx.out.double(*s);
+            }
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn zmpop(ctx: &mut Ctx) -> Result<(), Error> {
+    let (keys, max, count) = zmpop_args(ctx.args, 1)?;
+    if !zmpop_reply(ctx, &keys, max, count)? {
+        ctx.out.null_array();
+    }
+    Ok(())
+}
+
+fn zrandmember(ctx: &mut Ctx) -> Result<(), Error> {
+    let args = ctx.args;
+    let count = match args.len() {
+        2 => None,
+        3 => Some(arg_i64(&args[2])?),
+        4 if is(&args[3], "withscores") => Some(arg_i64(&args[2])?),
+        _ => return Err(Error::Syntax),
+    };
+    if count.is_some_and(|c| c.checked_abs().is_none_or(|c| c > i64::MAX / 2)) {
+        return err("ERR value is out of range");
+    }
+    let withscores = args.len() == 4;
+    let z = get_zset(&mut ctx.srv.db, &args[1], ctx.now)?;
+    let Some(count) = count else {
+        match z.and_then(|z| z.dict.random(crate::keyspace::evict::rand()).map(|(m, _)| m.to_vec())) {
+            Some(m) => ctx.out.bulk(&m),
+            None => ctx.out.null(),
+        }
+        return Ok(());
+    };
+    let all: Vec<(Vec<u8>, f64)> =
+        z.map(|z| z.dict.iter().map(|(m, s)| (m.to_vec(), *s)).collect()).unwrap_or_default();
+    if all.is_empty() {
+        ctx.out.array(0);
+        return Ok(());
+    }
+    let picks: Vec<(Vec<u8>, f64)> = random_indexes(all.len(), count).into_iter().map(|i| all[i].clone()).collect();
+    reply_pairs(ctx, &picks, withscores);
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum SetOp {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Clone, Copy)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+/// Reads a sorted set or a plain set (members scored 1) as `(member, score)` pairs.
+fn load_input(ctx: &mut Ctx, key: &[u8]) -> Result<Vec<(Vec<u8>, f64)>, Error> {
+    match ctx.srv.db.get(key, ctx.now).map(|e| &e.value) {
+        None => Ok(Vec::new()),
+        Some(Value::ZSet(z)) => Ok(z.dict.iter().map(|(m, s)| (m.to_vec(), *s)).collect()),
+        Some(Value::Set(s)) => Ok(s.members().into_iter().map(|m| (m, 1.0)).collect()),
+        Some(_) => Err(Error::WrongType),
+    }
+}
+
+fn combine(op: SetOp, inputs: Vec<Vec<(Vec<u8>, f64)>>, weights: &[f64], agg: Aggregate) -> Vec<(Vec<u8>, f64)> {
+    use std::collections::HashMap;
+    let fold = |a: f64, b: f64| {
+        let r = match agg {
+            Aggregate::Sum => a + b,
+            Aggregate::Min => a.min(b),
+            Aggregate::Max => a.max(b),
+        };
+        // inf + -inf is treated as 0, as Redis does.
+        if r.is_nan() {
+            0.0
+        } else {
+            r
+        }
+    };
+    let weighted = |s: f64, w: f64| {
+        let r = s * w;
+        if r.is_nan() {
+            0.0
+        } else {
+            r
+        }
+    };
+    let mut acc: HashMap<Vec<u8>, f64> = HashMap::new();
+    let mut order: Vec<Vec<u8>> = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let w = weights.get(i).copied().unwrap_or(1.0);
+        match op {
+            SetOp::Union => {
+                for (m, s) in input {
+                    let v = weighted(*s, w);
+                    match acc.get_mut(m) {
+                        Some(cur) => *cur = fold(*cur, v),
+                        None => {
+                            acc.insert(m.clone(), v);
+                            order.push(m.clone());
+                        }
+                    }
+                }
+            }
+            SetOp::Inter => {
+                if i == 0 {
+                    for (m, s) in input {
+                        acc.insert(m.clone(), weighted(*s, w));
+                        order.push(m.clone());
+                    }
+                } else {
+                    let here: HashMap<&[u8], f64> = input.iter().map(|(m, s)| (&m[..], *s)).collect();
+                    order.retain(|m| here.contains_key(&m[..]));
+                    for m in &order {
+                        if let (Some(cur), Some(s)) = (acc.get_mut(m), here.get(&m[..])) {
+                            *cur = fold(*cur, weighted(*s, w));
+                        }
+                    }
+                }
+            }
+            SetOp::Diff => {
+                if i == 0 {
+                    for (m, s) in input {
+                        acc.insert(m.clone(), *s);
+                        order.push(m.clone());
+                    }
+                } else {
+                    let here: std::collections::HashSet<&[u8]> = input.iter().map(|(m, _)| &m[..]).collect();
+                    order.retain(|m| !here.contains(&m[..]));
+                }
+            }
+        }
+    }
+    let mut out: Vec<(Vec<u8>, f64)> = order.into_iter().filter_map(|m| acc.get(&m).map(|s| (m.clone(), *s))).collect();
+    out.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
+/// ZUNION/ZINTER/ZDIFF and their STORE forms; `at` is the index of numkeys.
+fn zsetop(ctx: &mut Ctx, op: SetOp, at: usize, store: bool) -> Result<(), Error> {
+    let args = ctx.args;
+    let name = String::from_utf8_lossy(&args[0]).to_lowercase();
+    let n = arg_i64(&args[at])?;
+    if n <= 0 {
+        return err(format!("ERR at least 1 input key is needed for '{name}' command"));
+    }
+    let n = n as usize;
+    if at + 1 + n > args.len() {
+        return Err(Error::Syntax);
+    }
+    let keys = &args[at + 1..at + 1 + n];
+    let mut weights = Vec::new();
+    let mut agg = Aggregate::Sum;
+    let mut withscores = false;
+    let mut i = at + 1 + n;
+    while i < args.len() {
+        let a = &args[i];
+        if op != SetOp::Diff && is(a, "weights") && i + n < args.len() {
+            for w in &args[i + 1..=i + n] {
+                weights.push(arg_f64(w).map_err(|_| Error::Msg("ERR weight value is not a float".into()))?);
+            }
+            i += n;
+        } else if op != SetOp::Diff && is(a, "aggregate") && i + 1 < args.len() {
+            let v = &args[i + 1];
+            agg = if is(v, "sum") {
+                Aggregate::Sum
+            } else if is(v, "min") {
+                Aggregate::Min
+            } else if is(v, "max") {
+                Aggregate::Max
+            } else {
+                return Err(Error::Syntax);
+            };
+            i += 1;
+        } else if !store && is(a, "withscores") {
+            withscores = true;
+        } else {
+            return Err(Error::Syntax);
+        }
+        i += 1;
+    }
+    let inputs = keys.iter().map(|k| load_input(ctx, k)).collect::<Result<Vec<_>, _>>()?;
+    let result = combine(op, inputs, &weights, agg);
+    if store {
+        store_result(ctx, &args[1], &result);
+        ctx.out.int(result.len() as i64);
+    } else {
+        reply_pairs(ctx, &result, withscores);
+    }
+    Ok(())
+}
+
+fn zunion(ctx: &mut Ctx) -> Result<(), Error> {
+    zsetop(ctx, SetOp::Union, 1, false)
+}
+fn zinter(ctx: &mut Ctx) -> Result<(), Error> {
+    zsetop(ctx, SetOp::Inter, 1, false)
+}
+fn zdiff(ctx: &mut Ctx) -> Result<(), Error> {
+    zsetop(ctx, SetOp::Diff, 1, false)
+}
+fn zunionstore(ctx: &mut Ctx) -> Result<(), Error> {
+    zsetop(ctx, SetOp::Union, 2, true)
+}
+fn zinterstore(ctx: &mut Ctx) -> Result<(), Error> {
+    zsetop(ctx, SetOp::Inter, 2, true)
+}
+fn zdiffstore(ctx: &mut Ctx) -> Result<(), Error> {
+    zsetop(ctx, SetOp::Diff, 2, true)
+}
+
+fn zintercard(ctx: &mut Ctx) -> Result<(), Error> {
+    let (keys, limit) = card_args(ctx.args)?;
+    let inputs = keys.iter().map(|k| load_input(ctx, k)).collect::<Result<Vec<_>, _>>()?;
+    let n = combine(SetOp::Inter, inputs, &[], Aggregate::Sum).len().min(limit);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn zscan(ctx: &mut Ctx) -> Result<(), Error> {
+    let args = ctx.args;
+    let cursor = arg_cursor(&args[2])?;
+    let (pattern, count) = scan_options(args)?;
+    let mut found = Vec::new();
+    let next = match get_zset(&mut ctx.srv.db, &args[1], ctx.now)? {
+        None => 0,
+        Some(z) => z.dict.scan(cursor, count, |m, s| {
+            if key_matches(pattern, m) {
+                found.push((m.to_vec(), *s));
+            }
+        }),
+    };
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
+    ctx.out.array(found.len() * 2);
+    for (m, s) in found {
+        ctx.out.bulk(&m);
+        ctx.out.bulk(format_g17(s).as_bytes());
+    }
+    Ok(())
+}
