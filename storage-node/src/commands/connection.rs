@@ -24,6 +24,13 @@ pub fn register(h: &mut Vec<(&'static str, Handler)>) {
 }
 
 fn ping(ctx: &mut Ctx) -> Result<(), Error> {
+    // A subscribed RESP2 client gets PING answered in the message shape.
+    if ctx.client.proto == Proto::Resp2 && ctx.client.subscribed() {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(ctx.args.get(1).map_or(&b""[..], |a| &a[..]));
+        return Ok(());
+    }
     match ctx.args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(&ctx.args[1]),
@@ -141,6 +148,21 @@ fn quit(ctx: &mut Ctx) -> Result<(), Error> {
 }
 
 fn reset(ctx: &mut Ctx) -> Result<(), Error> {
+    ctx.client.multi = None;
+    ctx.client.multi_error = false;
+    super::unwatch_all(ctx.srv, ctx.client);
+    for (kind, names) in [
+        ("unsubscribe", ctx.client.subs.len()),
+        ("punsubscribe", ctx.client.psubs.len()),
+        ("sunsubscribe", ctx.client.ssubs.len()),
+    ] {
+        if names > 0 {
+            let mut scratch = protocol::Reply::new();
+            let args = [bytes::Bytes::from(kind)];
+            let mut clock = super::Clock::start();
+            super::dispatch(ctx.srv, ctx.client, &args, &mut scratch, &mut clock);
+        }
+    }
     ctx.client.proto = Proto::Resp2;
     ctx.out.proto = Proto::Resp2;
     ctx.client.name = None;

@@ -105,9 +105,10 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
         ),
         "clients" => write!(
             t,
-            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
             srv.clients.len(),
             cfg.maxclients,
+            crate::server::blocking::blocked_count(srv),
         ),
         "memory" => {
             let used = alloc::used_memory();
@@ -134,7 +135,7 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
             let s = &srv.stats;
             write!(
                 t,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\nunexpected_error_replies:0\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ntotal_error_replies:{}\r\nunexpected_error_replies:0\r\n",
                 s.total_connections_received,
                 s.total_commands_processed,
                 instantaneous_ops(s),
@@ -145,6 +146,8 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
                 s.evicted_keys,
                 s.keyspace_hits,
                 s.keyspace_misses,
+                srv.channels.len(),
+                srv.patterns.len(),
                 s.error_replies,
             )
         }

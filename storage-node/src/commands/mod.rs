@@ -1,11 +1,14 @@
 //! Command dispatch: the node's handlers keyed by the shared command table, with Redis's checks
 //! (arity, authentication, memory) applied before a handler runs, and per-command statistics.
 
+mod blocking;
 mod connection;
 mod hash;
 mod info;
 mod keys;
 mod list;
+mod multi;
+mod pubsub;
 mod server;
 mod set;
 mod strings;
@@ -28,6 +31,8 @@ use crate::keyspace::set::SetVal;
 use crate::keyspace::zset::ZSetVal;
 use crate::keyspace::{now_ms, Db, Value};
 use crate::server::{Client, Server};
+
+pub use multi::unwatch_all;
 
 /// What a handler needs: the server, the calling client, the arguments and the reply buffer.
 pub struct Ctx<'a> {
@@ -107,6 +112,9 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     list::register(&mut h);
     set::register(&mut h);
     zset::register(&mut h);
+    blocking::register(&mut h);
+    multi::register(&mut h);
+    pubsub::register(&mut h);
     keys::register(&mut h);
     h
 }
@@ -210,11 +218,19 @@ impl Clock {
     }
 }
 
-/// Runs one command for a client, writing exactly one reply.
+/// Commands a RESP2 client may send while subscribed.
+const SUBSCRIBED_OK: &[&str] =
+    &["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "ping", "quit", "reset"];
+/// Commands that act on a transaction instead of being queued by it.
+const MULTI_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
+
+/// Runs one command for a client, writing exactly one reply (or none, when the client blocks).
 pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut Reply, clock: &mut Clock) {
     srv.stats.total_commands_processed += 1;
     let Some(mut idx) = srv.commands.lookup(&args[0]) else {
         srv.stats.unknown_commands += 1;
+        srv.stats.error_replies += 1;
+        client.multi_error |= client.multi.is_some();
         out.error(&unknown_command(args));
         return;
     };
@@ -226,23 +242,35 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
         }
     }
     client.last_cmd = spec.name;
-    let reject = |srv: &mut Server, out: &mut Reply, idx: usize, msg: &str| {
+    let reject = |srv: &mut Server, client: &mut Client, out: &mut Reply, msg: &str| {
         srv.commands.commands[idx].stats.rejected_calls += 1;
+        srv.stats.error_replies += 1;
+        // A command refused while queueing dooms the transaction (EXECABORT).
+        client.multi_error |= client.multi.is_some();
         out.error(msg);
     };
     if !spec.arity_ok(args.len()) {
-        return reject(srv, out, idx, &format!("ERR wrong number of arguments for '{}' command", spec.name));
+        return reject(srv, client, out, &format!("ERR wrong number of arguments for '{}' command", spec.name));
     }
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
-        return reject(srv, out, idx, "NOAUTH Authentication required.");
+        return reject(srv, client, out, "NOAUTH Authentication required.");
+    }
+    let top_name = spec.name.split('|').next().unwrap_or(spec.name);
+    if client.proto == protocol::Proto::Resp2 && client.subscribed() && !SUBSCRIBED_OK.contains(&top_name) {
+        let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec.name);
+        return reject(srv, client, out, &msg);
     }
     if spec.has(flags::DENYOOM) && srv.config.maxmemory > 0 && !srv.make_room() {
-        return reject(srv, out, idx, "OOM command not allowed when used memory > 'maxmemory'.");
+        return reject(srv, client, out, "OOM command not allowed when used memory > 'maxmemory'.");
     }
-    let handler = srv.commands.commands[idx].handler;
-    let mut ctx = Ctx { srv, client, args, out, now: clock.now_ms };
-    let result = handler(&mut ctx);
-    let srv = ctx.srv;
+    if client.multi.is_some() && !MULTI_CONTROL.contains(&top_name) {
+        if let Some(queue) = client.multi.as_mut() {
+            queue.push(args.to_vec());
+        }
+        out.simple("QUEUED");
+        return;
+    }
+    let result = execute(srv, client, idx, args, out, clock.now_ms);
     let stats = &mut srv.commands.commands[idx].stats;
     stats.calls += 1;
     let end = Instant::now();
@@ -251,6 +279,37 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
     if let Err(e) = result {
         stats.failed_calls += 1;
         srv.stats.error_replies += 1;
+        out.error(&e.text());
+    }
+}
+
+/// Runs a handler and tells WATCHers about the keys a successful write touched.
+fn execute(
+    srv: &mut Server,
+    client: &mut Client,
+    idx: usize,
+    args: &[Bytes],
+    out: &mut Reply,
+    now: i64,
+) -> Result<(), Error> {
+    let cmd = &srv.commands.commands[idx];
+    let (handler, spec) = (cmd.handler, cmd.spec);
+    let dirty_before = srv.dirty;
+    let mut ctx = Ctx { srv, client, args, out, now };
+    let result = handler(&mut ctx);
+    if srv.dirty != dirty_before && !srv.watched.is_empty() && spec.has(flags::WRITE) {
+        let numkeys = |i: usize| args.get(i).and_then(|a| arg_i64(a).ok());
+        for i in spec.key_indexes(args.len(), numkeys).unwrap_or_default() {
+            srv.touch_key(&args[i]);
+        }
+    }
+    result
+}
+
+/// Re-runs the command a blocked client waits on; writes nothing while it must keep waiting.
+pub fn run_blocked(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut Reply) {
+    let Some(idx) = srv.commands.lookup(&args[0]) else { return };
+    if let Err(e) = execute(srv, client, idx, args, out, now_ms()) {
         out.error(&e.text());
     }
 }

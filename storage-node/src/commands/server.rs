@@ -210,17 +210,20 @@ fn command_help(ctx: &mut Ctx) -> Result<(), Error> {
 }
 
 fn config_get(ctx: &mut Ctx) -> Result<(), Error> {
-    let mut found: Vec<(&str, String)> = Vec::new();
+    let mut found: Vec<(String, String)> = Vec::new();
     for pat in &ctx.args[2..] {
+        let literal = !pat.iter().any(|b| matches!(b, b'*' | b'?' | b'['));
         for name in NodeConfig::names() {
-            if glob_match_nocase(pat, name.as_bytes()) && !found.iter().any(|(n, _)| n == name) {
+            if glob_match_nocase(pat, name.as_bytes()) && !found.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                // A name asked for without glob characters is echoed as the client spelled it.
+                let shown = if literal { String::from_utf8_lossy(pat).into_owned() } else { name.to_string() };
                 // Redis reports `dir` as the absolute working directory it moved into.
                 let value = match *name {
                     "dir" => std::env::current_dir().ok().map(|d| d.display().to_string()),
                     _ => ctx.srv.config.get(name),
                 };
                 if let Some(v) = value {
-                    found.push((name, v));
+                    found.push((shown, v));
                 }
             }
         }
@@ -244,7 +247,7 @@ fn config_set(ctx: &mut Ctx) -> Result<(), Error> {
     for pair in args.chunks(2) {
         let name = String::from_utf8_lossy(&pair[0]).to_lowercase();
         if seen.contains(&name) {
-            return err("ERR duplicate parameter");
+            return err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
         }
         seen.push(name.clone());
         if NodeConfig::names().iter().all(|n| *n != name) && ctx.srv.config.get(&name).is_none() {
@@ -309,6 +312,18 @@ fn flushall(ctx: &mut Ctx) -> Result<(), Error> {
         2 if is(&ctx.args[1], "sync") => false,
         _ => return Err(Error::Syntax),
     };
+    // Watched keys that existed are changed by the flush (Redis touches them too).
+    let now = ctx.now;
+    let touched: Vec<Box<[u8]>> = ctx
+        .srv
+        .watched
+        .keys()
+        .filter(|k| ctx.srv.db.peek(k).is_some_and(|e| e.expire_at == 0 || e.expire_at > now))
+        .cloned()
+        .collect();
+    for k in touched {
+        ctx.srv.touch_key(&k);
+    }
     let old: Db = ctx.srv.db.take_all();
     ctx.srv.dirty += old.len() as u64;
     if asynchronous && old.len() > 64 {

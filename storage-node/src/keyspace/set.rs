@@ -39,7 +39,10 @@ impl SetVal {
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        match self {
+            SetVal::Ints(v) => v.is_empty(),
+            SetVal::Table(t) => t.is_empty(),
+        }
     }
 
     /// OBJECT ENCODING.

@@ -19,12 +19,12 @@ impl PartialEq for ZSetVal {
 impl ZSetVal {
     /// Number of members.
     pub fn len(&self) -> usize {
-        self.dict.len()
+        self.list.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.dict.is_empty()
+        self.list.is_empty()
     }
 
     /// OBJECT ENCODING.

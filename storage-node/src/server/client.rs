@@ -1,6 +1,7 @@
 //! Per-connection state: identity, protocol version, authentication, and what CLIENT LIST shows.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -25,6 +26,29 @@ pub struct Client {
     pub close_after_reply: bool,
     /// Bytes waiting in the query buffer (CLIENT LIST `qbuf=`).
     pub qbuf: usize,
+    /// Commands queued since MULTI.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command was rejected while queueing: EXEC must abort.
+    pub multi_error: bool,
+    /// Set while EXEC runs the queue (blocking commands then never block).
+    pub in_exec: bool,
+    /// WATCHed keys with the expiry they had when watched.
+    pub watched: Vec<(Box<[u8]>, i64)>,
+    /// The blocking command this client waits on.
+    pub blocked: Option<Blocked>,
+    pub subs: HashSet<Box<[u8]>>,
+    pub psubs: HashSet<Box<[u8]>>,
+    pub ssubs: HashSet<Box<[u8]>>,
+}
+
+/// A client blocked on keys (BLPOP and friends).
+#[derive(Debug)]
+pub struct Blocked {
+    pub args: Vec<Bytes>,
+    pub keys: Vec<Box<[u8]>>,
+    pub deadline: Option<Instant>,
+    /// The reply on timeout is a null bulk (BLMOVE) instead of a null array.
+    pub null_bulk: bool,
 }
 
 impl Client {
@@ -44,20 +68,48 @@ impl Client {
             last_cmd: "NULL",
             close_after_reply: false,
             qbuf: 0,
+            multi: None,
+            multi_error: false,
+            in_exec: false,
+            watched: Vec::new(),
+            blocked: None,
+            subs: HashSet::new(),
+            psubs: HashSet::new(),
+            ssubs: HashSet::new(),
         }
+    }
+
+    /// Channel and pattern subscriptions (the count Redis replies for SUBSCRIBE/PSUBSCRIBE).
+    pub fn sub_count(&self) -> usize {
+        self.subs.len() + self.psubs.len()
+    }
+
+    /// True when the client is in RESP2 subscribed mode.
+    pub fn subscribed(&self) -> bool {
+        self.sub_count() + self.ssubs.len() > 0
     }
 
     /// One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's field order.
     pub fn info_line(&self) -> String {
         let name = self.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+        let flags = match (&self.blocked, &self.multi, self.subscribed()) {
+            (Some(_), _, _) => "b",
+            (_, Some(_), _) => "x",
+            (_, _, true) => "P",
+            _ => "N",
+        };
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}\n",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}\n",
             self.id,
             self.addr,
             self.laddr,
             name,
             self.created.elapsed().as_secs(),
             self.last_interaction.elapsed().as_secs(),
+            self.subs.len(),
+            self.psubs.len(),
+            self.ssubs.len(),
+            self.multi.as_ref().map_or(-1, |q| q.len() as i64),
             self.qbuf,
             self.last_cmd,
             self.user,
@@ -66,15 +118,43 @@ impl Client {
     }
 }
 
-/// A client as other tasks see it: its state and a way to ask its connection to close.
+/// A client as other tasks see it: its state, replies produced for it by other clients
+/// (pub/sub messages, the answer to a blocking command), and ways to wake or close it.
 #[derive(Debug)]
 pub struct ClientHandle {
     pub state: RefCell<Client>,
     pub killed: Cell<bool>,
     pub kill: Notify,
+    /// Bytes to send that were produced outside this client's own command batch.
+    pub outbox: RefCell<bytes::BytesMut>,
+    /// Wakes the connection to flush the outbox or resume after being unblocked.
+    pub wake: Notify,
+    /// The client's protocol, readable while its state is borrowed elsewhere.
+    pub proto: Cell<Proto>,
+    /// Since when the outbox is above the soft output-buffer limit.
+    pub soft_since: Cell<Option<Instant>>,
 }
 
 impl ClientHandle {
+    /// A handle around a fresh client.
+    pub fn new(client: Client) -> ClientHandle {
+        ClientHandle {
+            state: RefCell::new(client),
+            killed: Cell::new(false),
+            kill: Notify::new(),
+            outbox: RefCell::new(bytes::BytesMut::new()),
+            wake: Notify::new(),
+            proto: Cell::new(Proto::Resp2),
+            soft_since: Cell::new(None),
+        }
+    }
+
+    /// Queues bytes for the client and wakes its connection.
+    pub fn deliver(&self, bytes: &[u8]) {
+        self.outbox.borrow_mut().extend_from_slice(bytes);
+        self.wake.notify_one();
+    }
+
     /// Asks the connection to close at its next wake-up.
     pub fn kill(&self) {
         self.killed.set(true);

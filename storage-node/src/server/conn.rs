@@ -1,5 +1,6 @@
 //! One client connection: read what arrived, decode every complete request, execute them in
-//! order into one output buffer, write it with a single call.
+//! order into one output buffer, write it with a single call. Replies produced for this client
+//! by others (pub/sub messages, a served blocking command) arrive through its outbox.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -10,7 +11,7 @@ use protocol::{CommandDecoder, DecodeLimits, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{Client, ClientHandle, Shared};
+use super::{blocking, Client, ClientHandle, Shared};
 use crate::commands::{dispatch, Clock};
 
 /// Serves one accepted connection until it closes or is killed.
@@ -29,14 +30,21 @@ pub async fn serve(server: Shared, mut stream: TcpStream, peer: SocketAddr) {
         srv.next_client_id += 1;
         let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let needs_auth = srv.config.requirepass.is_some();
-        let client = Client::new(id, peer.to_string(), laddr, needs_auth);
-        let handle = Rc::new(ClientHandle { state: client.into(), killed: false.into(), kill: Default::default() });
+        let handle = Rc::new(ClientHandle::new(Client::new(id, peer.to_string(), laddr, needs_auth)));
         srv.clients.insert(id, handle.clone());
         handle
     };
     let _ = serve_loop(&server, &mut stream, &handle).await;
-    let id = handle.state.borrow().id;
-    server.borrow_mut().clients.remove(&id);
+    let mut srv = server.borrow_mut();
+    let mut client = handle.state.borrow_mut();
+    srv.forget_client(&mut client);
+}
+
+/// What woke the connection.
+enum Event {
+    Read(usize),
+    Wake,
+    Timeout,
 }
 
 async fn serve_loop(server: &Shared, stream: &mut TcpStream, handle: &ClientHandle) -> std::io::Result<()> {
@@ -47,31 +55,50 @@ async fn serve_loop(server: &Shared, stream: &mut TcpStream, handle: &ClientHand
         if inbuf.capacity() - inbuf.len() < 4096 {
             inbuf.reserve(16 * 1024);
         }
-        let n = tokio::select! {
+        let deadline = handle.state.borrow().blocked.as_ref().and_then(|b| b.deadline);
+        let event = tokio::select! {
             biased;
             _ = handle.kill.notified() => return Ok(()),
-            r = stream.read_buf(&mut inbuf) => r?,
+            _ = handle.wake.notified() => Event::Wake,
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now).into()), if deadline.is_some() => Event::Timeout,
+            r = stream.read_buf(&mut inbuf) => Event::Read(r?),
         };
-        if n == 0 || handle.killed.get() {
+        if matches!(event, Event::Read(0)) || handle.killed.get() {
             return Ok(());
         }
         let close = {
             let mut srv = server.borrow_mut();
             let mut client = handle.state.borrow_mut();
-            client.last_interaction = Instant::now();
-            srv.stats.net_input_bytes += n as u64;
+            let srv = &mut *srv;
+            // Whatever others queued for us goes out first, in the order it was produced.
+            let pending = std::mem::take(&mut *handle.outbox.borrow_mut());
+            out.buf.extend_from_slice(&pending);
+            handle.soft_since.set(None);
+            match event {
+                Event::Read(n) => {
+                    client.last_interaction = Instant::now();
+                    srv.stats.net_input_bytes += n as u64;
+                }
+                Event::Timeout => blocking::time_out(srv, &mut client, &mut out),
+                Event::Wake => {}
+            }
             out.proto = client.proto;
             let mut limits =
                 DecodeLimits { max_bulk_len: srv.config.proto_max_bulk_len as usize, ..Default::default() };
             let mut close = false;
             let mut clock = Clock::start();
-            loop {
+            // A blocked client's further requests wait until it is served, as in Redis.
+            while client.blocked.is_none() {
                 limits.unauthenticated = !client.authenticated;
                 match decoder.decode(&mut inbuf, &limits) {
                     Ok(Some(args)) => {
-                        dispatch(&mut srv, &mut client, &args, &mut out, &mut clock);
+                        dispatch(srv, &mut client, &args, &mut out, &mut clock);
+                        if !srv.ready_keys.is_empty() {
+                            blocking::serve_ready(srv);
+                        }
                         // HELLO may have switched the protocol for the following replies.
                         out.proto = client.proto;
+                        handle.proto.set(client.proto);
                         if client.close_after_reply {
                             close = true;
                             break;

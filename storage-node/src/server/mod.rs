@@ -2,6 +2,7 @@
 //! and shutdown. Everything runs on one thread, like Redis: the keyspace needs no locks, and
 //! each command sees the state the previous one left.
 
+pub mod blocking;
 mod client;
 mod conn;
 pub mod cron;
@@ -64,6 +65,14 @@ pub struct Server {
     pub blocked: HashMap<Box<[u8]>, std::collections::VecDeque<u64>>,
     /// Keys that received data while clients were blocked on them.
     pub ready_keys: Vec<Box<[u8]>>,
+    /// Clients watching each key (WATCH).
+    pub watched: HashMap<Box<[u8]>, Vec<u64>>,
+    /// Clients whose watched keys changed: their EXEC fails.
+    pub watch_dirty: std::collections::HashSet<u64>,
+    /// Subscribers per channel, per pattern and per shard channel.
+    pub channels: HashMap<Box<[u8]>, Vec<u64>>,
+    pub patterns: HashMap<Box<[u8]>, Vec<u64>>,
+    pub shard_channels: HashMap<Box<[u8]>, Vec<u64>>,
 }
 
 /// A node shared between its connection tasks (all on one thread).
@@ -100,6 +109,11 @@ impl Server {
             shutdown: Rc::new(Notify::new()),
             blocked: HashMap::new(),
             ready_keys: Vec::new(),
+            watched: HashMap::new(),
+            watch_dirty: Default::default(),
+            channels: HashMap::new(),
+            patterns: HashMap::new(),
+            shard_channels: HashMap::new(),
         }
     }
 
@@ -126,6 +140,34 @@ impl Server {
         if self.blocked.contains_key(key) && !self.ready_keys.iter().any(|k| &**k == key) {
             self.ready_keys.push(key.into());
         }
+    }
+
+    /// Marks clients watching `key` so their EXEC fails.
+    pub fn touch_key(&mut self, key: &[u8]) {
+        if let Some(ids) = self.watched.get(key) {
+            self.watch_dirty.extend(ids.iter().copied());
+        }
+    }
+
+    /// Drops every trace of a disconnected client: blocked queues, watches, subscriptions.
+    pub fn forget_client(&mut self, client: &mut Client) {
+        blocking::unblock(self, client);
+        crate::commands::unwatch_all(self, client);
+        for (map, names) in [
+            (&mut self.channels, &client.subs),
+            (&mut self.patterns, &client.psubs),
+            (&mut self.shard_channels, &client.ssubs),
+        ] {
+            for name in names {
+                if let Some(ids) = map.get_mut(name) {
+                    ids.retain(|id| *id != client.id);
+                    if ids.is_empty() {
+                        map.remove(name);
+                    }
+                }
+            }
+        }
+        self.clients.remove(&client.id);
     }
 
     /// Applies side effects of a config change made by CONFIG SET.

@@ -1,0 +1,96 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH. Queueing happens in `dispatch`; EXEC runs
+//! the queue in one go, which is atomic because the node is single-threaded.
+
+use super::{dispatch, err, Clock, Ctx, Error, Handler};
+use crate::server::{Client, Server};
+
+pub fn register(h: &mut Vec<(&'static str, Handler)>) {
+    h.extend([
+        ("multi", multi as Handler),
+        ("exec", exec),
+        ("discard", discard),
+        ("watch", watch),
+        ("unwatch", unwatch),
+    ]);
+}
+
+fn multi(ctx: &mut Ctx) -> Result<(), Error> {
+    if ctx.client.multi.is_some() {
+        return err("ERR MULTI calls can not be nested");
+    }
+    ctx.client.multi = Some(Vec::new());
+    ctx.client.multi_error = false;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Forgets every WATCH of `client`.
+pub fn unwatch_all(srv: &mut Server, client: &mut Client) {
+    for (key, _) in client.watched.drain(..) {
+        if let Some(ids) = srv.watched.get_mut(&key) {
+            ids.retain(|id| *id != client.id);
+            if ids.is_empty() {
+                srv.watched.remove(&key);
+            }
+        }
+    }
+    srv.watch_dirty.remove(&client.id);
+}
+
+fn exec(ctx: &mut Ctx) -> Result<(), Error> {
+    let Some(queue) = ctx.client.multi.take() else {
+        return err("ERR EXEC without MULTI");
+    };
+    // A watched key that expired since WATCH counts as changed.
+    let now = ctx.now;
+    let expired = ctx.client.watched.iter().any(|(_, at)| *at != 0 && *at <= now);
+    let dirty = ctx.srv.watch_dirty.contains(&ctx.client.id) || expired;
+    unwatch_all(ctx.srv, ctx.client);
+    if std::mem::take(&mut ctx.client.multi_error) {
+        return err("EXECABORT Transaction discarded because of previous errors.");
+    }
+    if dirty {
+        ctx.out.null_array();
+        return Ok(());
+    }
+    ctx.out.array(queue.len());
+    ctx.client.in_exec = true;
+    let mut clock = Clock::start();
+    for args in &queue {
+        dispatch(ctx.srv, ctx.client, args, ctx.out, &mut clock);
+    }
+    ctx.client.in_exec = false;
+    Ok(())
+}
+
+fn discard(ctx: &mut Ctx) -> Result<(), Error> {
+    if ctx.client.multi.take().is_none() {
+        return err("ERR DISCARD without MULTI");
+    }
+    ctx.client.multi_error = false;
+    unwatch_all(ctx.srv, ctx.client);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn watch(ctx: &mut Ctx) -> Result<(), Error> {
+    if ctx.client.multi.is_some() {
+        return err("ERR WATCH inside MULTI is not allowed");
+    }
+    for key in &ctx.args[1..] {
+        if ctx.client.watched.iter().any(|(k, _)| **k == key[..]) {
+            continue;
+        }
+        let at = ctx.srv.db.get(key, ctx.now).map_or(0, |e| e.expire_at);
+        ctx.client.watched.push((Box::from(&key[..]), at));
+        ctx.srv.watched.entry(Box::from(&key[..])).or_default().push(ctx.client.id);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn unwatch(ctx: &mut Ctx) -> Result<(), Error> {
+    unwatch_all(ctx.srv, ctx.client);
+    ctx.out.ok();
+    Ok(())
+}

@@ -1,0 +1,282 @@
+//! Pub/Sub: channel, pattern and shard-channel subscriptions, PUBLISH/SPUBLISH and PUBSUB
+//! introspection. Messages for other clients go through their outbox; a subscriber whose
+//! outbox passes the `pubsub` output-buffer limit is disconnected instead of growing memory.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use bytes::Bytes;
+use protocol::glob::glob_match;
+use protocol::{Proto, Reply};
+
+use super::{help_reply, Ctx, Error, Handler};
+use crate::server::{ClientHandle, Server};
+
+pub fn register(h: &mut Vec<(&'static str, Handler)>) {
+    h.extend([
+        ("subscribe", subscribe as Handler),
+        ("unsubscribe", unsubscribe),
+        ("psubscribe", psubscribe),
+        ("punsubscribe", punsubscribe),
+        ("ssubscribe", ssubscribe),
+        ("sunsubscribe", sunsubscribe),
+        ("publish", publish),
+        ("spublish", spublish),
+        ("pubsub|channels", pubsub_channels),
+        ("pubsub|numsub", pubsub_numsub),
+        ("pubsub|numpat", pubsub_numpat),
+        ("pubsub|shardchannels", pubsub_shardchannels),
+        ("pubsub|shardnumsub", pubsub_shardnumsub),
+        ("pubsub|help", pubsub_help),
+    ]);
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+impl Kind {
+    fn names(self) -> (&'static [u8], &'static [u8]) {
+        match self {
+            Kind::Channel => (b"subscribe", b"unsubscribe"),
+            Kind::Pattern => (b"psubscribe", b"punsubscribe"),
+            Kind::Shard => (b"ssubscribe", b"sunsubscribe"),
+        }
+    }
+}
+
+fn registry(srv: &mut Server, kind: Kind) -> &mut HashMap<Box<[u8]>, Vec<u64>> {
+    match kind {
+        Kind::Channel => &mut srv.channels,
+        Kind::Pattern => &mut srv.patterns,
+        Kind::Shard => &mut srv.shard_channels,
+    }
+}
+
+/// The `[kind, name, count]` confirmation (a push frame in RESP3).
+fn confirm(out: &mut Reply, what: &[u8], name: Option<&[u8]>, count: usize) {
+    out.push(3);
+    out.bulk(what);
+    match name {
+        Some(n) => out.bulk(n),
+        None => out.null(),
+    }
+    out.int(count as i64);
+}
+
+fn sub(ctx: &mut Ctx, kind: Kind) -> Result<(), Error> {
+    for name in &ctx.args[1..] {
+        let name: Box<[u8]> = Box::from(&name[..]);
+        let set = match kind {
+            Kind::Channel => &mut ctx.client.subs,
+            Kind::Pattern => &mut ctx.client.psubs,
+            Kind::Shard => &mut ctx.client.ssubs,
+        };
+        if set.insert(name.clone()) {
+            registry(ctx.srv, kind).entry(name.clone()).or_default().push(ctx.client.id);
+        }
+        let count = if kind == Kind::Shard { ctx.client.ssubs.len() } else { ctx.client.sub_count() };
+        confirm(ctx.out, kind.names().0, Some(&name), count);
+    }
+    Ok(())
+}
+
+fn unsub(ctx: &mut Ctx, kind: Kind) -> Result<(), Error> {
+    let names: Vec<Box<[u8]>> = if ctx.args.len() > 1 {
+        ctx.args[1..].iter().map(|a| Box::from(&a[..])).collect()
+    } else {
+        let set = match kind {
+            Kind::Channel => &ctx.client.subs,
+            Kind::Pattern => &ctx.client.psubs,
+            Kind::Shard => &ctx.client.ssubs,
+        };
+        set.iter().cloned().collect()
+    };
+    if names.is_empty() {
+        let count = if kind == Kind::Shard { ctx.client.ssubs.len() } else { ctx.client.sub_count() };
+        confirm(ctx.out, kind.names().1, None, count);
+        return Ok(());
+    }
+    for name in names {
+        let set = match kind {
+            Kind::Channel => &mut ctx.client.subs,
+            Kind::Pattern => &mut ctx.client.psubs,
+            Kind::Shard => &mut ctx.client.ssubs,
+        };
+        if set.remove(&name) {
+            let map = registry(ctx.srv, kind);
+            if let Some(ids) = map.get_mut(&name) {
+                ids.retain(|id| *id != ctx.client.id);
+                if ids.is_empty() {
+                    map.remove(&name);
+                }
+            }
+        }
+        let count = if kind == Kind::Shard { ctx.client.ssubs.len() } else { ctx.client.sub_count() };
+        confirm(ctx.out, kind.names().1, Some(&name), count);
+    }
+    Ok(())
+}
+
+fn subscribe(ctx: &mut Ctx) -> Result<(), Error> {
+    sub(ctx, Kind::Channel)
+}
+fn psubscribe(ctx: &mut Ctx) -> Result<(), Error> {
+    sub(ctx, Kind::Pattern)
+}
+fn ssubscribe(ctx: &mut Ctx) -> Result<(), Error> {
+    sub(ctx, Kind::Shard)
+}
+fn unsubscribe(ctx: &mut Ctx) -> Result<(), Error> {
+    unsub(ctx, Kind::Channel)
+}
+fn punsubscribe(ctx: &mut Ctx) -> Result<(), Error> {
+    unsub(ctx, Kind::Pattern)
+}
+fn sunsubscribe(ctx: &mut Ctx) -> Result<(), Error> {
+    unsub(ctx, Kind::Shard)
+}
+
+/// Encodes a message frame for a subscriber speaking `proto`.
+fn message(proto: Proto, parts: &[&[u8]]) -> bytes::BytesMut {
+    let mut r = Reply { buf: bytes::BytesMut::new(), proto };
+    r.push(parts.len());
+    for p in parts {
+        r.bulk(p);
+    }
+    r.buf
+}
+
+/// Sends a frame to client `id`: straight into the reply buffer when it is the caller (so it
+/// lands in order with the caller's replies), else through its outbox with the buffer limit.
+fn send(ctx: &mut Ctx, id: u64, parts: &[&[u8]]) {
+    if id == ctx.client.id {
+        let frame = message(ctx.client.proto, parts);
+        ctx.out.raw(&frame);
+        return;
+    }
+    let Some(handle) = ctx.srv.clients.get(&id).cloned() else { return };
+    let frame = message(handle.proto.get(), parts);
+    handle.deliver(&frame);
+    enforce_limit(ctx.srv, &handle);
+}
+
+/// Disconnects a subscriber whose pending output passed the pubsub hard limit, or stayed above
+/// the soft limit for longer than allowed (`client-output-buffer-limit pubsub`).
+fn enforce_limit(srv: &Server, handle: &ClientHandle) {
+    let Some((_, hard, soft, secs)) = srv.config.client_output_buffer_limit.iter().find(|(c, ..)| c == "pubsub") else {
+        return;
+    };
+    let pending = handle.outbox.borrow().len() as u64;
+    if *hard > 0 && pending > *hard {
+        handle.kill();
+    } else if *soft > 0 && pending > *soft {
+        match handle.soft_since.get() {
+            None => handle.soft_since.set(Some(Instant::now())),
+            Some(t) if t.elapsed().as_secs() >= *secs => handle.kill(),
+            Some(_) => {}
+        }
+    } else {
+        handle.soft_since.set(None);
+    }
+}
+
+fn publish(ctx: &mut Ctx) -> Result<(), Error> {
+    let (channel, msg) = (ctx.args[1].clone(), ctx.args[2].clone());
+    let mut receivers = 0;
+    let direct: Vec<u64> = ctx.srv.channels.get(&channel[..]).cloned().unwrap_or_default();
+    for id in direct {
+        send(ctx, id, &[b"message", &channel, &msg]);
+        receivers += 1;
+    }
+    let patterns: Vec<(Box<[u8]>, Vec<u64>)> = ctx
+        .srv
+        .patterns
+        .iter()
+        .filter(|(p, _)| glob_match(p, &channel))
+        .map(|(p, ids)| (p.clone(), ids.clone()))
+        .collect();
+    for (pat, ids) in patterns {
+        for id in ids {
+            send(ctx, id, &[b"pmessage", &pat, &channel, &msg]);
+            receivers += 1;
+        }
+    }
+    ctx.out.int(receivers);
+    Ok(())
+}
+
+fn spublish(ctx: &mut Ctx) -> Result<(), Error> {
+    let (channel, msg): (Bytes, Bytes) = (ctx.args[1].clone(), ctx.args[2].clone());
+    let ids: Vec<u64> = ctx.srv.shard_channels.get(&channel[..]).cloned().unwrap_or_default();
+    for id in &ids {
+        send(ctx, *id, &[b"smessage", &channel, &msg]);
+    }
+    ctx.out.int(ids.len() as i64);
+    Ok(())
+}
+
+fn list_channels(ctx: &mut Ctx, kind: Kind) -> Result<(), Error> {
+    let pattern = ctx.args.get(2).cloned();
+    let names: Vec<Box<[u8]>> =
+        registry(ctx.srv, kind).keys().filter(|n| pattern.as_ref().is_none_or(|p| glob_match(p, n))).cloned().collect();
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk(&n);
+    }
+    Ok(())
+}
+
+fn numsub(ctx: &mut Ctx, kind: Kind) -> Result<(), Error> {
+    let args = ctx.args;
+    ctx.out.map(args.len() - 2);
+    for ch in &args[2..] {
+        let n = registry(ctx.srv, kind).get(&ch[..]).map_or(0, |v| v.len());
+        ctx.out.bulk(ch);
+        ctx.out.int(n as i64);
+    }
+    Ok(())
+}
+
+fn pubsub_channels(ctx: &mut Ctx) -> Result<(), Error> {
+    list_channels(ctx, Kind::Channel)
+}
+fn pubsub_shardchannels(ctx: &mut Ctx) -> Result<(), Error> {
+    list_channels(ctx, Kind::Shard)
+}
+fn pubsub_numsub(ctx: &mut Ctx) -> Result<(), Error> {
+    numsub(ctx, Kind::Channel)
+}
+fn pubsub_shardnumsub(ctx: &mut Ctx) -> Result<(), Error> {
+    numsub(ctx, Kind::Shard)
+}
+
+fn pubsub_numpat(ctx: &mut Ctx) -> Result<(), Error> {
+    let n = ctx.srv.patterns.len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn pubsub_help(ctx: &mut Ctx) -> Result<(), Error> {
+    help_reply(
+        ctx.out,
+        "PUBSUB",
+        &[
+            "CHANNELS [<pattern>]",
+            "    Return the currently active channels matching a <pattern> (default: '*').",
+            "NUMPAT",
+            "    Return number of subscriptions to patterns.",
+            "NUMSUB [<channel> ...]",
+            "    Return the number of subscribers for the specified channels, excluding",
+            "    pattern subscriptions(default: no channels).",
+            "SHARDCHANNELS [<pattern>]",
+            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+            "SHARDNUMSUB [<shardchannel> ...]",
+            "    Return the number of subscribers for the specified shard level channel(s)",
+        ],
+    );
+    Ok(())
+}
