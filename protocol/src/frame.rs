@@ -238,7 +238,7 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Frame, usize
             if n == -1 && tag == b'*' {
                 return Ok(Some((Frame::Null, next)));
             }
-            if n < 0 || n > 1024 * 1024 * 1024 {
+            if !(0..=1024 * 1024 * 1024).contains(&n) {
                 return Err(ProtocolError::InvalidMultibulkLength);
             }
             let count = if tag == b'%' { n as usize * 2 } else { n as usize };

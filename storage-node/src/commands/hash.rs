@@ -33,7 +33,7 @@ pub fn register(h: &mut Vec<(&'static str, Handler)>) {
 
 fn hset(ctx: &mut Ctx) -> Result<(), Error> {
     let args = ctx.args;
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         let name = String::from_utf8_lossy(&args[0]).to_lowercase();
         return err(format!("ERR wrong number of arguments for '{name}' command"));
     }

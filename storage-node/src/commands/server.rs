@@ -238,7 +238,7 @@ fn config_get(ctx: &mut Ctx) -> Result<(), Error> {
 
 fn config_set(ctx: &mut Ctx) -> Result<(), Error> {
     let args = &ctx.args[2..];
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return err("ERR wrong number of arguments for 'config|set' command");
     }
     // All or nothing: apply to a copy, keep it only if every pair succeeds.

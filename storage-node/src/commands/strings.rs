@@ -270,7 +270,7 @@ fn mget(ctx: &mut Ctx) -> Result<(), Error> {
 }
 
 fn mset(ctx: &mut Ctx) -> Result<(), Error> {
-    if ctx.args.len() % 2 == 0 {
+    if ctx.args.len().is_multiple_of(2) {
         return err("ERR wrong number of arguments for 'mset' command");
     }
     mset_pairs(ctx);
@@ -279,7 +279,7 @@ fn mset(ctx: &mut Ctx) -> Result<(), Error> {
 }
 
 fn msetnx(ctx: &mut Ctx) -> Result<(), Error> {
-    if ctx.args.len() % 2 == 0 {
+    if ctx.args.len().is_multiple_of(2) {
         return err("ERR wrong number of arguments for 'msetnx' command");
     }
     let now = ctx.now;

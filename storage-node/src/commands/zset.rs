@@ -52,6 +52,9 @@ pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     ]);
 }
 
+/// Members with their scores, in order.
+pub type Scored = Vec<(Vec<u8>, f64)>;
+
 /// Parses a score bound: `1.5`, `(1.5`, `-inf`, `+inf`.
 fn score_bound(b: &[u8]) -> Result<(f64, bool), Error> {
     let bad = || Error::Msg("ERR min or max is not a float".into());
@@ -99,13 +102,13 @@ fn zadd(ctx: &mut Ctx) -> Result<(), Error> {
         i += 1;
     }
     let pairs = &args[i..];
-    if pairs.is_empty() || pairs.len() % 2 != 0 {
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
         return Err(Error::Syntax);
     }
     if nx && xx {
         return err("ERR XX and NX options at the same time are not compatible");
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (nx && (gt || lt)) || (gt && lt) {
         return err("ERR GT, LT, and/or NX options at the same time are not compatible");
     }
     if incr && pairs.len() > 2 {
@@ -503,7 +506,7 @@ fn zremrangebylex(ctx: &mut Ctx) -> Result<(), Error> {
 }
 
 /// Pops up to `count` members from `key`; `None` when the key is missing.
-pub fn pop_members(ctx: &mut Ctx, key: &[u8], max: bool, count: usize) -> Result<Option<Vec<(Vec<u8>, f64)>>, Error> {
+pub fn pop_members(ctx: &mut Ctx, key: &[u8], max: bool, count: usize) -> Result<Option<Scored>, Error> {
     let Some(z) = get_zset(&mut ctx.srv.db, key, ctx.now)? else { return Ok(None) };
     let items = z.pop(count, max);
     delete_if_empty(&mut ctx.srv.db, key);

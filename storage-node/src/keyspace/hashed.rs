@@ -87,14 +87,12 @@ impl<V> HashedMap<V> {
     /// Members with hash >= `cursor`, at least `count` of them (whole hash groups); returns the
     /// next cursor, 0 when the end was reached.
     pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], &V)) -> u64 {
-        let mut seen = 0;
         let mut last = None;
-        for ((h, k), v) in self.map.range((cursor, Elem::default())..) {
+        for (seen, ((h, k), v)) in self.map.range((cursor, Elem::default())..).enumerate() {
             if seen >= count && last != Some(*h) {
                 return *h;
             }
             f(k, v);
-            seen += 1;
             last = Some(*h);
         }
         0

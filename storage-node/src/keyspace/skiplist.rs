@@ -220,8 +220,8 @@ impl SkipList {
             self.nodes[new as usize].levels[i] = Level { forward: ul.forward, span: ul.span - (rank[0] - rank[i]) };
             self.nodes[u].levels[i] = Level { forward: new, span: rank[0] - rank[i] + 1 };
         }
-        for i in lvl..self.level {
-            self.nodes[update[i] as usize].levels[i].span += 1;
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
+            self.nodes[u as usize].levels[i].span += 1;
         }
         self.nodes[new as usize].backward = if update[0] == HEAD { NIL } else { update[0] };
         let f0 = self.fwd(new, 0);
@@ -251,8 +251,8 @@ impl SkipList {
         if x == NIL || self.nodes[x as usize].score != score || &*self.nodes[x as usize].elem != elem {
             return false;
         }
-        for i in 0..self.level {
-            let u = update[i] as usize;
+        for (i, &u) in update.iter().enumerate().take(self.level) {
+            let u = u as usize;
             if self.nodes[u].levels[i].forward == x {
                 let xl = self.nodes[x as usize].levels[i];
                 self.nodes[u].levels[i].span += xl.span;
