@@ -120,7 +120,7 @@ pub struct CommandSpec {
     pub subcommands: &'static [CommandSpec],
 }
 
-use acl::{CONNECTION, DANGEROUS, HASH, KEYSPACE, LIST, SET, SORTEDSET, STRING, TRANSACTION};
+use acl::{CONNECTION, DANGEROUS, HASH, KEYSPACE, LIST, SCRIPTING, SET, SORTEDSET, STRING, TRANSACTION};
 use flags::*;
 
 const fn c(name: &'static str, arity: i32, flags: u32, acl: u32, keys: KeySpec) -> CommandSpec {
@@ -185,6 +185,13 @@ static PUBSUB_SUBS: &[CommandSpec] = &[
     c("pubsub|shardchannels", -2, PUBSUB | LOADING | STALE, 0, NK),
     c("pubsub|shardnumsub", -2, PUBSUB | LOADING | STALE, 0, NK),
     c("pubsub|help", 2, LOADING | STALE, 0, NK),
+];
+static SCRIPT_SUBS: &[CommandSpec] = &[
+    c("script|load", 3, NOSCRIPT | STALE, SCRIPTING, NK),
+    c("script|exists", -3, NOSCRIPT, SCRIPTING, NK),
+    c("script|flush", -2, NOSCRIPT, SCRIPTING, NK),
+    c("script|kill", 2, NOSCRIPT | ALLOW_BUSY, SCRIPTING, NK),
+    c("script|help", 2, LOADING | STALE, SCRIPTING, NK),
 ];
 static OBJECT_SUBS: &[CommandSpec] = &[
     c("object|encoding", 3, RO, KEYSPACE, k(2, 2, 1)),
@@ -275,6 +282,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("sunsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, 0, KALL),
     c("spublish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, 0, K1),
     container("pubsub", -2, 0, 0, PUBSUB_SUBS),
+    // Scripting.
+    c("eval", -3, NOSCRIPT | SKIP_SLOWLOG | MAY_REPLICATE, SCRIPTING, NK2),
+    c("evalsha", -3, NOSCRIPT | SKIP_SLOWLOG | MAY_REPLICATE, SCRIPTING, NK2),
+    c("eval_ro", -3, NOSCRIPT | SKIP_SLOWLOG | READONLY, SCRIPTING, NK2),
+    c("evalsha_ro", -3, NOSCRIPT | SKIP_SLOWLOG | READONLY, SCRIPTING, NK2),
+    container("script", -2, 0, 0, SCRIPT_SUBS),
     // Hashes.
     c("hset", -4, RWF, HASH, K1),
     c("hsetnx", 4, RWF, HASH, K1),

@@ -4,6 +4,7 @@
 mod alloc;
 mod commands;
 mod keyspace;
+mod scripting;
 mod server;
 
 use std::cell::RefCell;

@@ -9,6 +9,7 @@ mod keys;
 mod list;
 mod multi;
 mod pubsub;
+mod scripting;
 mod server;
 mod set;
 mod strings;
@@ -115,6 +116,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     blocking::register(&mut h);
     multi::register(&mut h);
     pubsub::register(&mut h);
+    scripting::register(&mut h);
     keys::register(&mut h);
     h
 }
@@ -304,6 +306,23 @@ fn execute(
         }
     }
     result
+}
+
+/// Runs a command on behalf of a script (`redis.call`): the checks were made by the caller.
+pub fn execute_for_script(
+    srv: &mut Server,
+    client: &mut Client,
+    idx: usize,
+    args: &[Bytes],
+    out: &mut Reply,
+) -> Result<(), Error> {
+    srv.stats.total_commands_processed += 1;
+    srv.commands.commands[idx].stats.calls += 1;
+    // Inside a script a blocking command must not block: it behaves as inside EXEC.
+    let in_exec = std::mem::replace(&mut client.in_exec, true);
+    let r = execute(srv, client, idx, args, out, now_ms());
+    client.in_exec = in_exec;
+    r
 }
 
 /// Re-runs the command a blocked client waits on; writes nothing while it must keep waiting.

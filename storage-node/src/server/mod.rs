@@ -73,6 +73,8 @@ pub struct Server {
     pub channels: HashMap<Box<[u8]>, Vec<u64>>,
     pub patterns: HashMap<Box<[u8]>, Vec<u64>>,
     pub shard_channels: HashMap<Box<[u8]>, Vec<u64>>,
+    /// The Lua engine and its script cache.
+    pub scripting: crate::scripting::Scripting,
 }
 
 /// A node shared between its connection tasks (all on one thread).
@@ -114,6 +116,8 @@ impl Server {
             channels: HashMap::new(),
             patterns: HashMap::new(),
             shard_channels: HashMap::new(),
+            // A Lua state that cannot be created means the process is broken, not bad input.
+            scripting: crate::scripting::Scripting::new().expect("cannot create the Lua state"),
         }
     }
 

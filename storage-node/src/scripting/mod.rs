@@ -1,0 +1,280 @@
+//! Lua scripting (EVAL and friends): one Lua 5.1 state with Redis's sandbox and libraries, the
+//! `redis.*` bridge into command dispatch, and the conversions between Lua values and RESP.
+//! A script runs inside the calling command, on the node's single thread, so it is atomic.
+
+mod convert;
+mod libs;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Instant;
+
+use bytes::Bytes;
+use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Value};
+use protocol::command::flags;
+use protocol::{Proto, Reply};
+
+use crate::commands::{execute_for_script, Error};
+use crate::server::{Client, Server};
+
+/// The scripting engine of a node.
+pub struct Scripting {
+    lua: Lua,
+    /// Loaded scripts by SHA1 (lowercase hex).
+    pub scripts: HashMap<String, Bytes>,
+}
+
+/// SHA1 of a script body, lowercase hex, as Redis names scripts.
+pub fn sha1_hex(body: &[u8]) -> String {
+    sha1_smol::Sha1::from(body).digest().to_string()
+}
+
+/// A failure inside `redis.call`, carried through Lua to the reply.
+#[derive(Debug)]
+struct CallError {
+    msg: String,
+    line: i32,
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Lua code run once per state: Redis's sandbox (no file access, read-only globals).
+const SANDBOX: &str = r#"
+loadfile = nil
+dofile = nil
+local rawset, error, setmetatable = rawset, error, setmetatable
+setmetatable(_G, {
+  __index = function(_, k) error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end,
+  __newindex = function(_, k) error("Attempt to modify a readonly table", 2) end,
+})
+"#;
+
+impl Scripting {
+    /// A fresh engine with the sandbox applied.
+    pub fn new() -> mlua::Result<Scripting> {
+        let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, LuaOptions::default())?;
+        libs::install_bit(&lua)?;
+        libs::install_cjson(&lua)?;
+        let redis = lua.create_table()?;
+        redis.set("sha1hex", lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?)?;
+        redis.set(
+            "error_reply",
+            lua.create_function(|lua, s: mlua::String| {
+                let t = lua.create_table()?;
+                t.set("err", s)?;
+                Ok(t)
+            })?,
+        )?;
+        redis.set(
+            "status_reply",
+            lua.create_function(|lua, s: mlua::String| {
+                let t = lua.create_table()?;
+                t.set("ok", s)?;
+                Ok(t)
+            })?,
+        )?;
+        redis.set(
+            "log",
+            lua.create_function(|_, (level, msg): (i64, mlua::String)| {
+                if !(0..=3).contains(&level) {
+                    return Err(mlua::Error::runtime("Invalid debug level."));
+                }
+                eprintln!("{}:M * <script> {}", std::process::id(), msg.to_string_lossy());
+                Ok(())
+            })?,
+        )?;
+        redis.set(
+            "setresp",
+            lua.create_function(|lua, v: i64| {
+                if v != 2 && v != 3 {
+                    return Err(mlua::Error::runtime("RESP version must be 2 or 3."));
+                }
+                lua.set_app_data(if v == 3 { Proto::Resp3 } else { Proto::Resp2 });
+                Ok(())
+            })?,
+        )?;
+        for (i, name) in ["LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"].iter().enumerate() {
+            redis.set(*name, i)?;
+        }
+        lua.globals().set("redis", redis)?;
+        lua.load(SANDBOX).set_name("@sandbox").exec()?;
+        Ok(Scripting { lua, scripts: HashMap::new() })
+    }
+
+    /// Compiles `body` as `f_<sha>` unless already loaded; returns the SHA.
+    pub fn load(&mut self, body: &[u8]) -> Result<String, Error> {
+        let sha = sha1_hex(body);
+        if self.scripts.contains_key(&sha) {
+            return Ok(sha);
+        }
+        // The body is compiled as a chunk of its own, so line numbers match the user's text.
+        let func = self
+            .lua
+            .load(body)
+            .set_name("@user_script")
+            .into_function()
+            .map_err(|e| Error::Msg(format!("ERR Error compiling script (new function): {}", lua_message(&e))))?;
+        self.lua.globals().raw_set(format!("f_{sha}"), func).map_err(internal)?;
+        self.scripts.insert(sha.clone(), Bytes::copy_from_slice(body));
+        Ok(sha)
+    }
+
+    /// Forgets every script (SCRIPT FLUSH): a brand-new Lua state.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        *self = Scripting::new().map_err(internal)?;
+        Ok(())
+    }
+}
+
+fn internal(e: mlua::Error) -> Error {
+    Error::Msg(format!("ERR {}", lua_message(&e)))
+}
+
+/// The text of a Lua error without mlua's decorations.
+fn lua_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        // Redis shows the message alone, without Lua's traceback.
+        mlua::Error::RuntimeError(m) => m.split("\nstack traceback:").next().unwrap_or(m).to_string(),
+        mlua::Error::CallbackError { cause, .. } => lua_message(cause),
+        mlua::Error::ExternalError(ext) => ext.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Finds a `CallError` raised by `redis.call` in an mlua error chain.
+fn call_error(e: &mlua::Error) -> Option<&CallError> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => call_error(cause),
+        mlua::Error::ExternalError(ext) => ext.downcast_ref::<CallError>(),
+        _ => None,
+    }
+}
+
+/// Runs script `sha` for a client with KEYS/ARGV, writing the script's reply into `out`.
+pub fn run(
+    srv: &mut Server,
+    client: &mut Client,
+    sha: &str,
+    keys: &[Bytes],
+    argv: &[Bytes],
+    readonly: bool,
+    out: &mut Reply,
+) -> Result<(), Error> {
+    let lua = srv.scripting.lua.clone();
+    let busy_ms = srv.config.busy_reply_threshold;
+    lua.set_app_data(Proto::Resp2);
+    let globals = lua.globals();
+    let to_table = |items: &[Bytes]| -> mlua::Result<mlua::Table> {
+        let t = lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, a) in items.iter().enumerate() {
+            t.raw_set(i + 1, lua.create_string(&a[..])?)?;
+        }
+        Ok(t)
+    };
+    globals.raw_set("KEYS", to_table(keys).map_err(internal)?).map_err(internal)?;
+    globals.raw_set("ARGV", to_table(argv).map_err(internal)?).map_err(internal)?;
+    let func: mlua::Function = globals.raw_get(format!("f_{sha}")).map_err(internal)?;
+    // Long scripts are reported (Redis answers -BUSY to others meanwhile; see the README).
+    let started = Instant::now();
+    let warned = std::cell::Cell::new(false);
+    lua.set_hook(HookTriggers::new().every_nth_instruction(100_000), move |_, _| {
+        if !warned.get() && busy_ms > 0 && started.elapsed().as_millis() as u64 > busy_ms {
+            warned.set(true);
+            eprintln!("Slow script detected: still in execution after {busy_ms} milliseconds.");
+        }
+        Ok(mlua::VmState::Continue)
+    });
+    let state = RefCell::new((srv, client));
+    let call_impl = |lua: &Lua, args: mlua::Variadic<Value>, raise: bool| -> mlua::Result<Value> {
+        let line = lua.inspect_stack(1).map_or(0, |d| d.curr_line());
+        let mut guard = state.borrow_mut();
+        let (srv, client) = &mut *guard;
+        let proto = lua.app_data_ref::<Proto>().map_or(Proto::Resp2, |p| *p);
+        match call_command(srv, client, &args, readonly, proto) {
+            Ok(reply) => convert::resp_to_lua(lua, &reply),
+            Err(msg) if raise => Err(mlua::Error::external(CallError { msg, line })),
+            Err(msg) => {
+                let t = lua.create_table()?;
+                t.set("err", msg)?;
+                Ok(Value::Table(t))
+            }
+        }
+    };
+    let result = lua.scope(|scope| {
+        let redis: mlua::Table = globals.raw_get("redis")?;
+        redis.raw_set("call", scope.create_function(|lua, args| call_impl(lua, args, true))?)?;
+        redis.raw_set("pcall", scope.create_function(|lua, args| call_impl(lua, args, false))?)?;
+        func.call::<Value>(())
+    });
+    lua.remove_hook();
+    let resp3 = lua.app_data_ref::<Proto>().is_some_and(|p| *p == Proto::Resp3);
+    match result {
+        Ok(v) => {
+            convert::lua_to_resp(&v, out, resp3, 0);
+            Ok(())
+        }
+        Err(e) => {
+            if let Some(ce) = call_error(&e) {
+                return Err(Error::Msg(format!("{} script: {sha}, on @user_script:{}.", ce.msg, ce.line)));
+            }
+            let msg = lua_message(&e);
+            let line = msg.strip_prefix("user_script:").and_then(|r| r.split(':').next()).unwrap_or("0").to_string();
+            Err(Error::Msg(format!("ERR {msg} script: {sha}, on @user_script:{line}.")))
+        }
+    }
+}
+
+/// Executes one `redis.call` command; returns the raw reply or the error text.
+fn call_command(
+    srv: &mut Server,
+    client: &mut Client,
+    args: &mlua::Variadic<Value>,
+    readonly: bool,
+    proto: Proto,
+) -> Result<Bytes, String> {
+    let mut argv = Vec::with_capacity(args.len());
+    for a in args.iter() {
+        match a {
+            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(i) => argv.push(Bytes::from(i.to_string())),
+            Value::Number(n) => argv.push(Bytes::from(protocol::encode::format_g17(*n))),
+            _ => return Err("ERR Lua redis lib command arguments must be strings or integers".into()),
+        }
+    }
+    if argv.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call".into());
+    }
+    let Some(idx) = srv.commands.lookup(&argv[0]) else {
+        return Err("ERR Unknown Redis command called from script".into());
+    };
+    let mut spec = srv.commands.commands[idx].spec;
+    let mut idx = idx;
+    if !spec.subcommands.is_empty() && argv.len() > 1 {
+        if let Some(sub) = srv.commands.lookup_sub(idx, &argv[1]) {
+            idx = sub;
+            spec = srv.commands.commands[idx].spec;
+        }
+    }
+    if spec.has(flags::NOSCRIPT) {
+        return Err("ERR This Redis command is not allowed from script".into());
+    }
+    if !spec.arity_ok(argv.len()) {
+        return Err("ERR Wrong number of args calling Redis command from script".into());
+    }
+    if readonly && spec.has(flags::WRITE) {
+        return Err("ERR Write commands are not allowed from read-only scripts.".into());
+    }
+    if spec.has(flags::DENYOOM) && srv.config.maxmemory > 0 && !srv.make_room() {
+        return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
+    }
+    let mut out = Reply { buf: bytes::BytesMut::new(), proto };
+    execute_for_script(srv, client, idx, &argv, &mut out).map_err(|e| e.text().into_owned())?;
+    Ok(out.buf.freeze())
+}
