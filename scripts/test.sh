@@ -17,6 +17,12 @@ fi
 # so nothing else answers on 6379 while tests run.
 (service redis-server stop || systemctl stop redis-server) >/dev/null 2>&1 || true
 
+# Node.js clients (ioredis, the guide's client) for the interop suites.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+
 export CI=${CI:-1}
 cargo fmt --all -- --check
 cargo build --bins
