@@ -16,12 +16,14 @@ fn ensure_ioredis() {
     if js_dir().join("node_modules/ioredis").exists() {
         return;
     }
-    let status = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(js_dir()).status().expect("npm");
+    let status =
+        Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(js_dir()).status().expect("npm");
     assert!(status.success(), "npm ci failed in tests/js");
 }
 
 fn run_scenarios(port: u16) {
-    let out = Command::new("node").arg(js_dir().join("guide_scenarios.js")).arg(port.to_string()).output().expect("node");
+    let out =
+        Command::new("node").arg(js_dir().join("guide_scenarios.js")).arg(port.to_string()).output().expect("node");
     assert!(
         out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
         "ioredis scenarios failed:\nstdout: {}\nstderr: {}",

@@ -202,13 +202,15 @@ fn client_getname(ctx: &mut Ctx) -> Result<(), Error> {
 
 /// Calls `f` for every client, the calling one included (it is borrowed by the caller).
 fn for_each_client(ctx: &mut Ctx, mut f: impl FnMut(&super::Client)) {
-    let mut ids: Vec<u64> = ctx.srv.clients.keys().copied().collect();
+    let mut ids: Vec<u64> = ctx.srv.clients.borrow().keys().copied().collect();
     ids.sort_unstable();
     for id in ids {
         if id == ctx.client.id {
             f(ctx.client);
-        } else if let Some(c) = ctx.srv.clients.get(&id).and_then(|h| h.state.try_borrow().ok()) {
-            f(&c);
+        } else if let Some(h) = ctx.srv.clients.borrow().get(&id).cloned() {
+            if let Ok(c) = h.state.try_borrow() {
+                f(&c);
+            }
         }
     }
 }
@@ -323,7 +325,7 @@ fn kill_matching(ctx: &mut Ctx, pred: impl Fn(&super::Client) -> bool, skipme: b
         ctx.client.close_after_reply = true;
         n += 1;
     }
-    for (id, handle) in &ctx.srv.clients {
+    for (id, handle) in ctx.srv.clients.borrow().iter() {
         if *id == ctx.client.id {
             continue;
         }

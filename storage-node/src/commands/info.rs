@@ -106,7 +106,7 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
         "clients" => write!(
             t,
             "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
-            srv.clients.len(),
+            srv.clients.borrow().len(),
             cfg.maxclients,
             crate::server::blocking::blocked_count(srv),
         ),

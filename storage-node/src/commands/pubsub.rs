@@ -158,7 +158,7 @@ fn send(ctx: &mut Ctx, id: u64, parts: &[&[u8]]) {
         ctx.out.raw(&frame);
         return;
     }
-    let Some(handle) = ctx.srv.clients.get(&id).cloned() else { return };
+    let Some(handle) = ctx.srv.clients.borrow().get(&id).cloned() else { return };
     let frame = message(handle.proto.get(), parts);
     handle.deliver(&frame);
     enforce_limit(ctx.srv, &handle);

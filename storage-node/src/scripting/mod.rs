@@ -2,7 +2,10 @@
 //! `redis.*` bridge into command dispatch, and the conversions between Lua values and RESP.
 //! A script runs inside the calling command, on the node's single thread, so it is atomic.
 
+mod busy;
 mod convert;
+
+pub use busy::Adopted;
 mod libs;
 
 use std::cell::RefCell;
@@ -181,13 +184,23 @@ pub fn run(
     globals.raw_set("KEYS", to_table(keys).map_err(internal)?).map_err(internal)?;
     globals.raw_set("ARGV", to_table(argv).map_err(internal)?).map_err(internal)?;
     let func: mlua::Function = globals.raw_get(format!("f_{sha}")).map_err(internal)?;
-    // Long scripts are reported (Redis answers -BUSY to others meanwhile; see the README).
-    let started = Instant::now();
-    let warned = std::cell::Cell::new(false);
+    // A slow script answers others with -BUSY and honours SCRIPT KILL (see busy.rs).
+    let wrote = std::rc::Rc::new(std::cell::Cell::new(false));
+    let watch = std::rc::Rc::new(busy::Watch {
+        started: Instant::now(),
+        threshold_ms: busy_ms,
+        runner: client.id,
+        clients: srv.clients.clone(),
+        wrote: wrote.clone(),
+        kill: std::cell::Cell::new(false),
+        listeners: srv.listeners.iter().filter_map(|l| l.try_clone().ok()).collect(),
+        accepted: Default::default(),
+    });
+    let hook_watch = watch.clone();
     lua.set_hook(HookTriggers::new().every_nth_instruction(100_000), move |_, _| {
-        if !warned.get() && busy_ms > 0 && started.elapsed().as_millis() as u64 > busy_ms {
-            warned.set(true);
-            eprintln!("Slow script detected: still in execution after {busy_ms} milliseconds.");
+        let watch = &hook_watch;
+        if watch.poll() {
+            return Err(mlua::Error::runtime("Script killed by user with SCRIPT KILL..."));
         }
         Ok(mlua::VmState::Continue)
     });
@@ -197,7 +210,7 @@ pub fn run(
         let mut guard = state.borrow_mut();
         let (srv, client) = &mut *guard;
         let proto = lua.app_data_ref::<Proto>().map_or(Proto::Resp2, |p| *p);
-        match call_command(srv, client, &args, readonly, proto) {
+        match call_command(srv, client, &args, readonly, proto, &wrote) {
             Ok(reply) => convert::resp_to_lua(lua, &reply),
             Err(msg) if raise => Err(mlua::Error::external(CallError { msg, line })),
             Err(msg) => {
@@ -214,6 +227,8 @@ pub fn run(
         func.call::<Value>(())
     });
     lua.remove_hook();
+    // Clients that connected during a busy script get their connection task now.
+    state.borrow_mut().0.adopt.extend(watch.accepted.borrow_mut().drain(..));
     let resp3 = lua.app_data_ref::<Proto>().is_some_and(|p| *p == Proto::Resp3);
     match result {
         Ok(v) => {
@@ -238,6 +253,7 @@ fn call_command(
     args: &mlua::Variadic<Value>,
     readonly: bool,
     proto: Proto,
+    wrote: &std::cell::Cell<bool>,
 ) -> Result<Bytes, String> {
     let mut argv = Vec::with_capacity(args.len());
     for a in args.iter() {
@@ -273,6 +289,9 @@ fn call_command(
     }
     if spec.has(flags::DENYOOM) && srv.config.maxmemory > 0 && !srv.make_room() {
         return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
+    }
+    if spec.has(flags::WRITE) {
+        wrote.set(true);
     }
     let mut out = Reply { buf: bytes::BytesMut::new(), proto };
     execute_for_script(srv, client, idx, &argv, &mut out).map_err(|e| e.text().into_owned())?;

@@ -43,7 +43,7 @@ pub fn serve_ready(srv: &mut Server) {
         let key = srv.ready_keys.remove(0);
         let Some(queue) = srv.blocked.get(&key).cloned() else { continue };
         for id in queue {
-            let Some(handle) = srv.clients.get(&id).cloned() else { continue };
+            let Some(handle) = srv.clients.borrow().get(&id).cloned() else { continue };
             let Ok(mut c) = handle.state.try_borrow_mut() else { continue };
             let Some(args) = c.blocked.as_ref().map(|b| b.args.clone()) else { continue };
             let mut reply = Reply { buf: BytesMut::new(), proto: c.proto };

@@ -133,6 +133,10 @@ pub struct ClientHandle {
     pub proto: Cell<Proto>,
     /// Since when the outbox is above the soft output-buffer limit.
     pub soft_since: Cell<Option<Instant>>,
+    /// A duplicate of the socket, used only while a script keeps the thread busy.
+    pub raw: Option<std::net::TcpStream>,
+    /// Bytes read through `raw` that belong to a request not answered yet.
+    pub pending_input: RefCell<bytes::BytesMut>,
 }
 
 impl ClientHandle {
@@ -146,6 +150,8 @@ impl ClientHandle {
             wake: Notify::new(),
             proto: Cell::new(Proto::Resp2),
             soft_since: Cell::new(None),
+            raw: None,
+            pending_input: RefCell::new(bytes::BytesMut::new()),
         }
     }
 

@@ -15,12 +15,26 @@ use super::{blocking, Client, ClientHandle, Shared};
 use crate::commands::{dispatch, Clock};
 
 /// Serves one accepted connection until it closes or is killed.
-pub async fn serve(server: Shared, mut stream: TcpStream, peer: SocketAddr) {
+pub async fn serve(server: Shared, stream: TcpStream, peer: SocketAddr) {
+    serve_with_input(server, stream, peer, BytesMut::new()).await
+}
+
+/// Starts tasks for connections accepted while a script was busy.
+fn adopt_pending(server: &Shared, srv: &mut super::Server) {
+    for a in srv.adopt.drain(..) {
+        if let Ok(stream) = TcpStream::from_std(a.stream) {
+            tokio::task::spawn_local(serve_with_input(server.clone(), stream, a.peer, a.pending));
+        }
+    }
+}
+
+/// Serves a connection whose first bytes may already have been read.
+async fn serve_with_input(server: Shared, mut stream: TcpStream, peer: SocketAddr, early: BytesMut) {
     let _ = stream.set_nodelay(true);
     let handle = {
         let mut srv = server.borrow_mut();
         srv.stats.total_connections_received += 1;
-        if srv.clients.len() as u64 >= srv.config.maxclients {
+        if srv.clients.borrow().len() as u64 >= srv.config.maxclients {
             srv.stats.rejected_connections += 1;
             drop(srv);
             let _ = stream.try_write(b"-ERR max number of clients reached\r\n");
@@ -30,14 +44,25 @@ pub async fn serve(server: Shared, mut stream: TcpStream, peer: SocketAddr) {
         srv.next_client_id += 1;
         let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let needs_auth = srv.config.requirepass.is_some();
-        let handle = Rc::new(ClientHandle::new(Client::new(id, peer.to_string(), laddr, needs_auth)));
-        srv.clients.insert(id, handle.clone());
+        let mut handle = ClientHandle::new(Client::new(id, peer.to_string(), laddr, needs_auth));
+        // A second handle on the socket lets a busy script answer -BUSY (see scripting::busy).
+        handle.raw = stream_clone(&stream);
+        handle.pending_input = std::cell::RefCell::new(early);
+        let handle = Rc::new(handle);
+        srv.clients.borrow_mut().insert(id, handle.clone());
         handle
     };
     let _ = serve_loop(&server, &mut stream, &handle).await;
     let mut srv = server.borrow_mut();
     let mut client = handle.state.borrow_mut();
     srv.forget_client(&mut client);
+}
+
+/// Duplicates the socket as a std stream (non-blocking, like the original).
+fn stream_clone(stream: &TcpStream) -> Option<std::net::TcpStream> {
+    use std::os::fd::AsFd;
+    let fd = stream.as_fd().try_clone_to_owned().ok()?;
+    Some(std::net::TcpStream::from(fd))
 }
 
 /// What woke the connection.
@@ -70,6 +95,13 @@ async fn serve_loop(server: &Shared, stream: &mut TcpStream, handle: &ClientHand
             let mut srv = server.borrow_mut();
             let mut client = handle.state.borrow_mut();
             let srv = &mut *srv;
+            // Requests read while a script was busy, not yet answered, come before new input.
+            let early = std::mem::take(&mut *handle.pending_input.borrow_mut());
+            if !early.is_empty() {
+                let rest = inbuf.split();
+                inbuf.extend_from_slice(&early);
+                inbuf.extend_from_slice(&rest);
+            }
             // Whatever others queued for us goes out first, in the order it was produced.
             let pending = std::mem::take(&mut *handle.outbox.borrow_mut());
             out.buf.extend_from_slice(&pending);
@@ -95,6 +127,9 @@ async fn serve_loop(server: &Shared, stream: &mut TcpStream, handle: &ClientHand
                         dispatch(srv, &mut client, &args, &mut out, &mut clock);
                         if !srv.ready_keys.is_empty() {
                             blocking::serve_ready(srv);
+                        }
+                        if !srv.adopt.is_empty() {
+                            adopt_pending(server, srv);
                         }
                         // HELLO may have switched the protocol for the following replies.
                         out.proto = client.proto;

@@ -27,7 +27,7 @@ pub async fn run(server: Shared) {
         let timeout = srv.config.timeout;
         if timeout > 0 {
             let limit = Duration::from_secs(timeout);
-            for handle in srv.clients.values() {
+            for handle in srv.clients.borrow().values() {
                 // A client busy in this very tick holds its own borrow; it is not idle.
                 if let Ok(c) = handle.state.try_borrow() {
                     if c.last_interaction.elapsed() > limit {

@@ -4,7 +4,7 @@
 
 pub mod blocking;
 mod client;
-mod conn;
+pub mod conn;
 pub mod cron;
 
 use std::cell::RefCell;
@@ -49,7 +49,8 @@ pub struct Server {
     pub config: NodeConfig,
     pub stats: Stats,
     pub commands: CommandTable,
-    pub clients: HashMap<u64, Rc<ClientHandle>>,
+    /// Every connected client, shared with the busy-script responder.
+    pub clients: Registry,
     pub next_client_id: u64,
     pub started: Instant,
     pub run_id: String,
@@ -75,7 +76,14 @@ pub struct Server {
     pub shard_channels: HashMap<Box<[u8]>, Vec<u64>>,
     /// The Lua engine and its script cache.
     pub scripting: crate::scripting::Scripting,
+    /// Duplicates of the listening sockets, for accepting while a script is busy.
+    pub listeners: Vec<std::net::TcpListener>,
+    /// Connections accepted during a busy script, waiting for their task.
+    pub adopt: Vec<crate::scripting::Adopted>,
 }
+
+/// The connected clients by id.
+pub type Registry = Rc<RefCell<HashMap<u64, Rc<ClientHandle>>>>;
 
 /// A node shared between its connection tasks (all on one thread).
 pub type Shared = Rc<RefCell<Server>>;
@@ -102,7 +110,7 @@ impl Server {
             config,
             stats: Stats::default(),
             commands: CommandTable::new(),
-            clients: HashMap::new(),
+            clients: Registry::default(),
             next_client_id: 1,
             started: Instant::now(),
             run_id: random_hex(40),
@@ -118,6 +126,8 @@ impl Server {
             shard_channels: HashMap::new(),
             // A Lua state that cannot be created means the process is broken, not bad input.
             scripting: crate::scripting::Scripting::new().expect("cannot create the Lua state"),
+            listeners: Vec::new(),
+            adopt: Vec::new(),
         }
     }
 
@@ -171,7 +181,7 @@ impl Server {
                 }
             }
         }
-        self.clients.remove(&client.id);
+        self.clients.borrow_mut().remove(&client.id);
     }
 
     /// Applies side effects of a config change made by CONFIG SET.
@@ -240,6 +250,12 @@ fn bind_one(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
 
 /// Runs the node until SHUTDOWN or a termination signal.
 pub async fn run(server: Shared, listeners: Vec<TcpListener>) {
+    {
+        use std::os::fd::AsFd;
+        let dups =
+            listeners.iter().filter_map(|l| l.as_fd().try_clone_to_owned().ok()).map(std::net::TcpListener::from);
+        server.borrow_mut().listeners = dups.collect();
+    }
     for listener in listeners {
         tokio::task::spawn_local(accept_loop(server.clone(), listener));
     }

@@ -1,0 +1,125 @@
+//! What happens while a script runs longer than `busy-reply-threshold`: the node's thread is
+//! inside the script, so the Lua hook polls the other clients' sockets itself. Every request
+//! gets `-BUSY`, except SCRIPT KILL (stops a script that has not written yet) and SHUTDOWN
+//! NOSAVE, as in Redis.
+
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::{Buf, BytesMut};
+use protocol::{CommandDecoder, DecodeLimits};
+
+use crate::server::Registry;
+
+const BUSY: &[u8] = b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+const UNKILLABLE: &[u8] = b"-UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.\r\n";
+
+/// State shared between a running script and its hook.
+pub struct Watch {
+    pub started: Instant,
+    pub threshold_ms: u64,
+    /// The client running the script (its own requests wait, as in Redis).
+    pub runner: u64,
+    pub clients: Registry,
+    /// Set by a write through `redis.call`: the script can no longer be killed.
+    pub wrote: Rc<Cell<bool>>,
+    pub kill: Cell<bool>,
+    /// Duplicates of the listening sockets: new clients are accepted (and told -BUSY) too.
+    pub listeners: Vec<std::net::TcpListener>,
+    /// Clients accepted during the script, handed to the runtime once it ends.
+    pub accepted: std::cell::RefCell<Vec<Adopted>>,
+}
+
+/// A connection accepted while a script was busy.
+pub struct Adopted {
+    pub stream: std::net::TcpStream,
+    pub peer: std::net::SocketAddr,
+    pub pending: BytesMut,
+}
+
+impl Watch {
+    /// Called from the Lua hook: answers waiting clients once the script is slow; true when
+    /// SCRIPT KILL asked the script to stop.
+    pub fn poll(&self) -> bool {
+        if self.threshold_ms == 0 || (self.started.elapsed().as_millis() as u64) < self.threshold_ms {
+            return false;
+        }
+        self.poll_new_clients();
+        let handles: Vec<_> = self.clients.borrow().values().cloned().collect();
+        for handle in handles {
+            let Ok(state) = handle.state.try_borrow() else { continue };
+            // Skip the runner and clients with a half-read request in their own buffer.
+            if state.id == self.runner || state.qbuf > 0 {
+                continue;
+            }
+            drop(state);
+            let Some(raw) = handle.raw.as_ref() else { continue };
+            let mut pending = handle.pending_input.borrow_mut();
+            let mut buf = [0u8; 4096];
+            let mut raw_ref = raw;
+            while let Ok(n) = raw_ref.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                pending.extend_from_slice(&buf[..n]);
+                if n < buf.len() {
+                    break;
+                }
+            }
+            self.answer(&mut pending, raw);
+            if !pending.is_empty() {
+                handle.wake.notify_one();
+            }
+        }
+        self.kill.get()
+    }
+
+    fn poll_new_clients(&self) {
+        for l in &self.listeners {
+            while let Ok((stream, peer)) = l.accept() {
+                if stream.set_nonblocking(true).is_ok() {
+                    self.accepted.borrow_mut().push(Adopted { stream, peer, pending: BytesMut::new() });
+                }
+            }
+        }
+        for a in self.accepted.borrow_mut().iter_mut() {
+            let mut buf = [0u8; 4096];
+            let mut s = &a.stream;
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                a.pending.extend_from_slice(&buf[..n]);
+            }
+            self.answer(&mut a.pending, &a.stream);
+        }
+    }
+
+    /// Answers every complete request in `pending`, leaving a partial one in place.
+    fn answer(&self, pending: &mut BytesMut, mut raw: &std::net::TcpStream) {
+        let limits = DecodeLimits::default();
+        loop {
+            let mut probe = pending.clone();
+            let mut dec = CommandDecoder::new();
+            let Ok(Some(args)) = dec.decode(&mut probe, &limits) else { return };
+            let used = pending.len() - probe.len();
+            pending.advance(used);
+            let is = |i: usize, w: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()));
+            let reply: &[u8] = if is(0, "script") && is(1, "kill") {
+                if self.wrote.get() {
+                    UNKILLABLE
+                } else {
+                    self.kill.set(true);
+                    b"+OK\r\n"
+                }
+            } else if is(0, "shutdown") && is(1, "nosave") {
+                std::process::exit(0);
+            } else {
+                BUSY
+            };
+            let _ = raw.write_all(reply);
+        }
+    }
+}
