@@ -171,6 +171,53 @@ fn agg(out: &mut BytesMut, tag: u8, items: &[Frame], resp3: bool) {
     }
 }
 
+/// Length of the complete frame at the start of `buf` without building it (`Ok(None)` when
+/// more bytes are needed): lets a proxy forward replies as raw bytes.
+pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
+    skip_at(buf, 0, 0)
+}
+
+fn skip_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<usize>, ProtocolError> {
+    if depth > MAX_DEPTH {
+        return Err(ProtocolError::TooDeep);
+    }
+    if pos >= buf.len() {
+        return Ok(None);
+    }
+    let Some(end) = line_end(buf, pos + 1) else {
+        return Ok(None);
+    };
+    let next = end + 2;
+    match buf[pos] {
+        b'+' | b'-' | b':' | b'(' | b',' | b'#' | b'_' => Ok(Some(next)),
+        b'$' | b'=' | b'!' => {
+            let len = parse_i64(&buf[pos + 1..end]).ok_or(ProtocolError::InvalidBulkLength)?;
+            if len < 0 {
+                return Ok(Some(next));
+            }
+            let total = next + len as usize + 2;
+            Ok((buf.len() >= total).then_some(total))
+        }
+        tag @ (b'*' | b'~' | b'>' | b'%' | b'|') => {
+            let n = parse_i64(&buf[pos + 1..end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
+            let count = if matches!(tag, b'%' | b'|') { n.max(0) * 2 } else { n.max(0) };
+            let mut at = next;
+            for _ in 0..count {
+                match skip_at(buf, at, depth + 1)? {
+                    Some(after) => at = after,
+                    None => return Ok(None),
+                }
+            }
+            // An attribute is followed by the frame it describes.
+            if tag == b'|' {
+                return skip_at(buf, at, depth);
+            }
+            Ok(Some(at))
+        }
+        other => Err(ProtocolError::UnexpectedByte(other)),
+    }
+}
+
 fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Frame, usize)>, ProtocolError> {
     if depth > MAX_DEPTH {
         return Err(ProtocolError::TooDeep);

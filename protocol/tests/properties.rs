@@ -63,10 +63,12 @@ fn frames_round_trip() {
         f.encode(&mut buf);
         let (back, used) = Frame::parse(&buf).unwrap().expect("complete frame");
         assert_eq!(used, buf.len());
+        assert_eq!(protocol::frame::frame_len(&buf).unwrap(), Some(buf.len()));
         assert_eq!(back, f);
         // Every strict prefix is incomplete, never an error or a different frame.
         for cut in 0..buf.len() {
             assert_eq!(Frame::parse(&buf[..cut]).unwrap(), None, "prefix {cut} of {f:?}");
+            assert_eq!(protocol::frame::frame_len(&buf[..cut]).unwrap(), None);
         }
     }
 }

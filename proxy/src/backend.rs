@@ -1,0 +1,227 @@
+//! Backend connections: a few long-lived, pipelined connections per cluster node, shared by
+//! every client. Requests queue on a channel; the connection task writes whatever is queued in
+//! one write and matches replies to requests in FIFO order, handing back raw reply frames.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use protocol::frame::frame_len;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+/// Why a request got no reply from its node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackendError {
+    /// The request was never written: safe to send again anywhere.
+    NotSent(String),
+    /// The connection broke after the request was written: it may have been applied.
+    Lost(String),
+}
+
+/// One raw reply frame, or why there is none.
+pub type ReplyResult = Result<Bytes, BackendError>;
+
+/// A request for one node: encoded command bytes and where its reply goes.
+pub struct Request {
+    pub bytes: Bytes,
+    pub reply: oneshot::Sender<ReplyResult>,
+}
+
+/// Settings every backend connection uses.
+#[derive(Debug, Clone)]
+pub struct BackendOpts {
+    pub connect_timeout: Duration,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub per_node: usize,
+}
+
+/// Encodes a command as a RESP multibulk request.
+pub fn encode(args: &[Bytes]) -> Bytes {
+    let mut out = BytesMut::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.freeze()
+}
+
+/// Connections to every node, created on first use. `resp3` pools speak RESP3 to the node.
+#[derive(Clone)]
+pub struct Pools {
+    opts: BackendOpts,
+    pools: Arc<Mutex<HashMap<(SocketAddr, bool), Vec<mpsc::UnboundedSender<Request>>>>>,
+}
+
+impl Pools {
+    /// An empty set of pools.
+    pub fn new(opts: BackendOpts) -> Pools {
+        Pools { opts, pools: Arc::new(Mutex::new(HashMap::new())) }
+    }
+
+    /// The channel of connection `lane` to `addr` (a client sticks to one lane per node so its
+    /// requests to that node stay in order).
+    pub fn lane(&self, addr: SocketAddr, resp3: bool, lane: usize) -> mpsc::UnboundedSender<Request> {
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        let conns = pools.entry((addr, resp3)).or_insert_with(|| {
+            (0..self.opts.per_node)
+                .map(|_| {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    tokio::spawn(run_connection(addr, resp3, self.opts.clone(), rx));
+                    tx
+                })
+                .collect()
+        });
+        let i = lane % conns.len();
+        if conns[i].is_closed() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(run_connection(addr, resp3, self.opts.clone(), rx));
+            conns[i] = tx;
+        }
+        conns[i].clone()
+    }
+
+    /// Sends `bytes` to `addr` on `lane`; the receiver yields the raw reply.
+    pub fn send(&self, addr: SocketAddr, resp3: bool, lane: usize, bytes: Bytes) -> oneshot::Receiver<ReplyResult> {
+        let (tx, rx) = oneshot::channel();
+        let req = Request { bytes, reply: tx };
+        if let Err(mpsc::error::SendError(req)) = self.lane(addr, resp3, lane).send(req) {
+            let _ = req.reply.send(Err(BackendError::NotSent("backend connection closed".into())));
+        }
+        rx
+    }
+}
+
+async fn connect(addr: SocketAddr, resp3: bool, opts: &BackendOpts) -> Result<TcpStream, String> {
+    let mut stream = tokio::time::timeout(opts.connect_timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| format!("connect to {addr} timed out"))?
+        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    // The proxy's own credentials and protocol version, whatever the client is.
+    let mut hello: Vec<Bytes> = vec![Bytes::from_static(b"HELLO"), Bytes::from_static(if resp3 { b"3" } else { b"2" })];
+    if let Some(pass) = &opts.password {
+        hello.push(Bytes::from_static(b"AUTH"));
+        hello.push(Bytes::from(opts.user.clone().unwrap_or_else(|| "default".into())));
+        hello.push(Bytes::from(pass.clone()));
+    }
+    if !resp3 && opts.password.is_none() {
+        return Ok(stream);
+    }
+    stream.write_all(&encode(&hello)).await.map_err(|e| e.to_string())?;
+    let mut buf = BytesMut::new();
+    loop {
+        if let Some(len) = frame_len(&buf).map_err(|e| e.to_string())? {
+            if buf.first() == Some(&b'-') {
+                return Err(format!("{addr}: {}", String::from_utf8_lossy(&buf[1..len.saturating_sub(2)])));
+            }
+            return Ok(stream);
+        }
+        let n = tokio::time::timeout(opts.connect_timeout, stream.read_buf(&mut buf))
+            .await
+            .map_err(|_| format!("{addr}: handshake timed out"))?
+            .map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err(format!("{addr}: closed during handshake"));
+        }
+    }
+}
+
+/// Drives one backend connection until every sender is gone.
+async fn run_connection(addr: SocketAddr, resp3: bool, opts: BackendOpts, mut rx: mpsc::UnboundedReceiver<Request>) {
+    let mut backoff = Duration::from_millis(10);
+    'reconnect: loop {
+        // Wait for work before connecting, so idle lanes cost nothing.
+        let Some(first) = rx.recv().await else { return };
+        let mut stream = match connect(addr, resp3, &opts).await {
+            Ok(s) => {
+                backoff = Duration::from_millis(10);
+                s
+            }
+            Err(e) => {
+                let _ = first.reply.send(Err(BackendError::NotSent(e.clone())));
+                while let Ok(r) = rx.try_recv() {
+                    let _ = r.reply.send(Err(BackendError::NotSent(e.clone())));
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_millis(500));
+                continue 'reconnect;
+            }
+        };
+        let mut pending: VecDeque<oneshot::Sender<ReplyResult>> = VecDeque::new();
+        let mut out = BytesMut::new();
+        let mut inbuf = BytesMut::with_capacity(16 * 1024);
+        let mut next = Some(first);
+        let mut open = true;
+        loop {
+            if let Some(req) = next.take() {
+                out.extend_from_slice(&req.bytes);
+                pending.push_back(req.reply);
+                // Everything already queued goes out in the same write.
+                while let Ok(r) = rx.try_recv() {
+                    out.extend_from_slice(&r.bytes);
+                    pending.push_back(r.reply);
+                    if out.len() > 1 << 20 {
+                        break;
+                    }
+                }
+                if let Err(e) = stream.write_all(&out).await {
+                    fail_all(&mut pending, &e.to_string());
+                    continue 'reconnect;
+                }
+                out.clear();
+            }
+            tokio::select! {
+                req = rx.recv(), if open && pending.len() < 100_000 => match req {
+                    Some(r) => next = Some(r),
+                    None if pending.is_empty() => return,
+                    None => open = false,
+                },
+                r = stream.read_buf(&mut inbuf) => {
+                    let n = match r {
+                        Ok(n) => n,
+                        Err(e) => { fail_all(&mut pending, &e.to_string()); continue 'reconnect; }
+                    };
+                    if n == 0 {
+                        fail_all(&mut pending, "connection closed by the node");
+                        continue 'reconnect;
+                    }
+                    loop {
+                        match frame_len(&inbuf) {
+                            Ok(Some(len)) => {
+                                let frame = inbuf.split_to(len).freeze();
+                                match pending.pop_front() {
+                                    Some(tx) => { let _ = tx.send(Ok(frame)); }
+                                    None => { fail_all(&mut pending, "unexpected reply"); continue 'reconnect; }
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => {
+                                fail_all(&mut pending, &format!("protocol error from node: {e}"));
+                                continue 'reconnect;
+                            }
+                        }
+                    }
+                    if !open && pending.is_empty() {
+                        return;
+                    }
+                    if inbuf.capacity() - inbuf.len() < 4096 {
+                        inbuf.reserve(16 * 1024);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn fail_all(pending: &mut VecDeque<oneshot::Sender<ReplyResult>>, why: &str) {
+    for tx in pending.drain(..) {
+        let _ = tx.send(Err(BackendError::Lost(why.to_string())));
+    }
+}

@@ -1,0 +1,120 @@
+//! The proxy's configuration: a TOML file plus command-line flags that override it. Every
+//! setting is checked at start-up; a bad one stops the proxy with a message naming it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// The settings file (every field optional; flags and defaults fill the rest).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileConfig {
+    listen: Option<String>,
+    seeds: Option<Vec<String>>,
+    backend_user: Option<String>,
+    backend_password: Option<String>,
+    connect_timeout_ms: Option<u64>,
+    command_timeout_ms: Option<u64>,
+    retry_deadline_ms: Option<u64>,
+    connections_per_node: Option<usize>,
+    refresh_interval_ms: Option<u64>,
+}
+
+/// Command-line flags.
+#[derive(Debug, Parser)]
+#[command(name = "slotgate-proxy", version, about = "Shows a Redis Cluster to non-cluster clients as one Redis")]
+pub struct Flags {
+    /// TOML configuration file.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:6379).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// A cluster node to discover the topology from (repeatable).
+    #[arg(long = "seed")]
+    pub seeds: Vec<String>,
+    /// Username the proxy authenticates to the nodes with.
+    #[arg(long)]
+    pub backend_user: Option<String>,
+    /// Password the proxy authenticates to the nodes with.
+    #[arg(long)]
+    pub backend_password: Option<String>,
+    #[arg(long)]
+    pub connect_timeout_ms: Option<u64>,
+    #[arg(long)]
+    pub command_timeout_ms: Option<u64>,
+    /// How long a request keeps being retried while a failover runs.
+    #[arg(long)]
+    pub retry_deadline_ms: Option<u64>,
+    /// Pipelined connections per backend node.
+    #[arg(long)]
+    pub connections_per_node: Option<usize>,
+    #[arg(long)]
+    pub refresh_interval_ms: Option<u64>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    pub listen: SocketAddr,
+    pub seeds: Vec<SocketAddr>,
+    pub backend_user: Option<String>,
+    pub backend_password: Option<String>,
+    pub connect_timeout: Duration,
+    pub command_timeout: Duration,
+    pub retry_deadline: Duration,
+    pub connections_per_node: usize,
+    pub refresh_interval: Duration,
+}
+
+fn addr(setting: &str, s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    s.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("{setting}: '{s}' is not a host:port address"))
+}
+
+impl ProxyConfig {
+    /// Builds the configuration from flags and the optional file; `Err` names the bad setting.
+    pub fn load(flags: Flags) -> Result<ProxyConfig, String> {
+        let file: FileConfig = match &flags.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("config: cannot read {}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let listen = flags.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:6379".into());
+        let seeds = if flags.seeds.is_empty() { file.seeds.unwrap_or_default() } else { flags.seeds };
+        if seeds.is_empty() {
+            return Err("seeds: at least one cluster node is needed (--seed host:port)".into());
+        }
+        let per_node = flags.connections_per_node.or(file.connections_per_node).unwrap_or(2);
+        if per_node == 0 || per_node > 64 {
+            return Err("connections-per-node: must be between 1 and 64".into());
+        }
+        let ms = |flag: Option<u64>, file: Option<u64>, default: u64, name: &str| -> Result<Duration, String> {
+            let v = flag.or(file).unwrap_or(default);
+            if v == 0 {
+                return Err(format!("{name}: must be greater than 0"));
+            }
+            Ok(Duration::from_millis(v))
+        };
+        Ok(ProxyConfig {
+            listen: addr("listen", &listen)?,
+            seeds: seeds.iter().map(|s| addr("seeds", s)).collect::<Result<_, _>>()?,
+            backend_user: flags.backend_user.or(file.backend_user),
+            backend_password: flags.backend_password.or(file.backend_password),
+            connect_timeout: ms(flags.connect_timeout_ms, file.connect_timeout_ms, 1000, "connect-timeout-ms")?,
+            command_timeout: ms(flags.command_timeout_ms, file.command_timeout_ms, 5000, "command-timeout-ms")?,
+            retry_deadline: ms(flags.retry_deadline_ms, file.retry_deadline_ms, 10000, "retry-deadline-ms")?,
+            connections_per_node: per_node,
+            refresh_interval: ms(flags.refresh_interval_ms, file.refresh_interval_ms, 5000, "refresh-interval-ms")?,
+        })
+    }
+}

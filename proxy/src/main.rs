@@ -1,0 +1,82 @@
+//! slotgate-proxy: a legacy (non-cluster) client connects here and sees one big Redis; the
+//! proxy routes each request to the cluster node that owns its keys (see `session`).
+
+mod backend;
+mod config;
+mod merge;
+mod session;
+mod topology;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+
+use backend::{BackendOpts, Pools};
+use config::{Flags, ProxyConfig};
+use session::Proxy;
+use topology::Topology;
+
+fn main() {
+    let cfg = match ProxyConfig::load(Flags::parse()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("slotgate-proxy: bad configuration: {e}");
+            std::process::exit(1);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("slotgate-proxy: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    std::process::exit(runtime.block_on(run(cfg)));
+}
+
+async fn run(cfg: ProxyConfig) -> i32 {
+    let pools = Pools::new(BackendOpts {
+        connect_timeout: cfg.connect_timeout,
+        user: cfg.backend_user.clone(),
+        password: cfg.backend_password.clone(),
+        per_node: cfg.connections_per_node,
+    });
+    let topo = Topology::new(cfg.seeds.clone(), pools.clone());
+    if let Err(e) = topo.refresh().await {
+        // Start anyway: the cluster may come up later, and every request retries discovery.
+        eprintln!("slotgate-proxy: topology not available yet: {e}");
+    }
+    tokio::spawn(topo.clone().refresh_periodically(cfg.refresh_interval));
+    let listener = match TcpListener::bind(cfg.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("slotgate-proxy: cannot listen on {}: {e}", cfg.listen);
+            return 1;
+        }
+    };
+    println!("slotgate-proxy listening on {} in front of {} master(s)", cfg.listen, topo.snapshot().masters.len());
+    let proxy = Arc::new(Proxy {
+        cfg,
+        pools,
+        topo,
+        next_id: AtomicU64::new(1),
+        clients: AtomicU64::new(0),
+        commands: AtomicU64::new(0),
+        redirects: AtomicU64::new(0),
+        retries: AtomicU64::new(0),
+        backend_errors: AtomicU64::new(0),
+        started: Instant::now(),
+    });
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => { tokio::spawn(session::serve(proxy.clone(), stream)); }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            },
+            _ = tokio::signal::ctrl_c() => return 0,
+        }
+    }
+}

@@ -1,0 +1,592 @@
+//! One client session: decode requests, plan each from one slot-map snapshot, send the
+//! sub-requests to the backend lanes (pipelined across the whole batch), then collect replies
+//! in request order, following redirects and riding out failovers, and write them at once.
+//!
+//! Retry rule: a request is sent again only when it cannot have been applied: after MOVED, ASK,
+//! TRYAGAIN or CLUSTERDOWN replies, or when it was never written. A read whose connection broke
+//! after it was written is retried too (reads are safe to repeat); a write in that situation
+//! gets an error, because it may have been applied.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use protocol::command::flags;
+use protocol::{key_slot, lookup, CommandDecoder, DecodeLimits};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+use crate::backend::{encode, BackendError, Pools, ReplyResult};
+use crate::config::ProxyConfig;
+use crate::merge;
+use crate::topology::Topology;
+
+/// Shared state of the proxy.
+pub struct Proxy {
+    pub cfg: ProxyConfig,
+    pub pools: Pools,
+    pub topo: Arc<Topology>,
+    pub next_id: AtomicU64,
+    pub clients: AtomicU64,
+    pub commands: AtomicU64,
+    pub redirects: AtomicU64,
+    pub retries: AtomicU64,
+    pub backend_errors: AtomicU64,
+    pub started: Instant,
+}
+
+/// Per-client state.
+struct Session {
+    id: u64,
+    resp3: bool,
+    name: Option<Bytes>,
+    close: bool,
+}
+
+/// A request sent to one node, with what is needed to send it again.
+struct InFlight {
+    rx: oneshot::Receiver<ReplyResult>,
+    bytes: Bytes,
+    slot: Option<u16>,
+    target: SocketAddr,
+    readonly: bool,
+}
+
+/// How the replies of a planned request become one reply.
+enum Pending {
+    Ready(Bytes),
+    Single(InFlight),
+    Mget(usize, Vec<Vec<usize>>, Vec<InFlight>),
+    Sum(Vec<InFlight>),
+    AllOk(Vec<InFlight>),
+    Concat(Vec<InFlight>),
+    AllTrue(Vec<InFlight>),
+    First(Vec<InFlight>),
+    Info(String, Vec<InFlight>),
+    Scan(usize, InFlight),
+}
+
+fn err(msg: &str) -> Pending {
+    Pending::Ready(Bytes::from(format!("-{msg}\r\n")))
+}
+
+const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+/// SCAN cursors carry the master's index in their top bits.
+const SCAN_NODE_SHIFT: u32 = 54;
+
+/// Serves one client until it disconnects.
+pub async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    proxy.clients.fetch_add(1, Ordering::Relaxed);
+    let id = proxy.next_id.fetch_add(1, Ordering::Relaxed);
+    let mut s = Session { id, resp3: false, name: None, close: false };
+    let _ = session_loop(&proxy, &mut s, &mut stream).await;
+    proxy.clients.fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn session_loop(proxy: &Arc<Proxy>, s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
+    let mut inbuf = BytesMut::with_capacity(16 * 1024);
+    let mut decoder = CommandDecoder::new();
+    let limits = DecodeLimits::default();
+    let mut out = BytesMut::new();
+    loop {
+        if inbuf.capacity() - inbuf.len() < 4096 {
+            inbuf.reserve(16 * 1024);
+        }
+        if stream.read_buf(&mut inbuf).await? == 0 {
+            return Ok(());
+        }
+        // Plan and send the whole batch first, so one client's pipeline is pipelined upstream.
+        let mut batch = Vec::new();
+        let mut protocol_error = None;
+        loop {
+            match decoder.decode(&mut inbuf, &limits) {
+                Ok(Some(args)) => {
+                    proxy.commands.fetch_add(1, Ordering::Relaxed);
+                    batch.push(plan(proxy, s, &args));
+                    if s.close {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    protocol_error = Some(format!("-ERR Protocol error: {e}\r\n"));
+                    break;
+                }
+            }
+        }
+        for p in batch {
+            let reply = resolve(proxy, s, p).await;
+            out.extend_from_slice(&reply);
+        }
+        if let Some(e) = &protocol_error {
+            out.extend_from_slice(e.as_bytes());
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+        }
+        if s.close || protocol_error.is_some() {
+            return Ok(());
+        }
+    }
+}
+
+fn lower(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_ascii_lowercase()
+}
+
+fn send(proxy: &Proxy, s: &Session, target: SocketAddr, slot: Option<u16>, args: &[Bytes], readonly: bool) -> InFlight {
+    let bytes = encode(args);
+    let rx = proxy.pools.send(target, s.resp3, s.id as usize, bytes.clone());
+    InFlight { rx, bytes, slot, target, readonly }
+}
+
+/// Sends a request to the master of `slot`.
+fn to_slot(proxy: &Proxy, s: &Session, slot: u16, args: &[Bytes], readonly: bool) -> Result<InFlight, Pending> {
+    let map = proxy.topo.snapshot();
+    let Some(target) = map.master_of(slot) else {
+        proxy.topo.refresh_soon();
+        return Err(err("CLUSTERDOWN Hash slot not served"));
+    };
+    Ok(send(proxy, s, target, Some(slot), args, readonly))
+}
+
+/// Sends the same request to every master.
+fn to_all(proxy: &Proxy, s: &Session, args: &[Bytes], readonly: bool) -> Result<Vec<InFlight>, Pending> {
+    let map = proxy.topo.snapshot();
+    if map.masters.is_empty() {
+        proxy.topo.refresh_soon();
+        return Err(err("CLUSTERDOWN The cluster is down"));
+    }
+    Ok(map.masters.iter().map(|m| send(proxy, s, *m, None, args, readonly)).collect())
+}
+
+/// Groups key positions by slot (Redis Cluster needs one slot per sub-request).
+fn by_slot(keys: impl Iterator<Item = (usize, u16)>) -> Vec<(u16, Vec<usize>)> {
+    let mut groups: Vec<(u16, Vec<usize>)> = Vec::new();
+    for (pos, slot) in keys {
+        match groups.iter_mut().find(|(s, _)| *s == slot) {
+            Some((_, v)) => v.push(pos),
+            None => groups.push((slot, vec![pos])),
+        }
+    }
+    groups
+}
+
+fn plan(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Pending {
+    let name = lower(&args[0]);
+    let sub = args.get(1).map(|a| lower(a)).unwrap_or_default();
+    match name.as_str() {
+        "ping" => match args.len() {
+            1 => Pending::Ready(Bytes::from_static(b"+PONG\r\n")),
+            2 => Pending::Ready(bulk(&args[1])),
+            _ => err("ERR wrong number of arguments for 'ping' command"),
+        },
+        "echo" if args.len() == 2 => Pending::Ready(bulk(&args[1])),
+        "quit" => {
+            s.close = true;
+            Pending::Ready(Bytes::from_static(b"+OK\r\n"))
+        }
+        "select" if args.len() == 2 => {
+            if &args[1][..] == b"0" {
+                Pending::Ready(Bytes::from_static(b"+OK\r\n"))
+            } else {
+                err("ERR DB index is out of range")
+            }
+        }
+        "hello" => hello(s, args),
+        "reset" => {
+            s.resp3 = false;
+            s.name = None;
+            Pending::Ready(Bytes::from_static(b"+RESET\r\n"))
+        }
+        "client" => client_cmd(proxy, s, &sub, args),
+        "cluster" => err("ERR This instance has cluster support disabled"),
+        "mget" if args.len() >= 2 => {
+            let groups = by_slot(args[1..].iter().enumerate().map(|(i, k)| (i, key_slot(k))));
+            let mut parts = Vec::new();
+            let mut positions = Vec::new();
+            for (slot, pos) in groups {
+                let mut sub_args = vec![args[0].clone()];
+                sub_args.extend(pos.iter().map(|p| args[p + 1].clone()));
+                match to_slot(proxy, s, slot, &sub_args, true) {
+                    Ok(f) => parts.push(f),
+                    Err(e) => return e,
+                }
+                positions.push(pos);
+            }
+            Pending::Mget(args.len() - 1, positions, parts)
+        }
+        "mset" if args.len() >= 3 && args.len() % 2 == 1 => {
+            let groups = by_slot(args[1..].chunks(2).enumerate().map(|(i, kv)| (i, key_slot(&kv[0]))));
+            let mut parts = Vec::new();
+            for (slot, pos) in groups {
+                let mut sub_args = vec![args[0].clone()];
+                for p in pos {
+                    sub_args.push(args[1 + 2 * p].clone());
+                    sub_args.push(args[2 + 2 * p].clone());
+                }
+                match to_slot(proxy, s, slot, &sub_args, false) {
+                    Ok(f) => parts.push(f),
+                    Err(e) => return e,
+                }
+            }
+            Pending::AllOk(parts)
+        }
+        "del" | "unlink" | "exists" | "touch" if args.len() >= 2 => {
+            let readonly = name == "exists" || name == "touch";
+            let groups = by_slot(args[1..].iter().enumerate().map(|(i, k)| (i, key_slot(k))));
+            let mut parts = Vec::new();
+            for (slot, pos) in groups {
+                let mut sub_args = vec![args[0].clone()];
+                sub_args.extend(pos.iter().map(|p| args[p + 1].clone()));
+                match to_slot(proxy, s, slot, &sub_args, readonly) {
+                    Ok(f) => parts.push(f),
+                    Err(e) => return e,
+                }
+            }
+            Pending::Sum(parts)
+        }
+        "dbsize" => fan(proxy, s, args, true, Pending::Sum),
+        "keys" => fan(proxy, s, args, true, Pending::Concat),
+        "flushall" | "flushdb" => fan(proxy, s, args, false, Pending::AllOk),
+        "script" if sub == "load" => fan(proxy, s, args, false, Pending::First),
+        "script" if sub == "flush" => fan(proxy, s, args, false, Pending::AllOk),
+        "script" if sub == "exists" => fan(proxy, s, args, true, Pending::AllTrue),
+        "info" => {
+            let own = own_info(proxy);
+            let keyspace = [Bytes::from_static(b"INFO"), Bytes::from_static(b"keyspace")];
+            match to_all(proxy, s, &keyspace, true) {
+                Ok(parts) => Pending::Info(own, parts),
+                Err(e) => e,
+            }
+        }
+        "randomkey" | "time" | "command" | "lastsave" => {
+            let map = proxy.topo.snapshot();
+            if map.masters.is_empty() {
+                return err("CLUSTERDOWN The cluster is down");
+            }
+            let pick = map.masters[(s.id as usize) % map.masters.len()];
+            Pending::Single(send(proxy, s, pick, None, args, true))
+        }
+        "scan" => scan(proxy, s, args),
+        "multi" | "exec" | "discard" | "watch" | "unwatch" | "subscribe" | "psubscribe" | "ssubscribe"
+        | "unsubscribe" | "punsubscribe" | "sunsubscribe" | "blpop" | "brpop" | "blmove" | "brpoplpush" | "blmpop"
+        | "bzpopmin" | "bzpopmax" | "bzmpop" | "monitor" | "wait" => {
+            // These need a connection of their own to a node (pinned sessions); not built yet.
+            err(&format!("ERR '{name}' is not supported through slotgate-proxy yet"))
+        }
+        _ => keyed(proxy, s, args),
+    }
+}
+
+fn fan(proxy: &Proxy, s: &Session, args: &[Bytes], readonly: bool, make: fn(Vec<InFlight>) -> Pending) -> Pending {
+    match to_all(proxy, s, args, readonly) {
+        Ok(parts) => make(parts),
+        Err(e) => e,
+    }
+}
+
+/// A command with keys goes to the node of its slot; all keys must share it.
+fn keyed(proxy: &Proxy, s: &Session, args: &[Bytes]) -> Pending {
+    let spec = lookup(&args[0]);
+    let readonly = spec.is_some_and(|c| c.has(flags::READONLY));
+    let keys: Vec<usize> = match spec {
+        Some(spec) => {
+            if !spec.arity_ok(args.len()) {
+                return err(&format!("ERR wrong number of arguments for '{}' command", spec.name));
+            }
+            match spec.key_indexes(args.len(), |i| args.get(i).and_then(|a| std::str::from_utf8(a).ok()?.parse().ok()))
+            {
+                Ok(k) => k,
+                Err(e) => return err(e),
+            }
+        }
+        // A command the table does not describe: its first argument is taken as the key, and
+        // a MOVED reply corrects the guess.
+        None if args.len() > 1 => vec![1],
+        None => Vec::new(),
+    };
+    let slots: Vec<u16> = keys.iter().map(|&i| key_slot(&args[i])).collect();
+    match slots.first() {
+        Some(&slot) => {
+            if slots.iter().any(|&x| x != slot) {
+                return err(CROSSSLOT);
+            }
+            match to_slot(proxy, s, slot, args, readonly) {
+                Ok(f) => Pending::Single(f),
+                Err(e) => e,
+            }
+        }
+        None => {
+            let map = proxy.topo.snapshot();
+            match map.masters.get((s.id as usize) % map.masters.len().max(1)) {
+                Some(&m) => Pending::Single(send(proxy, s, m, None, args, readonly)),
+                None => err("CLUSTERDOWN The cluster is down"),
+            }
+        }
+    }
+}
+
+fn scan(proxy: &Proxy, s: &Session, args: &[Bytes]) -> Pending {
+    let Some(cursor) = args.get(1).and_then(|c| std::str::from_utf8(c).ok()?.parse::<u64>().ok()) else {
+        return err("ERR invalid cursor");
+    };
+    let map = proxy.topo.snapshot();
+    let node = (cursor >> SCAN_NODE_SHIFT) as usize;
+    let Some(&target) = map.masters.get(node) else {
+        return Pending::Ready(Bytes::from_static(b"*2\r\n$1\r\n0\r\n*0\r\n"));
+    };
+    let mut sub_args = args.to_vec();
+    sub_args[1] = Bytes::from((cursor & ((1 << SCAN_NODE_SHIFT) - 1)).to_string());
+    Pending::Scan(node, send(proxy, s, target, None, &sub_args, true))
+}
+
+fn bulk(b: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(b.len() + 16);
+    out.extend_from_slice(format!("${}\r\n", b.len()).as_bytes());
+    out.extend_from_slice(b);
+    out.extend_from_slice(b"\r\n");
+    out.freeze()
+}
+
+fn hello(s: &mut Session, args: &[Bytes]) -> Pending {
+    if let Some(v) = args.get(1) {
+        match &v[..] {
+            b"2" => s.resp3 = false,
+            b"3" => s.resp3 = true,
+            _ => return err("NOPROTO unsupported protocol version"),
+        }
+    }
+    let mut i = 2;
+    while i < args.len() {
+        if lower(&args[i]) == "setname" && i + 1 < args.len() {
+            s.name = Some(args[i + 1].clone());
+            i += 2;
+        } else {
+            return err(&format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&args[i])));
+        }
+    }
+    let fields: [(&str, Bytes); 6] = [
+        ("server", bulk(b"redis")),
+        ("version", bulk(b"7.0.15")),
+        ("proto", Bytes::from(format!(":{}\r\n", if s.resp3 { 3 } else { 2 }))),
+        ("id", Bytes::from(format!(":{}\r\n", s.id))),
+        ("mode", bulk(b"standalone")),
+        ("role", bulk(b"master")),
+    ];
+    let mut out = BytesMut::new();
+    out.extend_from_slice(if s.resp3 { b"%7\r\n" } else { b"*14\r\n" });
+    for (k, v) in fields {
+        out.extend_from_slice(&bulk(k.as_bytes()));
+        out.extend_from_slice(&v);
+    }
+    out.extend_from_slice(&bulk(b"modules"));
+    out.extend_from_slice(b"*0\r\n");
+    Pending::Ready(out.freeze())
+}
+
+fn client_cmd(proxy: &Proxy, s: &mut Session, sub: &str, args: &[Bytes]) -> Pending {
+    match sub {
+        "id" => Pending::Ready(Bytes::from(format!(":{}\r\n", s.id))),
+        "setname" if args.len() == 3 => {
+            if args[2].iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+                return err("ERR Client names cannot contain spaces, newlines or special characters.");
+            }
+            s.name = (!args[2].is_empty()).then(|| args[2].clone());
+            Pending::Ready(Bytes::from_static(b"+OK\r\n"))
+        }
+        "getname" => match &s.name {
+            Some(n) => Pending::Ready(bulk(n)),
+            None => Pending::Ready(Bytes::from_static(b"$-1\r\n")),
+        },
+        "list" | "info" => {
+            let line = format!(
+                "id={} name={} resp={} connected_clients={}\n",
+                s.id,
+                s.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default(),
+                if s.resp3 { 3 } else { 2 },
+                proxy.clients.load(Ordering::Relaxed)
+            );
+            Pending::Ready(bulk(line.as_bytes()))
+        }
+        _ => err(&format!("ERR unknown subcommand '{sub}'. Try CLIENT HELP.")),
+    }
+}
+
+fn own_info(proxy: &Proxy) -> String {
+    let map = proxy.topo.snapshot();
+    format!(
+        "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\nslotgate_proxy:{}\r\nuptime_in_seconds:{}\r\n\r\n# Clients\r\nconnected_clients:{}\r\n\r\n# Stats\r\ntotal_commands_processed:{}\r\nredirects_followed:{}\r\nretries:{}\r\nbackend_errors:{}\r\ntopology_refreshes:{}\r\n\r\n# Cluster\r\ncluster_enabled:0\r\nmasters:{}\r\n",
+        env!("CARGO_PKG_VERSION"),
+        proxy.started.elapsed().as_secs(),
+        proxy.clients.load(Ordering::Relaxed),
+        proxy.commands.load(Ordering::Relaxed),
+        proxy.redirects.load(Ordering::Relaxed),
+        proxy.retries.load(Ordering::Relaxed),
+        proxy.backend_errors.load(Ordering::Relaxed),
+        proxy.topo.refreshes.load(Ordering::Relaxed),
+        map.masters.len(),
+    )
+}
+
+async fn resolve(proxy: &Arc<Proxy>, s: &Session, p: Pending) -> Bytes {
+    match p {
+        Pending::Ready(b) => b,
+        Pending::Single(f) => finish(proxy, s, f).await,
+        Pending::Mget(n, pos, parts) => merge::mget(n, &pos, &finish_all(proxy, s, parts).await, s.resp3),
+        Pending::Sum(parts) => merge::sum(&finish_all(proxy, s, parts).await),
+        Pending::AllOk(parts) => merge::all_ok(&finish_all(proxy, s, parts).await),
+        Pending::Concat(parts) => merge::concat(&finish_all(proxy, s, parts).await, s.resp3),
+        Pending::AllTrue(parts) => merge::all_true(&finish_all(proxy, s, parts).await, s.resp3),
+        Pending::First(parts) => {
+            let all = finish_all(proxy, s, parts).await;
+            all.iter().find(|p| p.first() == Some(&b'-')).or(all.first()).cloned().unwrap_or_default()
+        }
+        Pending::Info(own, parts) => merge::info(&own, &finish_all(proxy, s, parts).await),
+        Pending::Scan(node, f) => {
+            let raw = finish(proxy, s, f).await;
+            rewrite_scan_cursor(proxy, node, raw)
+        }
+    }
+}
+
+async fn finish_all(proxy: &Arc<Proxy>, s: &Session, parts: Vec<InFlight>) -> Vec<Bytes> {
+    let mut out = Vec::with_capacity(parts.len());
+    for f in parts {
+        out.push(finish(proxy, s, f).await);
+    }
+    out
+}
+
+/// Turns a node's SCAN reply into the proxy's cursor space: the node cursor in the low bits,
+/// the master index above, moving to the next master when a node is done.
+fn rewrite_scan_cursor(proxy: &Proxy, node: usize, raw: Bytes) -> Bytes {
+    let Ok(Some((protocol::Frame::Array(mut parts), _))) = protocol::Frame::parse(&raw) else { return raw };
+    let Some(protocol::Frame::Bulk(c)) = parts.first() else { return raw };
+    let node_cursor: u64 = std::str::from_utf8(c).ok().and_then(|c| c.parse().ok()).unwrap_or(0);
+    let masters = proxy.topo.snapshot().masters.len();
+    let next = if node_cursor != 0 {
+        ((node as u64) << SCAN_NODE_SHIFT) | node_cursor
+    } else if node + 1 < masters {
+        ((node + 1) as u64) << SCAN_NODE_SHIFT
+    } else {
+        0
+    };
+    parts[0] = protocol::Frame::Bulk(Bytes::from(next.to_string()));
+    let mut out = BytesMut::new();
+    protocol::Frame::Array(parts).encode_resp2(&mut out);
+    out.freeze()
+}
+
+fn redirect_target(reply: &[u8]) -> Option<(bool, SocketAddr)> {
+    let text = std::str::from_utf8(reply).ok()?.trim_end();
+    let (ask, rest) =
+        if let Some(r) = text.strip_prefix("-MOVED ") { (false, r) } else { (true, text.strip_prefix("-ASK ")?) };
+    let addr = rest.split_whitespace().nth(1)?;
+    use std::net::ToSocketAddrs;
+    Some((ask, addr.to_socket_addrs().ok()?.next()?))
+}
+
+/// Awaits a request's reply, following MOVED/ASK and retrying through failovers until the
+/// retry deadline.
+async fn finish(proxy: &Arc<Proxy>, s: &Session, mut f: InFlight) -> Bytes {
+    let deadline = Instant::now() + proxy.cfg.retry_deadline;
+    let mut backoff = Duration::from_millis(20);
+    let mut redirects = 0;
+    loop {
+        let outcome = match tokio::time::timeout(proxy.cfg.command_timeout, &mut f.rx).await {
+            Err(_) => return Bytes::from_static(b"-ERR command timed out waiting for a cluster node\r\n"),
+            Ok(Err(_)) => Err(BackendError::NotSent("backend connection dropped".into())),
+            Ok(Ok(r)) => r,
+        };
+        let retry_reason = match outcome {
+            Ok(reply) => {
+                if reply.starts_with(b"-MOVED ") || reply.starts_with(b"-ASK ") {
+                    let Some((ask, target)) = redirect_target(&reply) else { return reply };
+                    redirects += 1;
+                    proxy.redirects.fetch_add(1, Ordering::Relaxed);
+                    if redirects > 16 {
+                        return reply;
+                    }
+                    if ask {
+                        return ask_once(proxy, target, &f.bytes).await;
+                    }
+                    proxy.topo.refresh_soon();
+                    f.target = target;
+                    f.rx = proxy.pools.send(target, s.resp3, s.id as usize, f.bytes.clone());
+                    continue;
+                }
+                if reply.starts_with(b"-TRYAGAIN") || reply.starts_with(b"-CLUSTERDOWN") {
+                    reply
+                } else {
+                    return reply;
+                }
+            }
+            Err(BackendError::NotSent(e)) => Bytes::from(format!("-ERR cluster node unreachable: {e}\r\n")),
+            Err(BackendError::Lost(e)) => {
+                proxy.backend_errors.fetch_add(1, Ordering::Relaxed);
+                if !f.readonly {
+                    // The write may have been applied: sending it again could apply it twice.
+                    return Bytes::from(format!(
+                        "-ERR connection to the cluster node was lost; the command may have been applied ({e})\r\n"
+                    ));
+                }
+                Bytes::from(format!("-ERR connection to the cluster node was lost ({e})\r\n"))
+            }
+        };
+        if Instant::now() + backoff > deadline {
+            return retry_reason;
+        }
+        proxy.retries.fetch_add(1, Ordering::Relaxed);
+        proxy.topo.refresh_soon();
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_millis(500));
+        let target = f.slot.and_then(|slot| proxy.topo.snapshot().master_of(slot)).unwrap_or(f.target);
+        f.target = target;
+        f.rx = proxy.pools.send(target, s.resp3, s.id as usize, f.bytes.clone());
+    }
+}
+
+/// ASK: `ASKING` and the command on a connection of their own, so nothing else slips between.
+async fn ask_once(proxy: &Proxy, target: SocketAddr, cmd: &Bytes) -> Bytes {
+    let attempt = async {
+        let mut conn = TcpStream::connect(target).await.map_err(|e| e.to_string())?;
+        if let Some(pass) = &proxy.cfg.backend_password {
+            let user = proxy.cfg.backend_user.clone().unwrap_or_else(|| "default".into());
+            conn.write_all(&encode(&[Bytes::from_static(b"AUTH"), Bytes::from(user), Bytes::from(pass.clone())]))
+                .await
+                .map_err(|e| e.to_string())?;
+            read_frames(&mut conn, 1).await?;
+        }
+        conn.write_all(b"*1\r\n$6\r\nASKING\r\n").await.map_err(|e| e.to_string())?;
+        conn.write_all(cmd).await.map_err(|e| e.to_string())?;
+        let frames = read_frames(&mut conn, 2).await?;
+        Ok::<Bytes, String>(frames.into_iter().nth(1).unwrap_or_default())
+    };
+    match tokio::time::timeout(proxy.cfg.command_timeout, attempt).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => Bytes::from(format!("-ERR ASK redirection failed: {e}\r\n")),
+        Err(_) => Bytes::from_static(b"-ERR ASK redirection timed out\r\n"),
+    }
+}
+
+async fn read_frames(conn: &mut TcpStream, n: usize) -> Result<Vec<Bytes>, String> {
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    while frames.len() < n {
+        match protocol::frame::frame_len(&buf).map_err(|e| e.to_string())? {
+            Some(len) => frames.push(buf.split_to(len).freeze()),
+            None => {
+                if conn.read_buf(&mut buf).await.map_err(|e| e.to_string())? == 0 {
+                    return Err("closed".into());
+                }
+            }
+        }
+    }
+    Ok(frames)
+}

@@ -1,0 +1,193 @@
+//! The cluster's slot map: discovered from the seeds with CLUSTER SLOTS, held as one immutable
+//! snapshot swapped whole (arc-swap), refreshed on MOVED, on connection errors and periodically.
+//! Every request is planned from a single snapshot.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use protocol::{Frame, SLOT_COUNT};
+
+use crate::backend::{encode, Pools};
+
+/// Marks a slot no master serves.
+pub const UNASSIGNED: u16 = u16::MAX;
+
+/// One snapshot of the cluster.
+#[derive(Debug, Clone)]
+pub struct SlotMap {
+    /// Master index per slot.
+    pub slots: Vec<u16>,
+    /// Masters, sorted by address (stable across refreshes, used by SCAN cursors).
+    pub masters: Vec<SocketAddr>,
+    /// Replicas per master index.
+    pub replicas: Vec<Vec<SocketAddr>>,
+}
+
+impl SlotMap {
+    fn empty() -> SlotMap {
+        SlotMap { slots: vec![UNASSIGNED; SLOT_COUNT], masters: Vec::new(), replicas: Vec::new() }
+    }
+
+    /// The master serving `slot`.
+    pub fn master_of(&self, slot: u16) -> Option<SocketAddr> {
+        self.slots.get(slot as usize).and_then(|&i| self.masters.get(i as usize)).copied()
+    }
+
+    /// Parses a CLUSTER SLOTS reply; `asked` fills in nodes that report an empty address.
+    pub fn from_cluster_slots(frame: &Frame, asked: SocketAddr) -> Option<SlotMap> {
+        let Frame::Array(ranges) = frame else { return None };
+        let node = |f: &Frame| -> Option<SocketAddr> {
+            let Frame::Array(parts) = f else { return None };
+            let ip = match parts.first()? {
+                Frame::Bulk(b) if b.is_empty() => asked.ip(),
+                Frame::Bulk(b) => std::str::from_utf8(b).ok()?.parse::<IpAddr>().ok()?,
+                _ => return None,
+            };
+            let port = match parts.get(1)? {
+                Frame::Integer(p) => u16::try_from(*p).ok()?,
+                _ => return None,
+            };
+            Some(SocketAddr::new(ip, port))
+        };
+        let mut entries = Vec::new();
+        for r in ranges {
+            let Frame::Array(parts) = r else { return None };
+            let (Some(Frame::Integer(start)), Some(Frame::Integer(end))) = (parts.first(), parts.get(1)) else {
+                return None;
+            };
+            let master = node(parts.get(2)?)?;
+            let replicas: Vec<SocketAddr> = parts[3..].iter().filter_map(node).collect();
+            entries.push((*start as usize, *end as usize, master, replicas));
+        }
+        let mut map = SlotMap::empty();
+        let mut masters: Vec<SocketAddr> = entries.iter().map(|e| e.2).collect();
+        masters.sort();
+        masters.dedup();
+        map.replicas = vec![Vec::new(); masters.len()];
+        for (start, end, master, replicas) in entries {
+            let idx = masters.binary_search(&master).ok()?;
+            for s in start..=end.min(SLOT_COUNT - 1) {
+                map.slots[s] = idx as u16;
+            }
+            map.replicas[idx] = replicas;
+        }
+        map.masters = masters;
+        Some(map)
+    }
+}
+
+/// The live topology.
+pub struct Topology {
+    map: ArcSwap<SlotMap>,
+    seeds: Vec<SocketAddr>,
+    pools: Pools,
+    refreshing: AtomicBool,
+    /// Redirects and refreshes, for INFO and metrics.
+    pub refreshes: std::sync::atomic::AtomicU64,
+}
+
+impl Topology {
+    /// A topology that knows nothing yet.
+    pub fn new(seeds: Vec<SocketAddr>, pools: Pools) -> Arc<Topology> {
+        Arc::new(Topology {
+            map: ArcSwap::from_pointee(SlotMap::empty()),
+            seeds,
+            pools,
+            refreshing: AtomicBool::new(false),
+            refreshes: Default::default(),
+        })
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<SlotMap> {
+        self.map.load_full()
+    }
+
+    /// Asks the known masters, then the seeds, for CLUSTER SLOTS until one answers.
+    pub async fn refresh(&self) -> Result<(), String> {
+        let mut candidates: Vec<SocketAddr> = self.snapshot().masters.clone();
+        candidates.extend(self.seeds.iter().copied());
+        let mut last = String::from("no node to ask");
+        for addr in candidates {
+            let rx = self.pools.send(
+                addr,
+                false,
+                0,
+                encode(&[Bytes::from_static(b"CLUSTER"), Bytes::from_static(b"SLOTS")]),
+            );
+            match tokio::time::timeout(Duration::from_secs(2), rx).await {
+                Ok(Ok(Ok(raw))) => match Frame::parse(&raw) {
+                    Ok(Some((frame, _))) => match SlotMap::from_cluster_slots(&frame, addr) {
+                        Some(map) if !map.masters.is_empty() => {
+                            self.map.store(Arc::new(map));
+                            self.refreshes.fetch_add(1, Ordering::Relaxed);
+                            return Ok(());
+                        }
+                        _ => last = format!("{addr}: no slots in CLUSTER SLOTS"),
+                    },
+                    _ => last = format!("{addr}: unreadable CLUSTER SLOTS reply"),
+                },
+                Ok(Ok(Err(e))) => last = format!("{addr}: {e:?}"),
+                _ => last = format!("{addr}: no reply"),
+            }
+        }
+        Err(last)
+    }
+
+    /// Starts a refresh in the background unless one is running.
+    pub fn refresh_soon(self: &Arc<Self>) {
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let _ = me.refresh().await;
+            me.refreshing.store(false, Ordering::Release);
+        });
+    }
+
+    /// Refreshes every `every` forever.
+    pub async fn refresh_periodically(self: Arc<Self>, every: Duration) {
+        loop {
+            tokio::time::sleep(every).await;
+            let _ = self.refresh().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Frame {
+        Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    #[test]
+    fn parses_cluster_slots() {
+        let reply = Frame::Array(vec![
+            Frame::Array(vec![
+                Frame::Integer(0),
+                Frame::Integer(8191),
+                Frame::Array(vec![bulk("127.0.0.1"), Frame::Integer(7001), bulk("id1")]),
+                Frame::Array(vec![bulk("127.0.0.1"), Frame::Integer(7003), bulk("id3")]),
+            ]),
+            Frame::Array(vec![
+                Frame::Integer(8192),
+                Frame::Integer(16383),
+                Frame::Array(vec![bulk(""), Frame::Integer(7000), bulk("id0")]),
+            ]),
+        ]);
+        let asked: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+        let map = SlotMap::from_cluster_slots(&reply, asked).unwrap();
+        assert_eq!(map.masters.len(), 2);
+        assert_eq!(map.master_of(0).unwrap().port(), 7001);
+        assert_eq!(map.master_of(16383).unwrap().port(), 7000);
+        let idx = map.masters.iter().position(|a| a.port() == 7001).unwrap();
+        assert_eq!(map.replicas[idx][0].port(), 7003);
+    }
+}
