@@ -52,11 +52,14 @@ pub fn encode(args: &[Bytes]) -> Bytes {
     out.freeze()
 }
 
+/// The request channels of one node's connections.
+type Lanes = Vec<mpsc::UnboundedSender<Request>>;
+
 /// Connections to every node, created on first use. `resp3` pools speak RESP3 to the node.
 #[derive(Clone)]
 pub struct Pools {
     opts: BackendOpts,
-    pools: Arc<Mutex<HashMap<(SocketAddr, bool), Vec<mpsc::UnboundedSender<Request>>>>>,
+    pools: Arc<Mutex<HashMap<(SocketAddr, bool), Lanes>>>,
 }
 
 impl Pools {
