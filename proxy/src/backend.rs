@@ -68,6 +68,11 @@ impl Pools {
         Pools { opts, pools: Arc::new(Mutex::new(HashMap::new())) }
     }
 
+    /// The settings connections are made with.
+    pub fn opts(&self) -> &BackendOpts {
+        &self.opts
+    }
+
     /// The channel of connection `lane` to `addr` (a client sticks to one lane per node so its
     /// requests to that node stay in order).
     pub fn lane(&self, addr: SocketAddr, resp3: bool, lane: usize) -> mpsc::UnboundedSender<Request> {
@@ -101,7 +106,7 @@ impl Pools {
     }
 }
 
-async fn connect(addr: SocketAddr, resp3: bool, opts: &BackendOpts) -> Result<TcpStream, String> {
+pub async fn connect(addr: SocketAddr, resp3: bool, opts: &BackendOpts) -> Result<TcpStream, String> {
     let mut stream = tokio::time::timeout(opts.connect_timeout, TcpStream::connect(addr))
         .await
         .map_err(|_| format!("connect to {addr} timed out"))?

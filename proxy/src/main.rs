@@ -4,6 +4,7 @@
 mod backend;
 mod config;
 mod merge;
+mod pinned;
 mod session;
 mod topology;
 

@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 use crate::backend::{encode, BackendError, Pools, ReplyResult};
 use crate::config::ProxyConfig;
 use crate::merge;
+use crate::pinned::Pinned;
 use crate::topology::Topology;
 
 /// Shared state of the proxy.
@@ -44,6 +45,12 @@ struct Session {
     resp3: bool,
     name: Option<Bytes>,
     close: bool,
+    /// Commands queued since MULTI, the slot they share, and whether one was refused.
+    multi: Option<Vec<Vec<Bytes>>>,
+    multi_slot: Option<u16>,
+    multi_error: bool,
+    /// The connection holding this client's WATCHes.
+    pinned: Option<Pinned>,
 }
 
 /// A request sent to one node, with what is needed to send it again.
@@ -67,6 +74,12 @@ enum Pending {
     First(Vec<InFlight>),
     Info(String, Vec<InFlight>),
     Scan(usize, InFlight),
+    /// EXEC of the queued commands (all on one slot, if any has keys).
+    Exec(Vec<Vec<Bytes>>, Option<u16>),
+    /// WATCH on the node of the slot; the connection stays with the client.
+    Watch(Vec<Bytes>, Option<u16>),
+    /// A blocking command on a connection of its own.
+    Blocking(Vec<Bytes>, Option<u16>),
 }
 
 fn err(msg: &str) -> Pending {
@@ -82,7 +95,16 @@ pub async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     proxy.clients.fetch_add(1, Ordering::Relaxed);
     let id = proxy.next_id.fetch_add(1, Ordering::Relaxed);
-    let mut s = Session { id, resp3: false, name: None, close: false };
+    let mut s = Session {
+        id,
+        resp3: false,
+        name: None,
+        close: false,
+        multi: None,
+        multi_slot: None,
+        multi_error: false,
+        pinned: None,
+    };
     let _ = session_loop(&proxy, &mut s, &mut stream).await;
     proxy.clients.fetch_sub(1, Ordering::Relaxed);
 }
@@ -119,7 +141,7 @@ async fn session_loop(proxy: &Arc<Proxy>, s: &mut Session, stream: &mut TcpStrea
             }
         }
         for p in batch {
-            let reply = resolve(proxy, s, p).await;
+            let reply = resolve(proxy, &mut *s, p).await;
             out.extend_from_slice(&reply);
         }
         if let Some(e) = &protocol_error {
@@ -177,10 +199,115 @@ fn by_slot(keys: impl Iterator<Item = (usize, u16)>) -> Vec<(u16, Vec<usize>)> {
     groups
 }
 
+/// The one slot all keys of a command hash to: `Ok(None)` without keys, `Err` on CROSSSLOT or a
+/// bad argument count.
+fn command_slot(args: &[Bytes]) -> Result<Option<u16>, String> {
+    let keys: Vec<usize> = match lookup(&args[0]) {
+        Some(spec) => {
+            if !spec.arity_ok(args.len()) {
+                return Err(format!("ERR wrong number of arguments for '{}' command", spec.name));
+            }
+            spec.key_indexes(args.len(), |i| args.get(i).and_then(|a| std::str::from_utf8(a).ok()?.parse().ok()))
+                .map_err(str::to_string)?
+        }
+        // A command the table does not describe: its first argument is taken as the key, and
+        // a MOVED reply corrects the guess.
+        None if args.len() > 1 => vec![1],
+        None => Vec::new(),
+    };
+    let mut slot = None;
+    for i in keys {
+        let k = key_slot(&args[i]);
+        if slot.is_some_and(|x| x != k) {
+            return Err(CROSSSLOT.to_string());
+        }
+        slot = Some(k);
+    }
+    Ok(slot)
+}
+
+/// Commands that act on the transaction instead of being queued.
+const TX_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
+/// Commands that block: they get a connection of their own.
+const BLOCKING: &[&str] = &["blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax", "bzmpop"];
+
 fn plan(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Pending {
     let name = lower(&args[0]);
     let sub = args.get(1).map(|a| lower(a)).unwrap_or_default();
+    if s.multi.is_some() && !TX_CONTROL.contains(&name.as_str()) {
+        // Queued locally; the whole transaction goes to one node at EXEC, so every key must
+        // share one slot (an error here dooms the transaction, as Redis's EXECABORT does).
+        match command_slot(args) {
+            Ok(slot) => {
+                if let (Some(a), Some(b)) = (s.multi_slot, slot) {
+                    if a != b {
+                        s.multi_error = true;
+                        return err(CROSSSLOT);
+                    }
+                }
+                s.multi_slot = s.multi_slot.or(slot);
+                if let Some(q) = s.multi.as_mut() {
+                    q.push(args.to_vec());
+                }
+                return Pending::Ready(Bytes::from_static(b"+QUEUED\r\n"));
+            }
+            Err(e) => {
+                s.multi_error = true;
+                return err(&e);
+            }
+        }
+    }
     match name.as_str() {
+        "multi" => {
+            if s.multi.is_some() {
+                return err("ERR MULTI calls can not be nested");
+            }
+            s.multi = Some(Vec::new());
+            s.multi_error = false;
+            Pending::Ready(Bytes::from_static(b"+OK\r\n"))
+        }
+        "exec" => {
+            let Some(queue) = s.multi.take() else { return err("ERR EXEC without MULTI") };
+            let slot = s.multi_slot.take();
+            if std::mem::take(&mut s.multi_error) {
+                s.pinned = None;
+                return err("EXECABORT Transaction discarded because of previous errors.");
+            }
+            Pending::Exec(queue, slot)
+        }
+        "discard" => {
+            if s.multi.take().is_none() {
+                return err("ERR DISCARD without MULTI");
+            }
+            s.multi_slot = None;
+            s.multi_error = false;
+            // Dropping the pinned connection drops its WATCHes too.
+            s.pinned = None;
+            Pending::Ready(Bytes::from_static(b"+OK\r\n"))
+        }
+        "watch" => {
+            if s.multi.is_some() {
+                return err("ERR WATCH inside MULTI is not allowed");
+            }
+            match command_slot(args) {
+                Ok(slot) => Pending::Watch(args.to_vec(), slot),
+                Err(e) => err(&e),
+            }
+        }
+        "unwatch" => {
+            s.pinned = None;
+            Pending::Ready(Bytes::from_static(b"+OK\r\n"))
+        }
+        n if BLOCKING.contains(&n) => match command_slot(args) {
+            Ok(slot) => Pending::Blocking(args.to_vec(), slot),
+            Err(e) => err(&e),
+        },
+        _ => plan_plain(proxy, s, &name, &sub, args),
+    }
+}
+
+fn plan_plain(proxy: &Arc<Proxy>, s: &mut Session, name: &str, sub: &str, args: &[Bytes]) -> Pending {
+    match name {
         "ping" => match args.len() {
             1 => Pending::Ready(Bytes::from_static(b"+PONG\r\n")),
             2 => Pending::Ready(bulk(&args[1])),
@@ -204,7 +331,7 @@ fn plan(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Pending {
             s.name = None;
             Pending::Ready(Bytes::from_static(b"+RESET\r\n"))
         }
-        "client" => client_cmd(proxy, s, &sub, args),
+        "client" => client_cmd(proxy, s, sub, args),
         "cluster" => err("ERR This instance has cluster support disabled"),
         "mget" if args.len() >= 2 => {
             let groups = by_slot(args[1..].iter().enumerate().map(|(i, k)| (i, key_slot(k))));
@@ -293,36 +420,14 @@ fn fan(proxy: &Proxy, s: &Session, args: &[Bytes], readonly: bool, make: fn(Vec<
 
 /// A command with keys goes to the node of its slot; all keys must share it.
 fn keyed(proxy: &Proxy, s: &Session, args: &[Bytes]) -> Pending {
-    let spec = lookup(&args[0]);
-    let readonly = spec.is_some_and(|c| c.has(flags::READONLY));
-    let keys: Vec<usize> = match spec {
-        Some(spec) => {
-            if !spec.arity_ok(args.len()) {
-                return err(&format!("ERR wrong number of arguments for '{}' command", spec.name));
-            }
-            match spec.key_indexes(args.len(), |i| args.get(i).and_then(|a| std::str::from_utf8(a).ok()?.parse().ok()))
-            {
-                Ok(k) => k,
-                Err(e) => return err(e),
-            }
-        }
-        // A command the table does not describe: its first argument is taken as the key, and
-        // a MOVED reply corrects the guess.
-        None if args.len() > 1 => vec![1],
-        None => Vec::new(),
-    };
-    let slots: Vec<u16> = keys.iter().map(|&i| key_slot(&args[i])).collect();
-    match slots.first() {
-        Some(&slot) => {
-            if slots.iter().any(|&x| x != slot) {
-                return err(CROSSSLOT);
-            }
-            match to_slot(proxy, s, slot, args, readonly) {
-                Ok(f) => Pending::Single(f),
-                Err(e) => e,
-            }
-        }
-        None => {
+    let readonly = lookup(&args[0]).is_some_and(|c| c.has(flags::READONLY));
+    match command_slot(args) {
+        Err(e) => err(&e),
+        Ok(Some(slot)) => match to_slot(proxy, s, slot, args, readonly) {
+            Ok(f) => Pending::Single(f),
+            Err(e) => e,
+        },
+        Ok(None) => {
             let map = proxy.topo.snapshot();
             match map.masters.get((s.id as usize) % map.masters.len().max(1)) {
                 Some(&m) => Pending::Single(send(proxy, s, m, None, args, readonly)),
@@ -434,8 +539,90 @@ fn own_info(proxy: &Proxy) -> String {
     )
 }
 
-async fn resolve(proxy: &Arc<Proxy>, s: &Session, p: Pending) -> Bytes {
+/// The master for `slot` (any master without one).
+fn target_for(proxy: &Proxy, s: &Session, slot: Option<u16>) -> Option<SocketAddr> {
+    let map = proxy.topo.snapshot();
+    match slot {
+        Some(slot) => map.master_of(slot),
+        None => map.masters.get((s.id as usize) % map.masters.len().max(1)).copied(),
+    }
+}
+
+fn error_bytes(msg: &str) -> Bytes {
+    Bytes::from(format!("-{msg}\r\n"))
+}
+
+async fn resolve(proxy: &Arc<Proxy>, s: &mut Session, p: Pending) -> Bytes {
     match p {
+        Pending::Exec(queue, slot) => {
+            let pinned = match s.pinned.take() {
+                Some(p) => p,
+                None => {
+                    let Some(addr) = target_for(proxy, s, slot) else {
+                        return error_bytes("CLUSTERDOWN The cluster is down");
+                    };
+                    match Pinned::open(addr, s.resp3, proxy.pools.opts()).await {
+                        Ok(p) => p,
+                        Err(e) => return error_bytes(&format!("ERR cluster node unreachable: {e}")),
+                    }
+                }
+            };
+            let mut pinned = pinned;
+            if slot.is_some() && target_for(proxy, s, slot) != Some(pinned.addr) {
+                return error_bytes(CROSSSLOT);
+            }
+            let mut reqs = vec![encode(&[Bytes::from_static(b"MULTI")])];
+            reqs.extend(queue.iter().map(|c| encode(c)));
+            reqs.push(encode(&[Bytes::from_static(b"EXEC")]));
+            let n = reqs.len();
+            match pinned.call(&reqs, n, Some(proxy.cfg.command_timeout)).await {
+                Ok(mut replies) => replies.pop().unwrap_or_default(),
+                Err(e) => error_bytes(&format!("ERR transaction failed on the cluster node: {e}")),
+            }
+        }
+        Pending::Watch(args, slot) => {
+            let Some(addr) = target_for(proxy, s, slot) else { return error_bytes("CLUSTERDOWN The cluster is down") };
+            if s.pinned.as_ref().is_some_and(|p| p.addr != addr) {
+                return error_bytes(CROSSSLOT);
+            }
+            if s.pinned.is_none() {
+                match Pinned::open(addr, s.resp3, proxy.pools.opts()).await {
+                    Ok(p) => s.pinned = Some(p),
+                    Err(e) => return error_bytes(&format!("ERR cluster node unreachable: {e}")),
+                }
+            }
+            let Some(pinned) = s.pinned.as_mut() else { return error_bytes("ERR no connection") };
+            match pinned.call(&[encode(&args)], 1, Some(proxy.cfg.command_timeout)).await {
+                Ok(mut r) => r.pop().unwrap_or_default(),
+                Err(e) => {
+                    s.pinned = None;
+                    error_bytes(&format!("ERR WATCH failed on the cluster node: {e}"))
+                }
+            }
+        }
+        Pending::Blocking(args, slot) => {
+            let mut target = target_for(proxy, s, slot);
+            // One redirect is followed (the slot may have just moved).
+            for _ in 0..2 {
+                let Some(addr) = target else { return error_bytes("CLUSTERDOWN The cluster is down") };
+                let mut conn = match Pinned::open(addr, s.resp3, proxy.pools.opts()).await {
+                    Ok(p) => p,
+                    Err(e) => return error_bytes(&format!("ERR cluster node unreachable: {e}")),
+                };
+                let reply = match conn.call(&[encode(&args)], 1, None).await {
+                    Ok(mut r) => r.pop().unwrap_or_default(),
+                    Err(e) => return error_bytes(&format!("ERR blocking command failed: {e}")),
+                };
+                match redirect_target(&reply) {
+                    Some((false, moved)) => {
+                        proxy.topo.refresh_soon();
+                        target = Some(moved);
+                    }
+                    _ => return reply,
+                }
+            }
+            error_bytes("ERR too many redirections")
+        }
         Pending::Ready(b) => b,
         Pending::Single(f) => finish(proxy, s, f).await,
         Pending::Mget(n, pos, parts) => merge::mget(n, &pos, &finish_all(proxy, s, parts).await, s.resp3),
