@@ -117,6 +117,33 @@ pub fn info(own: &str, parts: &[Bytes]) -> Bytes {
     Bytes::from(format!("${}\r\n{}\r\n", text.len(), text))
 }
 
+/// The reply of an UNSUBSCRIBE family command from a client with no subscriptions.
+pub fn unsubscribed(kind: &Bytes, named: bool, channels: &[Bytes], resp3: bool) -> Bytes {
+    let mut out = BytesMut::new();
+    let frame = |ch: Frame| Frame::Push(vec![Frame::Bulk(kind.clone()), ch, Frame::Integer(0)]);
+    let frames: Vec<Frame> =
+        if named { channels.iter().map(|c| frame(Frame::Bulk(c.clone()))).collect() } else { vec![frame(Frame::Null)] };
+    for f in frames {
+        if resp3 {
+            f.encode(&mut out)
+        } else {
+            f.encode_resp2(&mut out)
+        }
+    }
+    out.freeze()
+}
+
+/// True for an unsubscribe confirmation that leaves no subscription.
+pub fn is_last_unsubscribe(raw: &[u8]) -> bool {
+    match parse(raw) {
+        Frame::Array(items) | Frame::Push(items) => {
+            matches!(items.first(), Some(Frame::Bulk(k)) if k.ends_with(b"unsubscribe"))
+                && matches!(items.get(2), Some(Frame::Integer(0)))
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

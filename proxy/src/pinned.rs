@@ -15,8 +15,8 @@ use crate::backend::{connect, BackendOpts};
 /// A connection owned by one client session.
 pub struct Pinned {
     pub addr: SocketAddr,
-    conn: TcpStream,
-    buf: BytesMut,
+    pub conn: TcpStream,
+    pub buf: BytesMut,
 }
 
 impl Pinned {

@@ -128,6 +128,21 @@ async fn session_loop(proxy: &Arc<Proxy>, s: &mut Session, stream: &mut TcpStrea
             match decoder.decode(&mut inbuf, &limits) {
                 Ok(Some(args)) => {
                     proxy.commands.fetch_add(1, Ordering::Relaxed);
+                    let name = lower(&args[0]);
+                    if matches!(name.as_str(), "subscribe" | "psubscribe" | "ssubscribe") && s.multi.is_none() {
+                        // Earlier replies first, then the session streams from a subscriber connection.
+                        for p in batch.drain(..) {
+                            let reply = resolve(proxy, &mut *s, p).await;
+                            out.extend_from_slice(&reply);
+                        }
+                        stream.write_all(&out).await?;
+                        out.clear();
+                        subscribed(proxy, s, stream, &mut inbuf, &mut decoder, &args).await?;
+                        if s.close {
+                            return Ok(());
+                        }
+                        continue;
+                    }
                     batch.push(plan(proxy, s, &args));
                     if s.close {
                         break;
@@ -153,6 +168,89 @@ async fn session_loop(proxy: &Arc<Proxy>, s: &mut Session, stream: &mut TcpStrea
         }
         if s.close || protocol_error.is_some() {
             return Ok(());
+        }
+    }
+}
+
+/// Pub/Sub: a connection of the client's own streams messages; the client's further commands
+/// go to it until the last subscription is gone. Channel messages reach every node of a
+/// Redis Cluster, so any master serves SUBSCRIBE; SSUBSCRIBE goes to its channel's shard.
+async fn subscribed(
+    proxy: &Arc<Proxy>,
+    s: &mut Session,
+    client: &mut TcpStream,
+    inbuf: &mut BytesMut,
+    decoder: &mut CommandDecoder,
+    first: &[Bytes],
+) -> std::io::Result<()> {
+    let slot = if lower(&first[0]) == "ssubscribe" {
+        let slots: Vec<u16> = first[1..].iter().map(|c| key_slot(c)).collect();
+        if slots.iter().any(|x| *x != slots[0]) {
+            client.write_all(format!("-{CROSSSLOT}\r\n").as_bytes()).await?;
+            return Ok(());
+        }
+        slots.first().copied()
+    } else {
+        None
+    };
+    let Some(addr) = target_for(proxy, s, slot) else {
+        client.write_all(b"-CLUSTERDOWN The cluster is down\r\n").await?;
+        return Ok(());
+    };
+    let mut sub = match Pinned::open(addr, s.resp3, proxy.pools.opts()).await {
+        Ok(p) => p,
+        Err(e) => {
+            client.write_all(format!("-ERR cluster node unreachable: {e}\r\n").as_bytes()).await?;
+            return Ok(());
+        }
+    };
+    sub.conn.write_all(&encode(first)).await?;
+    let limits = DecodeLimits::default();
+    loop {
+        // Forward whatever complete frames the node sent; stop once nothing is subscribed.
+        let mut done = false;
+        while let Ok(Some(len)) = protocol::frame::frame_len(&sub.buf) {
+            let frame = sub.buf.split_to(len).freeze();
+            done |= merge::is_last_unsubscribe(&frame);
+            client.write_all(&frame).await?;
+        }
+        if done {
+            return Ok(());
+        }
+        tokio::select! {
+            r = client.read_buf(inbuf) => {
+                if r? == 0 {
+                    s.close = true;
+                    return Ok(());
+                }
+                let mut forward = BytesMut::new();
+                loop {
+                    match decoder.decode(inbuf, &limits) {
+                        Ok(Some(args)) => {
+                            if lower(&args[0]) == "quit" {
+                                client.write_all(b"+OK\r\n").await?;
+                                s.close = true;
+                                return Ok(());
+                            }
+                            forward.extend_from_slice(&encode(&args));
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            client.write_all(format!("-ERR Protocol error: {e}\r\n").as_bytes()).await?;
+                            s.close = true;
+                            return Ok(());
+                        }
+                    }
+                }
+                sub.conn.write_all(&forward).await?;
+            }
+            r = sub.conn.read_buf(&mut sub.buf) => {
+                if r? == 0 {
+                    client.write_all(b"-ERR the subscription's cluster node closed the connection\r\n").await?;
+                    s.close = true;
+                    return Ok(());
+                }
+            }
         }
     }
 }
@@ -401,12 +499,14 @@ fn plan_plain(proxy: &Arc<Proxy>, s: &mut Session, name: &str, sub: &str, args: 
             Pending::Single(send(proxy, s, pick, None, args, true))
         }
         "scan" => scan(proxy, s, args),
-        "multi" | "exec" | "discard" | "watch" | "unwatch" | "subscribe" | "psubscribe" | "ssubscribe"
-        | "unsubscribe" | "punsubscribe" | "sunsubscribe" | "blpop" | "brpop" | "blmove" | "brpoplpush" | "blmpop"
-        | "bzpopmin" | "bzpopmax" | "bzmpop" | "monitor" | "wait" => {
-            // These need a connection of their own to a node (pinned sessions); not built yet.
-            err(&format!("ERR '{name}' is not supported through slotgate-proxy yet"))
+        "unsubscribe" | "punsubscribe" | "sunsubscribe" => {
+            // Not subscribed: answer as Redis does for a client with no subscriptions.
+            let kind = Bytes::copy_from_slice(name.as_bytes());
+            Pending::Ready(merge::unsubscribed(&kind, args.len() > 1, &args[1..], s.resp3))
         }
+        // WAIT counts replicas of the node the client last wrote to; across nodes it has no
+        // meaning, and MONITOR would need every node's stream.
+        "monitor" | "wait" => err(&format!("ERR '{name}' is not supported through slotgate-proxy")),
         _ => keyed(proxy, s, args),
     }
 }
