@@ -27,7 +27,7 @@ pub struct Watch {
     pub wrote: Rc<Cell<bool>>,
     pub kill: Cell<bool>,
     /// Duplicates of the listening sockets: new clients are accepted (and told -BUSY) too.
-    pub listeners: Vec<std::net::TcpListener>,
+    pub listeners: Rc<Vec<std::net::TcpListener>>,
     /// Clients accepted during the script, handed to the runtime once it ends.
     pub accepted: std::cell::RefCell<Vec<Adopted>>,
 }
@@ -77,7 +77,7 @@ impl Watch {
     }
 
     fn poll_new_clients(&self) {
-        for l in &self.listeners {
+        for l in self.listeners.iter() {
             while let Ok((stream, peer)) = l.accept() {
                 if stream.set_nonblocking(true).is_ok() {
                     self.accepted.borrow_mut().push(Adopted { stream, peer, pending: BytesMut::new() });

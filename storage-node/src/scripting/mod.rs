@@ -193,7 +193,7 @@ pub fn run(
         clients: srv.clients.clone(),
         wrote: wrote.clone(),
         kill: std::cell::Cell::new(false),
-        listeners: srv.listeners.iter().filter_map(|l| l.try_clone().ok()).collect(),
+        listeners: srv.listeners.clone(),
         accepted: Default::default(),
     });
     let hook_watch = watch.clone();

@@ -77,7 +77,7 @@ pub struct Server {
     /// The Lua engine and its script cache.
     pub scripting: crate::scripting::Scripting,
     /// Duplicates of the listening sockets, for accepting while a script is busy.
-    pub listeners: Vec<std::net::TcpListener>,
+    pub listeners: Rc<Vec<std::net::TcpListener>>,
     /// Connections accepted during a busy script, waiting for their task.
     pub adopt: Vec<crate::scripting::Adopted>,
 }
@@ -126,7 +126,7 @@ impl Server {
             shard_channels: HashMap::new(),
             // A Lua state that cannot be created means the process is broken, not bad input.
             scripting: crate::scripting::Scripting::new().expect("cannot create the Lua state"),
-            listeners: Vec::new(),
+            listeners: Rc::default(),
             adopt: Vec::new(),
         }
     }
@@ -254,7 +254,7 @@ pub async fn run(server: Shared, listeners: Vec<TcpListener>) {
         use std::os::fd::AsFd;
         let dups =
             listeners.iter().filter_map(|l| l.as_fd().try_clone_to_owned().ok()).map(std::net::TcpListener::from);
-        server.borrow_mut().listeners = dups.collect();
+        server.borrow_mut().listeners = Rc::new(dups.collect());
     }
     for listener in listeners {
         tokio::task::spawn_local(accept_loop(server.clone(), listener));
