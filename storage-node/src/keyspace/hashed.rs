@@ -64,13 +64,16 @@ impl<V> HashedMap<V> {
             .map(|(_, v)| v)
     }
 
-    /// Inserts or replaces; returns the previous value.
+    /// Inserts or replaces; returns the previous value. One tree search (the key is built up
+    /// front, which costs less than searching twice).
     pub fn insert(&mut self, e: &[u8], v: V) -> Option<V> {
-        if let Some(slot) = self.get_mut(e) {
-            return Some(std::mem::replace(slot, v));
+        match self.map.entry((elem_hash(e), e.into())) {
+            std::collections::btree_map::Entry::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), v)),
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(v);
+                None
+            }
         }
-        self.map.insert((elem_hash(e), e.into()), v);
-        None
     }
 
     /// Removes member `e`, returning its value.

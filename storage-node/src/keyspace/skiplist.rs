@@ -15,12 +15,49 @@ struct Level {
     span: u32,
 }
 
+/// A node's forward pointers: the first four inline (a node has at most four levels 99.6% of
+/// the time at p = 1/4), so a hop costs one cache miss, not two.
+#[derive(Debug, Clone)]
+struct Levels {
+    inline: [Level; 4],
+    extra: Vec<Level>,
+}
+
+const EMPTY: Level = Level { forward: NIL, span: 0 };
+
+impl Levels {
+    fn new(n: usize) -> Levels {
+        Levels { inline: [EMPTY; 4], extra: vec![EMPTY; n.saturating_sub(4)] }
+    }
+}
+
+impl std::ops::Index<usize> for Levels {
+    type Output = Level;
+    fn index(&self, i: usize) -> &Level {
+        if i < 4 {
+            &self.inline[i]
+        } else {
+            &self.extra[i - 4]
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Levels {
+    fn index_mut(&mut self, i: usize) -> &mut Level {
+        if i < 4 {
+            &mut self.inline[i]
+        } else {
+            &mut self.extra[i - 4]
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Node {
     score: f64,
     elem: Elem,
     backward: u32,
-    levels: Vec<Level>,
+    levels: Levels,
 }
 
 /// A score range: `min`/`max` with exclusivity flags.
@@ -114,12 +151,7 @@ pub struct SkipList {
 
 impl Default for SkipList {
     fn default() -> Self {
-        let head = Node {
-            score: 0.0,
-            elem: Elem::default(),
-            backward: NIL,
-            levels: vec![Level { forward: NIL, span: 0 }; MAX_LEVEL],
-        };
+        let head = Node { score: 0.0, elem: Elem::default(), backward: NIL, levels: Levels::new(MAX_LEVEL) };
         SkipList { nodes: vec![head], free: Vec::new(), level: 1, len: 0, tail: NIL }
     }
 }
@@ -203,7 +235,7 @@ impl SkipList {
             }
             self.level = lvl;
         }
-        let node = Node { score, elem: elem.into(), backward: NIL, levels: vec![Level { forward: NIL, span: 0 }; lvl] };
+        let node = Node { score, elem: elem.into(), backward: NIL, levels: Levels::new(lvl) };
         let new = match self.free.pop() {
             Some(i) => {
                 self.nodes[i as usize] = node;
@@ -274,7 +306,7 @@ impl SkipList {
         }
         let n = &mut self.nodes[x as usize];
         n.elem = Elem::default();
-        n.levels = Vec::new();
+        n.levels = Levels::new(0);
         self.free.push(x);
         self.len -= 1;
         true
