@@ -13,6 +13,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct FileConfig {
     listen: Option<String>,
+    admin_listen: Option<String>,
     seeds: Option<Vec<String>>,
     backend_user: Option<String>,
     backend_password: Option<String>,
@@ -33,6 +34,9 @@ pub struct Flags {
     /// Address to listen on (default 127.0.0.1:6379).
     #[arg(long)]
     pub listen: Option<String>,
+    /// Address of the admin port serving Prometheus metrics at /metrics.
+    #[arg(long)]
+    pub admin_listen: Option<String>,
     /// A cluster node to discover the topology from (repeatable).
     #[arg(long = "seed")]
     pub seeds: Vec<String>,
@@ -60,6 +64,7 @@ pub struct Flags {
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {
     pub listen: SocketAddr,
+    pub admin_listen: Option<SocketAddr>,
     pub seeds: Vec<SocketAddr>,
     pub backend_user: Option<String>,
     pub backend_password: Option<String>,
@@ -107,6 +112,7 @@ impl ProxyConfig {
         };
         Ok(ProxyConfig {
             listen: addr("listen", &listen)?,
+            admin_listen: flags.admin_listen.or(file.admin_listen).map(|a| addr("admin-listen", &a)).transpose()?,
             seeds: seeds.iter().map(|s| addr("seeds", s)).collect::<Result<_, _>>()?,
             backend_user: flags.backend_user.or(file.backend_user),
             backend_password: flags.backend_password.or(file.backend_password),

@@ -4,6 +4,7 @@
 mod backend;
 mod config;
 mod merge;
+mod metrics;
 mod pinned;
 mod session;
 mod topology;
@@ -70,7 +71,19 @@ async fn run(cfg: ProxyConfig) -> i32 {
         retries: AtomicU64::new(0),
         backend_errors: AtomicU64::new(0),
         started: Instant::now(),
+        metrics: metrics::Metrics::default(),
     });
+    if let Some(admin) = proxy.cfg.admin_listen {
+        match TcpListener::bind(admin).await {
+            Ok(l) => {
+                tokio::spawn(metrics::serve(proxy.clone(), l));
+            }
+            Err(e) => {
+                eprintln!("slotgate-proxy: cannot listen on admin address {admin}: {e}");
+                return 1;
+            }
+        }
+    }
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -37,6 +37,7 @@ pub struct Proxy {
     pub retries: AtomicU64,
     pub backend_errors: AtomicU64,
     pub started: Instant,
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Per-client state.
@@ -131,7 +132,7 @@ async fn session_loop(proxy: &Arc<Proxy>, s: &mut Session, stream: &mut TcpStrea
                     let name = lower(&args[0]);
                     if matches!(name.as_str(), "subscribe" | "psubscribe" | "ssubscribe") && s.multi.is_none() {
                         // Earlier replies first, then the session streams from a subscriber connection.
-                        for p in batch.drain(..) {
+                        for (_, _, p) in batch.drain(..) {
                             let reply = resolve(proxy, &mut *s, p).await;
                             out.extend_from_slice(&reply);
                         }
@@ -143,7 +144,7 @@ async fn session_loop(proxy: &Arc<Proxy>, s: &mut Session, stream: &mut TcpStrea
                         }
                         continue;
                     }
-                    batch.push(plan(proxy, s, &args));
+                    batch.push((name, Instant::now(), plan(proxy, s, &args)));
                     if s.close {
                         break;
                     }
@@ -155,8 +156,9 @@ async fn session_loop(proxy: &Arc<Proxy>, s: &mut Session, stream: &mut TcpStrea
                 }
             }
         }
-        for p in batch {
+        for (name, started, p) in batch {
             let reply = resolve(proxy, &mut *s, p).await;
+            proxy.metrics.observe(&name, started.elapsed().as_secs_f64());
             out.extend_from_slice(&reply);
         }
         if let Some(e) = &protocol_error {

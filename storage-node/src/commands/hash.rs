@@ -146,6 +146,9 @@ fn hincrby(ctx: &mut Ctx) -> Result<(), Error> {
 
 fn hincrbyfloat(ctx: &mut Ctx) -> Result<(), Error> {
     let by = arg_f64(&ctx.args[3])?;
+    if !by.is_finite() {
+        return err("ERR value is NaN or Infinity");
+    }
     let h = hash_or_create(&mut ctx.srv.db, &ctx.args[1], ctx.now)?;
     let cur = match h.get(&ctx.args[2]) {
         None => 0.0,

@@ -84,7 +84,8 @@ pub fn pop_elems(ctx: &mut Ctx, key: &[u8], left: bool, count: usize) -> Result<
 fn pop(ctx: &mut Ctx, left: bool) -> Result<(), Error> {
     let args = ctx.args;
     if args.len() > 3 {
-        return Err(Error::Syntax);
+        let name = String::from_utf8_lossy(&args[0]).to_lowercase();
+        return err(format!("ERR wrong number of arguments for '{name}' command"));
     }
     let count = args.get(2).map(|c| arg_positive(c)).transpose()?;
     match (pop_elems(ctx, &args[1], left, count.unwrap_or(1))?, count) {

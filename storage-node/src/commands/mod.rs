@@ -351,12 +351,43 @@ pub fn arg_f64(b: &[u8]) -> Result<f64, Error> {
     let v: f64 = match s.to_ascii_lowercase().as_str() {
         "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
         "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => s.parse().map_err(|_| Error::NotFloat)?,
+        lower => match hex_float(lower) {
+            Some(v) => v,
+            None => s.parse().map_err(|_| Error::NotFloat)?,
+        },
     };
     if v.is_nan() {
         return Err(Error::NotFloat);
     }
     Ok(v)
+}
+
+/// C's strtod also reads hexadecimal floats (`0x10`, `-0x1.8p3`); Redis inherits that.
+fn hex_float(s: &str) -> Option<f64> {
+    let (neg, rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let body = rest.strip_prefix("0x")?;
+    let (mantissa, exp) = match body.split_once('p') {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (body, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + c.to_digit(16)? as f64;
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += c.to_digit(16)? as f64 * scale;
+        scale /= 16.0;
+    }
+    let v = v * 2f64.powi(exp);
+    Some(if neg { -v } else { v })
 }
 
 /// Case-insensitive comparison of an argument with an ASCII keyword.
@@ -520,5 +551,8 @@ mod tests {
         assert_eq!(arg_f64(b"-inf").unwrap(), f64::NEG_INFINITY);
         assert!(arg_f64(b"nan").is_err());
         assert!(arg_f64(b" 1").is_err());
+        assert_eq!(arg_f64(b"0x10").unwrap(), 16.0);
+        assert_eq!(arg_f64(b"-0x1.8p1").unwrap(), -3.0);
+        assert!(arg_f64(b"0x").is_err());
     }
 }

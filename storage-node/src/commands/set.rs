@@ -259,13 +259,21 @@ fn sdiffstore(ctx: &mut Ctx) -> Result<(), Error> {
 }
 
 /// Parses `numkeys key... [LIMIT n]` (SINTERCARD, ZINTERCARD); returns keys and limit.
-pub fn card_args(args: &[Bytes]) -> Result<(Vec<Bytes>, usize), Error> {
+/// `zset` selects ZINTERCARD's error texts, which differ from SINTERCARD's in Redis.
+pub fn card_args(args: &[Bytes], zset: bool) -> Result<(Vec<Bytes>, usize), Error> {
     let n = arg_i64(&args[1]).map_err(|_| Error::Msg("ERR numkeys should be greater than 0".into()))?;
     if n <= 0 {
-        return err("ERR numkeys should be greater than 0");
+        return err(if zset {
+            "ERR at least 1 input key is needed for 'zintercard' command"
+        } else {
+            "ERR numkeys should be greater than 0"
+        });
     }
     let n = n as usize;
     if 2 + n > args.len() {
+        if zset {
+            return Err(Error::Syntax);
+        }
         return err("ERR Number of keys can't be greater than number of args");
     }
     let keys = args[2..2 + n].to_vec();
@@ -285,7 +293,7 @@ pub fn card_args(args: &[Bytes]) -> Result<(Vec<Bytes>, usize), Error> {
 }
 
 fn sintercard(ctx: &mut Ctx) -> Result<(), Error> {
-    let (keys, limit) = card_args(ctx.args)?;
+    let (keys, limit) = card_args(ctx.args, false)?;
     let sets = load_sets(ctx, &keys)?;
     let n = compute(&sets, Op::Inter, limit).len();
     ctx.out.int(n as i64);

@@ -308,6 +308,7 @@ fn incr_by(ctx: &mut Ctx, by: i64) -> Result<(), Error> {
         Some(e) => {
             let cur = match &e.value {
                 Value::Int(n) => *n,
+                other if !other.is_string() => return Err(Error::WrongType),
                 other => other.raw_bytes().and_then(canonical_int).ok_or(Error::NotInteger)?,
             };
             let next = cur.checked_add(by).ok_or(Error::Overflow)?;

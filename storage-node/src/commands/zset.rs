@@ -59,7 +59,8 @@ pub type Scored = Vec<(Vec<u8>, f64)>;
 fn score_bound(b: &[u8]) -> Result<(f64, bool), Error> {
     let bad = || Error::Msg("ERR min or max is not a float".into());
     let (ex, num) = if b.first() == Some(&b'(') { (true, &b[1..]) } else { (false, b) };
-    let v = arg_f64(num).map_err(|_| bad())?;
+    // strtod of an empty string is 0, so a bare `(` means "above 0", as in Redis.
+    let v = if ex && num.is_empty() { 0.0 } else { arg_f64(num).map_err(|_| bad())? };
     Ok((v, ex))
 }
 
@@ -350,9 +351,9 @@ fn parse_zrange<'a>(args: &'a [Bytes], at: usize, store: bool) -> Result<RangeSp
     let mut i = at + 2;
     while i < args.len() {
         let a = &args[i];
-        if is(a, "byscore") {
+        if is(a, "byscore") && spec.by != By::Lex {
             spec.by = By::Score;
-        } else if is(a, "bylex") {
+        } else if is(a, "bylex") && spec.by != By::Score {
             spec.by = By::Lex;
         } else if is(a, "rev") {
             spec.rev = true;
@@ -804,7 +805,7 @@ fn zdiffstore(ctx: &mut Ctx) -> Result<(), Error> {
 }
 
 fn zintercard(ctx: &mut Ctx) -> Result<(), Error> {
-    let (keys, limit) = card_args(ctx.args)?;
+    let (keys, limit) = card_args(ctx.args, true)?;
     let inputs = keys.iter().map(|k| load_input(ctx, k)).collect::<Result<Vec<_>, _>>()?;
     let n = combine(SetOp::Inter, inputs, &[], Aggregate::Sum).len().min(limit);
     ctx.out.int(n as i64);

@@ -3,7 +3,7 @@
 
 use super::hashed::{Elem, HashedMap};
 
-const MAX_PACK_ENTRIES: usize = 128;
+const MAX_PACK_ENTRIES: usize = 512;
 const MAX_PACK_VALUE: usize = 64;
 
 /// A hash value.
@@ -128,10 +128,10 @@ mod tests {
         assert!(h.remove(b"f"));
         assert_eq!(h.len(), 1);
         let mut h = HashVal::default();
-        for i in 0..129 {
+        for i in 0..513 {
             h.insert(format!("f{i}").as_bytes(), b"v");
         }
         assert_eq!(h.encoding(), "hashtable");
-        assert_eq!(h.len(), 129);
+        assert_eq!(h.len(), 513);
     }
 }

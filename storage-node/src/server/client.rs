@@ -157,6 +157,9 @@ impl ClientHandle {
 
     /// Queues bytes for the client and wakes its connection.
     pub fn deliver(&self, bytes: &[u8]) {
+        if self.killed.get() {
+            return;
+        }
         self.outbox.borrow_mut().extend_from_slice(bytes);
         self.wake.notify_one();
     }

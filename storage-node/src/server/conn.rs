@@ -156,7 +156,13 @@ async fn serve_loop(server: &Shared, stream: &mut TcpStream, handle: &ClientHand
             close
         };
         if !out.buf.is_empty() {
-            stream.write_all(&out.buf).await?;
+            // A client that stopped reading must not pin this task: a kill (e.g. the pub/sub
+            // output limit) ends the write too.
+            tokio::select! {
+                biased;
+                _ = handle.kill.notified() => return Ok(()),
+                r = stream.write_all(&out.buf) => r?,
+            }
             out.buf.clear();
             // Do not keep a huge buffer around after one big reply.
             if out.buf.capacity() > 1 << 20 {
