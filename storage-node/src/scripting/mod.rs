@@ -240,7 +240,18 @@ pub fn run(
                 return Err(Error::Msg(format!("{} script: {sha}, on @user_script:{}.", ce.msg, ce.line)));
             }
             let msg = lua_message(&e);
-            let line = msg.strip_prefix("user_script:").and_then(|r| r.split(':').next()).unwrap_or("0").to_string();
+            // Errors raised by Rust callbacks carry their line in the traceback only.
+            let traceback = match &e {
+                mlua::Error::CallbackError { traceback, .. } => traceback.clone(),
+                _ => String::new(),
+            };
+            let line_source = if msg.starts_with("user_script:") {
+                msg.clone()
+            } else {
+                traceback.split("user_script:").nth(1).map(|t| format!("user_script:{t}")).unwrap_or_default()
+            };
+            let line =
+                line_source.strip_prefix("user_script:").and_then(|r| r.split(':').next()).unwrap_or("0").to_string();
             Err(Error::Msg(format!("ERR {msg} script: {sha}, on @user_script:{line}.")))
         }
     }

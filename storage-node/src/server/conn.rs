@@ -14,44 +14,50 @@ use tokio::net::TcpStream;
 use super::{blocking, Client, ClientHandle, Shared};
 use crate::commands::{dispatch, Clock};
 
-/// Serves one accepted connection until it closes or is killed.
-pub async fn serve(server: Shared, stream: TcpStream, peer: SocketAddr) {
-    serve_with_input(server, stream, peer, BytesMut::new()).await
+/// Registers an accepted connection and starts its task. Registration happens right away, in
+/// the accepting task, so a busy script can answer the client before its task first runs.
+pub fn accept(server: &Shared, stream: TcpStream, peer: SocketAddr) {
+    start(server, stream, peer, BytesMut::new());
 }
 
 /// Starts tasks for connections accepted while a script was busy.
 fn adopt_pending(server: &Shared, srv: &mut super::Server) {
-    for a in srv.adopt.drain(..) {
+    let adopted: Vec<_> = srv.adopt.drain(..).collect();
+    for a in adopted {
         if let Ok(stream) = TcpStream::from_std(a.stream) {
-            tokio::task::spawn_local(serve_with_input(server.clone(), stream, a.peer, a.pending));
+            register_and_spawn(server, srv, stream, a.peer, a.pending);
         }
     }
 }
 
-/// Serves a connection whose first bytes may already have been read.
-async fn serve_with_input(server: Shared, mut stream: TcpStream, peer: SocketAddr, early: BytesMut) {
+fn start(server: &Shared, stream: TcpStream, peer: SocketAddr, early: BytesMut) {
+    let mut srv = server.borrow_mut();
+    register_and_spawn(server, &mut srv, stream, peer, early);
+}
+
+fn register_and_spawn(server: &Shared, srv: &mut super::Server, stream: TcpStream, peer: SocketAddr, early: BytesMut) {
     let _ = stream.set_nodelay(true);
-    let handle = {
-        let mut srv = server.borrow_mut();
-        srv.stats.total_connections_received += 1;
-        if srv.clients.borrow().len() as u64 >= srv.config.maxclients {
-            srv.stats.rejected_connections += 1;
-            drop(srv);
-            let _ = stream.try_write(b"-ERR max number of clients reached\r\n");
-            return;
-        }
-        let id = srv.next_client_id;
-        srv.next_client_id += 1;
-        let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        let needs_auth = srv.config.requirepass.is_some();
-        let mut handle = ClientHandle::new(Client::new(id, peer.to_string(), laddr, needs_auth));
-        // A second handle on the socket lets a busy script answer -BUSY (see scripting::busy).
-        handle.raw = stream_clone(&stream);
-        handle.pending_input = std::cell::RefCell::new(early);
-        let handle = Rc::new(handle);
-        srv.clients.borrow_mut().insert(id, handle.clone());
-        handle
-    };
+    srv.stats.total_connections_received += 1;
+    if srv.clients.borrow().len() as u64 >= srv.config.maxclients {
+        srv.stats.rejected_connections += 1;
+        let _ = stream.try_write(b"-ERR max number of clients reached\r\n");
+        return;
+    }
+    let id = srv.next_client_id;
+    srv.next_client_id += 1;
+    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let needs_auth = srv.config.requirepass.is_some();
+    let mut handle = ClientHandle::new(Client::new(id, peer.to_string(), laddr, needs_auth));
+    // A second handle on the socket lets a busy script answer -BUSY (see scripting::busy).
+    handle.raw = stream_clone(&stream);
+    handle.pending_input = std::cell::RefCell::new(early);
+    let handle = Rc::new(handle);
+    srv.clients.borrow_mut().insert(id, handle.clone());
+    tokio::task::spawn_local(serve(server.clone(), stream, handle));
+}
+
+/// Serves a registered connection until it closes or is killed.
+async fn serve(server: Shared, mut stream: TcpStream, handle: Rc<ClientHandle>) {
     let _ = serve_loop(&server, &mut stream, &handle).await;
     let mut srv = server.borrow_mut();
     let mut client = handle.state.borrow_mut();

@@ -280,6 +280,6 @@ async fn accept_loop(server: Shared, listener: TcpListener) {
                 continue;
             }
         };
-        tokio::task::spawn_local(conn::serve(server.clone(), stream, peer));
+        conn::accept(&server, stream, peer);
     }
 }
