@@ -14,6 +14,7 @@ mod server;
 mod set;
 mod strings;
 mod zset;
+mod zsetops;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -113,6 +114,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     list::register(&mut h);
     set::register(&mut h);
     zset::register(&mut h);
+    zsetops::register(&mut h);
     blocking::register(&mut h);
     multi::register(&mut h);
     pubsub::register(&mut h);
