@@ -6,6 +6,7 @@ mod config;
 mod merge;
 mod metrics;
 mod pinned;
+mod pubsub;
 mod session;
 mod topology;
 

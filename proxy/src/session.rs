@@ -41,11 +41,11 @@ pub struct Proxy {
 }
 
 /// Per-client state.
-struct Session {
-    id: u64,
-    resp3: bool,
+pub(crate) struct Session {
+    pub(crate) id: u64,
+    pub(crate) resp3: bool,
     name: Option<Bytes>,
-    close: bool,
+    pub(crate) close: bool,
     /// Commands queued since MULTI, the slot they share, and whether one was refused.
     multi: Option<Vec<Vec<Bytes>>>,
     multi_slot: Option<u16>,
@@ -87,7 +87,7 @@ fn err(msg: &str) -> Pending {
     Pending::Ready(Bytes::from(format!("-{msg}\r\n")))
 }
 
-const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+pub(crate) const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 /// SCAN cursors carry the master's index in their top bits.
 const SCAN_NODE_SHIFT: u32 = 54;
 
@@ -138,7 +138,7 @@ async fn session_loop(proxy: &Arc<Proxy>, s: &mut Session, stream: &mut TcpStrea
                         }
                         stream.write_all(&out).await?;
                         out.clear();
-                        subscribed(proxy, s, stream, &mut inbuf, &mut decoder, &args).await?;
+                        crate::pubsub::subscribed(proxy, s, stream, &mut inbuf, &mut decoder, &args).await?;
                         if s.close {
                             return Ok(());
                         }
@@ -174,90 +174,7 @@ async fn session_loop(proxy: &Arc<Proxy>, s: &mut Session, stream: &mut TcpStrea
     }
 }
 
-/// Pub/Sub: a connection of the client's own streams messages; the client's further commands
-/// go to it until the last subscription is gone. Channel messages reach every node of a
-/// Redis Cluster, so any master serves SUBSCRIBE; SSUBSCRIBE goes to its channel's shard.
-async fn subscribed(
-    proxy: &Arc<Proxy>,
-    s: &mut Session,
-    client: &mut TcpStream,
-    inbuf: &mut BytesMut,
-    decoder: &mut CommandDecoder,
-    first: &[Bytes],
-) -> std::io::Result<()> {
-    let slot = if lower(&first[0]) == "ssubscribe" {
-        let slots: Vec<u16> = first[1..].iter().map(|c| key_slot(c)).collect();
-        if slots.iter().any(|x| *x != slots[0]) {
-            client.write_all(format!("-{CROSSSLOT}\r\n").as_bytes()).await?;
-            return Ok(());
-        }
-        slots.first().copied()
-    } else {
-        None
-    };
-    let Some(addr) = target_for(proxy, s, slot) else {
-        client.write_all(b"-CLUSTERDOWN The cluster is down\r\n").await?;
-        return Ok(());
-    };
-    let mut sub = match Pinned::open(addr, s.resp3, proxy.pools.opts()).await {
-        Ok(p) => p,
-        Err(e) => {
-            client.write_all(format!("-ERR cluster node unreachable: {e}\r\n").as_bytes()).await?;
-            return Ok(());
-        }
-    };
-    sub.conn.write_all(&encode(first)).await?;
-    let limits = DecodeLimits::default();
-    loop {
-        // Forward whatever complete frames the node sent; stop once nothing is subscribed.
-        let mut done = false;
-        while let Ok(Some(len)) = protocol::frame::frame_len(&sub.buf) {
-            let frame = sub.buf.split_to(len).freeze();
-            done |= merge::is_last_unsubscribe(&frame);
-            client.write_all(&frame).await?;
-        }
-        if done {
-            return Ok(());
-        }
-        tokio::select! {
-            r = client.read_buf(inbuf) => {
-                if r? == 0 {
-                    s.close = true;
-                    return Ok(());
-                }
-                let mut forward = BytesMut::new();
-                loop {
-                    match decoder.decode(inbuf, &limits) {
-                        Ok(Some(args)) => {
-                            if lower(&args[0]) == "quit" {
-                                client.write_all(b"+OK\r\n").await?;
-                                s.close = true;
-                                return Ok(());
-                            }
-                            forward.extend_from_slice(&encode(&args));
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            client.write_all(format!("-ERR Protocol error: {e}\r\n").as_bytes()).await?;
-                            s.close = true;
-                            return Ok(());
-                        }
-                    }
-                }
-                sub.conn.write_all(&forward).await?;
-            }
-            r = sub.conn.read_buf(&mut sub.buf) => {
-                if r? == 0 {
-                    client.write_all(b"-ERR the subscription's cluster node closed the connection\r\n").await?;
-                    s.close = true;
-                    return Ok(());
-                }
-            }
-        }
-    }
-}
-
-fn lower(b: &[u8]) -> String {
+pub(crate) fn lower(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_ascii_lowercase()
 }
 
@@ -642,7 +559,7 @@ fn own_info(proxy: &Proxy) -> String {
 }
 
 /// The master for `slot` (any master without one).
-fn target_for(proxy: &Proxy, s: &Session, slot: Option<u16>) -> Option<SocketAddr> {
+pub(crate) fn target_for(proxy: &Proxy, s: &Session, slot: Option<u16>) -> Option<SocketAddr> {
     let map = proxy.topo.snapshot();
     match slot {
         Some(slot) => map.master_of(slot),
