@@ -196,4 +196,3 @@ fn zintercard(ctx: &mut Ctx) -> Result<(), Error> {
     ctx.out.int(n as i64);
     Ok(())
 }
-

@@ -8,8 +8,9 @@ mod convert;
 pub use busy::Adopted;
 mod libs;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -46,6 +47,47 @@ impl std::fmt::Display for CallError {
 }
 
 impl std::error::Error for CallError {}
+
+/// What `redis.call` needs while a script runs: set by `run` for the duration of the call.
+struct CallCtx {
+    srv: *mut Server,
+    client: *mut Client,
+    readonly: bool,
+    wrote: Rc<Cell<bool>>,
+}
+
+thread_local! {
+    /// The running script's context. Scripts cannot nest (EVAL is `noscript`), so at most one
+    /// exists, and `run` clears it before the borrows it was made from end.
+    static CURRENT: RefCell<Option<CallCtx>> = const { RefCell::new(None) };
+    /// The running script's busy watch, read by the instruction hook.
+    static WATCH: RefCell<Option<Rc<busy::Watch>>> = const { RefCell::new(None) };
+}
+
+/// `redis.call` / `redis.pcall`.
+fn redis_call(lua: &Lua, args: mlua::Variadic<Value>, raise: bool) -> mlua::Result<Value> {
+    let line = lua.inspect_stack(1).map_or(0, |d| d.curr_line());
+    let proto = lua.app_data_ref::<Proto>().map_or(Proto::Resp2, |p| *p);
+    let outcome = CURRENT.with(|cur| {
+        let cur = cur.borrow();
+        let Some(ctx) = cur.as_ref() else {
+            return Err("ERR redis.call is only available while a script runs".to_string());
+        };
+        // SAFETY: `run` stores pointers to the server and client it holds `&mut` to, for the
+        // duration of the script only, and nothing else touches them until it returns.
+        let (srv, client) = unsafe { (&mut *ctx.srv, &mut *ctx.client) };
+        call_command(srv, client, &args, ctx.readonly, proto, &ctx.wrote)
+    });
+    match outcome {
+        Ok(reply) => convert::resp_to_lua(lua, &reply),
+        Err(msg) if raise => Err(mlua::Error::external(CallError { msg, line })),
+        Err(msg) => {
+            let t = lua.create_table()?;
+            t.set("err", msg)?;
+            Ok(Value::Table(t))
+        }
+    }
+}
 
 /// Lua code run once per state: Redis's sandbox (no file access, read-only globals).
 const SANDBOX: &str = r#"
@@ -105,8 +147,18 @@ impl Scripting {
         for (i, name) in ["LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"].iter().enumerate() {
             redis.set(*name, i)?;
         }
+        redis.set("call", lua.create_function(|lua, args| redis_call(lua, args, true))?)?;
+        redis.set("pcall", lua.create_function(|lua, args| redis_call(lua, args, false))?)?;
         lua.globals().set("redis", redis)?;
         lua.load(SANDBOX).set_name("@sandbox").exec()?;
+        // A slow script answers others with -BUSY and honours SCRIPT KILL (see busy.rs).
+        lua.set_hook(HookTriggers::new().every_nth_instruction(100_000), |_, _| {
+            let killed = WATCH.with(|w| w.borrow().as_ref().is_some_and(|w| w.poll()));
+            if killed {
+                return Err(mlua::Error::runtime("Script killed by user with SCRIPT KILL..."));
+            }
+            Ok(mlua::VmState::Continue)
+        });
         Ok(Scripting { lua, scripts: HashMap::new() })
     }
 
@@ -184,51 +236,24 @@ pub fn run(
     globals.raw_set("KEYS", to_table(keys).map_err(internal)?).map_err(internal)?;
     globals.raw_set("ARGV", to_table(argv).map_err(internal)?).map_err(internal)?;
     let func: mlua::Function = globals.raw_get(format!("f_{sha}")).map_err(internal)?;
-    // A slow script answers others with -BUSY and honours SCRIPT KILL (see busy.rs).
-    let wrote = std::rc::Rc::new(std::cell::Cell::new(false));
-    let watch = std::rc::Rc::new(busy::Watch {
+    let wrote = Rc::new(Cell::new(false));
+    let watch = Rc::new(busy::Watch {
         started: Instant::now(),
         threshold_ms: busy_ms,
         runner: client.id,
         clients: srv.clients.clone(),
         wrote: wrote.clone(),
-        kill: std::cell::Cell::new(false),
+        kill: Cell::new(false),
         listeners: srv.listeners.clone(),
         accepted: Default::default(),
     });
-    let hook_watch = watch.clone();
-    lua.set_hook(HookTriggers::new().every_nth_instruction(100_000), move |_, _| {
-        let watch = &hook_watch;
-        if watch.poll() {
-            return Err(mlua::Error::runtime("Script killed by user with SCRIPT KILL..."));
-        }
-        Ok(mlua::VmState::Continue)
-    });
-    let state = RefCell::new((srv, client));
-    let call_impl = |lua: &Lua, args: mlua::Variadic<Value>, raise: bool| -> mlua::Result<Value> {
-        let line = lua.inspect_stack(1).map_or(0, |d| d.curr_line());
-        let mut guard = state.borrow_mut();
-        let (srv, client) = &mut *guard;
-        let proto = lua.app_data_ref::<Proto>().map_or(Proto::Resp2, |p| *p);
-        match call_command(srv, client, &args, readonly, proto, &wrote) {
-            Ok(reply) => convert::resp_to_lua(lua, &reply),
-            Err(msg) if raise => Err(mlua::Error::external(CallError { msg, line })),
-            Err(msg) => {
-                let t = lua.create_table()?;
-                t.set("err", msg)?;
-                Ok(Value::Table(t))
-            }
-        }
-    };
-    let result = lua.scope(|scope| {
-        let redis: mlua::Table = globals.raw_get("redis")?;
-        redis.raw_set("call", scope.create_function(|lua, args| call_impl(lua, args, true))?)?;
-        redis.raw_set("pcall", scope.create_function(|lua, args| call_impl(lua, args, false))?)?;
-        func.call::<Value>(())
-    });
-    lua.remove_hook();
+    WATCH.with(|w| *w.borrow_mut() = Some(watch.clone()));
+    CURRENT.with(|c| *c.borrow_mut() = Some(CallCtx { srv: &mut *srv, client: &mut *client, readonly, wrote }));
+    let result = func.call::<Value>(());
+    CURRENT.with(|c| *c.borrow_mut() = None);
+    WATCH.with(|w| *w.borrow_mut() = None);
     // Clients that connected during a busy script get their connection task now.
-    state.borrow_mut().0.adopt.extend(watch.accepted.borrow_mut().drain(..));
+    srv.adopt.extend(watch.accepted.borrow_mut().drain(..));
     let resp3 = lua.app_data_ref::<Proto>().is_some_and(|p| *p == Proto::Resp3);
     match result {
         Ok(v) => {
@@ -264,7 +289,7 @@ fn call_command(
     args: &mlua::Variadic<Value>,
     readonly: bool,
     proto: Proto,
-    wrote: &std::cell::Cell<bool>,
+    wrote: &Cell<bool>,
 ) -> Result<Bytes, String> {
     let mut argv = Vec::with_capacity(args.len());
     for a in args.iter() {
