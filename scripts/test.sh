@@ -22,6 +22,8 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
 fi
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+# redis-py for the Python client suites.
+python3 -m pip install --quiet -r tests/py/requirements.txt
 
 export CI=${CI:-1}
 cargo fmt --all -- --check

@@ -2,10 +2,12 @@
 //! sub-requests to the backend lanes (pipelined across the whole batch), then collect replies
 //! in request order, following redirects and riding out failovers, and write them at once.
 //!
-//! Retry rule: a request is sent again only when it cannot have been applied: after MOVED, ASK,
-//! TRYAGAIN or CLUSTERDOWN replies, or when it was never written. A read whose connection broke
-//! after it was written is retried too (reads are safe to repeat); a write in that situation
-//! gets an error, because it may have been applied.
+//! Retry rule: a request is sent again only when it cannot have been applied (after MOVED, ASK,
+//! TRYAGAIN or CLUSTERDOWN replies, or when it was never written), or when applying it twice
+//! leaves the same data as applying it once: reads, and idempotent writes (plain SET, MSET,
+//! DEL, HSET, SADD, EXPIREAT, ...) whose node stalled or dropped the connection; those are
+//! sent again to the slot's new master once a failover replaced the old one. Any other write in
+//! that situation gets an error, because it may have been applied.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,7 +62,22 @@ struct InFlight {
     bytes: Bytes,
     slot: Option<u16>,
     target: SocketAddr,
-    readonly: bool,
+    /// Sending it twice leaves the same data as once (a read, or an idempotent write).
+    repeatable: bool,
+}
+
+/// Writes whose second application changes nothing (the reply may differ, the data does not).
+fn idempotent(args: &[Bytes]) -> bool {
+    let name = lower(&args[0]);
+    let has_opt =
+        |opts: &[&str]| args.iter().skip(2).any(|a| opts.iter().any(|o| a.eq_ignore_ascii_case(o.as_bytes())));
+    match name.as_str() {
+        "set" => !has_opt(&["nx", "xx", "get", "keepttl"]),
+        "zadd" => !has_opt(&["nx", "xx", "gt", "lt", "ch", "incr"]),
+        "mset" | "del" | "unlink" | "hset" | "hmset" | "hdel" | "sadd" | "srem" | "zrem" | "expireat" | "pexpireat"
+        | "persist" | "setex" | "psetex" => true,
+        _ => false,
+    }
 }
 
 /// How the replies of a planned request become one reply.
@@ -181,7 +198,7 @@ pub(crate) fn lower(b: &[u8]) -> String {
 fn send(proxy: &Proxy, s: &Session, target: SocketAddr, slot: Option<u16>, args: &[Bytes], readonly: bool) -> InFlight {
     let bytes = encode(args);
     let rx = proxy.pools.send(target, s.resp3, s.id as usize, bytes.clone());
-    InFlight { rx, bytes, slot, target, readonly }
+    InFlight { rx, bytes, slot, target, repeatable: readonly || idempotent(args) }
 }
 
 /// Sends a request to the master of `slot`.
@@ -706,7 +723,22 @@ async fn finish(proxy: &Arc<Proxy>, s: &Session, mut f: InFlight) -> Bytes {
     let mut redirects = 0;
     loop {
         let outcome = match tokio::time::timeout(proxy.cfg.command_timeout, &mut f.rx).await {
-            Err(_) => return Bytes::from_static(b"-ERR command timed out waiting for a cluster node\r\n"),
+            Err(_) => {
+                // A stalled node: a repeatable request waits for a failover to give its slot to
+                // another master, then goes there.
+                match (f.repeatable, f.slot) {
+                    (true, Some(slot)) => match await_new_master(proxy, slot, f.target, deadline).await {
+                        Some(target) => {
+                            proxy.retries.fetch_add(1, Ordering::Relaxed);
+                            f.target = target;
+                            f.rx = proxy.pools.send(target, s.resp3, s.id as usize, f.bytes.clone());
+                            continue;
+                        }
+                        None => return Bytes::from_static(b"-ERR command timed out waiting for a cluster node\r\n"),
+                    },
+                    _ => return Bytes::from_static(b"-ERR command timed out waiting for a cluster node\r\n"),
+                }
+            }
             Ok(Err(_)) => Err(BackendError::NotSent("backend connection dropped".into())),
             Ok(Ok(r)) => r,
         };
@@ -736,7 +768,7 @@ async fn finish(proxy: &Arc<Proxy>, s: &Session, mut f: InFlight) -> Bytes {
             Err(BackendError::NotSent(e)) => Bytes::from(format!("-ERR cluster node unreachable: {e}\r\n")),
             Err(BackendError::Lost(e)) => {
                 proxy.backend_errors.fetch_add(1, Ordering::Relaxed);
-                if !f.readonly {
+                if !f.repeatable {
                     // The write may have been applied: sending it again could apply it twice.
                     return Bytes::from(format!(
                         "-ERR connection to the cluster node was lost; the command may have been applied ({e})\r\n"
@@ -756,6 +788,18 @@ async fn finish(proxy: &Arc<Proxy>, s: &Session, mut f: InFlight) -> Bytes {
         f.target = target;
         f.rx = proxy.pools.send(target, s.resp3, s.id as usize, f.bytes.clone());
     }
+}
+
+/// Polls the topology until `slot` is served by a master other than `old`; `None` at the deadline.
+async fn await_new_master(proxy: &Proxy, slot: u16, old: SocketAddr, deadline: Instant) -> Option<SocketAddr> {
+    while Instant::now() < deadline {
+        let _ = proxy.topo.refresh().await;
+        match proxy.topo.snapshot().master_of(slot) {
+            Some(m) if m != old => return Some(m),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    None
 }
 
 /// ASK: `ASKING` and the command on a connection of their own, so nothing else slips between.

@@ -1,12 +1,15 @@
 //! Test harness for the end-to-end suites: starts `slotgate-node` (and Debian's `redis-server`
 //! as a reference) on free loopback ports, hands out real clients, and cleans up on drop, also
-//! when a test fails.
+//! when a test fails. `cluster` adds a real Redis Cluster and `slotgate-proxy` in front of it.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+mod cluster;
+pub use cluster::{cluster_nodes, redis_cli, Cluster, NodeInfo, Proxy};
 
 /// Where the workspace's build output is.
 fn target_dir() -> PathBuf {

@@ -1,0 +1,314 @@
+//! A real Redis Cluster made of Debian `redis-server` processes (created with
+//! `redis-cli --cluster create`), and `slotgate-proxy` started in front of it. Every process is
+//! killed on drop, also when a test fails.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{binary, free_port, scratch_dir, wait_until, RawConn};
+
+/// Cluster bus ports are the client port plus this.
+const BUS_OFFSET: u16 = 10000;
+
+/// Picks a client port whose cluster bus port is free too. Candidates come from 15000..25000,
+/// below the kernel's ephemeral range, so outgoing connections cannot take them meanwhile.
+fn cluster_port(taken: &HashSet<u16>) -> u16 {
+    static SALT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let salt = SALT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let mut x = nanos ^ (u64::from(std::process::id()) << 32) ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..2000 {
+        // xorshift: cheap and good enough to spread candidates.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = 15000 + (x % 10000) as u16;
+        if taken.contains(&port) {
+            continue;
+        }
+        let free = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if free(port) && free(port + BUS_OFFSET) {
+            return port;
+        }
+    }
+    panic!("no free port pair (port, port+{BUS_OFFSET}) below 25000+{BUS_OFFSET}");
+}
+
+/// Runs `redis-cli -p port <args>` and returns its stdout (trimmed), or `None` on failure.
+pub fn redis_cli(port: u16, args: &[&str]) -> Option<String> {
+    let out = Command::new("redis-cli").args(["-p", &port.to_string()]).args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// One line of `CLUSTER NODES`.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    pub id: String,
+    pub port: u16,
+    /// e.g. `myself`, `master`, `slave`, `fail`, `fail?`.
+    pub flags: Vec<String>,
+    /// The master's id for a replica, `None` for a master.
+    pub master_id: Option<String>,
+    /// Number of slots the node serves.
+    pub slots: usize,
+}
+
+impl NodeInfo {
+    pub fn is_master(&self) -> bool {
+        self.flags.iter().any(|f| f == "master")
+    }
+
+    pub fn is_failed(&self) -> bool {
+        self.flags.iter().any(|f| f == "fail")
+    }
+}
+
+/// `CLUSTER NODES` as seen by the node on `port` (`None` when it does not answer).
+pub fn cluster_nodes(port: u16) -> Option<Vec<NodeInfo>> {
+    let text = redis_cli(port, &["cluster", "nodes"])?;
+    let mut nodes = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 8 {
+            return None;
+        }
+        // Address: ip:port@busport[,hostname]
+        let port = f[1].split('@').next()?.rsplit(':').next()?.parse().ok()?;
+        let slots = f[8..]
+            .iter()
+            .filter(|r| !r.starts_with('['))
+            .map(|r| match r.split_once('-') {
+                Some((a, b)) => b.parse::<usize>().unwrap_or(0) + 1 - a.parse::<usize>().unwrap_or(0),
+                None => 1,
+            })
+            .sum();
+        nodes.push(NodeInfo {
+            id: f[0].to_string(),
+            port,
+            flags: f[2].split(',').map(str::to_string).collect(),
+            master_id: (f[3] != "-").then(|| f[3].to_string()),
+            slots,
+        });
+    }
+    Some(nodes)
+}
+
+struct ClusterNode {
+    port: u16,
+    child: Child,
+}
+
+/// A Redis Cluster of `redis-server` processes on loopback, killed on drop.
+pub struct Cluster {
+    nodes: Vec<ClusterNode>,
+    dir: PathBuf,
+}
+
+impl Cluster {
+    /// Starts `masters * (1 + replicas)` nodes, joins them with `redis-cli --cluster create`
+    /// and waits until every node reports `cluster_state:ok` (and every replica is in sync).
+    pub fn redis(masters: usize, replicas: usize, node_timeout_ms: u64) -> Cluster {
+        assert!(masters >= 3, "redis-cli --cluster create needs at least 3 masters");
+        let dir = scratch_dir("cluster");
+        let mut cluster = Cluster { nodes: Vec::new(), dir };
+        let mut taken = HashSet::new();
+        for _ in 0..masters * (1 + replicas) {
+            let node = cluster.start_node(&mut taken, node_timeout_ms);
+            cluster.nodes.push(node);
+        }
+        let addrs: Vec<String> = cluster.ports().iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let out = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addrs)
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
+            .output()
+            .expect("redis-cli --cluster create");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let total = cluster.nodes.len();
+        let ready = wait_until(Duration::from_secs(60), || {
+            cluster.ports().iter().all(|&p| {
+                let Some(info) = redis_cli(p, &["cluster", "info"]) else { return false };
+                let replication = redis_cli(p, &["info", "replication"]).unwrap_or_default();
+                info.contains("cluster_state:ok")
+                    && info.contains(&format!("cluster_known_nodes:{total}"))
+                    && (replication.contains("role:master") || replication.contains("master_link_status:up"))
+            })
+        });
+        assert!(ready, "the cluster did not reach cluster_state:ok within 60 s: {:?}", cluster.ports());
+        cluster
+    }
+
+    fn start_node(&self, taken: &mut HashSet<u16>, node_timeout_ms: u64) -> ClusterNode {
+        for _attempt in 0..5 {
+            let port = cluster_port(taken);
+            let dir = self.dir.join(port.to_string());
+            std::fs::create_dir_all(&dir).expect("node dir");
+            let log = File::create(dir.join("redis.log")).expect("node log");
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
+                .args(["--cluster-node-timeout", &node_timeout_ms.to_string()])
+                .args(["--save", "", "--appendonly", "no", "--dir"])
+                .arg(&dir)
+                .stdout(log)
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("cannot start redis-server");
+            let mut node = ClusterNode { port, child };
+            let up = wait_until(Duration::from_secs(10), || {
+                matches!(node.child.try_wait(), Ok(Some(_))) || redis_cli(port, &["ping"]).as_deref() == Some("PONG")
+            });
+            if up && matches!(node.child.try_wait(), Ok(None)) {
+                taken.insert(port);
+                return node;
+            }
+            // Port taken meanwhile (or a slow start): drop it and try another pair.
+            let _ = node.child.kill();
+            let _ = node.child.wait();
+        }
+        panic!("redis-server (cluster node) did not start; logs under {}", self.dir.display());
+    }
+
+    /// Client ports of every node, in start order.
+    pub fn ports(&self) -> Vec<u16> {
+        self.nodes.iter().map(|n| n.port).collect()
+    }
+
+    /// Process ids of every node, in the order of `ports()` (for signals).
+    pub fn pids(&self) -> Vec<u32> {
+        self.nodes.iter().map(|n| n.child.id()).collect()
+    }
+
+    /// `CLUSTER NODES` as seen by the first node that answers.
+    pub fn nodes(&self) -> Vec<NodeInfo> {
+        self.ports().iter().find_map(|&p| cluster_nodes(p)).expect("no cluster node answers CLUSTER NODES")
+    }
+
+    /// Ports of the current masters that serve slots.
+    pub fn master_ports(&self) -> Vec<u16> {
+        self.nodes().into_iter().filter(|n| n.is_master() && n.slots > 0).map(|n| n.port).collect()
+    }
+
+    /// The node id of the node on `port` (`CLUSTER MYID`).
+    pub fn node_id(&self, port: u16) -> String {
+        redis_cli(port, &["cluster", "myid"]).expect("cluster myid")
+    }
+
+    /// Log file of the node on `port`.
+    pub fn log(&self, port: u16) -> String {
+        std::fs::read_to_string(self.dir.join(port.to_string()).join("redis.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            // SIGKILL also ends a SIGSTOPped node.
+            let _ = n.child.kill();
+            let _ = n.child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `slotgate-proxy` on a free loopback port in front of a cluster, killed on drop.
+pub struct Proxy {
+    pub port: u16,
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Proxy {
+    /// Starts the proxy with `--seed 127.0.0.1:<seed_port>` and `extra_args`, and waits until
+    /// it answers PING.
+    pub fn start(seed_port: u16, extra_args: &[&str]) -> Proxy {
+        let mut last_log = String::new();
+        for _attempt in 0..5 {
+            let dir = scratch_dir("proxy");
+            let port = free_port();
+            let log = File::create(dir.join("proxy.log")).expect("proxy log");
+            let child = Command::new(binary("slotgate-proxy"))
+                .args(["--listen", &format!("127.0.0.1:{port}"), "--seed", &format!("127.0.0.1:{seed_port}")])
+                .args(extra_args)
+                .stdout(log.try_clone().expect("log handle"))
+                .stderr(log)
+                .spawn()
+                .expect("cannot start slotgate-proxy");
+            let mut proxy = Proxy { port, child, dir };
+            if wait_until(Duration::from_secs(10), || proxy.exited() || ping(port)) && !proxy.exited() {
+                return proxy;
+            }
+            // Most likely the port was taken meanwhile: try another one.
+            let _ = proxy.child.kill();
+            let _ = proxy.child.wait();
+            last_log = proxy.log();
+        }
+        panic!("slotgate-proxy did not start: {last_log}");
+    }
+
+    fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// A redis-rs connection (a plain, non-cluster client).
+    pub fn conn(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .and_then(|c| c.get_connection())
+            .expect("redis-rs connect to the proxy")
+    }
+
+    /// A raw socket for protocol-level tests.
+    pub fn raw(&self) -> RawConn {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the proxy");
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        RawConn(s)
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the proxy printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("proxy.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// True when something on `port` answers a PING with `+PONG` within half a second.
+fn ping(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut buf = [0u8; 16];
+    let deadline = Instant::now() + Duration::from_millis(500);
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut got = Vec::new();
+    while Instant::now() < deadline && got.len() < 7 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    got.starts_with(b"+PONG")
+}
