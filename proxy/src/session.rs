@@ -68,6 +68,9 @@ struct InFlight {
 
 /// Writes whose second application changes nothing (the reply may differ, the data does not).
 fn idempotent(args: &[Bytes]) -> bool {
+    if args[0].len() > 10 {
+        return false;
+    }
     let name = lower(&args[0]);
     let has_opt =
         |opts: &[&str]| args.iter().skip(2).any(|a| opts.iter().any(|o| a.eq_ignore_ascii_case(o.as_bytes())));
@@ -267,7 +270,12 @@ const BLOCKING: &[&str] = &["blpop", "brpop", "blmove", "brpoplpush", "blmpop", 
 
 fn plan(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Pending {
     let name = lower(&args[0]);
-    let sub = args.get(1).map(|a| lower(a)).unwrap_or_default();
+    // Only containers (SCRIPT, CLIENT) look at the subcommand; others skip the allocation.
+    let sub = if matches!(name.as_str(), "script" | "client") {
+        args.get(1).map(|a| lower(a)).unwrap_or_default()
+    } else {
+        String::new()
+    };
     if s.multi.is_some() && !TX_CONTROL.contains(&name.as_str()) {
         // Queued locally; the whole transaction goes to one node at EXEC, so every key must
         // share one slot (an error here dooms the transaction, as Redis's EXECABORT does).
