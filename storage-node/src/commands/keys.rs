@@ -285,31 +285,8 @@ fn keys(ctx: &mut Ctx) -> Result<(), Error> {
 /// iteration lives in one slot the whole time, so it is returned (Redis's guarantee).
 fn scan(ctx: &mut Ctx) -> Result<(), Error> {
     let args = ctx.args;
-    let cursor: u64 = std::str::from_utf8(&args[1])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(Error::Msg("ERR invalid cursor".into()))?;
-    let (mut pattern, mut count, mut type_filter) = (None, 10usize, None);
-    let mut i = 2;
-    while i < args.len() {
-        if i + 1 >= args.len() {
-            return Err(Error::Syntax);
-        }
-        if is(&args[i], "match") {
-            pattern = Some(&args[i + 1][..]);
-        } else if is(&args[i], "count") {
-            let n = arg_i64(&args[i + 1])?;
-            if n < 1 {
-                return Err(Error::Syntax);
-            }
-            count = n as usize;
-        } else if is(&args[i], "type") {
-            type_filter = Some(String::from_utf8_lossy(&args[i + 1]).to_lowercase());
-        } else {
-            return Err(Error::Syntax);
-        }
-        i += 2;
-    }
+    let cursor = super::arg_cursor(&args[1])?;
+    let (pattern, count, type_filter) = super::scan_options_from(args, 2, true)?;
     let now = ctx.now;
     let mut found: Vec<Box<[u8]>> = Vec::new();
     let mut slot = cursor as usize;

@@ -373,29 +373,8 @@ fn rpoplpush(ctx: &mut Ctx) -> Result<(), Error> {
 
 /// Parses `numkeys key... LEFT|RIGHT [COUNT n]` starting at `args[at]` (LMPOP/BLMPOP).
 pub fn mpop_args(args: &[Bytes], at: usize) -> Result<(Vec<Bytes>, bool, usize), Error> {
-    let n = arg_i64(&args[at]).map_err(|_| Error::Msg("ERR numkeys should be greater than 0".into()))?;
-    if n <= 0 {
-        return err("ERR numkeys should be greater than 0");
-    }
-    let n = n as usize;
-    if at + 1 + n >= args.len() {
-        return Err(Error::Syntax);
-    }
-    let keys = args[at + 1..at + 1 + n].to_vec();
-    let left = arg_side(&args[at + 1 + n])?;
-    let mut count = 1;
-    let rest = &args[at + 2 + n..];
-    match rest.len() {
-        0 => {}
-        2 if is(&rest[0], "count") => {
-            count = arg_i64(&rest[1])
-                .ok()
-                .filter(|c| *c > 0)
-                .ok_or(Error::Msg("ERR count should be greater than 0".into()))? as usize
-        }
-        _ => return Err(Error::Syntax),
-    }
-    Ok((keys, left, count))
+    let (keys, where_, count) = super::mpop_shape(args, at)?;
+    Ok((keys, arg_side(where_)?, count))
 }
 
 /// Pops from the first non-empty list of `keys`, replying `[key, [elems]]`; false when all empty.

@@ -463,8 +463,17 @@ pub fn arg_cursor(b: &[u8]) -> Result<u64, Error> {
 
 /// Options of HSCAN/SSCAN/ZSCAN: MATCH pattern and COUNT, starting at `args[3]`.
 pub fn scan_options(args: &[Bytes]) -> Result<(Option<&[u8]>, usize), Error> {
-    let (mut pattern, mut count) = (None, 10usize);
-    let mut i = 3;
+    let (pattern, count, _) = scan_options_from(args, 3, false)?;
+    Ok((pattern, count))
+}
+
+/// Parsed SCAN-family options: MATCH pattern, COUNT, TYPE.
+pub type ScanOptions<'a> = (Option<&'a [u8]>, usize, Option<String>);
+
+/// MATCH, COUNT and (for SCAN) TYPE options starting at `args[from]`.
+pub fn scan_options_from(args: &[Bytes], from: usize, allow_type: bool) -> Result<ScanOptions<'_>, Error> {
+    let (mut pattern, mut count, mut type_filter) = (None, 10usize, None);
+    let mut i = from;
     while i < args.len() {
         if i + 1 >= args.len() {
             return Err(Error::Syntax);
@@ -477,12 +486,38 @@ pub fn scan_options(args: &[Bytes]) -> Result<(Option<&[u8]>, usize), Error> {
                 return Err(Error::Syntax);
             }
             count = n as usize;
+        } else if allow_type && is(&args[i], "type") {
+            type_filter = Some(String::from_utf8_lossy(&args[i + 1]).to_lowercase());
         } else {
             return Err(Error::Syntax);
         }
         i += 2;
     }
-    Ok((pattern, count))
+    Ok((pattern, count, type_filter))
+}
+
+/// The shape LMPOP/ZMPOP and their blocking forms share: `numkeys key... WHERE [COUNT n]`
+/// from `args[at]`; returns the keys, the WHERE argument and the count (default 1).
+pub fn mpop_shape(args: &[Bytes], at: usize) -> Result<(Vec<Bytes>, &Bytes, usize), Error> {
+    let n = arg_i64(&args[at]).map_err(|_| Error::Msg("ERR numkeys should be greater than 0".into()))?;
+    if n <= 0 {
+        return err("ERR numkeys should be greater than 0");
+    }
+    let n = n as usize;
+    if at + 1 + n >= args.len() {
+        return Err(Error::Syntax);
+    }
+    let keys = args[at + 1..at + 1 + n].to_vec();
+    let rest = &args[at + 2 + n..];
+    let count = match rest.len() {
+        0 => 1,
+        2 if is(&rest[0], "count") => {
+            arg_i64(&rest[1]).ok().filter(|c| *c > 0).ok_or(Error::Msg("ERR count should be greater than 0".into()))?
+                as usize
+        }
+        _ => return Err(Error::Syntax),
+    };
+    Ok((keys, &args[at + 1 + n], count))
 }
 
 /// A count argument that must be positive (LPOP, SPOP, ZPOPMIN ...).

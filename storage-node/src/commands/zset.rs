@@ -537,31 +537,13 @@ fn zpopmax(ctx: &mut Ctx) -> Result<(), Error> {
 
 /// Parses `numkeys key... MIN|MAX [COUNT n]` from `args[at..]` (ZMPOP/BZMPOP).
 pub fn zmpop_args(args: &[Bytes], at: usize) -> Result<(Vec<Bytes>, bool, usize), Error> {
-    let n = arg_i64(&args[at]).map_err(|_| Error::Msg("ERR numkeys should be greater than 0".into()))?;
-    if n <= 0 {
-        return err("ERR numkeys should be greater than 0");
-    }
-    let n = n as usize;
-    if at + 1 + n >= args.len() {
-        return Err(Error::Syntax);
-    }
-    let keys = args[at + 1..at + 1 + n].to_vec();
-    let where_ = &args[at + 1 + n];
+    let (keys, where_, count) = super::mpop_shape(args, at)?;
     let max = if is(where_, "max") {
         true
     } else if is(where_, "min") {
         false
     } else {
         return Err(Error::Syntax);
-    };
-    let rest = &args[at + 2 + n..];
-    let count = match rest.len() {
-        0 => 1,
-        2 if is(&rest[0], "count") => {
-            arg_i64(&rest[1]).ok().filter(|c| *c > 0).ok_or(Error::Msg("ERR count should be greater than 0".into()))?
-                as usize
-        }
-        _ => return Err(Error::Syntax),
     };
     Ok((keys, max, count))
 }
