@@ -55,22 +55,10 @@ fn info(ctx: &mut Ctx) -> Result<(), Error> {
     if wanted.iter().any(|w| w == "all" || w == "everything") {
         wanted.extend(DEFAULT.iter().chain(ALL_EXTRA).map(|s| s.to_string()));
     }
-    let order = [
-        "server",
-        "clients",
-        "memory",
-        "persistence",
-        "stats",
-        "replication",
-        "cpu",
-        "modules",
-        "errorstats",
-        "cluster",
-        "keyspace",
-        "commandstats",
-    ];
+    // Sections come out in Redis's order whatever order they were asked in.
+    let order = DEFAULT.iter().chain(ALL_EXTRA);
     let mut text = String::new();
-    for section in order.iter().filter(|s| wanted.iter().any(|w| w == *s)) {
+    for section in order.filter(|s| wanted.iter().any(|w| w == **s)) {
         if !text.is_empty() {
             text.push_str("\r\n");
         }
