@@ -8,16 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis::{cmd, RedisResult};
-use slotgate_tests::{resp, wait_until, RawConn, Server};
-
-fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> RedisResult<T> {
-    let mut command = cmd(args[0]);
-    for a in &args[1..] {
-        command.arg(*a);
-    }
-    command.query(c)
-}
+use slotgate_tests::{q, resp, wait_until, RawConn, Server};
 
 fn req(args: &[&str]) -> Vec<u8> {
     let v: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();

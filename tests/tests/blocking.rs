@@ -6,16 +6,8 @@
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use redis::{cmd, RedisResult, Value};
-use slotgate_tests::{resp, wait_until, Server};
-
-fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> RedisResult<T> {
-    let mut command = cmd(args[0]);
-    for a in &args[1..] {
-        command.arg(*a);
-    }
-    command.query(c)
-}
+use redis::{RedisResult, Value};
+use slotgate_tests::{q, resp, wait_until, Server};
 
 fn err_text(r: RedisResult<Value>) -> String {
     match r {

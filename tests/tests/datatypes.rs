@@ -5,18 +5,11 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use redis::{cmd, RedisResult, Value};
+use redis::{RedisResult, Value};
+use slotgate_tests::q;
 use slotgate_tests::Server;
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-
-fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> RedisResult<T> {
-    let mut command = cmd(args[0]);
-    for a in &args[1..] {
-        command.arg(*a);
-    }
-    command.query(c)
-}
 
 fn err_text(r: RedisResult<Value>) -> String {
     match r {

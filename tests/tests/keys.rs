@@ -3,16 +3,8 @@
 
 use std::time::Duration;
 
-use redis::{cmd, RedisResult, Value};
-use slotgate_tests::{wait_until, Server};
-
-fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> RedisResult<T> {
-    let mut command = cmd(args[0]);
-    for a in &args[1..] {
-        command.arg(*a);
-    }
-    command.query(c)
-}
+use redis::{RedisResult, Value};
+use slotgate_tests::{q, wait_until, Server};
 
 fn err_text(r: RedisResult<Value>) -> String {
     match r {

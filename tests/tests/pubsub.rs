@@ -6,16 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use redis::{cmd, RedisResult, Value};
-use slotgate_tests::{resp, wait_until, RawConn, Server};
-
-fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> RedisResult<T> {
-    let mut command = cmd(args[0]);
-    for a in &args[1..] {
-        command.arg(*a);
-    }
-    command.query(c)
-}
+use redis::Value;
+use slotgate_tests::{q, resp, wait_until, RawConn, Server};
 
 fn int(c: &mut redis::Connection, args: &[&str]) -> i64 {
     q::<i64>(c, args).unwrap_or_else(|e| panic!("{args:?}: {e}"))

@@ -5,15 +5,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use redis::{cmd, RedisResult, Value};
-use slotgate_tests::{require_tool, Server};
-
-fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> RedisResult<T> {
-    let mut command = cmd(args[0]);
-    for a in &args[1..] {
-        command.arg(*a);
-    }
-    command.query(c)
-}
+use slotgate_tests::{q, require_tool, Server};
 
 fn err_text(r: RedisResult<Value>) -> String {
     match r {

@@ -6,15 +6,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use redis::{cmd, RedisResult, Value};
-use slotgate_tests::{resp, scratch_dir, wait_until, RawConn, Server};
-
-fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> RedisResult<T> {
-    let mut command = cmd(args[0]);
-    for a in &args[1..] {
-        command.arg(*a);
-    }
-    command.query(c)
-}
+use slotgate_tests::{q, resp, scratch_dir, wait_until, RawConn, Server};
 
 fn err_text(r: RedisResult<Value>) -> String {
     match r {

@@ -1,15 +1,8 @@
 //! String commands through redis-rs, checked against Redis 7.0's documented replies.
 
-use redis::{cmd, RedisResult, Value};
+use redis::{RedisResult, Value};
+use slotgate_tests::q;
 use slotgate_tests::Server;
-
-fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> RedisResult<T> {
-    let mut command = cmd(args[0]);
-    for a in &args[1..] {
-        command.arg(*a);
-    }
-    command.query(c)
-}
 
 fn err_text(r: RedisResult<Value>) -> String {
     match r {

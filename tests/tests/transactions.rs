@@ -4,16 +4,8 @@
 
 use std::time::Duration;
 
-use redis::{cmd, RedisResult, Value};
-use slotgate_tests::{resp, wait_until, Server};
-
-fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> RedisResult<T> {
-    let mut command = cmd(args[0]);
-    for a in &args[1..] {
-        command.arg(*a);
-    }
-    command.query(c)
-}
+use redis::{RedisResult, Value};
+use slotgate_tests::{q, resp, wait_until, Server};
 
 fn v(c: &mut redis::Connection, args: &[&str]) -> Value {
     q::<Value>(c, args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
