@@ -229,6 +229,21 @@ impl RawConn {
     }
 }
 
+/// The Node.js client folder (tests/js).
+pub fn js_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/js"))
+}
+
+/// Installs ioredis from the lock file once (scripts/test.sh does it up front in CI).
+pub fn ensure_ioredis() {
+    if js_dir().join("node_modules/ioredis").exists() {
+        return;
+    }
+    let status =
+        Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(js_dir()).status().expect("npm");
+    assert!(status.success(), "npm ci failed in tests/js");
+}
+
 /// Runs one command given as words through a redis-rs connection.
 pub fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<T> {
     let mut command = redis::cmd(args[0]);

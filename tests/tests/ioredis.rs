@@ -2,24 +2,9 @@
 //! the session pipeline (HSET, EXPIRE, ZADD), the rate-limit script through EVAL/EVALSHA, and
 //! MSET/MGET over many keys. The same script runs against redis-server as the reference.
 
-use std::path::Path;
 use std::process::Command;
 
-use slotgate_tests::{require_tool, Server};
-
-fn js_dir() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/js"))
-}
-
-/// Installs ioredis from the lock file once (scripts/test.sh does it up front in CI).
-fn ensure_ioredis() {
-    if js_dir().join("node_modules/ioredis").exists() {
-        return;
-    }
-    let status =
-        Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(js_dir()).status().expect("npm");
-    assert!(status.success(), "npm ci failed in tests/js");
-}
+use slotgate_tests::{ensure_ioredis, js_dir, require_tool, Server};
 
 fn run_scenarios(port: u16) {
     let out =

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use slotgate_tests::{cluster_nodes, redis_cli, require_tool, resp, wait_until, Cluster, Proxy, RawConn, Server};
+use slotgate_tests::{
+    cluster_nodes, ensure_ioredis, js_dir, redis_cli, require_tool, resp, wait_until, Cluster, Proxy, RawConn, Server,
+};
 
 const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 
@@ -226,20 +228,6 @@ fn redis_py_runs_the_guide_scenarios() {
     let mut c = proxy.conn();
     assert_eq!(query::<String>(&mut c, &["GET", "rate_limit:user:1000"]), "100");
     assert_eq!(query::<String>(&mut c, &["HGET", "user:{1000}:session", "agent"]), "test");
-}
-
-fn js_dir() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/js"))
-}
-
-/// Installs ioredis from the lock file once (scripts/test.sh does it up front in CI).
-fn ensure_ioredis() {
-    if js_dir().join("node_modules/ioredis").exists() {
-        return;
-    }
-    let status =
-        Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(js_dir()).status().expect("npm");
-    assert!(status.success(), "npm ci failed in tests/js");
 }
 
 #[test]

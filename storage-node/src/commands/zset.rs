@@ -247,6 +247,24 @@ struct RangeSpec<'a> {
     has_limit: bool,
 }
 
+impl<'a> RangeSpec<'a> {
+    /// A range without LIMIT or WITHSCORES.
+    fn new(by: By, rev: bool, start: &'a [u8], stop: &'a [u8]) -> Self {
+        RangeSpec { by, rev, start, stop, offset: 0, count: -1, withscores: false, has_limit: false }
+    }
+
+    /// Reads `LIMIT offset count` at `args[i]`; false when that is not a LIMIT clause.
+    fn take_limit(&mut self, args: &[Bytes], i: usize) -> Result<bool, Error> {
+        if !(is(&args[i], "limit") && i + 2 < args.len()) {
+            return Ok(false);
+        }
+        self.offset = arg_i64(&args[i + 1])?;
+        self.count = arg_i64(&args[i + 2])?;
+        self.has_limit = true;
+        Ok(true)
+    }
+}
+
 fn parse_limit_opts(
     spec: &mut RangeSpec,
     opts: &[Bytes],
@@ -257,10 +275,7 @@ fn parse_limit_opts(
     while i < opts.len() {
         if allow_withscores && is(&opts[i], "withscores") {
             spec.withscores = true;
-        } else if allow_limit && is(&opts[i], "limit") && i + 2 < opts.len() {
-            spec.offset = arg_i64(&opts[i + 1])?;
-            spec.count = arg_i64(&opts[i + 2])?;
-            spec.has_limit = true;
+        } else if allow_limit && spec.take_limit(opts, i)? {
             i += 2;
         } else {
             return Err(Error::Syntax);
@@ -330,16 +345,7 @@ fn range_reply(ctx: &mut Ctx, spec: RangeSpec) -> Result<(), Error> {
 
 /// Parses ZRANGE's modern syntax from `args[at..]` (at = index of start).
 fn parse_zrange<'a>(args: &'a [Bytes], at: usize, store: bool) -> Result<RangeSpec<'a>, Error> {
-    let mut spec = RangeSpec {
-        by: By::Rank,
-        rev: false,
-        start: &args[at],
-        stop: &args[at + 1],
-        offset: 0,
-        count: -1,
-        withscores: false,
-        has_limit: false,
-    };
+    let mut spec = RangeSpec::new(By::Rank, false, &args[at], &args[at + 1]);
     let mut i = at + 2;
     while i < args.len() {
         let a = &args[i];
@@ -351,10 +357,7 @@ fn parse_zrange<'a>(args: &'a [Bytes], at: usize, store: bool) -> Result<RangeSp
             spec.rev = true;
         } else if !store && is(a, "withscores") {
             spec.withscores = true;
-        } else if is(a, "limit") && i + 2 < args.len() {
-            spec.offset = arg_i64(&args[i + 1])?;
-            spec.count = arg_i64(&args[i + 2])?;
-            spec.has_limit = true;
+        } else if spec.take_limit(args, i)? {
             i += 2;
         } else {
             return Err(Error::Syntax);
@@ -403,16 +406,7 @@ pub fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)]) {
 
 fn old_range(ctx: &mut Ctx, by: By, rev: bool) -> Result<(), Error> {
     let args = ctx.args;
-    let mut spec = RangeSpec {
-        by,
-        rev,
-        start: &args[2],
-        stop: &args[3],
-        offset: 0,
-        count: -1,
-        withscores: false,
-        has_limit: false,
-    };
+    let mut spec = RangeSpec::new(by, rev, &args[2], &args[3]);
     parse_limit_opts(&mut spec, &args[4..], by != By::Lex, by != By::Rank)?;
     range_reply(ctx, spec)
 }
@@ -463,16 +457,7 @@ fn zrem(ctx: &mut Ctx) -> Result<(), Error> {
 
 fn remove_range(ctx: &mut Ctx, by: By) -> Result<(), Error> {
     let args = ctx.args;
-    let spec = RangeSpec {
-        by,
-        rev: false,
-        start: &args[2],
-        stop: &args[3],
-        offset: 0,
-        count: -1,
-        withscores: false,
-        has_limit: false,
-    };
+    let spec = RangeSpec::new(by, false, &args[2], &args[3]);
     // Parse before looking at the key so bad ranges are reported on missing keys too.
     run_range(&ZSetVal::default(), &spec)?;
     let Some(z) = get_zset(&mut ctx.srv.db, &args[1], ctx.now)? else {
