@@ -22,6 +22,8 @@ pub mod flags {
     pub const ALLOW_BUSY: u32 = 1 << 12;
     pub const SKIP_SLOWLOG: u32 = 1 << 13;
     pub const MAY_REPLICATE: u32 = 1 << 14;
+    /// Served on an importing slot without a preceding ASKING (RESTORE-ASKING).
+    pub const ASKING: u32 = 1 << 15;
 
     /// Flag names in Redis's spelling, in the order Redis prints them.
     pub const NAMES: &[(u32, &str)] = &[
@@ -40,6 +42,7 @@ pub mod flags {
         (MAY_REPLICATE, "may_replicate"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
+        (ASKING, "asking"),
     ];
 }
 
@@ -201,6 +204,35 @@ static OBJECT_SUBS: &[CommandSpec] = &[
     c("object|help", 2, LOADING | STALE, KEYSPACE, NK),
 ];
 
+static CLUSTER_SUBS: &[CommandSpec] = &[
+    c("cluster|addslots", -3, ADMIN | STALE, 0, NK),
+    c("cluster|addslotsrange", -4, ADMIN | STALE, 0, NK),
+    c("cluster|bumpepoch", 2, ADMIN | STALE, 0, NK),
+    c("cluster|count-failure-reports", 3, ADMIN | STALE, 0, NK),
+    c("cluster|countkeysinslot", 3, STALE, 0, NK),
+    c("cluster|delslots", -3, ADMIN | STALE, 0, NK),
+    c("cluster|delslotsrange", -4, ADMIN | STALE, 0, NK),
+    c("cluster|flushslots", 2, ADMIN | STALE, 0, NK),
+    c("cluster|forget", 3, ADMIN | STALE, 0, NK),
+    c("cluster|getkeysinslot", 4, STALE, 0, NK),
+    c("cluster|help", 2, LOADING | STALE, 0, NK),
+    c("cluster|info", 2, STALE, 0, NK),
+    c("cluster|keyslot", 3, STALE, 0, NK),
+    c("cluster|links", 2, STALE, 0, NK),
+    c("cluster|meet", -4, ADMIN | STALE, 0, NK),
+    c("cluster|myid", 2, STALE, 0, NK),
+    c("cluster|myshardid", 2, STALE, 0, NK),
+    c("cluster|nodes", 2, STALE, 0, NK),
+    c("cluster|replicas", 3, ADMIN | STALE, 0, NK),
+    c("cluster|reset", -2, ADMIN | STALE | NOSCRIPT, 0, NK),
+    c("cluster|saveconfig", 2, ADMIN | STALE, 0, NK),
+    c("cluster|set-config-epoch", 3, ADMIN | STALE, 0, NK),
+    c("cluster|setslot", -4, ADMIN | STALE, 0, NK),
+    c("cluster|shards", 2, STALE, 0, NK),
+    c("cluster|slaves", 3, ADMIN | STALE, 0, NK),
+    c("cluster|slots", 2, STALE, 0, NK),
+];
+
 /// Every command slotgate knows, in no particular order.
 pub static COMMANDS: &[CommandSpec] = &[
     // Connection and server.
@@ -214,6 +246,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     container("client", -2, 0, 0, CLIENT_SUBS),
     container("command", -1, LOADING | STALE, CONNECTION, COMMAND_SUBS),
     container("config", -2, 0, 0, CONFIG_SUBS),
+    // Cluster mode.
+    container("cluster", -2, 0, 0, CLUSTER_SUBS),
+    c("asking", 1, FAST, CONNECTION, NK),
+    c("readonly", 1, LOADING | STALE | FAST, CONNECTION, NK),
+    c("readwrite", 1, LOADING | STALE | FAST, CONNECTION, NK),
+    c("dump", 2, RO, KEYSPACE, K1),
+    c("restore", -4, RW, KEYSPACE | DANGEROUS, K1),
+    c("restore-asking", -4, RW | ASKING, KEYSPACE | DANGEROUS, K1),
+    // The key is at 3 or, when that is empty, after KEYS: the node resolves it itself.
+    c("migrate", -6, WRITE, KEYSPACE | DANGEROUS, NK),
     c("info", -1, LOADING | STALE, DANGEROUS, NK),
     c("dbsize", 1, ROF, KEYSPACE, NK),
     c("flushall", -1, WRITE, KEYSPACE | DANGEROUS, NK),

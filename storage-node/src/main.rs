@@ -2,6 +2,7 @@
 //! redis.conf, binds, and serves clients on a single-threaded runtime (see `server`).
 
 mod alloc;
+mod cluster;
 mod commands;
 mod keyspace;
 mod scripting;
@@ -55,7 +56,7 @@ fn main() {
     };
     let local = tokio::task::LocalSet::new();
     let code = local.block_on(&runtime, async move {
-        let listeners = match server::bind(&config).await {
+        let listeners = match server::bind(&config, config.port).await {
             Ok(l) => l,
             Err(e) => {
                 log(&config, &format!("Warning: {e}"));
@@ -74,8 +75,26 @@ fn main() {
                 env!("CARGO_PKG_VERSION")
             ),
         );
+        let bus = if srv.config.cluster_enabled {
+            match start_cluster(&mut srv).await {
+                Ok(bus) => bus,
+                Err(e) => {
+                    log(&srv.config, &format!("Warning: {e}"));
+                    eprintln!("{e}");
+                    return 1;
+                }
+            }
+        } else {
+            Vec::new()
+        };
         log(&srv.config, "Ready to accept connections tcp");
         let shared = Rc::new(RefCell::new(srv));
+        if !bus.is_empty() {
+            for l in bus {
+                tokio::task::spawn_local(cluster::bus::listen(shared.clone(), l));
+            }
+            tokio::task::spawn_local(cluster::failure::run(shared.clone()));
+        }
         server::run(shared, listeners).await;
         if !pidfile.is_empty() {
             let _ = std::fs::remove_file(&pidfile);
@@ -83,6 +102,39 @@ fn main() {
         0
     });
     std::process::exit(code);
+}
+
+/// Loads (or creates) the cluster view from nodes.conf and binds the cluster bus.
+async fn start_cluster(srv: &mut server::Server) -> Result<Vec<tokio::net::TcpListener>, String> {
+    let config = &srv.config;
+    let path = std::path::PathBuf::from(&config.cluster_config_file);
+    let timeout = config.cluster_node_timeout as i64;
+    let cport = if config.cluster_port != 0 { config.cluster_port } else { srv.port.wrapping_add(10000) };
+    let mut cl = match cluster::nodes_conf::load(&path, timeout)? {
+        Some(cl) => {
+            log(config, &format!("Node configuration loaded, I'm {}", cl.myself));
+            cl
+        }
+        None => {
+            let cl = cluster::Cluster::new(path, timeout, String::new(), srv.port, cport);
+            log(config, &format!("No cluster configuration found, I'm {}", cl.myself));
+            cl
+        }
+    };
+    // What we tell other nodes: the announced addresses win over the bound ones.
+    let me = cl.me_mut();
+    me.port = if config.cluster_announce_port != 0 { config.cluster_announce_port } else { srv.port };
+    me.cport = if config.cluster_announce_bus_port != 0 { config.cluster_announce_bus_port } else { cport };
+    if !config.cluster_announce_ip.is_empty() {
+        me.ip = config.cluster_announce_ip.clone();
+        cl.announce_ip = config.cluster_announce_ip.clone();
+    }
+    cl.update_state(config.cluster_require_full_coverage);
+    cluster::nodes_conf::save(&cl)
+        .map_err(|e| format!("Can't write the cluster config file {}: {e}", cl.conf_path.display()))?;
+    let bus = server::bind(config, cport).await.map_err(|e| format!("Can't bind the cluster bus: {e}"))?;
+    srv.cluster = Some(Box::new(cl));
+    Ok(bus)
 }
 
 /// Re-runs this binary detached from the terminal with `--daemonize no`, as Redis forks.

@@ -168,6 +168,8 @@ fn reset(ctx: &mut Ctx) -> Result<(), Error> {
     ctx.client.name = None;
     ctx.client.authenticated = ctx.srv.config.requirepass.is_none();
     ctx.client.user = "default".into();
+    ctx.client.asking = false;
+    ctx.client.readonly = false;
     ctx.out.simple("RESET");
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! (arity, authentication, memory) applied before a handler runs, and per-command statistics.
 
 mod blocking;
+mod cluster;
 mod connection;
 mod hash;
 mod info;
@@ -35,6 +36,7 @@ use crate::keyspace::{now_ms, Db, Value};
 use crate::server::{Client, Server};
 
 pub use multi::unwatch_all;
+pub use pubsub::deliver_publish;
 
 /// What a handler needs: the server, the calling client, the arguments and the reply buffer.
 pub struct Ctx<'a> {
@@ -120,6 +122,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     pubsub::register(&mut h);
     scripting::register(&mut h);
     keys::register(&mut h);
+    cluster::register(&mut h);
     h
 }
 
@@ -263,6 +266,14 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
     if client.proto == protocol::Proto::Resp2 && client.subscribed() && !SUBSCRIBED_OK.contains(&top_name) {
         let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec.name);
         return reject(srv, client, out, &msg);
+    }
+    if srv.cluster.is_some() {
+        let redirect = crate::cluster::routing::check(srv, client, spec, args, clock.now_ms);
+        // ASKING covers exactly one command.
+        client.asking &= spec.name == "asking";
+        if let Some(msg) = redirect {
+            return reject(srv, client, out, &msg);
+        }
     }
     if spec.has(flags::DENYOOM) && srv.config.maxmemory > 0 && !srv.make_room() {
         return reject(srv, client, out, "OOM command not allowed when used memory > 'maxmemory'.");

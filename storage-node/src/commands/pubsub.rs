@@ -10,7 +10,7 @@ use protocol::glob::glob_match;
 use protocol::{Proto, Reply};
 
 use super::{help_reply, Ctx, Error, Handler};
-use crate::server::{ClientHandle, Server};
+use crate::server::{Client, ClientHandle, Server};
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     h.extend([
@@ -158,10 +158,15 @@ fn send(ctx: &mut Ctx, id: u64, parts: &[&[u8]]) {
         ctx.out.raw(&frame);
         return;
     }
-    let Some(handle) = ctx.srv.clients.borrow().get(&id).cloned() else { return };
+    deliver_to(ctx.srv, id, parts);
+}
+
+/// Queues a frame in another client's outbox, within its output buffer limit.
+fn deliver_to(srv: &Server, id: u64, parts: &[&[u8]]) {
+    let Some(handle) = srv.clients.borrow().get(&id).cloned() else { return };
     let frame = message(handle.proto.get(), parts);
     handle.deliver(&frame);
-    enforce_limit(ctx.srv, &handle);
+    enforce_limit(srv, &handle);
 }
 
 /// Disconnects a subscriber whose pending output passed the pubsub hard limit, or stayed above
@@ -186,27 +191,44 @@ fn enforce_limit(srv: &Server, handle: &ClientHandle) {
 
 fn publish(ctx: &mut Ctx) -> Result<(), Error> {
     let (channel, msg) = (ctx.args[1].clone(), ctx.args[2].clone());
-    let mut receivers = 0;
-    let direct: Vec<u64> = ctx.srv.channels.get(&channel[..]).cloned().unwrap_or_default();
-    for id in direct {
-        send(ctx, id, &[b"message", &channel, &msg]);
-        receivers += 1;
-    }
-    let patterns: Vec<(Box<[u8]>, Vec<u64>)> = ctx
-        .srv
-        .patterns
-        .iter()
-        .filter(|(p, _)| glob_match(p, &channel))
-        .map(|(p, ids)| (p.clone(), ids.clone()))
-        .collect();
-    for (pat, ids) in patterns {
-        for id in ids {
-            send(ctx, id, &[b"pmessage", &pat, &channel, &msg]);
-            receivers += 1;
-        }
+    let receivers = deliver_publish(ctx.srv, Some((ctx.client, &mut *ctx.out)), &channel, &msg);
+    // In a cluster the message reaches the subscribers of every node.
+    if let Some(cluster) = ctx.srv.cluster.as_mut() {
+        crate::cluster::bus::broadcast_publish(cluster, &channel, &msg);
     }
     ctx.out.int(receivers);
     Ok(())
+}
+
+/// Delivers a PUBLISH to this node's channel and pattern subscribers; `caller` (when the
+/// publisher is itself subscribed) gets its copy in order with its replies.
+pub fn deliver_publish(
+    srv: &mut Server,
+    mut caller: Option<(&mut Client, &mut Reply)>,
+    channel: &[u8],
+    msg: &[u8],
+) -> i64 {
+    let mut receivers = 0;
+    let mut frames: Vec<(u64, Vec<&[u8]>)> = Vec::new();
+    if let Some(ids) = srv.channels.get(channel) {
+        frames.extend(ids.iter().map(|id| (*id, vec![&b"message"[..], channel, msg])));
+    }
+    let patterns: Vec<(Box<[u8]>, Vec<u64>)> =
+        srv.patterns.iter().filter(|(p, _)| glob_match(p, channel)).map(|(p, ids)| (p.clone(), ids.clone())).collect();
+    for (pat, ids) in &patterns {
+        frames.extend(ids.iter().map(|id| (*id, vec![&b"pmessage"[..], pat, channel, msg])));
+    }
+    for (id, parts) in frames {
+        receivers += 1;
+        if let Some((client, out)) = caller.as_mut() {
+            if client.id == id {
+                out.raw(&message(client.proto, &parts));
+                continue;
+            }
+        }
+        deliver_to(srv, id, &parts);
+    }
+    receivers
 }
 
 fn spublish(ctx: &mut Ctx) -> Result<(), Error> {

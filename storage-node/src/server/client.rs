@@ -39,6 +39,10 @@ pub struct Client {
     pub subs: HashSet<Box<[u8]>>,
     pub psubs: HashSet<Box<[u8]>>,
     pub ssubs: HashSet<Box<[u8]>>,
+    /// ASKING was sent: the next command may use a slot this node is importing.
+    pub asking: bool,
+    /// READONLY: reads of the master's slots are served by this replica.
+    pub readonly: bool,
 }
 
 /// A client blocked on keys (BLPOP and friends).
@@ -76,6 +80,8 @@ impl Client {
             subs: HashSet::new(),
             psubs: HashSet::new(),
             ssubs: HashSet::new(),
+            asking: false,
+            readonly: false,
         }
     }
 

@@ -80,6 +80,10 @@ pub struct Server {
     pub listeners: Rc<Vec<std::net::TcpListener>>,
     /// Connections accepted during a busy script, waiting for their task.
     pub adopt: Vec<crate::scripting::Adopted>,
+    /// The cluster view when `cluster-enabled yes`.
+    pub cluster: Option<Box<crate::cluster::Cluster>>,
+    /// Connections kept open by MIGRATE to its targets (`host:port`).
+    pub migrate_conns: HashMap<String, (std::net::TcpStream, std::time::Instant)>,
 }
 
 /// The connected clients by id.
@@ -128,6 +132,8 @@ impl Server {
             scripting: crate::scripting::Scripting::new().expect("cannot create the Lua state"),
             listeners: Rc::default(),
             adopt: Vec::new(),
+            cluster: None,
+            migrate_conns: HashMap::new(),
         }
     }
 
@@ -200,8 +206,8 @@ fn is_lfu(config: &NodeConfig) -> bool {
     matches!(config.maxmemory_policy, AllKeysLfu | VolatileLfu)
 }
 
-/// Binds the configured addresses (all of `bind`, as Redis does).
-pub async fn bind(config: &NodeConfig) -> std::io::Result<Vec<TcpListener>> {
+/// Binds the configured addresses (all of `bind`, as Redis does) on `port`.
+pub async fn bind(config: &NodeConfig, port: u16) -> std::io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     let mut last_err = None;
     for addr in &config.bind {
@@ -212,10 +218,7 @@ pub async fn bind(config: &NodeConfig) -> std::io::Result<Vec<TcpListener>> {
             "::*" => "::",
             h => h,
         };
-        let sock: SocketAddr = match format!("{host}:{}", config.port)
-            .parse()
-            .or_else(|_| format!("[{host}]:{}", config.port).parse())
-        {
+        let sock: SocketAddr = match format!("{host}:{port}").parse().or_else(|_| format!("[{host}]:{port}").parse()) {
             Ok(s) => s,
             Err(_) => {
                 last_err =

@@ -1,0 +1,178 @@
+//! Failure detection and the cluster's periodic work, as the Redis Cluster specification
+//! describes it: a node that does not answer a PING within the node timeout is suspected
+//! (PFAIL); when a majority of masters suspect it, it is failed (FAIL) and every node is told.
+//! The same 100 ms tick keeps links open, pings nodes and persists nodes.conf.
+
+use std::time::Duration;
+
+use super::{bus, flag, nodes_conf, Cluster, NodeId};
+use crate::keyspace::{evict, now_ms};
+use crate::server::{Server, Shared};
+
+/// Failure reports older than this many node timeouts no longer count.
+const REPORT_VALIDITY_MULT: i64 = 2;
+/// A failed master with slots is readmitted this many node timeouts after it failed.
+const FAIL_UNDO_TIME_MULT: i64 = 2;
+
+pub fn add_report(cl: &mut Cluster, id: &NodeId, reporter: &NodeId, now: i64) {
+    let Some(n) = cl.nodes.get_mut(id) else { return };
+    match n.fail_reports.iter_mut().find(|(r, _)| r == reporter) {
+        Some(r) => r.1 = now,
+        None => n.fail_reports.push((reporter.clone(), now)),
+    }
+}
+
+pub fn del_report(cl: &mut Cluster, id: &NodeId, reporter: &NodeId) {
+    if let Some(n) = cl.nodes.get_mut(id) {
+        n.fail_reports.retain(|(r, _)| r != reporter);
+    }
+}
+
+/// Valid failure reports about a node (recent, from masters).
+pub fn report_count(cl: &Cluster, id: &str, now: i64) -> usize {
+    let validity = cl.node_timeout * REPORT_VALIDITY_MULT;
+    cl.nodes.get(id).map_or(0, |n| {
+        n.fail_reports
+            .iter()
+            .filter(|(r, at)| now - at <= validity && cl.nodes.get(r).is_some_and(|m| m.is_master()))
+            .count()
+    })
+}
+
+/// PFAIL becomes FAIL once a majority of the masters agree; then everybody is told.
+pub fn mark_failing_if_needed(cl: &mut Cluster, id: &NodeId, now: i64) {
+    let Some(n) = cl.nodes.get(id) else { return };
+    if !n.has(flag::PFAIL) || n.has(flag::FAIL) {
+        return;
+    }
+    let needed = cl.size / 2 + 1;
+    let mut failures = report_count(cl, id, now);
+    if cl.me().is_master() {
+        failures += 1;
+    }
+    if failures < needed {
+        return;
+    }
+    if let Some(n) = cl.nodes.get_mut(id) {
+        n.flags = (n.flags & !flag::PFAIL) | flag::FAIL;
+        n.fail_time = now;
+    }
+    cl.todo_save = true;
+    bus::broadcast_fail(cl, id);
+}
+
+/// A FAIL node answers again: replicas and slot-less masters come back at once; a master
+/// with slots after a grace period (unless a replica took its slots meanwhile).
+pub fn clear_failure_if_needed(cl: &mut Cluster, id: &str, now: i64) {
+    let Some(n) = cl.nodes.get(id) else { return };
+    let serving = n.is_master() && cl.slot_count(id) > 0;
+    if !serving || now - n.fail_time > cl.node_timeout * FAIL_UNDO_TIME_MULT {
+        if let Some(n) = cl.nodes.get_mut(id) {
+            n.flags &= !flag::FAIL;
+        }
+        cl.todo_save = true;
+    }
+}
+
+/// After any change: recompute the state and persist nodes.conf if the configuration moved.
+pub fn flush(srv: &mut Server) {
+    let full = srv.config.cluster_require_full_coverage;
+    let Some(cl) = srv.cluster.as_mut() else { return };
+    if cl.todo_save {
+        cl.todo_save = false;
+        cl.update_state(full);
+        if let Err(e) = nodes_conf::save(cl) {
+            let msg = format!("Warning: could not write the cluster config file {}: {e}", cl.conf_path.display());
+            crate::log(&srv.config, &msg);
+        }
+    }
+}
+
+/// The cluster's tick: links, pings, timeouts, state.
+pub async fn run(shared: Shared) {
+    let mut tick: u64 = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tick += 1;
+        let mut srv = shared.borrow_mut();
+        let timeout = srv.config.cluster_node_timeout.max(1) as i64;
+        let full = srv.config.cluster_require_full_coverage;
+        let Some(cl) = srv.cluster.as_mut() else { return };
+        cl.node_timeout = timeout;
+        let now = now_ms();
+        let handshake_timeout = timeout.max(1000);
+        let stale: Vec<NodeId> = cl
+            .nodes
+            .values()
+            .filter(|n| n.has(flag::HANDSHAKE) && now - n.ctime > handshake_timeout)
+            .map(|n| n.id.clone())
+            .collect();
+        for id in stale {
+            cl.del_node(&id);
+        }
+        let ids: Vec<NodeId> =
+            cl.nodes.values().filter(|n| !n.has(flag::MYSELF | flag::NOADDR)).map(|n| n.id.clone()).collect();
+        for id in &ids {
+            if cl.nodes[id].link.is_none() {
+                bus::connect(&shared, cl, id);
+            }
+        }
+        // Once a second, ping the node we heard from least recently among a few random ones.
+        if tick % 10 == 0 && !ids.is_empty() {
+            let oldest = (0..5)
+                .map(|_| &ids[evict::rand() as usize % ids.len()])
+                .filter(|id| {
+                    let n = &cl.nodes[*id];
+                    n.ping_sent == 0 && n.link.as_ref().is_some_and(|l| l.connected) && !n.has(flag::HANDSHAKE)
+                })
+                .min_by_key(|id| cl.nodes[*id].pong_received)
+                .cloned();
+            if let Some(id) = oldest {
+                bus::send_ping(cl, &id);
+            }
+        }
+        let mut suspected = false;
+        for id in &ids {
+            let Some(n) = cl.nodes.get_mut(id) else { continue };
+            if n.has(flag::HANDSHAKE) {
+                continue;
+            }
+            let connected = n.link.as_ref().is_some_and(|l| l.connected);
+            // A connected link that stopped answering: reconnect, the peer may be fine.
+            if connected
+                && n.ping_sent != 0
+                && now - n.ping_sent > timeout / 2
+                && n.link.as_ref().is_some_and(|l| now - l.ctime > timeout)
+            {
+                n.link = None;
+            }
+            if connected && n.ping_sent == 0 && now - n.pong_received > timeout / 2 {
+                bus::send_ping(cl, id);
+            }
+            let Some(n) = cl.nodes.get_mut(id) else { continue };
+            if n.ping_sent != 0 && now - n.ping_sent > timeout && !n.failing() {
+                n.flags |= flag::PFAIL;
+                suspected = true;
+                cl.todo_save = true;
+            }
+        }
+        if suspected {
+            // Tell the other masters right away so a FAIL quorum forms quickly.
+            let masters: Vec<NodeId> = cl
+                .nodes
+                .values()
+                .filter(|n| n.is_master() && !n.has(flag::MYSELF) && !n.failing())
+                .map(|n| n.id.clone())
+                .collect();
+            for id in masters {
+                bus::send_ping(cl, &id);
+            }
+        }
+        cl.update_state(full);
+        let pfail: Vec<NodeId> = cl.nodes.values().filter(|n| n.has(flag::PFAIL)).map(|n| n.id.clone()).collect();
+        for id in pfail {
+            mark_failing_if_needed(cl, &id, now);
+        }
+        flush(&mut srv);
+    }
+}

@@ -1,0 +1,322 @@
+//! The cluster bus wire format (ours, not Redis's): every message is
+//! `magic "SGbu" | version u16 | type u16 | length u32 (whole message) | header | body`,
+//! big-endian. The header carries the sender's identity, epochs, role and slot bitmap, so
+//! every message also refreshes the receiver's view of the sender.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use super::SLOTS;
+
+pub const MAGIC: &[u8; 4] = b"SGbu";
+pub const VERSION: u16 = 1;
+const PREFIX: usize = 12;
+/// Large enough for a PUBLISH of a maximal bulk string, small enough to refuse garbage lengths.
+pub const MAX_MESSAGE: usize = 512 * 1024 * 1024 + 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    Ping = 0,
+    Pong = 1,
+    Meet = 2,
+    Fail = 3,
+    Publish = 4,
+    Update = 5,
+}
+
+impl Type {
+    fn from_u16(v: u16) -> Option<Type> {
+        Some(match v {
+            0 => Type::Ping,
+            1 => Type::Pong,
+            2 => Type::Meet,
+            3 => Type::Fail,
+            4 => Type::Publish,
+            5 => Type::Update,
+            _ => return None,
+        })
+    }
+}
+
+/// What the sender says about itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    pub sender: String,
+    pub current_epoch: u64,
+    pub config_epoch: u64,
+    pub repl_offset: u64,
+    pub flags: u16,
+    pub port: u16,
+    pub cport: u16,
+    /// The announced IP; empty means "the address you see me connect from".
+    pub ip: String,
+    pub master: Option<String>,
+    /// The slots the sender serves (its master's, for a replica), one bit per slot.
+    pub slots: Vec<u8>,
+    pub state_ok: bool,
+}
+
+/// What the sender knows about some other node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gossip {
+    pub id: String,
+    pub ip: String,
+    pub port: u16,
+    pub cport: u16,
+    pub flags: u16,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// PING, PONG and MEET carry gossip about a few other nodes.
+    Gossip(Vec<Gossip>),
+    Fail {
+        id: String,
+    },
+    Publish {
+        channel: Bytes,
+        message: Bytes,
+    },
+    Update {
+        id: String,
+        config_epoch: u64,
+        slots: Vec<u8>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub kind: Type,
+    pub hdr: Header,
+    pub body: Body,
+}
+
+fn put_str(out: &mut BytesMut, s: &[u8]) {
+    out.put_u32(s.len() as u32);
+    out.put_slice(s);
+}
+
+fn put_id(out: &mut BytesMut, id: &str) {
+    let mut b = [b'0'; 40];
+    let n = id.len().min(40);
+    b[..n].copy_from_slice(&id.as_bytes()[..n]);
+    out.put_slice(&b);
+}
+
+/// Serializes a message, length prefix included.
+pub fn encode(msg: &Message) -> Bytes {
+    let mut out = BytesMut::with_capacity(2400);
+    out.put_slice(MAGIC);
+    out.put_u16(VERSION);
+    out.put_u16(msg.kind as u16);
+    out.put_u32(0);
+    let h = &msg.hdr;
+    put_id(&mut out, &h.sender);
+    out.put_u64(h.current_epoch);
+    out.put_u64(h.config_epoch);
+    out.put_u64(h.repl_offset);
+    out.put_u16(h.flags);
+    out.put_u16(h.port);
+    out.put_u16(h.cport);
+    put_str(&mut out, h.ip.as_bytes());
+    out.put_u8(h.master.is_some() as u8);
+    if let Some(m) = &h.master {
+        put_id(&mut out, m);
+    }
+    out.put_slice(&h.slots);
+    out.put_u8(h.state_ok as u8);
+    match &msg.body {
+        Body::Gossip(entries) => {
+            out.put_u16(entries.len() as u16);
+            for g in entries {
+                put_id(&mut out, &g.id);
+                put_str(&mut out, g.ip.as_bytes());
+                out.put_u16(g.port);
+                out.put_u16(g.cport);
+                out.put_u16(g.flags);
+            }
+        }
+        Body::Fail { id } => put_id(&mut out, id),
+        Body::Publish { channel, message } => {
+            put_str(&mut out, channel);
+            put_str(&mut out, message);
+        }
+        Body::Update { id, config_epoch, slots } => {
+            put_id(&mut out, id);
+            out.put_u64(*config_epoch);
+            out.put_slice(slots);
+        }
+    }
+    let len = out.len() as u32;
+    out[8..12].copy_from_slice(&len.to_be_bytes());
+    out.freeze()
+}
+
+/// A cursor over one message that refuses to read past its end.
+struct Reader {
+    buf: Bytes,
+}
+
+impl Reader {
+    fn need(&self, n: usize) -> Result<(), String> {
+        if self.buf.remaining() < n {
+            Err("truncated message".into())
+        } else {
+            Ok(())
+        }
+    }
+    fn u8(&mut self) -> Result<u8, String> {
+        self.need(1)?;
+        Ok(self.buf.get_u8())
+    }
+    fn u16(&mut self) -> Result<u16, String> {
+        self.need(2)?;
+        Ok(self.buf.get_u16())
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        self.need(4)?;
+        Ok(self.buf.get_u32())
+    }
+    fn u64(&mut self) -> Result<u64, String> {
+        self.need(8)?;
+        Ok(self.buf.get_u64())
+    }
+    fn bytes(&mut self, n: usize) -> Result<Bytes, String> {
+        self.need(n)?;
+        Ok(self.buf.split_to(n))
+    }
+    fn blob(&mut self) -> Result<Bytes, String> {
+        let n = self.u32()? as usize;
+        self.bytes(n)
+    }
+    fn text(&mut self, max: usize) -> Result<String, String> {
+        let b = self.blob()?;
+        if b.len() > max {
+            return Err("oversized field".into());
+        }
+        String::from_utf8(b.to_vec()).map_err(|_| "non-UTF-8 address".to_string())
+    }
+    fn id(&mut self) -> Result<String, String> {
+        let b = self.bytes(40)?;
+        if !super::valid_id(&b) {
+            return Err("bad node name".into());
+        }
+        Ok(String::from_utf8_lossy(&b).into_owned())
+    }
+}
+
+/// Takes one complete message off the front of `buf`: `Ok(None)` when more bytes are needed,
+/// an error (the link must be dropped) for anything that is not our protocol.
+pub fn decode(buf: &mut BytesMut) -> Result<Option<Message>, String> {
+    if buf.len() < PREFIX {
+        // Reject garbage as soon as the magic is visibly wrong.
+        let n = buf.len().min(4);
+        if buf[..n] != MAGIC[..n] {
+            return Err("bad magic".into());
+        }
+        return Ok(None);
+    }
+    if &buf[..4] != MAGIC {
+        return Err("bad magic".into());
+    }
+    let version = u16::from_be_bytes([buf[4], buf[5]]);
+    if version != VERSION {
+        return Err(format!("unsupported bus protocol version {version}"));
+    }
+    let kind = Type::from_u16(u16::from_be_bytes([buf[6], buf[7]])).ok_or("unknown message type")?;
+    let len = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]) as usize;
+    if !(PREFIX..=MAX_MESSAGE).contains(&len) {
+        return Err(format!("bad message length {len}"));
+    }
+    if buf.len() < len {
+        buf.reserve(len - buf.len());
+        return Ok(None);
+    }
+    let mut r = Reader { buf: buf.split_to(len).freeze() };
+    r.buf.advance(PREFIX);
+    let hdr = Header {
+        sender: r.id()?,
+        current_epoch: r.u64()?,
+        config_epoch: r.u64()?,
+        repl_offset: r.u64()?,
+        flags: r.u16()?,
+        port: r.u16()?,
+        cport: r.u16()?,
+        ip: r.text(64)?,
+        master: if r.u8()? == 1 { Some(r.id()?) } else { None },
+        slots: r.bytes(SLOTS / 8)?.to_vec(),
+        state_ok: r.u8()? == 1,
+    };
+    let body = match kind {
+        Type::Ping | Type::Pong | Type::Meet => {
+            let n = r.u16()? as usize;
+            let mut entries = Vec::with_capacity(n.min(64));
+            for _ in 0..n {
+                entries.push(Gossip { id: r.id()?, ip: r.text(64)?, port: r.u16()?, cport: r.u16()?, flags: r.u16()? });
+            }
+            Body::Gossip(entries)
+        }
+        Type::Fail => Body::Fail { id: r.id()? },
+        Type::Publish => Body::Publish { channel: r.blob()?, message: r.blob()? },
+        Type::Update => Body::Update { id: r.id()?, config_epoch: r.u64()?, slots: r.bytes(SLOTS / 8)?.to_vec() },
+    };
+    if r.buf.has_remaining() {
+        return Err("trailing bytes in message".into());
+    }
+    Ok(Some(Message { kind, hdr, body }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Message {
+        let mut slots = vec![0u8; SLOTS / 8];
+        slots[3] = 0x81;
+        Message {
+            kind: Type::Ping,
+            hdr: Header {
+                sender: "a".repeat(40),
+                current_epoch: 7,
+                config_epoch: 3,
+                repl_offset: 99,
+                flags: 2,
+                port: 7000,
+                cport: 17000,
+                ip: "127.0.0.1".into(),
+                master: Some("b".repeat(40)),
+                slots,
+                state_ok: true,
+            },
+            body: Body::Gossip(vec![Gossip { id: "c".repeat(40), ip: "10.0.0.1".into(), port: 1, cport: 2, flags: 8 }]),
+        }
+    }
+
+    #[test]
+    fn round_trip_split_anywhere() {
+        let msg = sample();
+        let bytes = encode(&msg);
+        for cut in 0..bytes.len() {
+            let mut buf = BytesMut::from(&bytes[..cut]);
+            assert_eq!(decode(&mut buf), Ok(None), "cut at {cut}");
+            buf.extend_from_slice(&bytes[cut..]);
+            assert_eq!(decode(&mut buf).unwrap(), Some(msg.clone()));
+            assert!(buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        assert!(decode(&mut BytesMut::from(&b"GET / HTTP/1.1\r\n"[..])).is_err());
+        assert!(decode(&mut BytesMut::from(&b"*1\r\n"[..])).is_err());
+        let mut bytes = encode(&sample()).to_vec();
+        bytes[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(decode(&mut BytesMut::from(&bytes[..])).is_err());
+        // Every truncation that claims a shorter length must fail, never panic.
+        let full = encode(&sample()).to_vec();
+        for len in PREFIX..full.len() {
+            let mut b = full[..len].to_vec();
+            b[8..12].copy_from_slice(&(len as u32).to_be_bytes());
+            assert!(decode(&mut BytesMut::from(&b[..])).is_err(), "len {len}");
+        }
+    }
+}
