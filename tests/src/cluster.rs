@@ -1,6 +1,6 @@
-//! A real Redis Cluster made of Debian `redis-server` processes (created with
-//! `redis-cli --cluster create`), and `slotgate-proxy` started in front of it. Every process is
-//! killed on drop, also when a test fails.
+//! Clusters on loopback made of Debian `redis-server` processes or of `slotgate-node`
+//! processes (both created with `redis-cli --cluster create`), and `slotgate-proxy` started in
+//! front of one. Every process is killed on drop, also when a test fails.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -99,27 +99,51 @@ pub fn cluster_nodes(port: u16) -> Option<Vec<NodeInfo>> {
 
 struct ClusterNode {
     port: u16,
-    child: Child,
+    child: Option<Child>,
 }
 
-/// A Redis Cluster of `redis-server` processes on loopback, killed on drop.
+/// Which server the cluster is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Redis,
+    Slotgate,
+}
+
+/// A cluster of server processes on loopback, killed on drop.
 pub struct Cluster {
     nodes: Vec<ClusterNode>,
     dir: PathBuf,
+    kind: Kind,
+    node_timeout_ms: u64,
+    taken: HashSet<u16>,
 }
 
 impl Cluster {
+    /// A Redis Cluster of Debian `redis-server` processes (see `create`).
+    pub fn redis(masters: usize, replicas: usize, node_timeout_ms: u64) -> Cluster {
+        Cluster::create(Kind::Redis, masters, replicas, node_timeout_ms)
+    }
+
+    /// A cluster of `slotgate-node` processes (see `create`).
+    pub fn slotgate(masters: usize, replicas: usize, node_timeout_ms: u64) -> Cluster {
+        Cluster::create(Kind::Slotgate, masters, replicas, node_timeout_ms)
+    }
+
+    /// Started nodes that belong to no cluster yet.
+    pub fn empty(kind: Kind, count: usize, node_timeout_ms: u64) -> Cluster {
+        let dir = scratch_dir("cluster");
+        let mut cluster = Cluster { nodes: Vec::new(), dir, kind, node_timeout_ms, taken: HashSet::new() };
+        for _ in 0..count {
+            cluster.add_node();
+        }
+        cluster
+    }
+
     /// Starts `masters * (1 + replicas)` nodes, joins them with `redis-cli --cluster create`
     /// and waits until every node reports `cluster_state:ok` (and every replica is in sync).
-    pub fn redis(masters: usize, replicas: usize, node_timeout_ms: u64) -> Cluster {
+    pub fn create(kind: Kind, masters: usize, replicas: usize, node_timeout_ms: u64) -> Cluster {
         assert!(masters >= 3, "redis-cli --cluster create needs at least 3 masters");
-        let dir = scratch_dir("cluster");
-        let mut cluster = Cluster { nodes: Vec::new(), dir };
-        let mut taken = HashSet::new();
-        for _ in 0..masters * (1 + replicas) {
-            let node = cluster.start_node(&mut taken, node_timeout_ms);
-            cluster.nodes.push(node);
-        }
+        let cluster = Cluster::empty(kind, masters * (1 + replicas), node_timeout_ms);
         let addrs: Vec<String> = cluster.ports().iter().map(|p| format!("127.0.0.1:{p}")).collect();
         let out = Command::new("redis-cli")
             .arg("--cluster")
@@ -148,45 +172,105 @@ impl Cluster {
         cluster
     }
 
-    fn start_node(&self, taken: &mut HashSet<u16>, node_timeout_ms: u64) -> ClusterNode {
+    /// Starts one more node (in no cluster yet) and returns its port.
+    pub fn add_node(&mut self) -> u16 {
         for _attempt in 0..5 {
-            let port = cluster_port(taken);
-            let dir = self.dir.join(port.to_string());
-            std::fs::create_dir_all(&dir).expect("node dir");
-            let log = File::create(dir.join("redis.log")).expect("node log");
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
-                .args(["--cluster-node-timeout", &node_timeout_ms.to_string()])
-                .args(["--save", "", "--appendonly", "no", "--dir"])
-                .arg(&dir)
-                .stdout(log)
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("cannot start redis-server");
-            let mut node = ClusterNode { port, child };
-            let up = wait_until(Duration::from_secs(10), || {
-                matches!(node.child.try_wait(), Ok(Some(_))) || redis_cli(port, &["ping"]).as_deref() == Some("PONG")
-            });
-            if up && matches!(node.child.try_wait(), Ok(None)) {
-                taken.insert(port);
-                return node;
+            let port = cluster_port(&self.taken);
+            if let Some(child) = self.spawn(port) {
+                self.taken.insert(port);
+                self.nodes.push(ClusterNode { port, child: Some(child) });
+                return port;
             }
-            // Port taken meanwhile (or a slow start): drop it and try another pair.
-            let _ = node.child.kill();
-            let _ = node.child.wait();
         }
-        panic!("redis-server (cluster node) did not start; logs under {}", self.dir.display());
+        panic!("cluster node did not start; logs under {}", self.dir.display());
     }
 
-    /// Client ports of every node, in start order.
+    /// Starts the server on `port` with its own directory (kept across restarts), and waits
+    /// until it answers; `None` when it exits first (port taken meanwhile).
+    fn spawn(&self, port: u16) -> Option<Child> {
+        let dir = self.dir.join(port.to_string());
+        std::fs::create_dir_all(&dir).expect("node dir");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("redis.log")).expect("node log");
+        let program = match self.kind {
+            Kind::Redis => PathBuf::from("redis-server"),
+            Kind::Slotgate => binary("slotgate-node"),
+        };
+        let mut child = Command::new(program)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
+            .args(["--cluster-node-timeout", &self.node_timeout_ms.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(&dir)
+            .stdout(log)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start a cluster node");
+        let up = wait_until(Duration::from_secs(10), || {
+            matches!(child.try_wait(), Ok(Some(_))) || redis_cli(port, &["ping"]).as_deref() == Some("PONG")
+        });
+        if up && matches!(child.try_wait(), Ok(None)) {
+            return Some(child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
+    fn node_mut(&mut self, port: u16) -> &mut ClusterNode {
+        self.nodes.iter_mut().find(|n| n.port == port).expect("no node on that port")
+    }
+
+    /// SIGKILLs the node on `port` (it can be started again with `restart`).
+    pub fn kill(&mut self, port: u16) {
+        if let Some(mut child) = self.node_mut(port).child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the node on `port` with SIGTERM and waits for it to exit.
+    pub fn stop(&mut self, port: u16) {
+        if let Some(mut child) = self.node_mut(port).child.take() {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let exited = wait_until(Duration::from_secs(10), || matches!(child.try_wait(), Ok(Some(_))));
+            if !exited {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts a stopped node again on its port, from its directory (and nodes.conf).
+    pub fn restart(&mut self, port: u16) {
+        let child = (0..50).find_map(|_| {
+            // The old process's sockets may linger for a moment.
+            self.spawn(port).or_else(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                None
+            })
+        });
+        self.node_mut(port).child = Some(child.expect("the node did not start again"));
+    }
+
+    /// Removes a node from the set this cluster manages (after `--cluster del-node`); it is killed.
+    pub fn forget_process(&mut self, port: u16) {
+        self.kill(port);
+        self.nodes.retain(|n| n.port != port);
+    }
+
+    /// True when every running node reports `cluster_state:ok`.
+    pub fn all_ok(&self) -> bool {
+        self.ports().iter().all(|&p| redis_cli(p, &["cluster", "info"]).is_some_and(|i| i.contains("cluster_state:ok")))
+    }
+
+    /// Client ports of every running node, in start order.
     pub fn ports(&self) -> Vec<u16> {
-        self.nodes.iter().map(|n| n.port).collect()
+        self.nodes.iter().filter(|n| n.child.is_some()).map(|n| n.port).collect()
     }
 
-    /// Process ids of every node, in the order of `ports()` (for signals).
+    /// Process ids of every node, in the order of `ports()` (for signals); 0 for a stopped one.
     pub fn pids(&self) -> Vec<u32> {
-        self.nodes.iter().map(|n| n.child.id()).collect()
+        self.nodes.iter().map(|n| n.child.as_ref().map_or(0, |c| c.id())).collect()
     }
 
     /// `CLUSTER NODES` as seen by the first node that answers.
@@ -214,8 +298,10 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         for n in &mut self.nodes {
             // SIGKILL also ends a SIGSTOPped node.
-            let _ = n.child.kill();
-            let _ = n.child.wait();
+            if let Some(child) = n.child.as_mut() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
