@@ -8,6 +8,7 @@ mod hash;
 mod info;
 mod keys;
 mod list;
+mod migrate;
 mod multi;
 mod pubsub;
 mod scripting;
@@ -123,6 +124,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     scripting::register(&mut h);
     keys::register(&mut h);
     cluster::register(&mut h);
+    migrate::register(&mut h);
     h
 }
 

@@ -32,7 +32,7 @@ pub fn seed(s: u64) {
     RNG.with(|r| r.set(s | 1));
 }
 
-fn lfu_minutes(clock: u32) -> u32 {
+pub fn lfu_minutes(clock: u32) -> u32 {
     (clock / 60) & 0xFFFF
 }
 

@@ -9,6 +9,7 @@ pub mod evict;
 pub mod hash;
 pub mod hashed;
 pub mod keybuf;
+pub mod rdbconv;
 pub mod set;
 pub mod skiplist;
 pub mod value;
@@ -171,6 +172,15 @@ impl Db {
             self.expires.remove(&(entry.expire_at, Box::from(&*entry.key)));
         }
         Some(entry)
+    }
+
+    /// Sets the LRU/LFU stamp of a key as given (RESTORE IDLETIME/FREQ), without touching it.
+    pub fn set_access(&mut self, key: &[u8], access: u32) {
+        let slot = key_slot(key) as usize;
+        let hash = self.hash(key);
+        if let Some(e) = self.slots[slot].find_mut(hash, |e| &*e.key == key) {
+            e.access = access;
+        }
     }
 
     /// Sets or clears (`0`) the expiry of an existing key; false when the key is missing.
