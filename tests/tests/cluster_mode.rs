@@ -368,3 +368,126 @@ fn ioredis_and_redis_py_cluster_clients() {
     let owner = owner_port(ports[0], key_slot(b"user:{1000}:session"));
     assert_eq!(cli(owner, &["hget", "user:{1000}:session", "ip"]), "10.0.0.1");
 }
+
+/// Keys whose slots are all below `max_slot`, `n` of them.
+fn keys_below_slot(n: usize, max_slot: u16) -> Vec<String> {
+    (0..).map(|i| format!("item:{i}")).filter(|k| key_slot(k.as_bytes()) < max_slot).take(n).collect()
+}
+
+/// Reads every key from the node that owns it now (as seen by `via`) and compares values.
+fn assert_all_readable(via: u16, keys: &[String]) {
+    let text = cli(via, &["cluster", "nodes"]);
+    let mut owner = vec![0u16; 16384];
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let port: u16 = f[1].split('@').next().unwrap().rsplit(':').next().unwrap().parse().unwrap();
+        for r in f[8..].iter().filter(|r| !r.starts_with('[')) {
+            let (a, b) = r.split_once('-').unwrap_or((r, r));
+            for s in a.parse::<usize>().unwrap()..=b.parse::<usize>().unwrap() {
+                owner[s] = port;
+            }
+        }
+    }
+    let mut conns: HashMap<u16, redis::Connection> = HashMap::new();
+    let mut by_port: HashMap<u16, Vec<&String>> = HashMap::new();
+    for k in keys {
+        by_port.entry(owner[key_slot(k.as_bytes()) as usize]).or_default().push(k);
+    }
+    for (port, ks) in by_port {
+        assert_ne!(port, 0, "a key's slot has no owner");
+        let con = conns.entry(port).or_insert_with(|| {
+            redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap()
+        });
+        for chunk in ks.chunks(500) {
+            let mut pipe = redis::pipe();
+            for k in chunk {
+                pipe.cmd("GET").arg(*k);
+            }
+            let got: Vec<Option<String>> = pipe.query(con).unwrap();
+            for (k, v) in chunk.iter().zip(got) {
+                assert_eq!(v.as_deref(), Some(format!("value-of-{k}").as_str()), "key {k} on {port}");
+            }
+        }
+    }
+}
+
+#[test]
+fn reshard_rebalance_add_node_and_del_node_keep_every_key() {
+    if !require_tool("redis-cli") {
+        return;
+    }
+    let mut c = Cluster::slotgate(3, 0, 5000);
+    let ports = c.ports();
+    // 10,000 keys, all in slots 0..1000, which the first master owns after create.
+    let keys = keys_below_slot(10_000, 1000);
+    let first = owner_port(ports[0], 0);
+    let mut con = redis::Client::open(format!("redis://127.0.0.1:{first}/")).unwrap().get_connection().unwrap();
+    for chunk in keys.chunks(1000) {
+        let mut pipe = redis::pipe();
+        for k in chunk {
+            pipe.cmd("SET").arg(k).arg(format!("value-of-{k}")).ignore();
+        }
+        let () = pipe.query(&mut con).unwrap();
+    }
+    let (from, to) = (node_id(first), node_id(*ports.iter().find(|p| **p != first).unwrap()));
+    let (ok, out) = cli_cluster(&[
+        "reshard",
+        &format!("127.0.0.1:{first}"),
+        "--cluster-from",
+        &from,
+        "--cluster-to",
+        &to,
+        "--cluster-slots",
+        "1000",
+        "--cluster-yes",
+    ]);
+    assert!(ok, "reshard failed:\n{out}");
+    assert_eq!(cli(first, &["dbsize"]), "0", "the moved slots' keys left the source");
+    assert_all_readable(first, &keys);
+    assert_check_ok(first);
+
+    let (ok, out) = cli_cluster(&["rebalance", &format!("127.0.0.1:{first}")]);
+    assert!(ok, "rebalance failed:\n{out}");
+    assert_all_readable(first, &keys);
+    assert_check_ok(first);
+
+    let new = c.add_node();
+    let (ok, out) = cli_cluster(&["add-node", &format!("127.0.0.1:{new}"), &format!("127.0.0.1:{first}")]);
+    assert!(ok, "add-node failed:\n{out}");
+    assert!(
+        wait_until(Duration::from_secs(20), || c
+            .ports()
+            .iter()
+            .all(|p| cluster_nodes(*p).is_some_and(|n| n.len() == 4))),
+        "the new node did not become known to every node"
+    );
+    let (ok, out) = cli_cluster(&["rebalance", &format!("127.0.0.1:{first}"), "--cluster-use-empty-masters"]);
+    assert!(ok, "rebalance --cluster-use-empty-masters failed:\n{out}");
+    let new_id = node_id(new);
+    let new_slots = slot_counts(first)[&new_id];
+    assert!(new_slots > 3000, "the empty master got only {new_slots} slots");
+    assert_all_readable(first, &keys);
+    assert_check_ok(first);
+
+    // Empty the new node, then remove it.
+    let (ok, out) = cli_cluster(&[
+        "reshard",
+        &format!("127.0.0.1:{first}"),
+        "--cluster-from",
+        &new_id,
+        "--cluster-to",
+        &from,
+        "--cluster-slots",
+        &new_slots.to_string(),
+        "--cluster-yes",
+    ]);
+    assert!(ok, "reshard off the new node failed:\n{out}");
+    let (ok, out) = cli_cluster(&["del-node", &format!("127.0.0.1:{first}"), &new_id]);
+    assert!(ok, "del-node failed:\n{out}");
+    c.forget_process(new);
+    for p in c.ports() {
+        assert!(cluster_nodes(p).is_some_and(|n| n.len() == 3 && n.iter().all(|n| n.id != new_id)));
+    }
+    assert_all_readable(first, &keys);
+    assert_check_ok(first);
+}
