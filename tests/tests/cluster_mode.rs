@@ -286,7 +286,7 @@ fn redis_benchmark_cluster_mode_runs() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     for t in ["SET: ", "GET: "] {
-        let line = text.split(['\r', '\n']).filter(|l| l.starts_with(t)).last().unwrap_or_else(|| panic!("{text}"));
+        let line = text.split(['\r', '\n']).rfind(|l| l.starts_with(t)).unwrap_or_else(|| panic!("{text}"));
         assert!(line.contains("requests per second"), "{line}");
     }
     // The keys landed on every master.
@@ -383,9 +383,7 @@ fn assert_all_readable(via: u16, keys: &[String]) {
         let port: u16 = f[1].split('@').next().unwrap().rsplit(':').next().unwrap().parse().unwrap();
         for r in f[8..].iter().filter(|r| !r.starts_with('[')) {
             let (a, b) = r.split_once('-').unwrap_or((r, r));
-            for s in a.parse::<usize>().unwrap()..=b.parse::<usize>().unwrap() {
-                owner[s] = port;
-            }
+            owner[a.parse::<usize>().unwrap()..=b.parse::<usize>().unwrap()].fill(port);
         }
     }
     let mut conns: HashMap<u16, redis::Connection> = HashMap::new();

@@ -339,7 +339,7 @@ pub fn process(srv: &mut Server, msg: Message, origin: Origin) -> Option<Bytes> 
 fn outbound_reply(cl: &mut Cluster, owner: &NodeId, h: &Header, kind: Type, now: i64) -> bool {
     let handshake = cl.nodes.get(owner).is_some_and(|n| n.has(flag::HANDSHAKE));
     if handshake {
-        if cl.nodes.get(h.sender.as_str()).is_some() {
+        if cl.nodes.contains_key(h.sender.as_str()) {
             // We already knew it under its real name: the handshake entry is a duplicate.
             cl.del_node(owner);
             return false;

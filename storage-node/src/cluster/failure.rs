@@ -118,7 +118,7 @@ pub async fn run(shared: Shared) {
             }
         }
         // Once a second, ping the node we heard from least recently among a few random ones.
-        if tick % 10 == 0 && !ids.is_empty() {
+        if tick.is_multiple_of(10) && !ids.is_empty() {
             let oldest = (0..5)
                 .map(|_| &ids[evict::rand() as usize % ids.len()])
                 .filter(|id| {

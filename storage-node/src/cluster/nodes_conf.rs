@@ -188,7 +188,7 @@ mod tests {
         assert_eq!(loaded.current_epoch, 9);
         assert_eq!(loaded.me().config_epoch, 4);
         std::fs::write(&path, "garbage line\n").unwrap();
-        assert!(load(&path, 5000).unwrap_err().contains("corrupted cluster config file"));
+        assert!(load(&path, 5000).err().unwrap().contains("corrupted cluster config file"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

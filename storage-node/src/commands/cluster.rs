@@ -207,7 +207,7 @@ fn slot_args(ctx: &Ctx, ranges: bool) -> Result<Vec<u16>, Error> {
     let args = &ctx.args[2..];
     let mut out = Vec::new();
     if ranges {
-        if args.len() % 2 != 0 {
+        if !args.len().is_multiple_of(2) {
             return err(format!("ERR wrong number of arguments for '{}' command", ctx.client.last_cmd));
         }
         for pair in args.chunks(2) {
@@ -570,7 +570,8 @@ fn shards(ctx: &mut Ctx) -> Result<(), Error> {
     let mut masters: Vec<NodeId> =
         cl.nodes.values().filter(|n| n.is_master() && !n.has(flag::HANDSHAKE)).map(|n| n.id.clone()).collect();
     masters.sort();
-    let shards: Vec<(Vec<(u16, u16)>, Vec<NodeId>)> = masters
+    type Shard = (Vec<(u16, u16)>, Vec<NodeId>);
+    let shards: Vec<Shard> = masters
         .into_iter()
         .map(|m| {
             let mut members = vec![m.clone()];

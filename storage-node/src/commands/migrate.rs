@@ -266,11 +266,9 @@ fn migrate(ctx: &mut Ctx) -> Result<(), Error> {
             Some(e) => {
                 first_error.get_or_insert(e);
             }
-            None if !req.copy => {
-                if ctx.srv.db.remove(key).is_some() {
-                    ctx.srv.dirty += 1;
-                    ctx.srv.touch_key(key);
-                }
+            None if !req.copy && ctx.srv.db.remove(key).is_some() => {
+                ctx.srv.dirty += 1;
+                ctx.srv.touch_key(key);
             }
             None => {}
         }
