@@ -30,3 +30,48 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # median of numbers on stdin
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+# Cluster nodes need their port and port+10000 (the cluster bus) free; both stay below the
+# ephemeral range so outgoing connections cannot take them.
+cluster_ports() {
+  python3 - "$1" <<'PY'
+import random, socket, sys
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+ports = []
+while len(ports) < int(sys.argv[1]):
+    p = random.randrange(15000, 25000)
+    if p not in ports and free(p) and free(p + 10000):
+        ports.append(p)
+print(*ports)
+PY
+}
+
+# start_cluster BIN PORT... : starts cluster nodes on the ports and joins them with
+# redis-cli --cluster create; prints the milliseconds from create until every node is ok.
+start_cluster() {
+  local bin=$1; shift
+  local p
+  for p in "$@"; do
+    start_server "$bin" "$p" --cluster-enabled yes --cluster-config-file nodes.conf \
+      --cluster-node-timeout 5000 --save "" --appendonly no
+  done
+  local t0; t0=$(date +%s%N)
+  redis-cli --cluster create $(printf '127.0.0.1:%s ' "$@") --cluster-replicas 0 --cluster-yes >"$WORK/create-$1.log" 2>&1 ||
+    { cat "$WORK/create-$1.log" >&2; return 1; }
+  local i ok
+  for i in $(seq 1 600); do
+    ok=1
+    for p in "$@"; do redis-cli -p "$p" cluster info | grep -q '^cluster_state:ok' || { ok=0; break; }; done
+    [[ $ok == 1 ]] && break
+    sleep 0.01
+  done
+  [[ $ok == 1 ]] || { echo "the cluster on $* did not reach cluster_state:ok" >&2; return 1; }
+  echo $(( ($(date +%s%N) - t0) / 1000000 ))
+}

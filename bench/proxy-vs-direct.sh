@@ -12,38 +12,8 @@ ensure_tools
 PROXY_BIN=$ROOT/target/release/slotgate-proxy
 ROUNDS=${ROUNDS:-3} N=${N:-100000} CLIENTS=${CLIENTS:-50} TESTS=${TESTS:-set,get,mset} IDLE=${IDLE:-1000}
 
-# Cluster nodes need their port and port+10000 (the cluster bus) free; both stay below the
-# ephemeral range so outgoing connections cannot take them.
-cluster_ports() {
-  python3 - "$1" <<'PY'
-import random, socket, sys
-def free(p):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-ports = []
-while len(ports) < int(sys.argv[1]):
-    p = random.randrange(15000, 25000)
-    if p not in ports and free(p) and free(p + 10000):
-        ports.append(p)
-print(*ports)
-PY
-}
-
 read -r -a nodes <<<"$(cluster_ports 3)"
-for p in "${nodes[@]}"; do
-  start_server redis-server "$p" --cluster-enabled yes --cluster-config-file nodes.conf \
-    --cluster-node-timeout 5000 --save "" --appendonly no
-done
-redis-cli --cluster create $(printf '127.0.0.1:%s ' "${nodes[@]}") --cluster-replicas 0 --cluster-yes >"$WORK/create.log" 2>&1 ||
-  { cat "$WORK/create.log" >&2; exit 1; }
-cluster_ok() { for p in "${nodes[@]}"; do redis-cli -p "$p" cluster info | grep -q '^cluster_state:ok' || return 1; done; }
-for _ in $(seq 1 300); do cluster_ok && break; sleep 0.1; done
-cluster_ok || { echo "the cluster did not reach cluster_state:ok" >&2; exit 1; }
+start_cluster redis-server "${nodes[@]}" >/dev/null
 
 pp=$(free_port)
 "$PROXY_BIN" --listen "127.0.0.1:$pp" --seed "127.0.0.1:${nodes[0]}" >"$WORK/proxy.log" 2>&1 &
