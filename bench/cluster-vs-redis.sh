@@ -10,8 +10,8 @@ ROUNDS=${ROUNDS:-3} N=${N:-200000} CLIENTS=${CLIENTS:-50} TESTS=${TESTS:-set,get
 
 read -r -a ports <<<"$(cluster_ports 6)"
 sg=("${ports[@]:0:3}") rd=("${ports[@]:3:3}")
-sg_ms=$(start_cluster "$NODE_BIN" "${sg[@]}")
-rd_ms=$(start_cluster redis-server "${rd[@]}")
+start_cluster "$NODE_BIN" "${sg[@]}"; sg_ms=$CREATE_MS
+start_cluster redis-server "${rd[@]}"; rd_ms=$CREATE_MS
 
 echo "slotgate cluster :${sg[*]}  vs  $(redis-server --version | cut -d' ' -f3) cluster :${rd[*]}"
 echo "create -> cluster_state:ok on every node: slotgate ${sg_ms} ms, redis ${rd_ms} ms"

@@ -54,7 +54,8 @@ PY
 }
 
 # start_cluster BIN PORT... : starts cluster nodes on the ports and joins them with
-# redis-cli --cluster create; prints the milliseconds from create until every node is ok.
+# redis-cli --cluster create; sets CREATE_MS to the milliseconds from create until every node
+# is ok. (Not in a subshell: the pids must reach PIDS for the cleanup.)
 start_cluster() {
   local bin=$1; shift
   local p
@@ -73,5 +74,5 @@ start_cluster() {
     sleep 0.01
   done
   [[ $ok == 1 ]] || { echo "the cluster on $* did not reach cluster_state:ok" >&2; return 1; }
-  echo $(( ($(date +%s%N) - t0) / 1000000 ))
+  CREATE_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 }

@@ -13,7 +13,7 @@ PROXY_BIN=$ROOT/target/release/slotgate-proxy
 ROUNDS=${ROUNDS:-3} N=${N:-100000} CLIENTS=${CLIENTS:-50} TESTS=${TESTS:-set,get,mset} IDLE=${IDLE:-1000}
 
 read -r -a nodes <<<"$(cluster_ports 3)"
-start_cluster redis-server "${nodes[@]}" >/dev/null
+start_cluster redis-server "${nodes[@]}"
 
 pp=$(free_port)
 "$PROXY_BIN" --listen "127.0.0.1:$pp" --seed "127.0.0.1:${nodes[0]}" >"$WORK/proxy.log" 2>&1 &

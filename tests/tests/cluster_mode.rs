@@ -489,3 +489,31 @@ fn reshard_rebalance_add_node_and_del_node_keep_every_key() {
     assert_all_readable(first, &keys);
     assert_check_ok(first);
 }
+
+#[test]
+fn transactions_must_stay_in_one_slot() {
+    if !require_tool("redis-cli") {
+        return;
+    }
+    let c = Cluster::slotgate(3, 0, 5000);
+    let ports = c.ports();
+    // Two keys on the same node but in different slots.
+    let owner = owner_port(ports[0], key_slot(b"{a}1"));
+    let other_key = (0..)
+        .map(|i| format!("k{i}"))
+        .find(|k| key_slot(k.as_bytes()) != key_slot(b"{a}1") && owner_port(ports[0], key_slot(k.as_bytes())) == owner)
+        .unwrap();
+    let mut raw = RawConn(TcpStream::connect(("127.0.0.1", owner)).unwrap());
+    raw.0.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    raw.roundtrip(&resp(&[b"MULTI"]), "+OK\r\n");
+    raw.roundtrip(&resp(&[b"SET", b"{a}1", b"x"]), "+QUEUED\r\n");
+    raw.roundtrip(&resp(&[b"SET", other_key.as_bytes(), b"y"]), "+QUEUED\r\n");
+    raw.roundtrip(&resp(&[b"EXEC"]), "-CROSSSLOT Keys in request don't hash to the same slot\r\n");
+    for k in ["{a}1", &other_key] {
+        assert_eq!(cli(owner, &["exists", k]), "0", "nothing of the transaction ran");
+    }
+    raw.roundtrip(&resp(&[b"MULTI"]), "+OK\r\n");
+    raw.roundtrip(&resp(&[b"SET", b"{a}1", b"x"]), "+QUEUED\r\n");
+    raw.roundtrip(&resp(&[b"INCR", b"{a}2"]), "+QUEUED\r\n");
+    raw.roundtrip(&resp(&[b"EXEC"]), "*2\r\n+OK\r\n:1\r\n");
+}

@@ -46,6 +46,11 @@ fn exec(ctx: &mut Ctx) -> Result<(), Error> {
     let expired = ctx.client.watched.iter().any(|(_, at)| *at != 0 && *at <= now);
     let dirty = ctx.srv.watch_dirty.contains(&ctx.client.id) || expired;
     unwatch_all(ctx.srv, ctx.client);
+    // In a cluster the whole transaction must live in one slot, as Redis checks at EXEC.
+    if ctx.srv.cluster.is_some() && spans_slots(ctx.srv, &queue) {
+        ctx.client.multi_error = false;
+        return err("CROSSSLOT Keys in request don't hash to the same slot");
+    }
     if std::mem::take(&mut ctx.client.multi_error) {
         return err("EXECABORT Transaction discarded because of previous errors.");
     }
@@ -93,4 +98,21 @@ fn unwatch(ctx: &mut Ctx) -> Result<(), Error> {
     unwatch_all(ctx.srv, ctx.client);
     ctx.out.ok();
     Ok(())
+}
+
+/// Whether the keys of the queued commands fall in more than one slot.
+fn spans_slots(srv: &Server, queue: &[Vec<bytes::Bytes>]) -> bool {
+    let mut slot = None;
+    for args in queue {
+        let Some(idx) = srv.commands.lookup(&args[0]) else { continue };
+        let spec = srv.commands.commands[idx].spec;
+        let numkeys = |i: usize| args.get(i).and_then(|a| std::str::from_utf8(a).ok()?.parse().ok());
+        for i in spec.key_indexes(args.len(), numkeys).unwrap_or_default() {
+            let s = protocol::slot::key_slot(&args[i]);
+            if *slot.get_or_insert(s) != s {
+                return true;
+            }
+        }
+    }
+    false
 }
