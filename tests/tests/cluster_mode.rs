@@ -270,6 +270,15 @@ fn publish_reaches_every_node_and_shard_channels_follow_slots() {
     assert_eq!(cli(owner, &["spublish", "orders", "x"]), "1");
     let want = "*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$1\r\nx\r\n";
     assert_eq!(String::from_utf8_lossy(&ssub.read_exact_len(want.len())), want);
+    // The slot moves away: its shard subscribers are unsubscribed and told so.
+    let other_id = node_id(other);
+    for p in &ports {
+        assert_eq!(cli(*p, &["cluster", "setslot", &slot.to_string(), "node", &other_id]), "OK");
+    }
+    let want = "*3\r\n$12\r\nsunsubscribe\r\n$6\r\norders\r\n:0\r\n";
+    assert_eq!(String::from_utf8_lossy(&ssub.read_exact_len(want.len())), want);
+    assert_eq!(cli(other, &["pubsub", "shardnumsub", "orders"]), "orders\n0");
+    assert_check_ok(owner);
 }
 
 #[test]

@@ -85,6 +85,7 @@ pub fn flush(srv: &mut Server) {
             let msg = format!("Warning: could not write the cluster config file {}: {e}", cl.conf_path.display());
             crate::log(&srv.config, &msg);
         }
+        crate::commands::drop_unserved_shard_channels(srv);
     }
 }
 

@@ -37,7 +37,7 @@ use crate::keyspace::{now_ms, Db, Value};
 use crate::server::{Client, Server};
 
 pub use multi::unwatch_all;
-pub use pubsub::deliver_publish;
+pub use pubsub::{deliver_publish, drop_unserved_shard_channels};
 
 /// What a handler needs: the server, the calling client, the arguments and the reply buffer.
 pub struct Ctx<'a> {

@@ -302,3 +302,36 @@ fn pubsub_help(ctx: &mut Ctx) -> Result<(), Error> {
     );
     Ok(())
 }
+
+/// Shard channels whose slot this node no longer serves lose their subscribers, who get a
+/// `sunsubscribe` message, as Redis 7.0 does when a slot moves away; they resubscribe where
+/// the slot went.
+pub fn drop_unserved_shard_channels(srv: &mut Server) {
+    let Some(cl) = srv.cluster.as_deref() else { return };
+    let served = cl.my_master().clone();
+    let gone: Vec<Box<[u8]>> = srv
+        .shard_channels
+        .keys()
+        .filter(|ch| cl.slots[protocol::slot::key_slot(ch) as usize].as_ref() != Some(&served))
+        .cloned()
+        .collect();
+    for ch in gone {
+        for id in srv.shard_channels.remove(&ch).unwrap_or_default() {
+            let Some(handle) = srv.clients.borrow().get(&id).cloned() else { continue };
+            // The client running this very command holds its own state; it sees the count drop next time.
+            let remaining = match handle.state.try_borrow_mut() {
+                Ok(mut c) => {
+                    c.ssubs.remove(&ch);
+                    c.sub_count()
+                }
+                Err(_) => 0,
+            };
+            let mut r = Reply { buf: bytes::BytesMut::new(), proto: handle.proto.get() };
+            r.push(3);
+            r.bulk(b"sunsubscribe");
+            r.bulk(&ch);
+            r.int(remaining as i64);
+            handle.deliver(&r.buf);
+        }
+    }
+}
