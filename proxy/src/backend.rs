@@ -38,6 +38,8 @@ pub struct BackendOpts {
     pub user: Option<String>,
     pub password: Option<String>,
     pub per_node: usize,
+    /// Send READONLY on connect, so replicas serve reads (prefer-replica).
+    pub readonly: bool,
 }
 
 /// Encodes a command as a RESP multibulk request.
@@ -124,17 +126,31 @@ pub async fn connect(addr: SocketAddr, resp3: bool, opts: &BackendOpts) -> Resul
         hello.push(Bytes::from(opts.user.clone().unwrap_or_else(|| "default".into())));
         hello.push(Bytes::from(pass.clone()));
     }
-    if !resp3 && opts.password.is_none() {
+    let mut handshake = BytesMut::new();
+    let mut expected = 0;
+    if resp3 || opts.password.is_some() {
+        handshake.extend_from_slice(&encode(&hello));
+        expected += 1;
+    }
+    if opts.readonly {
+        handshake.extend_from_slice(b"*1\r\n$8\r\nREADONLY\r\n");
+        expected += 1;
+    }
+    if expected == 0 {
         return Ok(stream);
     }
-    stream.write_all(&encode(&hello)).await.map_err(|e| e.to_string())?;
+    stream.write_all(&handshake).await.map_err(|e| e.to_string())?;
     let mut buf = BytesMut::new();
     loop {
-        if let Some(len) = frame_len(&buf).map_err(|e| e.to_string())? {
+        while let Some(len) = frame_len(&buf).map_err(|e| e.to_string())? {
             if buf.first() == Some(&b'-') {
                 return Err(format!("{addr}: {}", String::from_utf8_lossy(&buf[1..len.saturating_sub(2)])));
             }
-            return Ok(stream);
+            let _ = buf.split_to(len);
+            expected -= 1;
+            if expected == 0 {
+                return Ok(stream);
+            }
         }
         let n = tokio::time::timeout(opts.connect_timeout, stream.read_buf(&mut buf))
             .await
@@ -158,6 +174,7 @@ async fn run_connection(addr: SocketAddr, resp3: bool, opts: BackendOpts, mut rx
                 s
             }
             Err(e) => {
+                tracing::warn!(node = %addr, "backend connection failed: {e}");
                 let _ = first.reply.send(Err(BackendError::NotSent(e.clone())));
                 while let Ok(r) = rx.try_recv() {
                     let _ = r.reply.send(Err(BackendError::NotSent(e.clone())));
@@ -185,6 +202,7 @@ async fn run_connection(addr: SocketAddr, resp3: bool, opts: BackendOpts, mut rx
                     }
                 }
                 if let Err(e) = stream.write_all(&out).await {
+                    tracing::warn!(node = %addr, "backend write failed: {e}");
                     fail_all(&mut pending, &e.to_string());
                     continue 'reconnect;
                 }
@@ -202,6 +220,7 @@ async fn run_connection(addr: SocketAddr, resp3: bool, opts: BackendOpts, mut rx
                         Err(e) => { fail_all(&mut pending, &e.to_string()); continue 'reconnect; }
                     };
                     if n == 0 {
+                        tracing::warn!(node = %addr, in_flight = pending.len(), "backend connection closed by the node");
                         fail_all(&mut pending, "connection closed by the node");
                         continue 'reconnect;
                     }

@@ -22,6 +22,19 @@ struct FileConfig {
     retry_deadline_ms: Option<u64>,
     connections_per_node: Option<usize>,
     refresh_interval_ms: Option<u64>,
+    read_policy: Option<String>,
+    cluster_emulation: Option<bool>,
+    log_level: Option<String>,
+}
+
+/// Where reads go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadPolicy {
+    /// Every request goes to the slot's master.
+    Master,
+    /// Read-only commands go to a replica of the slot's master when it has one (the guide's
+    /// `scaleReads: 'slave'`); the master serves them when no replica answers.
+    PreferReplica,
 }
 
 /// Command-line flags.
@@ -58,6 +71,16 @@ pub struct Flags {
     pub connections_per_node: Option<usize>,
     #[arg(long)]
     pub refresh_interval_ms: Option<u64>,
+    /// `master` (default) or `prefer-replica`.
+    #[arg(long)]
+    pub read_policy: Option<String>,
+    /// Answer CLUSTER SLOTS/NODES/SHARDS/INFO as a one-node cluster owning every slot, so
+    /// cluster-aware clients can use the proxy too.
+    #[arg(long)]
+    pub cluster_emulation: bool,
+    /// `error`, `warn`, `info` (default), `debug` or `trace`.
+    #[arg(long)]
+    pub log_level: Option<String>,
 }
 
 /// The validated configuration.
@@ -73,6 +96,9 @@ pub struct ProxyConfig {
     pub retry_deadline: Duration,
     pub connections_per_node: usize,
     pub refresh_interval: Duration,
+    pub read_policy: ReadPolicy,
+    pub cluster_emulation: bool,
+    pub log_level: tracing::Level,
 }
 
 fn addr(setting: &str, s: &str) -> Result<SocketAddr, String> {
@@ -110,6 +136,19 @@ impl ProxyConfig {
             }
             Ok(Duration::from_millis(v))
         };
+        let read_policy = match flags.read_policy.or(file.read_policy).as_deref() {
+            None | Some("master") => ReadPolicy::Master,
+            Some("prefer-replica") => ReadPolicy::PreferReplica,
+            Some(other) => return Err(format!("read-policy: '{other}' is not 'master' or 'prefer-replica'")),
+        };
+        let log_level = match flags.log_level.or(file.log_level).as_deref().unwrap_or("info") {
+            "error" => tracing::Level::ERROR,
+            "warn" => tracing::Level::WARN,
+            "info" => tracing::Level::INFO,
+            "debug" => tracing::Level::DEBUG,
+            "trace" => tracing::Level::TRACE,
+            other => return Err(format!("log-level: '{other}' is not error, warn, info, debug or trace")),
+        };
         Ok(ProxyConfig {
             listen: addr("listen", &listen)?,
             admin_listen: flags.admin_listen.or(file.admin_listen).map(|a| addr("admin-listen", &a)).transpose()?,
@@ -121,6 +160,9 @@ impl ProxyConfig {
             retry_deadline: ms(flags.retry_deadline_ms, file.retry_deadline_ms, 10000, "retry-deadline-ms")?,
             connections_per_node: per_node,
             refresh_interval: ms(flags.refresh_interval_ms, file.refresh_interval_ms, 5000, "refresh-interval-ms")?,
+            read_policy,
+            cluster_emulation: flags.cluster_emulation || file.cluster_emulation.unwrap_or(false),
+            log_level,
         })
     }
 }

@@ -3,6 +3,7 @@
 
 mod backend;
 mod config;
+mod emulation;
 mod merge;
 mod metrics;
 mod pinned;
@@ -30,6 +31,7 @@ fn main() {
             std::process::exit(1);
         }
     };
+    tracing_subscriber::fmt().with_max_level(cfg.log_level).with_target(false).with_writer(std::io::stderr).init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -46,21 +48,29 @@ async fn run(cfg: ProxyConfig) -> i32 {
         user: cfg.backend_user.clone(),
         password: cfg.backend_password.clone(),
         per_node: cfg.connections_per_node,
+        readonly: cfg.read_policy == config::ReadPolicy::PreferReplica,
     });
     let topo = Topology::new(cfg.seeds.clone(), pools.clone());
     if let Err(e) = topo.refresh().await {
         // Start anyway: the cluster may come up later, and every request retries discovery.
-        eprintln!("slotgate-proxy: topology not available yet: {e}");
+        tracing::warn!("topology not available yet: {e}");
     }
     tokio::spawn(topo.clone().refresh_periodically(cfg.refresh_interval));
     let listener = match TcpListener::bind(cfg.listen).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("slotgate-proxy: cannot listen on {}: {e}", cfg.listen);
+            tracing::error!("cannot listen on {}: {e}", cfg.listen);
             return 1;
         }
     };
     println!("slotgate-proxy listening on {} in front of {} master(s)", cfg.listen, topo.snapshot().masters.len());
+    tracing::info!(
+        listen = %cfg.listen,
+        masters = topo.snapshot().masters.len(),
+        read_policy = ?cfg.read_policy,
+        cluster_emulation = cfg.cluster_emulation,
+        "slotgate-proxy started"
+    );
     let proxy = Arc::new(Proxy {
         cfg,
         pools,
@@ -80,7 +90,7 @@ async fn run(cfg: ProxyConfig) -> i32 {
                 tokio::spawn(metrics::serve(proxy.clone(), l));
             }
             Err(e) => {
-                eprintln!("slotgate-proxy: cannot listen on admin address {admin}: {e}");
+                tracing::error!("cannot listen on admin address {admin}: {e}");
                 return 1;
             }
         }

@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use crate::backend::{encode, BackendError, Pools, ReplyResult};
-use crate::config::ProxyConfig;
+use crate::config::{ProxyConfig, ReadPolicy};
 use crate::merge;
 use crate::pinned::Pinned;
 use crate::topology::Topology;
@@ -54,6 +54,8 @@ pub(crate) struct Session {
     multi_error: bool,
     /// The connection holding this client's WATCHes.
     pinned: Option<Pinned>,
+    /// Our address as this client reached it (what cluster emulation announces).
+    pub(crate) local: Option<SocketAddr>,
 }
 
 /// A request sent to one node, with what is needed to send it again.
@@ -125,6 +127,7 @@ pub async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) {
         multi_slot: None,
         multi_error: false,
         pinned: None,
+        local: stream.local_addr().ok(),
     };
     let _ = session_loop(&proxy, &mut s, &mut stream).await;
     proxy.clients.fetch_sub(1, Ordering::Relaxed);
@@ -204,12 +207,19 @@ fn send(proxy: &Proxy, s: &Session, target: SocketAddr, slot: Option<u16>, args:
     InFlight { rx, bytes, slot, target, repeatable: readonly || idempotent(args) }
 }
 
-/// Sends a request to the master of `slot`.
+/// Sends a request to the master of `slot`, or a read to one of its replicas under
+/// `read-policy prefer-replica` (each client sticks to one replica, keeping its reads in order).
 fn to_slot(proxy: &Proxy, s: &Session, slot: u16, args: &[Bytes], readonly: bool) -> Result<InFlight, Pending> {
     let map = proxy.topo.snapshot();
     let Some(target) = map.master_of(slot) else {
         proxy.topo.refresh_soon();
         return Err(err("CLUSTERDOWN Hash slot not served"));
+    };
+    let target = match map.replicas_of(slot) {
+        Some(replicas) if readonly && proxy.cfg.read_policy == ReadPolicy::PreferReplica && !replicas.is_empty() => {
+            replicas[s.id as usize % replicas.len()]
+        }
+        _ => target,
     };
     Ok(send(proxy, s, target, Some(slot), args, readonly))
 }
@@ -271,7 +281,7 @@ const BLOCKING: &[&str] = &["blpop", "brpop", "blmove", "brpoplpush", "blmpop", 
 fn plan(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Pending {
     let name = lower(&args[0]);
     // Only containers (SCRIPT, CLIENT) look at the subcommand; others skip the allocation.
-    let sub = if matches!(name.as_str(), "script" | "client") {
+    let sub = if matches!(name.as_str(), "script" | "client" | "cluster") {
         args.get(1).map(|a| lower(a)).unwrap_or_default()
     } else {
         String::new()
@@ -374,7 +384,11 @@ fn plan_plain(proxy: &Arc<Proxy>, s: &mut Session, name: &str, sub: &str, args: 
             Pending::Ready(Bytes::from_static(b"+RESET\r\n"))
         }
         "client" => client_cmd(proxy, s, sub, args),
+        "cluster" if proxy.cfg.cluster_emulation => Pending::Ready(crate::emulation::cluster(proxy, s, sub, args)),
         "cluster" => err("ERR This instance has cluster support disabled"),
+        "readonly" | "readwrite" | "asking" if proxy.cfg.cluster_emulation => {
+            Pending::Ready(Bytes::from_static(b"+OK\r\n"))
+        }
         "mget" if args.len() >= 2 => {
             let groups = by_slot(args[1..].iter().enumerate().map(|(i, k)| (i, key_slot(k))));
             let mut parts = Vec::new();
@@ -570,7 +584,7 @@ fn client_cmd(proxy: &Proxy, s: &mut Session, sub: &str, args: &[Bytes]) -> Pend
 fn own_info(proxy: &Proxy) -> String {
     let map = proxy.topo.snapshot();
     format!(
-        "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\nslotgate_proxy:{}\r\nuptime_in_seconds:{}\r\n\r\n# Clients\r\nconnected_clients:{}\r\n\r\n# Stats\r\ntotal_commands_processed:{}\r\nredirects_followed:{}\r\nretries:{}\r\nbackend_errors:{}\r\ntopology_refreshes:{}\r\n\r\n# Cluster\r\ncluster_enabled:0\r\nmasters:{}\r\n",
+        "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\nslotgate_proxy:{}\r\nuptime_in_seconds:{}\r\n\r\n# Clients\r\nconnected_clients:{}\r\n\r\n# Stats\r\ntotal_commands_processed:{}\r\nredirects_followed:{}\r\nretries:{}\r\nbackend_errors:{}\r\ntopology_refreshes:{}\r\n\r\n# Cluster\r\ncluster_enabled:0\r\nmasters:{}\r\nreplicas:{}\r\n",
         env!("CARGO_PKG_VERSION"),
         proxy.started.elapsed().as_secs(),
         proxy.clients.load(Ordering::Relaxed),
@@ -580,6 +594,7 @@ fn own_info(proxy: &Proxy) -> String {
         proxy.backend_errors.load(Ordering::Relaxed),
         proxy.topo.refreshes.load(Ordering::Relaxed),
         map.masters.len(),
+        map.replicas.iter().map(Vec::len).sum::<usize>(),
     )
 }
 
@@ -756,6 +771,7 @@ async fn finish(proxy: &Arc<Proxy>, s: &Session, mut f: InFlight) -> Bytes {
                     let Some((ask, target)) = redirect_target(&reply) else { return reply };
                     redirects += 1;
                     proxy.redirects.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(to = %target, ask, "following a redirect");
                     if redirects > 16 {
                         return reply;
                     }

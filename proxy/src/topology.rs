@@ -17,7 +17,7 @@ use crate::backend::{encode, Pools};
 pub const UNASSIGNED: u16 = u16::MAX;
 
 /// One snapshot of the cluster.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SlotMap {
     /// Master index per slot.
     pub slots: Vec<u16>,
@@ -30,6 +30,12 @@ pub struct SlotMap {
 impl SlotMap {
     fn empty() -> SlotMap {
         SlotMap { slots: vec![UNASSIGNED; SLOT_COUNT], masters: Vec::new(), replicas: Vec::new() }
+    }
+
+    /// The replicas of the master serving `slot`.
+    pub fn replicas_of(&self, slot: u16) -> Option<&[SocketAddr]> {
+        let idx = self.slots[slot as usize];
+        self.replicas.get(idx as usize).map(Vec::as_slice)
     }
 
     /// The master serving `slot`.
@@ -123,6 +129,10 @@ impl Topology {
                 Ok(Ok(Ok(raw))) => match Frame::parse(&raw) {
                     Ok(Some((frame, _))) => match SlotMap::from_cluster_slots(&frame, addr) {
                         Some(map) if !map.masters.is_empty() => {
+                            if *self.snapshot() != map {
+                                let replicas: usize = map.replicas.iter().map(Vec::len).sum();
+                                tracing::info!(masters = ?map.masters, replicas, from = %addr, "topology changed");
+                            }
                             self.map.store(Arc::new(map));
                             self.refreshes.fetch_add(1, Ordering::Relaxed);
                             return Ok(());
@@ -135,6 +145,7 @@ impl Topology {
                 _ => last = format!("{addr}: no reply"),
             }
         }
+        tracing::warn!("topology refresh failed: {last}");
         Err(last)
     }
 
@@ -189,5 +200,18 @@ mod tests {
         assert_eq!(map.master_of(16383).unwrap().port(), 7000);
         let idx = map.masters.iter().position(|a| a.port() == 7001).unwrap();
         assert_eq!(map.replicas[idx][0].port(), 7003);
+    }
+}
+
+#[cfg(test)]
+mod real_reply {
+    use super::*;
+
+    #[test]
+    fn replicas_from_a_redis_7_reply() {
+        let raw = b"*1\r\n*4\r\n:0\r\n:5460\r\n*4\r\n$9\r\n127.0.0.1\r\n:7400\r\n$3\r\nabc\r\n*0\r\n*4\r\n$9\r\n127.0.0.1\r\n:7403\r\n$3\r\ndef\r\n*0\r\n";
+        let (frame, _) = Frame::parse(raw).unwrap().unwrap();
+        let map = SlotMap::from_cluster_slots(&frame, "127.0.0.1:7400".parse().unwrap()).unwrap();
+        assert_eq!(map.replicas_of(0).unwrap(), &["127.0.0.1:7403".parse::<SocketAddr>().unwrap()]);
     }
 }
