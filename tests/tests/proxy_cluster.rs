@@ -1,5 +1,6 @@
-//! `slotgate-proxy` in front of a real Redis 7.0 Cluster (Debian `redis-server` processes joined
-//! with `redis-cli --cluster create`), driven by plain, non-cluster clients: redis-rs, redis-cli
+//! `slotgate-proxy` in front of a cluster, driven by plain, non-cluster clients; every test runs
+//! twice, against a real Redis 7.0 Cluster (Debian `redis-server` processes) and against a
+//! slotgate-node cluster, both joined with `redis-cli --cluster create`. The clients: redis-rs, redis-cli
 //! without `-c`, redis-py, ioredis and redis-benchmark. Multi-key commands split per slot and
 //! merged, fan-out commands, SCAN across masters, CROSSSLOT, EVAL routed by key, bad input, and
 //! the cluster changing underneath: a live reshard and a master failover while a client writes.
@@ -13,8 +14,35 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use slotgate_tests::{
-    cluster_nodes, ensure_ioredis, js_dir, redis_cli, require_tool, resp, wait_until, Cluster, Proxy, RawConn, Server,
+    cluster_nodes, ensure_ioredis, js_dir, redis_cli, require_tool, resp, wait_until, Cluster, Kind, Proxy, RawConn,
+    Server,
 };
+
+/// Runs a test body against a Redis cluster and against a slotgate cluster.
+macro_rules! on_both_clusters {
+    ($($name:ident),*) => {$(
+        mod $name {
+            #[test]
+            fn redis() {
+                super::$name(slotgate_tests::Kind::Redis)
+            }
+            #[test]
+            fn slotgate() {
+                super::$name(slotgate_tests::Kind::Slotgate)
+            }
+        }
+    )*};
+}
+
+on_both_clusters!(
+    redis_rs_sees_one_standalone_redis,
+    redis_cli_without_cluster_mode,
+    redis_py_runs_the_guide_scenarios,
+    ioredis_runs_the_guide_scenarios,
+    redis_benchmark_through_the_proxy,
+    bad_input_gets_redis_errors,
+    resharding_while_a_client_writes
+);
 
 const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 
@@ -30,11 +58,11 @@ return redis.call('INCRBY', KEYS[1], increment)
 ";
 
 /// A 3-master cluster without replicas and a proxy seeded with its first node.
-fn cluster_with_proxy() -> Option<(Cluster, Proxy)> {
-    if !require_tool("redis-server") || !require_tool("redis-cli") {
+fn cluster_with_proxy(kind: Kind) -> Option<(Cluster, Proxy)> {
+    if (kind == Kind::Redis && !require_tool("redis-server")) || !require_tool("redis-cli") {
         return None;
     }
-    let cluster = Cluster::redis(3, 0, 5000);
+    let cluster = Cluster::create(kind, 3, 0, 5000);
     let proxy = Proxy::start(cluster.ports()[0], &[]);
     Some((cluster, proxy))
 }
@@ -74,9 +102,8 @@ fn scan_all(c: &mut redis::Connection, count: usize) -> Vec<String> {
     panic!("SCAN did not finish within 100000 calls");
 }
 
-#[test]
-fn redis_rs_sees_one_standalone_redis() {
-    let Some((cluster, proxy)) = cluster_with_proxy() else { return };
+fn redis_rs_sees_one_standalone_redis(kind: Kind) {
+    let Some((cluster, proxy)) = cluster_with_proxy(kind) else { return };
     let reference = Server::redis(&[]);
     let mut p = proxy.conn();
     let mut r = reference.conn();
@@ -172,9 +199,8 @@ fn redis_rs_sees_one_standalone_redis() {
     assert_eq!(query::<Vec<i64>>(&mut p, &["SCRIPT", "EXISTS", &sha, "0000"]), vec![1, 0]);
 }
 
-#[test]
-fn redis_cli_without_cluster_mode() {
-    let Some((_cluster, proxy)) = cluster_with_proxy() else { return };
+fn redis_cli_without_cluster_mode(kind: Kind) {
+    let Some((_cluster, proxy)) = cluster_with_proxy(kind) else { return };
     let cli = |args: &[&str]| -> String {
         let out = Command::new("redis-cli").args(["-p", &proxy.port.to_string()]).args(args).output().unwrap();
         assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -207,12 +233,11 @@ fn ensure_redis_py() {
     assert!(status.success() && importable(), "pip install -r tests/py/requirements.txt failed");
 }
 
-#[test]
-fn redis_py_runs_the_guide_scenarios() {
+fn redis_py_runs_the_guide_scenarios(kind: Kind) {
     if !require_tool("python3") {
         return;
     }
-    let Some((_cluster, proxy)) = cluster_with_proxy() else { return };
+    let Some((_cluster, proxy)) = cluster_with_proxy(kind) else { return };
     ensure_redis_py();
     let out = Command::new("python3")
         .arg(py_dir().join("guide_scenarios.py"))
@@ -230,12 +255,11 @@ fn redis_py_runs_the_guide_scenarios() {
     assert_eq!(query::<String>(&mut c, &["HGET", "user:{1000}:session", "agent"]), "test");
 }
 
-#[test]
-fn ioredis_runs_the_guide_scenarios() {
+fn ioredis_runs_the_guide_scenarios(kind: Kind) {
     if !require_tool("node") || !require_tool("npm") {
         return;
     }
-    let Some((_cluster, proxy)) = cluster_with_proxy() else { return };
+    let Some((_cluster, proxy)) = cluster_with_proxy(kind) else { return };
     ensure_ioredis();
     let out = Command::new("node")
         .arg(js_dir().join("guide_scenarios.js"))
@@ -252,12 +276,11 @@ fn ioredis_runs_the_guide_scenarios() {
     assert_eq!(query::<String>(&mut c, &["GET", "rate_limit:user:1000"]), "100");
 }
 
-#[test]
-fn redis_benchmark_through_the_proxy() {
+fn redis_benchmark_through_the_proxy(kind: Kind) {
     if !require_tool("redis-benchmark") {
         return;
     }
-    let Some((_cluster, proxy)) = cluster_with_proxy() else { return };
+    let Some((_cluster, proxy)) = cluster_with_proxy(kind) else { return };
     for pipeline in ["16", "1"] {
         let out = Command::new("redis-benchmark")
             .args(["-p", &proxy.port.to_string(), "-n", "20000", "-c", "20", "-t", "set,get,mset"])
@@ -286,9 +309,8 @@ fn redis_benchmark_through_the_proxy() {
     assert!(query::<Option<String>>(&mut c, &["GET", "key:__rand_int__"]).is_some());
 }
 
-#[test]
-fn bad_input_gets_redis_errors() {
-    let Some((cluster, proxy)) = cluster_with_proxy() else { return };
+fn bad_input_gets_redis_errors(kind: Kind) {
+    let Some((cluster, proxy)) = cluster_with_proxy(kind) else { return };
     let node = cluster.ports()[0];
     let mut bystander = proxy.raw();
     bystander.roundtrip(&resp(&[b"SET", b"bystander", b"1"]), "+OK\r\n");
@@ -419,9 +441,8 @@ fn wait_for_writes(done: &AtomicUsize, at_least: usize, within: Duration) -> boo
     wait_until(within, || done.load(Ordering::Relaxed) >= at_least)
 }
 
-#[test]
-fn resharding_while_a_client_writes() {
-    let Some((cluster, proxy)) = cluster_with_proxy() else { return };
+fn resharding_while_a_client_writes(kind: Kind) {
+    let Some((cluster, proxy)) = cluster_with_proxy(kind) else { return };
     let masters = cluster.master_ports();
     let (from, to) = (masters[0], masters[1]);
     let (from_id, to_id) = (cluster.node_id(from), cluster.node_id(to));
