@@ -1,6 +1,7 @@
 //! slotgate's configuration: the redis.conf grammar (Redis 7.0 semantics), redis-server style
 //! command-line overrides, the typed `NodeConfig`, CONFIG GET/SET values and CONFIG REWRITE.
 
+pub mod acl;
 mod load;
 mod node;
 mod rewrite;

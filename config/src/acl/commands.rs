@@ -1,0 +1,396 @@
+//! The command table as the ACL engine sees it: every command and subcommand of
+//! `protocol::command::COMMANDS` numbered densely (Redis's command ids), its ACL categories, how
+//! a concrete invocation resolves to one of them, and whether each key is read or written.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use protocol::command::{acl as cat, CommandSpec, COMMANDS};
+
+/// Redis 7.0's full command list with categories (see the file's header).
+const REDIS_COMMANDS: &str = include_str!("redis_commands.txt");
+
+/// One numbered command (top-level or `container|sub`).
+pub(crate) struct Entry {
+    pub name: &'static str,
+    /// None for a Redis 7.0 command that slotgate's table lacks: rules may name it and ACL LIST
+    /// describes it, but no invocation resolves to it.
+    pub spec: Option<&'static CommandSpec>,
+    pub categories: u32,
+    /// Ids of the subcommands when this is a container.
+    pub children: Vec<usize>,
+    /// True for subcommands.
+    pub has_parent: bool,
+}
+
+/// Every command, numbered: top-level commands in table order, each followed by its subcommands.
+pub(crate) struct CommandIndex {
+    pub entries: Vec<Entry>,
+    by_name: HashMap<&'static str, usize>,
+}
+
+impl CommandIndex {
+    /// The process-wide index over the protocol table.
+    pub fn get() -> &'static CommandIndex {
+        static INDEX: OnceLock<CommandIndex> = OnceLock::new();
+        INDEX.get_or_init(CommandIndex::build)
+    }
+
+    fn build() -> CommandIndex {
+        let mut entries = Vec::new();
+        for spec in COMMANDS {
+            let id = entries.len();
+            let categories = spec.categories();
+            entries.push(Entry {
+                name: spec.name,
+                spec: Some(spec),
+                categories,
+                children: Vec::new(),
+                has_parent: false,
+            });
+            for sub in spec.subcommands {
+                let sid = entries.len();
+                let categories = sub.categories();
+                entries.push(Entry {
+                    name: sub.name,
+                    spec: Some(sub),
+                    categories,
+                    children: Vec::new(),
+                    has_parent: true,
+                });
+                entries[id].children.push(sid);
+            }
+        }
+        let mut by_name: HashMap<&'static str, usize> = entries.iter().enumerate().map(|(i, e)| (e.name, i)).collect();
+        for line in REDIS_COMMANDS.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let mut words = line.split(' ');
+            let name = words.next().unwrap_or_default();
+            if by_name.contains_key(name) {
+                continue;
+            }
+            let categories = words.filter_map(|w| category(w.as_bytes())).fold(0, |acc, bit| acc | bit);
+            let parent = name.split_once('|').and_then(|(p, _)| by_name.get(p).copied());
+            let id = entries.len();
+            entries.push(Entry { name, spec: None, categories, children: Vec::new(), has_parent: parent.is_some() });
+            if let Some(p) = parent {
+                entries[p].children.push(id);
+            }
+            by_name.insert(name, id);
+        }
+        CommandIndex { entries, by_name }
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Id of a full name (`get`, `config|get`), case-insensitively, as Redis's ACL rules look up
+    /// commands: at most one `|`, and `cmd|sub` only names a real subcommand.
+    pub fn id(&self, name: &[u8]) -> Option<usize> {
+        let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
+        self.by_name.get(lower.as_str()).copied()
+    }
+
+    /// Top-level ids, in table order.
+    pub fn top_level(&self) -> impl Iterator<Item = usize> + '_ {
+        self.entries.iter().enumerate().filter(|(_, e)| !e.has_parent).map(|(i, _)| i)
+    }
+
+    /// The command a concrete invocation runs, as Redis's `lookupCommand` resolves it: a container
+    /// with an argument resolves to the subcommand (None when there is no such subcommand).
+    pub fn resolve(&self, args: &[&[u8]]) -> Option<usize> {
+        let first = args.first()?;
+        let top = self.id(first)?;
+        let spec = self.entries[top].spec?;
+        if spec.subcommands.is_empty() || args.len() < 2 {
+            return Some(top);
+        }
+        let sub = spec.subcommand(args[1])?;
+        self.by_name.get(sub.name).copied()
+    }
+}
+
+/// The category bit named `name` (case-insensitive, without `@`).
+pub(crate) fn category(name: &[u8]) -> Option<u32> {
+    cat::NAMES.iter().find(|(_, n)| n.as_bytes().eq_ignore_ascii_case(name)).map(|(bit, _)| *bit)
+}
+
+/// How a command uses one of its keys, reduced to what ACL key patterns check (Redis 7 key-spec
+/// flags: ACCESS needs read permission; INSERT, DELETE and UPDATE need write permission).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyUse {
+    /// Neither flag (EXISTS, TYPE, STRLEN...): any pattern matching the name allows it.
+    Neither,
+    Read,
+    Write,
+    ReadWrite,
+    /// Sits in a key position for routing but is not a key (shard channels).
+    NotKey,
+}
+
+impl KeyUse {
+    /// `(needs read, needs write)`.
+    pub fn needs(self) -> (bool, bool) {
+        match self {
+            KeyUse::Neither | KeyUse::NotKey => (false, false),
+            KeyUse::Read => (true, false),
+            KeyUse::Write => (false, true),
+            KeyUse::ReadWrite => (true, true),
+        }
+    }
+}
+
+use KeyUse::{Neither as N, NotKey as NK, Read as R, ReadWrite as RW, Write as W};
+
+/// Per-key access of the commands with keys, from Redis 7.0's key specs (`COMMAND INFO`). The
+/// protocol table has key positions but no per-key read/write flags, so they live here. An entry
+/// is `(command, first key, other keys)`: commands whose first key differs (destination or
+/// source) name it separately, the others give the same use twice. SET is special-cased (its GET
+/// option makes it read). A command missing here falls back to its command flags: `write` means
+/// read+write, `readonly` means read; `tests::every_keyed_command_has_key_uses` keeps it complete.
+const KEY_USES: &[(&str, KeyUse, KeyUse)] = &[
+    // Written only.
+    ("append", W, W),
+    ("del", W, W),
+    ("expire", W, W),
+    ("expireat", W, W),
+    ("hdel", W, W),
+    ("hmset", W, W),
+    ("hset", W, W),
+    ("hsetnx", W, W),
+    ("linsert", W, W),
+    ("lpush", W, W),
+    ("lpushx", W, W),
+    ("lrem", W, W),
+    ("lset", W, W),
+    ("ltrim", W, W),
+    ("mset", W, W),
+    ("msetnx", W, W),
+    ("persist", W, W),
+    ("pexpire", W, W),
+    ("pexpireat", W, W),
+    ("psetex", W, W),
+    ("restore", W, W),
+    ("restore-asking", W, W),
+    ("rpush", W, W),
+    ("rpushx", W, W),
+    ("sadd", W, W),
+    ("setex", W, W),
+    ("setnx", W, W),
+    ("setrange", W, W),
+    ("srem", W, W),
+    ("unlink", W, W),
+    ("zadd", W, W),
+    ("zrem", W, W),
+    ("zremrangebylex", W, W),
+    ("zremrangebyrank", W, W),
+    ("zremrangebyscore", W, W),
+    // Read and written.
+    ("blmpop", RW, RW),
+    ("blpop", RW, RW),
+    ("brpop", RW, RW),
+    ("bzmpop", RW, RW),
+    ("bzpopmax", RW, RW),
+    ("bzpopmin", RW, RW),
+    ("decr", RW, RW),
+    ("decrby", RW, RW),
+    ("eval", RW, RW),
+    ("evalsha", RW, RW),
+    ("getdel", RW, RW),
+    ("getex", RW, RW),
+    ("getset", RW, RW),
+    ("hincrby", RW, RW),
+    ("hincrbyfloat", RW, RW),
+    ("incr", RW, RW),
+    ("incrby", RW, RW),
+    ("incrbyfloat", RW, RW),
+    ("lmpop", RW, RW),
+    ("lpop", RW, RW),
+    ("rpop", RW, RW),
+    ("spop", RW, RW),
+    ("zincrby", RW, RW),
+    ("zmpop", RW, RW),
+    ("zpopmax", RW, RW),
+    ("zpopmin", RW, RW),
+    // Source read+written, destination written.
+    ("blmove", RW, W),
+    ("brpoplpush", RW, W),
+    ("lmove", RW, W),
+    ("rename", RW, W),
+    ("renamenx", RW, W),
+    ("rpoplpush", RW, W),
+    ("smove", RW, W),
+    // Source read, destination written.
+    ("copy", R, W),
+    // Destination written, sources read.
+    ("sdiffstore", W, R),
+    ("sinterstore", W, R),
+    ("sunionstore", W, R),
+    ("zdiffstore", W, R),
+    ("zinterstore", W, R),
+    ("zrangestore", W, R),
+    ("zunionstore", W, R),
+    // Read only.
+    ("dump", R, R),
+    ("eval_ro", R, R),
+    ("evalsha_ro", R, R),
+    ("expiretime", R, R),
+    ("get", R, R),
+    ("getrange", R, R),
+    ("hget", R, R),
+    ("hgetall", R, R),
+    ("hkeys", R, R),
+    ("hmget", R, R),
+    ("hrandfield", R, R),
+    ("hscan", R, R),
+    ("hvals", R, R),
+    ("lcs", R, R),
+    ("lindex", R, R),
+    ("lpos", R, R),
+    ("lrange", R, R),
+    ("mget", R, R),
+    ("pexpiretime", R, R),
+    ("pttl", R, R),
+    ("sdiff", R, R),
+    ("sinter", R, R),
+    ("sintercard", R, R),
+    ("smembers", R, R),
+    ("smismember", R, R),
+    ("srandmember", R, R),
+    ("sscan", R, R),
+    ("substr", R, R),
+    ("sunion", R, R),
+    ("ttl", R, R),
+    ("zcount", R, R),
+    ("zdiff", R, R),
+    ("zinter", R, R),
+    ("zintercard", R, R),
+    ("zlexcount", R, R),
+    ("zmscore", R, R),
+    ("zrandmember", R, R),
+    ("zrange", R, R),
+    ("zrangebylex", R, R),
+    ("zrangebyscore", R, R),
+    ("zrank", R, R),
+    ("zrevrange", R, R),
+    ("zrevrangebylex", R, R),
+    ("zrevrangebyscore", R, R),
+    ("zrevrank", R, R),
+    ("zscan", R, R),
+    ("zscore", R, R),
+    ("zunion", R, R),
+    // Neither read nor write access to the value (metadata only).
+    ("exists", N, N),
+    ("hexists", N, N),
+    ("hlen", N, N),
+    ("hstrlen", N, N),
+    ("llen", N, N),
+    ("object|encoding", N, N),
+    ("object|freq", N, N),
+    ("object|idletime", N, N),
+    ("object|refcount", N, N),
+    ("scard", N, N),
+    ("sismember", N, N),
+    ("strlen", N, N),
+    ("touch", N, N),
+    ("type", N, N),
+    ("watch", N, N),
+    ("zcard", N, N),
+    // Shard channels in key positions.
+    ("spublish", NK, NK),
+    ("ssubscribe", NK, NK),
+    ("sunsubscribe", NK, NK),
+];
+
+/// The listed `(first, rest)` uses of a command, if it is in [`KEY_USES`].
+pub(crate) fn listed_key_uses(name: &str) -> Option<(KeyUse, KeyUse)> {
+    static MAP: OnceLock<HashMap<&'static str, (KeyUse, KeyUse)>> = OnceLock::new();
+    MAP.get_or_init(|| KEY_USES.iter().map(|(n, f, r)| (*n, (*f, *r))).collect()).get(name).copied()
+}
+
+/// The keys of an invocation with how each is used: `(argument index, use)`. A bad `numkeys`
+/// yields no keys (Redis's key extraction finds none and the command itself fails later).
+pub(crate) fn keys_of(spec: &CommandSpec, args: &[&[u8]]) -> Vec<(usize, KeyUse)> {
+    let numkeys = |i: usize| args.get(i).and_then(|a| std::str::from_utf8(a).ok()).and_then(|s| s.parse::<i64>().ok());
+    let Ok(idx) = spec.key_indexes(args.len(), numkeys) else {
+        return Vec::new();
+    };
+    let (first, rest) = match spec.name {
+        // SET reads its key only with the GET option (Redis's setGetKeys).
+        "set" => {
+            let get = args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
+            let u = if get { RW } else { W };
+            (u, u)
+        }
+        name => listed_key_uses(name).unwrap_or_else(|| {
+            let u = if spec.has(protocol::command::flags::WRITE) { RW } else { R };
+            (u, u)
+        }),
+    };
+    idx.into_iter().enumerate().map(|(n, i)| (i, if n == 0 { first } else { rest })).collect()
+}
+
+/// How an invocation touches pub/sub channels (Redis's channel table: SUBSCRIBE, SSUBSCRIBE,
+/// PSUBSCRIBE, PUBLISH, SPUBLISH; the unsubscribe family is never checked).
+pub(crate) enum ChannelUse {
+    /// Channels at these argument indexes, matched against the user's patterns.
+    Literal(std::ops::Range<usize>),
+    /// Patterns at these indexes, which must equal one of the user's patterns.
+    Pattern(std::ops::Range<usize>),
+}
+
+/// The channels an invocation of `spec` names, if it is one of the checked commands.
+pub(crate) fn channels_of(spec: &CommandSpec, argc: usize) -> Option<ChannelUse> {
+    match spec.name {
+        "subscribe" | "ssubscribe" => Some(ChannelUse::Literal(1..argc)),
+        "publish" | "spublish" => Some(ChannelUse::Literal(1..argc.min(2))),
+        "psubscribe" => Some(ChannelUse::Pattern(1..argc)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_keyed_command_has_key_uses() {
+        for spec in CommandIndex::get().entries.iter().filter_map(|e| e.spec) {
+            let keyed = !matches!(spec.keys, protocol::KeySpec::None);
+            if keyed && spec.name != "set" {
+                assert!(listed_key_uses(spec.name).is_some(), "{} has keys but no entry in KEY_USES", spec.name);
+            }
+        }
+        for (name, _, _) in KEY_USES {
+            assert!(CommandIndex::get().id(name.as_bytes()).is_some(), "{name} is not in the command table");
+        }
+    }
+
+    #[test]
+    fn resolves_subcommands() {
+        let ix = CommandIndex::get();
+        let id = ix.resolve(&[b"CONFIG", b"get", b"x"]).unwrap();
+        assert_eq!(ix.entries[id].name, "config|get");
+        assert!(ix.resolve(&[b"config", b"nosuch"]).is_none());
+        assert_eq!(ix.entries[ix.resolve(&[b"config"]).unwrap()].name, "config");
+        assert!(ix.id(b"get|x").is_none());
+        // Redis commands missing from the table are known to rules but never resolve.
+        assert!(ix.id(b"debug").is_some());
+        assert!(ix.resolve(&[b"debug", b"sleep", b"0"]).is_none());
+    }
+
+    #[test]
+    fn key_uses_follow_key_specs() {
+        let ix = CommandIndex::get();
+        let spec = |n: &[u8]| ix.entries[ix.id(n).unwrap()].spec.unwrap();
+        let args: &[&[u8]] = &[b"lmove", b"a", b"b", b"left", b"right"];
+        assert_eq!(keys_of(spec(b"lmove"), args), vec![(1, RW), (2, W)]);
+        let args: &[&[u8]] = &[b"zunionstore", b"d", b"2", b"a", b"b"];
+        assert_eq!(keys_of(spec(b"zunionstore"), args), vec![(1, W), (3, R), (4, R)]);
+        let args: &[&[u8]] = &[b"set", b"k", b"v", b"GET"];
+        assert_eq!(keys_of(spec(b"set"), args), vec![(1, RW)]);
+        let args: &[&[u8]] = &[b"eval", b"s", b"x"];
+        assert!(keys_of(spec(b"eval"), args).is_empty());
+    }
+}
