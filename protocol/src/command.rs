@@ -204,6 +204,22 @@ static OBJECT_SUBS: &[CommandSpec] = &[
     c("object|help", 2, LOADING | STALE, KEYSPACE, NK),
 ];
 
+static ACL_SUBS: &[CommandSpec] = &[
+    c("acl|cat", -2, NOSCRIPT | LOADING | STALE, 0, NK),
+    c("acl|deluser", -3, ADM, 0, NK),
+    c("acl|dryrun", -4, ADM, 0, NK),
+    c("acl|genpass", -2, NOSCRIPT | LOADING | STALE, 0, NK),
+    c("acl|getuser", 3, ADM, 0, NK),
+    c("acl|help", 2, LOADING | STALE, 0, NK),
+    c("acl|list", 2, ADM, 0, NK),
+    c("acl|load", 2, ADM, 0, NK),
+    c("acl|log", -2, ADM, 0, NK),
+    c("acl|save", 2, ADM, 0, NK),
+    c("acl|setuser", -3, ADM, 0, NK),
+    c("acl|users", 2, ADM, 0, NK),
+    c("acl|whoami", 2, NOSCRIPT | LOADING | STALE, 0, NK),
+];
+
 static CLUSTER_SUBS: &[CommandSpec] = &[
     c("cluster|addslots", -3, ADMIN | STALE, 0, NK),
     c("cluster|addslotsrange", -4, ADMIN | STALE, 0, NK),
@@ -246,6 +262,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     container("client", -2, 0, 0, CLIENT_SUBS),
     container("command", -1, LOADING | STALE, CONNECTION, COMMAND_SUBS),
     container("config", -2, 0, 0, CONFIG_SUBS),
+    // Access control (the proxy answers these; the node gets them with the security work).
+    container("acl", -2, 0, 0, ACL_SUBS),
     // Cluster mode.
     container("cluster", -2, 0, 0, CLUSTER_SUBS),
     c("asking", 1, FAST, CONNECTION, NK),
@@ -262,6 +280,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("flushdb", -1, WRITE, KEYSPACE | DANGEROUS, NK),
     c("time", 1, LOADING | STALE | FAST, 0, NK),
     c("lastsave", 1, LOADING | STALE | FAST, acl::ADMIN | DANGEROUS, NK),
+    c("save", 1, ADMIN | NOSCRIPT | NO_MULTI, DANGEROUS, NK),
+    c("bgsave", -1, ADMIN | NOSCRIPT, DANGEROUS, NK),
+    c("bgrewriteaof", 1, ADMIN | NOSCRIPT, DANGEROUS, NK),
     c("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, DANGEROUS, NK),
     // Strings.
     c("get", 2, ROF, STRING, K1),

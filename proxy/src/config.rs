@@ -25,6 +25,7 @@ struct FileConfig {
     read_policy: Option<String>,
     cluster_emulation: Option<bool>,
     log_level: Option<String>,
+    aclfile: Option<PathBuf>,
 }
 
 /// Where reads go.
@@ -81,6 +82,9 @@ pub struct Flags {
     /// `error`, `warn`, `info` (default), `debug` or `trace`.
     #[arg(long)]
     pub log_level: Option<String>,
+    /// A Redis ACL file: the users clients authenticate as (reloaded on SIGHUP and ACL LOAD).
+    #[arg(long)]
+    pub aclfile: Option<PathBuf>,
 }
 
 /// The validated configuration.
@@ -99,6 +103,7 @@ pub struct ProxyConfig {
     pub read_policy: ReadPolicy,
     pub cluster_emulation: bool,
     pub log_level: tracing::Level,
+    pub aclfile: Option<PathBuf>,
 }
 
 fn addr(setting: &str, s: &str) -> Result<SocketAddr, String> {
@@ -163,6 +168,7 @@ impl ProxyConfig {
             read_policy,
             cluster_emulation: flags.cluster_emulation || file.cluster_emulation.unwrap_or(false),
             log_level,
+            aclfile: flags.aclfile.or(file.aclfile),
         })
     }
 }

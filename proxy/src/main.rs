@@ -1,6 +1,7 @@
 //! slotgate-proxy: a legacy (non-cluster) client connects here and sees one big Redis; the
 //! proxy routes each request to the cluster node that owns its keys (see `session`).
 
+mod acl;
 mod backend;
 mod config;
 mod emulation;
@@ -43,6 +44,14 @@ fn main() {
 }
 
 async fn run(cfg: ProxyConfig) -> i32 {
+    let security = match acl::Security::load(cfg.aclfile.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("aclfile: {e}");
+            eprintln!("slotgate-proxy: bad configuration: aclfile: {e}");
+            return 1;
+        }
+    };
     let pools = Pools::new(BackendOpts {
         connect_timeout: cfg.connect_timeout,
         user: cfg.backend_user.clone(),
@@ -83,6 +92,7 @@ async fn run(cfg: ProxyConfig) -> i32 {
         backend_errors: AtomicU64::new(0),
         started: Instant::now(),
         metrics: metrics::Metrics::default(),
+        security,
     });
     if let Some(admin) = proxy.cfg.admin_listen {
         match TcpListener::bind(admin).await {
@@ -95,8 +105,16 @@ async fn run(cfg: ProxyConfig) -> i32 {
             }
         }
     }
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
         tokio::select! {
+            _ = async { match hangup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending().await } } => {
+                // SIGHUP reloads the ACL file; a bad one keeps the current users.
+                match proxy.security.reload() {
+                    Ok(()) => tracing::info!("ACL file reloaded"),
+                    Err(e) => tracing::warn!("ACL file not reloaded, keeping the current users: {e}"),
+                }
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => { tokio::spawn(session::serve(proxy.clone(), stream)); }
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,

@@ -72,6 +72,11 @@ pub(crate) async fn subscribed(
                                 s.close = true;
                                 return Ok(());
                             }
+                            // The same access rules as outside (channels of further SUBSCRIBEs).
+                            if let Some(denied) = crate::acl::gate(proxy, s, &args) {
+                                client.write_all(&denied).await?;
+                                continue;
+                            }
                             forward.extend_from_slice(&encode(&args));
                         }
                         Ok(None) => break,

@@ -40,6 +40,7 @@ pub struct Proxy {
     pub backend_errors: AtomicU64,
     pub started: Instant,
     pub metrics: crate::metrics::Metrics,
+    pub security: crate::acl::Security,
 }
 
 /// Per-client state.
@@ -56,6 +57,22 @@ pub(crate) struct Session {
     pinned: Option<Pinned>,
     /// Our address as this client reached it (what cluster emulation announces).
     pub(crate) local: Option<SocketAddr>,
+    pub(crate) peer: Option<SocketAddr>,
+    /// The ACL user, and whether the client has logged in (or `default` needs no password).
+    pub(crate) user: String,
+    pub(crate) authenticated: bool,
+}
+
+impl Session {
+    pub(crate) fn in_multi(&self) -> bool {
+        self.multi.is_some()
+    }
+    pub(crate) fn peer_text(&self) -> String {
+        self.peer.map(|a| a.to_string()).unwrap_or_default()
+    }
+    pub(crate) fn local_text(&self) -> String {
+        self.local.map(|a| a.to_string()).unwrap_or_default()
+    }
 }
 
 /// A request sent to one node, with what is needed to send it again.
@@ -128,6 +145,9 @@ pub async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) {
         multi_error: false,
         pinned: None,
         local: stream.local_addr().ok(),
+        peer: stream.peer_addr().ok(),
+        user: "default".into(),
+        authenticated: proxy.security.default_login(),
     };
     let _ = session_loop(&proxy, &mut s, &mut stream).await;
     proxy.clients.fetch_sub(1, Ordering::Relaxed);
@@ -153,7 +173,12 @@ async fn session_loop(proxy: &Arc<Proxy>, s: &mut Session, stream: &mut TcpStrea
                 Ok(Some(args)) => {
                     proxy.commands.fetch_add(1, Ordering::Relaxed);
                     let name = lower(&args[0]);
-                    if matches!(name.as_str(), "subscribe" | "psubscribe" | "ssubscribe") && s.multi.is_none() {
+                    let subscribes = matches!(name.as_str(), "subscribe" | "psubscribe" | "ssubscribe");
+                    if subscribes && s.multi.is_none() {
+                        if let Some(denied) = crate::acl::gate(proxy, s, &args) {
+                            batch.push((name, Instant::now(), Pending::Ready(denied)));
+                            continue;
+                        }
                         // Earlier replies first, then the session streams from a subscriber connection.
                         for (_, _, p) in batch.drain(..) {
                             let reply = resolve(proxy, &mut *s, p).await;
@@ -279,6 +304,11 @@ const TX_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "rese
 const BLOCKING: &[&str] = &["blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax", "bzmpop"];
 
 fn plan(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Pending {
+    // Access control comes first: nothing a user may not run reaches a node (or a queue).
+    if let Some(denied) = crate::acl::gate(proxy, s, args) {
+        s.multi_error |= s.multi.is_some();
+        return Pending::Ready(denied);
+    }
     let name = lower(&args[0]);
     // Only containers (SCRIPT, CLIENT) look at the subcommand; others skip the allocation.
     let sub = if matches!(name.as_str(), "script" | "client" | "cluster") {
@@ -377,7 +407,9 @@ fn plan_plain(proxy: &Arc<Proxy>, s: &mut Session, name: &str, sub: &str, args: 
                 err("ERR DB index is out of range")
             }
         }
-        "hello" => hello(s, args),
+        "hello" => hello(proxy, s, args),
+        "auth" => Pending::Ready(crate::acl::auth(proxy, s, args)),
+        "acl" => Pending::Ready(crate::acl::command(proxy, s, args)),
         "reset" => {
             s.resp3 = false;
             s.name = None;
@@ -517,22 +549,36 @@ fn bulk(b: &[u8]) -> Bytes {
     out.freeze()
 }
 
-fn hello(s: &mut Session, args: &[Bytes]) -> Pending {
-    if let Some(v) = args.get(1) {
-        match &v[..] {
-            b"2" => s.resp3 = false,
-            b"3" => s.resp3 = true,
-            _ => return err("NOPROTO unsupported protocol version"),
-        }
-    }
+fn hello(proxy: &Proxy, s: &mut Session, args: &[Bytes]) -> Pending {
+    let proto = match args.get(1).map(|v| &v[..]) {
+        None => s.resp3,
+        Some(b"2") => false,
+        Some(b"3") => true,
+        Some(_) => return err("NOPROTO unsupported protocol version"),
+    };
     let mut i = 2;
+    let mut name = None;
     while i < args.len() {
-        if lower(&args[i]) == "setname" && i + 1 < args.len() {
-            s.name = Some(args[i + 1].clone());
+        let opt = lower(&args[i]);
+        if opt == "setname" && i + 1 < args.len() {
+            name = Some(args[i + 1].clone());
             i += 2;
+        } else if opt == "auth" && i + 2 < args.len() {
+            let user = String::from_utf8_lossy(&args[i + 1]).into_owned();
+            if let Err(e) = crate::acl::login(proxy, s, &user, &args[i + 2]) {
+                return Pending::Ready(e);
+            }
+            i += 3;
         } else {
             return err(&format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&args[i])));
         }
+    }
+    if !s.authenticated {
+        return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    s.resp3 = proto;
+    if name.is_some() {
+        s.name = name;
     }
     let fields: [(&str, Bytes); 6] = [
         ("server", bulk(b"redis")),

@@ -379,7 +379,7 @@ impl Drop for Proxy {
     }
 }
 
-/// True when something on `port` answers a PING with `+PONG` within half a second.
+/// True when something on `port` answers a PING (`+PONG`, or `-NOAUTH`) within half a second.
 fn ping(port: u16) -> bool {
     use std::io::{Read, Write};
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
@@ -396,5 +396,6 @@ fn ping(port: u16) -> bool {
             Ok(n) => got.extend_from_slice(&buf[..n]),
         }
     }
-    got.starts_with(b"+PONG")
+    // A proxy whose default user needs a password answers too, just not with PONG.
+    got.starts_with(b"+PONG") || got.starts_with(b"-NOAUTH")
 }
