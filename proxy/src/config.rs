@@ -26,6 +26,13 @@ struct FileConfig {
     cluster_emulation: Option<bool>,
     log_level: Option<String>,
     aclfile: Option<PathBuf>,
+    tls_listen: Option<String>,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    tls_ca_cert_file: Option<PathBuf>,
+    tls_auth_clients: Option<String>,
+    tls_protocols: Option<String>,
+    tls_ciphersuites: Option<String>,
 }
 
 /// Where reads go.
@@ -85,6 +92,24 @@ pub struct Flags {
     /// A Redis ACL file: the users clients authenticate as (reloaded on SIGHUP and ACL LOAD).
     #[arg(long)]
     pub aclfile: Option<PathBuf>,
+    /// Address of the TLS port (beside the plain one).
+    #[arg(long)]
+    pub tls_listen: Option<String>,
+    #[arg(long)]
+    pub tls_cert_file: Option<PathBuf>,
+    #[arg(long)]
+    pub tls_key_file: Option<PathBuf>,
+    #[arg(long)]
+    pub tls_ca_cert_file: Option<PathBuf>,
+    /// `yes` (default when a CA is given), `no` or `optional`.
+    #[arg(long)]
+    pub tls_auth_clients: Option<String>,
+    /// e.g. "TLSv1.2 TLSv1.3".
+    #[arg(long)]
+    pub tls_protocols: Option<String>,
+    /// TLS 1.3 suites, `:`-separated (TLS_AES_256_GCM_SHA384:...).
+    #[arg(long)]
+    pub tls_ciphersuites: Option<String>,
 }
 
 /// The validated configuration.
@@ -104,6 +129,8 @@ pub struct ProxyConfig {
     pub cluster_emulation: bool,
     pub log_level: tracing::Level,
     pub aclfile: Option<PathBuf>,
+    /// The TLS port and its settings.
+    pub tls: Option<(SocketAddr, tls::Settings)>,
 }
 
 fn addr(setting: &str, s: &str) -> Result<SocketAddr, String> {
@@ -169,6 +196,43 @@ impl ProxyConfig {
             cluster_emulation: flags.cluster_emulation || file.cluster_emulation.unwrap_or(false),
             log_level,
             aclfile: flags.aclfile.or(file.aclfile),
+            tls: tls_settings(
+                flags.tls_listen.or(file.tls_listen),
+                flags.tls_cert_file.or(file.tls_cert_file),
+                flags.tls_key_file.or(file.tls_key_file),
+                flags.tls_ca_cert_file.or(file.tls_ca_cert_file),
+                flags.tls_auth_clients.or(file.tls_auth_clients),
+                flags.tls_protocols.or(file.tls_protocols),
+                flags.tls_ciphersuites.or(file.tls_ciphersuites),
+            )?,
         })
     }
+}
+
+/// The TLS port's settings: all or nothing, and a CA means client certificates are checked.
+fn tls_settings(
+    listen: Option<String>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    ca: Option<PathBuf>,
+    auth: Option<String>,
+    protocols: Option<String>,
+    ciphersuites: Option<String>,
+) -> Result<Option<(SocketAddr, tls::Settings)>, String> {
+    let Some(listen) = listen else {
+        if cert.is_some() || key.is_some() {
+            return Err("tls-listen: a TLS certificate is set but no TLS port to use it on".into());
+        }
+        return Ok(None);
+    };
+    let listen = addr("tls-listen", &listen)?;
+    let cert_file = cert.ok_or("tls-cert-file: needed with tls-listen")?;
+    let key_file = key.ok_or("tls-key-file: needed with tls-listen")?;
+    let auth_clients = match auth {
+        Some(a) => tls::AuthClients::parse(&a).map_err(|e| format!("tls-auth-clients: {e}"))?,
+        // Redis's default is `yes`: with a CA, clients must present a certificate.
+        None if ca.is_some() => tls::AuthClients::Yes,
+        None => tls::AuthClients::No,
+    };
+    Ok(Some((listen, tls::Settings { cert_file, key_file, ca_cert_file: ca, auth_clients, protocols, ciphersuites })))
 }

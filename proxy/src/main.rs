@@ -52,6 +52,17 @@ async fn run(cfg: ProxyConfig) -> i32 {
             return 1;
         }
     };
+    let tls_port = match &cfg.tls {
+        Some((listen, settings)) => match tls::Reloadable::new(settings.clone()) {
+            Ok(t) => Some((*listen, Arc::new(t))),
+            Err(e) => {
+                tracing::error!("TLS: {e}");
+                eprintln!("slotgate-proxy: bad configuration: {e}");
+                return 1;
+            }
+        },
+        None => None,
+    };
     let pools = Pools::new(BackendOpts {
         connect_timeout: cfg.connect_timeout,
         user: cfg.backend_user.clone(),
@@ -105,6 +116,20 @@ async fn run(cfg: ProxyConfig) -> i32 {
             }
         }
     }
+    let tls_reload = match tls_port {
+        Some((listen, tls)) => match TcpListener::bind(listen).await {
+            Ok(l) => {
+                tracing::info!(listen = %listen, "TLS port open");
+                tokio::spawn(accept_tls(proxy.clone(), l, tls.clone()));
+                Some(tls)
+            }
+            Err(e) => {
+                tracing::error!("cannot listen on TLS address {listen}: {e}");
+                return 1;
+            }
+        },
+        None => None,
+    };
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
         tokio::select! {
@@ -114,12 +139,51 @@ async fn run(cfg: ProxyConfig) -> i32 {
                     Ok(()) => tracing::info!("ACL file reloaded"),
                     Err(e) => tracing::warn!("ACL file not reloaded, keeping the current users: {e}"),
                 }
+                // New handshakes use the new certificate; established connections keep theirs.
+                if let Some(tls) = &tls_reload {
+                    match tls.reload() {
+                        Ok(()) => tracing::info!("TLS certificate reloaded"),
+                        Err(e) => tracing::warn!("TLS certificate not reloaded, keeping the current one: {e}"),
+                    }
+                }
             }
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => { tokio::spawn(session::serve(proxy.clone(), stream)); }
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let local = stream.local_addr().ok();
+                    tokio::spawn(session::serve(proxy.clone(), stream, local, Some(peer)));
+                }
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
             },
             _ = tokio::signal::ctrl_c() => return 0,
         }
+    }
+}
+
+/// How long a TLS client may take to finish its handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Accepts TLS clients; each handshake runs in the connection's own task, bounded in time, so
+/// a slow or plaintext client never holds up the others.
+async fn accept_tls(proxy: Arc<Proxy>, listener: TcpListener, tls: Arc<tls::Reloadable>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().ok();
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
+        let proxy = proxy.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls_stream)) => session::serve(proxy, tls_stream, local, Some(peer)).await,
+                Ok(Err(e)) => tracing::warn!(%peer, "TLS handshake refused: {e}"),
+                Err(_) => tracing::warn!(%peer, "TLS handshake timed out"),
+            }
+        });
     }
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use protocol::{key_slot, CommandDecoder, DecodeLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::backend::encode;
 use crate::merge;
@@ -15,10 +14,10 @@ use crate::session::{lower, target_for, Proxy, Session, CROSSSLOT};
 /// Pub/Sub: a connection of the client's own streams messages; the client's further commands
 /// go to it until the last subscription is gone. Channel messages reach every node of a
 /// Redis Cluster, so any master serves SUBSCRIBE; SSUBSCRIBE goes to its channel's shard.
-pub(crate) async fn subscribed(
+pub(crate) async fn subscribed<S: crate::session::ClientStream>(
     proxy: &Arc<Proxy>,
     s: &mut Session,
-    client: &mut TcpStream,
+    client: &mut S,
     inbuf: &mut BytesMut,
     decoder: &mut CommandDecoder,
     first: &[Bytes],

@@ -130,9 +130,17 @@ pub(crate) const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the 
 /// SCAN cursors carry the master's index in their top bits.
 const SCAN_NODE_SHIFT: u32 = 54;
 
-/// Serves one client until it disconnects.
-pub async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
+/// A client connection: plain TCP or TLS.
+pub trait ClientStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> ClientStream for T {}
+
+/// Serves one client until it disconnects; `local` and `peer` are its TCP addresses.
+pub async fn serve<S: ClientStream>(
+    proxy: Arc<Proxy>,
+    mut stream: S,
+    local: Option<SocketAddr>,
+    peer: Option<SocketAddr>,
+) {
     proxy.clients.fetch_add(1, Ordering::Relaxed);
     let id = proxy.next_id.fetch_add(1, Ordering::Relaxed);
     let mut s = Session {
@@ -144,8 +152,8 @@ pub async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) {
         multi_slot: None,
         multi_error: false,
         pinned: None,
-        local: stream.local_addr().ok(),
-        peer: stream.peer_addr().ok(),
+        local,
+        peer,
         user: "default".into(),
         authenticated: proxy.security.default_login(),
     };
@@ -153,7 +161,7 @@ pub async fn serve(proxy: Arc<Proxy>, mut stream: TcpStream) {
     proxy.clients.fetch_sub(1, Ordering::Relaxed);
 }
 
-async fn session_loop(proxy: &Arc<Proxy>, s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
+async fn session_loop<S: ClientStream>(proxy: &Arc<Proxy>, s: &mut Session, stream: &mut S) -> std::io::Result<()> {
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut decoder = CommandDecoder::new();
     let limits = DecodeLimits::default();

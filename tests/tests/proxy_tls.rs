@@ -1,0 +1,321 @@
+//! TLS at slotgate-proxy: `redis-cli --tls` through the TLS port, client certificates under
+//! `tls-auth-clients yes` (missing, expired and wrongly signed ones refused, with the reason
+//! logged), a plaintext client on the TLS port, and a certificate reload on SIGHUP while
+//! connections stay up (a bad new certificate keeps the old one). Certificates are made with
+//! `openssl` for each run.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use slotgate_tests::{free_port, require_tool, scratch_dir, wait_until, Cluster, Proxy};
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A CA, a server certificate for 127.0.0.1, client certificates (valid, expired, signed by
+/// another CA).
+struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = scratch_dir("pki");
+        for ca in ["ca", "other-ca"] {
+            openssl(
+                &dir,
+                &[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-keyout",
+                    &format!("{ca}.key"),
+                    "-out",
+                    &format!("{ca}.crt"),
+                    "-days",
+                    "30",
+                    "-subj",
+                    &format!("/CN=slotgate test {ca}"),
+                ],
+            );
+        }
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("client.ext"), "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n").unwrap();
+        let pki = Pki { dir };
+        pki.leaf("server", "ca", "server.ext", "/CN=127.0.0.1");
+        pki.leaf("server2", "ca", "server.ext", "/CN=second server cert");
+        pki.leaf("client", "ca", "client.ext", "/CN=app");
+        pki.leaf("stranger", "other-ca", "client.ext", "/CN=stranger");
+        pki.expired_client();
+        pki
+    }
+
+    fn leaf(&self, name: &str, ca: &str, ext: &str, subject: &str) {
+        let d = &self.dir;
+        openssl(
+            d,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                subject,
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                &format!("{ca}.crt"),
+                "-CAkey",
+                &format!("{ca}.key"),
+                "-CAcreateserial",
+                "-out",
+                &format!("{name}.crt"),
+                "-days",
+                "30",
+                "-extfile",
+                ext,
+            ],
+        );
+    }
+
+    /// A client certificate whose validity ended in 2020 (`openssl ca` sets explicit dates).
+    fn expired_client(&self) {
+        let d = &self.dir;
+        std::fs::write(d.join("index.txt"), "").unwrap();
+        std::fs::write(d.join("serial"), "1000\n").unwrap();
+        let cnf = format!(
+            "[ca]\ndefault_ca = dflt\n[dflt]\ndatabase = {0}/index.txt\nnew_certs_dir = {0}\nserial = {0}/serial\ndefault_md = sha256\npolicy = any\nx509_extensions = ext\n[any]\ncommonName = supplied\n[ext]\nbasicConstraints = CA:FALSE\nextendedKeyUsage = clientAuth\n",
+            d.display()
+        );
+        std::fs::write(d.join("ca.cnf"), cnf).unwrap();
+        openssl(
+            d,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "expired.key",
+                "-out",
+                "expired.csr",
+                "-subj",
+                "/CN=expired",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "ca",
+                "-batch",
+                "-config",
+                "ca.cnf",
+                "-cert",
+                "ca.crt",
+                "-keyfile",
+                "ca.key",
+                "-in",
+                "expired.csr",
+                "-out",
+                "expired.crt",
+                "-startdate",
+                "20200101000000Z",
+                "-enddate",
+                "20200102000000Z",
+                "-notext",
+            ],
+        );
+    }
+
+    fn path(&self, f: &str) -> String {
+        self.dir.join(f).display().to_string()
+    }
+}
+
+fn tls_cli(pki: &Pki, port: u16, client: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new("redis-cli");
+    cmd.args(["--tls", "--cacert", &pki.path("ca.crt"), "-p", &port.to_string()]);
+    if let Some(c) = client {
+        cmd.args(["--cert", &pki.path(&format!("{c}.crt")), "--key", &pki.path(&format!("{c}.key"))]);
+    }
+    cmd.args(args).output().expect("redis-cli")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// The subject of the certificate the TLS port presents now.
+fn presented_subject(pki: &Pki, port: u16) -> String {
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-CAfile", &pki.path("ca.crt")])
+        .args(["-cert", &pki.path("client.crt"), "-key", &pki.path("client.key")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines().find(|l| l.starts_with("subject=")).unwrap_or_default().to_string()
+}
+
+fn start(pki: &Pki, cluster: &Cluster, extra: &[&str]) -> (Proxy, u16) {
+    let tls_port = free_port();
+    let listen = format!("127.0.0.1:{tls_port}");
+    let (cert, key, ca) = (pki.path("server.crt"), pki.path("server.key"), pki.path("ca.crt"));
+    let mut args =
+        vec!["--tls-listen", &listen, "--tls-cert-file", &cert, "--tls-key-file", &key, "--tls-ca-cert-file", &ca];
+    args.extend(extra);
+    let proxy = Proxy::start(cluster.ports()[0], &args);
+    assert!(wait_until(Duration::from_secs(5), || std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_ok()));
+    (proxy, tls_port)
+}
+
+#[test]
+fn clients_connect_over_tls_with_certificates_checked() {
+    if !require_tool("redis-server") || !require_tool("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let cluster = Cluster::redis(3, 0, 5000);
+    let (proxy, port) = start(&pki, &cluster, &["--tls-auth-clients", "yes"]);
+    let ok = tls_cli(&pki, port, Some("client"), &["SET", "tls:k", "v"]);
+    assert_eq!(stdout(&ok), "OK", "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(stdout(&tls_cli(&pki, port, Some("client"), &["GET", "tls:k"])), "v");
+    // The plain port serves the same data.
+    assert_eq!(slotgate_tests::redis_cli(proxy.port, &["GET", "tls:k"]).as_deref(), Some("v"));
+    for who in [None, Some("expired"), Some("stranger")] {
+        let refused = tls_cli(&pki, port, who, &["PING"]);
+        assert_ne!(stdout(&refused), "PONG", "{who:?} got in");
+    }
+    assert!(wait_until(Duration::from_secs(5), || proxy.log().matches("TLS handshake refused").count() >= 3));
+    let log = proxy.log();
+    assert!(log.contains("Expired") || log.contains("expired"), "the expired certificate's reason is logged: {log}");
+    assert!(log.contains("UnknownIssuer") || log.contains("unknown issuer"), "{log}");
+    // A plaintext client on the TLS port is dropped; the port keeps serving.
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    plain.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
+    let _ = plain.write_all(b"PING\r\n");
+    let mut buf = [0u8; 64];
+    let n = plain.read(&mut buf).unwrap_or(0);
+    assert!(!buf[..n].starts_with(b"+PONG"), "plaintext was served on the TLS port");
+    assert_eq!(stdout(&tls_cli(&pki, port, Some("client"), &["PING"])), "PONG");
+}
+
+#[test]
+fn optional_client_certificates_and_tls12_only() {
+    if !require_tool("redis-server") || !require_tool("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let cluster = Cluster::redis(3, 0, 5000);
+    let (_proxy, port) = start(&pki, &cluster, &["--tls-auth-clients", "optional", "--tls-protocols", "TLSv1.2"]);
+    assert_eq!(stdout(&tls_cli(&pki, port, None, &["PING"])), "PONG");
+    assert_eq!(stdout(&tls_cli(&pki, port, Some("client"), &["PING"])), "PONG");
+    // A wrongly signed certificate is still refused when presented.
+    assert_ne!(stdout(&tls_cli(&pki, port, Some("stranger"), &["PING"])), "PONG");
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-CAfile", &pki.path("ca.crt"), "-tls1_3"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("TLSv1.3"),
+        "TLS 1.3 was negotiated although only TLSv1.2 is allowed"
+    );
+}
+
+#[test]
+fn certificate_reload_keeps_connections_and_refuses_bad_files() {
+    if !require_tool("redis-server") || !require_tool("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let cluster = Cluster::redis(3, 0, 5000);
+    let (proxy, port) = start(&pki, &cluster, &["--tls-auth-clients", "no"]);
+    assert!(presented_subject(&pki, port).contains("127.0.0.1"));
+    // An established TLS session (redis-cli reading commands from stdin) survives the reload.
+    let mut session = Command::new("redis-cli")
+        .args(["--tls", "--cacert", &pki.path("ca.crt"), "-p", &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = session.stdin.take().unwrap();
+    writeln!(stdin, "SET reload:before 1").unwrap();
+    std::fs::copy(pki.dir.join("server2.crt"), pki.dir.join("server.crt")).unwrap();
+    std::fs::copy(pki.dir.join("server2.key"), pki.dir.join("server.key")).unwrap();
+    Command::new("kill").args(["-HUP", &proxy.pid().to_string()]).status().unwrap();
+    assert!(wait_until(Duration::from_secs(5), || proxy.log().contains("TLS certificate reloaded")));
+    assert!(presented_subject(&pki, port).contains("second server cert"), "new handshakes get the new certificate");
+    writeln!(stdin, "GET reload:before").unwrap();
+    drop(stdin);
+    let out = session.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK\n1");
+    // A broken certificate file keeps the current one.
+    std::fs::write(pki.dir.join("server.crt"), "not a certificate").unwrap();
+    Command::new("kill").args(["-HUP", &proxy.pid().to_string()]).status().unwrap();
+    assert!(wait_until(Duration::from_secs(5), || proxy.log().contains("TLS certificate not reloaded")));
+    assert!(presented_subject(&pki, port).contains("second server cert"));
+}
+
+#[test]
+fn bad_tls_settings_stop_start_up() {
+    if !require_tool("redis-server") || !require_tool("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let cluster = Cluster::redis(3, 0, 5000);
+    let seed = format!("127.0.0.1:{}", cluster.ports()[0]);
+    let tls = format!("127.0.0.1:{}", free_port());
+    let run = |args: &[&str]| -> (Option<i32>, String) {
+        let out = Command::new(slotgate_tests::binary("slotgate-proxy"))
+            .args(["--listen", &format!("127.0.0.1:{}", free_port()), "--seed", &seed])
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) =
+        run(&["--tls-listen", &tls, "--tls-cert-file", &pki.path("ca.key"), "--tls-key-file", &pki.path("server.key")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("ca.key"), "{err}");
+    let (code, err) = run(&["--tls-listen", &tls, "--tls-cert-file", &pki.path("server.crt")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("tls-key-file"), "{err}");
+    let (code, err) = run(&[
+        "--tls-listen",
+        &tls,
+        "--tls-cert-file",
+        &pki.path("server.crt"),
+        "--tls-key-file",
+        &pki.path("server.key"),
+        "--tls-protocols",
+        "TLSv1.1",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("tls-protocols"), "{err}");
+}
