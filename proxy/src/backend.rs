@@ -40,6 +40,58 @@ pub struct BackendOpts {
     pub per_node: usize,
     /// Send READONLY on connect, so replicas serve reads (prefer-replica).
     pub readonly: bool,
+    /// TLS to the nodes, verified against the configured CA.
+    pub tls: Option<std::sync::Arc<tls::rustls::ClientConfig>>,
+}
+
+/// A connection to a node: plain TCP or TLS.
+pub enum NodeStream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl tokio::io::AsyncRead for NodeStream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            NodeStream::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            NodeStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for NodeStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            NodeStream::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            NodeStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            NodeStream::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
+            NodeStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            NodeStream::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            NodeStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
 }
 
 /// Encodes a command as a RESP multibulk request.
@@ -113,12 +165,27 @@ impl Pools {
     }
 }
 
-pub async fn connect(addr: SocketAddr, resp3: bool, opts: &BackendOpts) -> Result<TcpStream, String> {
-    let mut stream = tokio::time::timeout(opts.connect_timeout, TcpStream::connect(addr))
+pub async fn connect(addr: SocketAddr, resp3: bool, opts: &BackendOpts) -> Result<NodeStream, String> {
+    let tcp = tokio::time::timeout(opts.connect_timeout, TcpStream::connect(addr))
         .await
         .map_err(|_| format!("connect to {addr} timed out"))?
         .map_err(|e| format!("connect to {addr}: {e}"))?;
-    let _ = stream.set_nodelay(true);
+    let _ = tcp.set_nodelay(true);
+    let mut stream = match &opts.tls {
+        None => NodeStream::Plain(tcp),
+        Some(config) => {
+            // Nodes are addressed by IP; their certificates must name it.
+            let name = tls::server_name(&addr.ip().to_string())?;
+            let tls = tokio::time::timeout(
+                opts.connect_timeout,
+                tokio_rustls::TlsConnector::from(config.clone()).connect(name, tcp),
+            )
+            .await
+            .map_err(|_| format!("TLS handshake with {addr} timed out"))?
+            .map_err(|e| format!("TLS handshake with {addr}: {e}"))?;
+            NodeStream::Tls(Box::new(tls))
+        }
+    };
     // The proxy's own credentials and protocol version, whatever the client is.
     let mut hello: Vec<Bytes> = vec![Bytes::from_static(b"HELLO"), Bytes::from_static(if resp3 { b"3" } else { b"2" })];
     if let Some(pass) = &opts.password {

@@ -33,6 +33,9 @@ struct FileConfig {
     tls_auth_clients: Option<String>,
     tls_protocols: Option<String>,
     tls_ciphersuites: Option<String>,
+    backend_tls_ca_cert_file: Option<PathBuf>,
+    backend_tls_cert_file: Option<PathBuf>,
+    backend_tls_key_file: Option<PathBuf>,
 }
 
 /// Where reads go.
@@ -110,6 +113,14 @@ pub struct Flags {
     /// TLS 1.3 suites, `:`-separated (TLS_AES_256_GCM_SHA384:...).
     #[arg(long)]
     pub tls_ciphersuites: Option<String>,
+    /// Speak TLS to the nodes, verifying them against this CA.
+    #[arg(long)]
+    pub backend_tls_ca_cert_file: Option<PathBuf>,
+    /// Client certificate and key the proxy presents to the nodes.
+    #[arg(long)]
+    pub backend_tls_cert_file: Option<PathBuf>,
+    #[arg(long)]
+    pub backend_tls_key_file: Option<PathBuf>,
 }
 
 /// The validated configuration.
@@ -131,6 +142,8 @@ pub struct ProxyConfig {
     pub aclfile: Option<PathBuf>,
     /// The TLS port and its settings.
     pub tls: Option<(SocketAddr, tls::Settings)>,
+    /// TLS to the nodes.
+    pub backend_tls: Option<std::sync::Arc<tls::rustls::ClientConfig>>,
 }
 
 fn addr(setting: &str, s: &str) -> Result<SocketAddr, String> {
@@ -205,6 +218,19 @@ impl ProxyConfig {
                 flags.tls_protocols.or(file.tls_protocols),
                 flags.tls_ciphersuites.or(file.tls_ciphersuites),
             )?,
+            backend_tls: match flags.backend_tls_ca_cert_file.or(file.backend_tls_ca_cert_file) {
+                None => None,
+                Some(ca) => {
+                    let cert = flags.backend_tls_cert_file.or(file.backend_tls_cert_file);
+                    let key = flags.backend_tls_key_file.or(file.backend_tls_key_file);
+                    let pair = match (&cert, &key) {
+                        (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+                        (None, None) => None,
+                        _ => return Err("backend-tls-cert-file: needs backend-tls-key-file too".into()),
+                    };
+                    Some(tls::client_config(&ca, pair).map_err(|e| format!("backend-tls-ca-cert-file: {e}"))?)
+                }
+            },
         })
     }
 }

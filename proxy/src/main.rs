@@ -69,6 +69,7 @@ async fn run(cfg: ProxyConfig) -> i32 {
         password: cfg.backend_password.clone(),
         per_node: cfg.connections_per_node,
         readonly: cfg.read_policy == config::ReadPolicy::PreferReplica,
+        tls: cfg.backend_tls.clone(),
     });
     let topo = Topology::new(cfg.seeds.clone(), pools.clone());
     if let Err(e) = topo.refresh().await {

@@ -8,14 +8,13 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use protocol::frame::frame_len;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use crate::backend::{connect, BackendOpts};
+use crate::backend::{connect, BackendOpts, NodeStream};
 
 /// A connection owned by one client session.
 pub struct Pinned {
     pub addr: SocketAddr,
-    pub conn: TcpStream,
+    pub conn: NodeStream,
     pub buf: BytesMut,
 }
 

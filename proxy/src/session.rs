@@ -18,7 +18,6 @@ use bytes::{Bytes, BytesMut};
 use protocol::command::flags;
 use protocol::{key_slot, lookup, CommandDecoder, DecodeLimits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use crate::backend::{encode, BackendError, Pools, ReplyResult};
@@ -883,14 +882,8 @@ async fn await_new_master(proxy: &Proxy, slot: u16, old: SocketAddr, deadline: I
 /// ASK: `ASKING` and the command on a connection of their own, so nothing else slips between.
 async fn ask_once(proxy: &Proxy, target: SocketAddr, cmd: &Bytes) -> Bytes {
     let attempt = async {
-        let mut conn = TcpStream::connect(target).await.map_err(|e| e.to_string())?;
-        if let Some(pass) = &proxy.cfg.backend_password {
-            let user = proxy.cfg.backend_user.clone().unwrap_or_else(|| "default".into());
-            conn.write_all(&encode(&[Bytes::from_static(b"AUTH"), Bytes::from(user), Bytes::from(pass.clone())]))
-                .await
-                .map_err(|e| e.to_string())?;
-            read_frames(&mut conn, 1).await?;
-        }
+        // The same handshake as every backend connection (TLS, credentials), RESP2.
+        let mut conn = crate::backend::connect(target, false, proxy.pools.opts()).await?;
         conn.write_all(b"*1\r\n$6\r\nASKING\r\n").await.map_err(|e| e.to_string())?;
         conn.write_all(cmd).await.map_err(|e| e.to_string())?;
         let frames = read_frames(&mut conn, 2).await?;
@@ -903,7 +896,7 @@ async fn ask_once(proxy: &Proxy, target: SocketAddr, cmd: &Bytes) -> Bytes {
     }
 }
 
-async fn read_frames(conn: &mut TcpStream, n: usize) -> Result<Vec<Bytes>, String> {
+async fn read_frames(conn: &mut crate::backend::NodeStream, n: usize) -> Result<Vec<Bytes>, String> {
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
     while frames.len() < n {

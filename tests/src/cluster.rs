@@ -16,7 +16,7 @@ const BUS_OFFSET: u16 = 10000;
 
 /// Picks a client port whose cluster bus port is free too. Candidates come from 15000..25000,
 /// below the kernel's ephemeral range, so outgoing connections cannot take them meanwhile.
-fn cluster_port(taken: &HashSet<u16>) -> u16 {
+pub fn cluster_port(taken: &HashSet<u16>) -> u16 {
     static SALT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let salt = SALT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);

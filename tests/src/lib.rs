@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod cluster;
-pub use cluster::{cluster_nodes, redis_cli, Cluster, Kind, NodeInfo, Proxy};
+pub use cluster::{cluster_nodes, cluster_port, redis_cli, Cluster, Kind, NodeInfo, Proxy};
 
 /// Where the workspace's build output is.
 fn target_dir() -> PathBuf {
@@ -69,6 +69,8 @@ pub struct Server {
     pub port: u16,
     child: Child,
     pub dir: PathBuf,
+    /// A directory given by the test outlives the server (restart scenarios).
+    keep_dir: bool,
 }
 
 impl Server {
@@ -88,12 +90,28 @@ impl Server {
         Self::start_with(&binary("slotgate-node"), Some(config), args)
     }
 
+    /// Starts `slotgate-node` working in `dir`, which is kept when the server goes (so a test
+    /// can start it again on the same files).
+    pub fn node_in(dir: &Path, args: &[&str]) -> Server {
+        Self::start_in(&binary("slotgate-node"), None, Some(dir), args)
+    }
+
+    /// Starts `redis-server` working in `dir`, which is kept when the server goes.
+    pub fn redis_in(dir: &Path, args: &[&str]) -> Server {
+        Self::start_in(Path::new("redis-server"), None, Some(dir), args)
+    }
+
     fn start(bin: &Path, args: &[&str]) -> Server {
         Self::start_with(bin, None, args)
     }
 
     fn start_with(bin: &Path, config: Option<&Path>, args: &[&str]) -> Server {
-        let dir = scratch_dir("srv");
+        Self::start_in(bin, config, None, args)
+    }
+
+    fn start_in(bin: &Path, config: Option<&Path>, given_dir: Option<&Path>, args: &[&str]) -> Server {
+        let keep_dir = given_dir.is_some();
+        let dir = given_dir.map_or_else(|| scratch_dir("srv"), Path::to_path_buf);
         for _attempt in 0..5 {
             let port = free_port();
             let mut cmd = Command::new(bin);
@@ -106,7 +124,7 @@ impl Server {
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped());
             let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            let mut server = Server { port, child, dir: dir.clone() };
+            let mut server = Server { port, child, dir: dir.clone(), keep_dir };
             if wait_until(Duration::from_secs(10), || server.ping() || server.exited()) && !server.exited() {
                 return server;
             }
@@ -151,6 +169,12 @@ impl Server {
         !self.exited()
     }
 
+    /// Kills the process with SIGKILL (a crash) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Process id (for signals).
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -173,7 +197,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.keep_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -47,7 +47,7 @@ impl Pki {
         }
         std::fs::write(
             dir.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n",
         )
         .unwrap();
         std::fs::write(dir.join("client.ext"), "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n").unwrap();
@@ -318,4 +318,76 @@ fn bad_tls_settings_stop_start_up() {
     ]);
     assert_eq!(code, Some(1));
     assert!(err.contains("tls-protocols"), "{err}");
+}
+
+/// Redis servers killed on drop.
+struct Servers(Vec<std::process::Child>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn the_proxy_speaks_tls_to_a_tls_only_cluster() {
+    if !require_tool("redis-server") || !require_tool("openssl") {
+        return;
+    }
+    let pki = Pki::new();
+    let mut taken = std::collections::HashSet::new();
+    let mut servers = Servers(Vec::new());
+    let mut ports = Vec::new();
+    for _ in 0..3 {
+        let port = slotgate_tests::cluster_port(&taken);
+        taken.insert(port);
+        let dir = scratch_dir("tls-node");
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--tls-cluster", "yes", "--tls-auth-clients", "no"])
+            .args(["--tls-cert-file", &pki.path("server.crt"), "--tls-key-file", &pki.path("server.key")])
+            .args(["--tls-ca-cert-file", &pki.path("ca.crt")])
+            .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "5000", "--save", "", "--dir"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        servers.0.push(child);
+        ports.push(port);
+    }
+    let tls_up = |p: u16| stdout(&tls_cli(&pki, p, None, &["PING"])) == "PONG";
+    assert!(wait_until(Duration::from_secs(10), || ports.iter().all(|p| tls_up(*p))));
+    // Plaintext is refused by these nodes: only TLS gets through.
+    assert_ne!(slotgate_tests::redis_cli(ports[0], &["PING"]).as_deref(), Some("PONG"));
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let out = Command::new("redis-cli")
+        .args(["--tls", "--cacert", &pki.path("ca.crt"), "--cluster", "create"])
+        .args(&addrs)
+        .args(["--cluster-yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(wait_until(Duration::from_secs(30), || ports.iter().all(|p| stdout(&tls_cli(
+        &pki,
+        *p,
+        None,
+        &["CLUSTER", "INFO"]
+    ))
+    .contains("cluster_state:ok"))));
+    let proxy = Proxy::start(ports[0], &["--backend-tls-ca-cert-file", &pki.path("ca.crt")]);
+    let mut c = proxy.conn();
+    for i in 0..100 {
+        let () = redis::cmd("SET").arg(format!("t:{i}")).arg(i).query(&mut c).unwrap();
+    }
+    let got: Vec<i64> = redis::cmd("MGET").arg(&["t:1", "t:50", "t:99"]).query(&mut c).unwrap();
+    assert_eq!(got, vec![1, 50, 99]);
+    let total: u64 = ports.iter().map(|p| stdout(&tls_cli(&pki, *p, None, &["DBSIZE"])).parse::<u64>().unwrap()).sum();
+    assert_eq!(total, 100);
+    // A CA that did not sign the nodes' certificates: the proxy refuses to talk to them.
+    let wrong = Proxy::start(ports[0], &["--backend-tls-ca-cert-file", &pki.path("other-ca.crt")]);
+    let e = slotgate_tests::redis_cli(wrong.port, &["GET", "t:1"]).unwrap_or_default();
+    assert!(e.contains("ERR") || e.contains("CLUSTERDOWN"), "{e}");
 }
