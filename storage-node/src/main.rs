@@ -5,6 +5,7 @@ mod alloc;
 mod cluster;
 mod commands;
 mod keyspace;
+mod persist;
 mod scripting;
 mod server;
 
@@ -68,6 +69,11 @@ fn main() {
         let pidfile = config.pidfile.clone();
         let mut srv = server::Server::new(config);
         srv.port = port;
+        if let Err(e) = persist::load_at_start(&mut srv) {
+            log(&srv.config, &format!("Warning: {e}"));
+            eprintln!("{e}");
+            return 1;
+        }
         log(
             &srv.config,
             &format!(

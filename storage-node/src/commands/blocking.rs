@@ -24,6 +24,10 @@ pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     ]);
 }
 
+fn word(w: &'static str) -> Bytes {
+    Bytes::from_static(w.as_bytes())
+}
+
 /// Parses a blocking timeout in (fractional) seconds; 0 means forever.
 fn deadline(arg: &[u8]) -> Result<Option<Instant>, Error> {
     let bad = || Error::Msg("ERR timeout is not a float or out of range".into());
@@ -65,6 +69,7 @@ fn bpop_list(ctx: &mut Ctx, left: bool) -> Result<(), Error> {
     let keys = &args[1..args.len() - 1];
     for key in keys {
         if let Some(e) = pop_elems(ctx, key, left, 1)?.and_then(|v| v.into_iter().next()) {
+            ctx.propagate_as(vec![vec![word(if left { "LPOP" } else { "RPOP" }), key.clone()]]);
             ctx.out.array(2);
             ctx.out.bulk(key);
             ctx.out.bulk(&e);
@@ -86,6 +91,8 @@ fn bmove(ctx: &mut Ctx, from: bool, to: bool, timeout_at: usize) -> Result<(), E
     let deadline = deadline(&args[timeout_at])?;
     match move_elem(ctx, &args[1], &args[2], from, to)? {
         Some(e) => {
+            let side = |left: bool| word(if left { "LEFT" } else { "RIGHT" });
+            ctx.propagate_as(vec![vec![word("LMOVE"), args[1].clone(), args[2].clone(), side(from), side(to)]]);
             ctx.out.bulk(&e);
             Ok(())
         }
@@ -106,6 +113,8 @@ fn blmpop(ctx: &mut Ctx) -> Result<(), Error> {
     let deadline = deadline(&ctx.args[1])?;
     let (keys, left, count) = mpop_args(ctx.args, 2)?;
     if mpop_reply(ctx, &keys, left, count)? {
+        // At this point of the stream LMPOP picks the same key: drop the timeout.
+        ctx.propagate_as(vec![std::iter::once(word("LMPOP")).chain(ctx.args[2..].iter().cloned()).collect()]);
         return Ok(());
     }
     block(ctx, &keys, deadline, false)
@@ -117,6 +126,7 @@ fn bzpop(ctx: &mut Ctx, max: bool) -> Result<(), Error> {
     let keys = &args[1..args.len() - 1];
     for key in keys {
         if let Some((m, s)) = pop_members(ctx, key, max, 1)?.and_then(|v| v.into_iter().next()) {
+            ctx.propagate_as(vec![vec![word(if max { "ZPOPMAX" } else { "ZPOPMIN" }), key.clone()]]);
             ctx.out.array(3);
             ctx.out.bulk(key);
             ctx.out.bulk(&m);
@@ -138,6 +148,7 @@ fn bzmpop(ctx: &mut Ctx) -> Result<(), Error> {
     let deadline = deadline(&ctx.args[1])?;
     let (keys, max, count) = zmpop_args(ctx.args, 2)?;
     if zmpop_reply(ctx, &keys, max, count)? {
+        ctx.propagate_as(vec![std::iter::once(word("ZMPOP")).chain(ctx.args[2..].iter().cloned()).collect()]);
         return Ok(());
     }
     block(ctx, &keys, deadline, false)

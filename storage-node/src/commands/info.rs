@@ -114,11 +114,7 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
                 rss as f64 / used.max(1) as f64,
             )
         }
-        "persistence" => write!(
-            t,
-            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n",
-            srv.dirty, srv.lastsave,
-        ),
+        "persistence" => t.write_str(&crate::persist::info(srv)),
         "stats" => {
             let s = &srv.stats;
             write!(

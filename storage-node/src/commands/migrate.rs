@@ -268,6 +268,7 @@ fn migrate(ctx: &mut Ctx) -> Result<(), Error> {
             }
             None if !req.copy && ctx.srv.db.remove(key).is_some() => {
                 ctx.srv.dirty += 1;
+                ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]]);
                 ctx.srv.touch_key(key);
             }
             None => {}

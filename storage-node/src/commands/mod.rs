@@ -10,6 +10,7 @@ mod keys;
 mod list;
 mod migrate;
 mod multi;
+mod persistence;
 mod pubsub;
 mod scripting;
 mod server;
@@ -47,6 +48,14 @@ pub struct Ctx<'a> {
     pub out: &'a mut Reply,
     /// Wall-clock milliseconds when the command started: one notion of "now" per command.
     pub now: i64,
+}
+
+impl Ctx<'_> {
+    /// Propagates `cmds` (to the AOF, to replicas) instead of this command's arguments: for
+    /// commands whose effect replays differently (SPOP, a served blocking pop, MIGRATE).
+    pub fn propagate_as(&mut self, cmds: Vec<Vec<Bytes>>) {
+        self.srv.prop.replace(cmds);
+    }
 }
 
 /// A handler writes its reply into `ctx.out` or returns an error reply.
@@ -125,6 +134,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     keys::register(&mut h);
     cluster::register(&mut h);
     migrate::register(&mut h);
+    persistence::register(&mut h);
     h
 }
 
@@ -312,8 +322,16 @@ fn execute(
     let cmd = &srv.commands.commands[idx];
     let (handler, spec) = (cmd.handler, cmd.spec);
     let dirty_before = srv.dirty;
+    let propagating = srv.prop.active();
+    if propagating {
+        srv.prop.enter();
+    }
     let mut ctx = Ctx { srv, client, args, out, now };
     let result = handler(&mut ctx);
+    if propagating {
+        crate::server::propagate::after_command(srv, spec, args, dirty_before);
+        srv.prop.leave();
+    }
     if srv.dirty != dirty_before && !srv.watched.is_empty() && spec.has(flags::WRITE) {
         let numkeys = |i: usize| args.get(i).and_then(|a| arg_i64(a).ok());
         for i in spec.key_indexes(args.len(), numkeys).unwrap_or_default() {
@@ -338,6 +356,26 @@ pub fn execute_for_script(
     let r = execute(srv, client, idx, args, out, now_ms());
     client.in_exec = in_exec;
     r
+}
+
+/// Runs a command read from the AOF, without the client checks; false for an unknown command.
+/// Time stands still at 0 while loading, as Redis does not expire keys then: the stream holds
+/// absolute expiries only, and a key that expired since must behave as it did when logged.
+pub fn replay(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut Reply) -> bool {
+    let Some(mut idx) = srv.commands.lookup(&args[0]) else { return false };
+    let spec = srv.commands.commands[idx].spec;
+    if !spec.subcommands.is_empty() && args.len() >= 2 {
+        if let Some(sub) = srv.commands.lookup_sub(idx, &args[1]) {
+            idx = sub;
+        }
+    }
+    if !srv.commands.commands[idx].spec.arity_ok(args.len()) {
+        return false;
+    }
+    // A blocking command must not park the loader: it behaves as inside EXEC.
+    client.in_exec = true;
+    let _ = execute(srv, client, idx, args, out, 0);
+    true
 }
 
 /// Re-runs the command a blocked client waits on; writes nothing while it must keep waiting.

@@ -348,19 +348,35 @@ fn lastsave(ctx: &mut Ctx) -> Result<(), Error> {
 }
 
 fn shutdown(ctx: &mut Ctx) -> Result<(), Error> {
-    let mut save = false;
+    let (mut save, mut nosave, mut force) = (false, false, false);
     for a in &ctx.args[1..] {
         if is(a, "save") {
             save = true;
+        } else if is(a, "nosave") {
+            nosave = true;
+        } else if is(a, "force") {
+            force = true;
         } else if is(a, "abort") {
             return err("ERR No shutdown in progress.");
-        } else if !(is(a, "nosave") || is(a, "now") || is(a, "force")) {
+        } else if !is(a, "now") {
             return Err(Error::Syntax);
         }
     }
-    if save {
-        // Snapshots arrive with the persistence work; refusing is honest, exiting would lose data.
-        return err("ERR Errors trying to SHUTDOWN. Check logs.");
+    if save && nosave {
+        return Err(Error::Syntax);
+    }
+    let save_rdb = if save {
+        Some(true)
+    } else if nosave {
+        Some(false)
+    } else {
+        None
+    };
+    if let Err(e) = crate::persist::shutdown(ctx.srv, save_rdb) {
+        crate::log(&ctx.srv.config, &format!("Warning: Error trying to save the DB, can't exit: {e}"));
+        if !force {
+            return err("ERR Errors trying to SHUTDOWN. Check logs.");
+        }
     }
     crate::log(&ctx.srv.config, "User requested shutdown...");
     ctx.srv.shutdown.notify_one();

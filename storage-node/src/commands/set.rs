@@ -113,6 +113,12 @@ fn spop(ctx: &mut Ctx) -> Result<(), Error> {
     }
     delete_if_empty(&mut ctx.srv.db, &args[1]);
     ctx.srv.dirty += popped.len() as u64;
+    if !popped.is_empty() {
+        // Random choices replay as the removals they were.
+        let mut srem = vec![Bytes::from_static(b"SREM"), args[1].clone()];
+        srem.extend(popped.iter().map(|m| Bytes::copy_from_slice(m)));
+        ctx.propagate_as(vec![srem]);
+    }
     match count {
         None => ctx.out.bulk(&popped[0]),
         Some(_) => reply_members(ctx, &popped),

@@ -48,6 +48,10 @@ pub struct Db {
     pub access_clock: u32,
     /// Whether `access` holds an LFU counter instead of an LRU clock.
     pub lfu: bool,
+    /// Whether keys removed by expiry are noted in `expired_log` (for propagation).
+    pub track_expired: bool,
+    /// Keys removed by expiry since the propagation hook last looked.
+    pub expired_log: Vec<Box<[u8]>>,
 }
 
 impl Default for Db {
@@ -72,6 +76,8 @@ impl Db {
             expired_keys: 0,
             access_clock: 0,
             lfu: false,
+            track_expired: false,
+            expired_log: Vec::new(),
         }
     }
 
@@ -105,6 +111,9 @@ impl Db {
         if expired {
             self.remove(key);
             self.expired_keys += 1;
+            if self.track_expired {
+                self.expired_log.push(key.into());
+            }
             return None;
         }
         let (clock, lfu) = (self.access_clock, self.lfu);
@@ -206,6 +215,7 @@ impl Db {
         fresh.expired_keys = self.expired_keys;
         fresh.access_clock = self.access_clock;
         fresh.lfu = self.lfu;
+        fresh.track_expired = self.track_expired;
         std::mem::replace(self, fresh)
     }
 
@@ -222,6 +232,9 @@ impl Db {
             self.remove(&key);
             self.expired_keys += 1;
             done += 1;
+            if self.track_expired {
+                self.expired_log.push(key);
+            }
         }
         done
     }

@@ -97,7 +97,7 @@ async fn serve_loop(server: &Shared, stream: &mut TcpStream, handle: &ClientHand
         if matches!(event, Event::Read(0)) || handle.killed.get() {
             return Ok(());
         }
-        let close = {
+        let (close, aof_wait) = {
             let mut srv = server.borrow_mut();
             let mut client = handle.state.borrow_mut();
             let srv = &mut *srv;
@@ -159,8 +159,18 @@ async fn serve_loop(server: &Shared, stream: &mut TcpStream, handle: &ClientHand
                 close = true;
             }
             srv.stats.net_output_bytes += out.buf.len() as u64;
-            close
+            // Replies go out only once the AOF holds what they acknowledge (Redis's beforeSleep).
+            let aof_wait = match &srv.persist.aof {
+                Some(aof) if !out.buf.is_empty() => aof.wait_for(srv.prop.offset),
+                _ => None,
+            };
+            (close, aof_wait)
         };
+        if let Some((signal, offset)) = aof_wait {
+            if !crate::persist::aof::wait_durable(&signal, offset, &handle.kill).await {
+                return Ok(());
+            }
+        }
         if !out.buf.is_empty() {
             // A client that stopped reading must not pin this task: a kill (e.g. the pub/sub
             // output limit) ends the write too.

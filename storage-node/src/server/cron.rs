@@ -19,8 +19,10 @@ pub async fn run(server: Shared) {
         let now = now_ms();
         srv.db.access_clock = srv.started.elapsed().as_secs() as u32;
         srv.db.expire_due(now, EXPIRE_PER_TICK);
+        super::propagate::removed_keys(&mut srv);
         sample_ops(&mut srv.stats);
         alloc::used_memory();
+        crate::persist::cron(&mut srv);
         if srv.config.maxmemory > 0 {
             srv.make_room();
         }

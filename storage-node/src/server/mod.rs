@@ -6,6 +6,7 @@ pub mod blocking;
 mod client;
 pub mod conn;
 pub mod cron;
+pub mod propagate;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -84,6 +85,10 @@ pub struct Server {
     pub cluster: Option<Box<crate::cluster::Cluster>>,
     /// Connections kept open by MIGRATE to its targets (`host:port`).
     pub migrate_conns: HashMap<String, (std::net::TcpStream, std::time::Instant)>,
+    /// Changes to the dataset as commands, for the AOF (and replicas later).
+    pub prop: propagate::Propagation,
+    /// AOF and RDB state.
+    pub persist: crate::persist::Persistence,
 }
 
 /// The connected clients by id.
@@ -134,6 +139,8 @@ impl Server {
             adopt: Vec::new(),
             cluster: None,
             migrate_conns: HashMap::new(),
+            prop: propagate::Propagation::default(),
+            persist: crate::persist::Persistence::default(),
         }
     }
 
@@ -150,6 +157,9 @@ impl Server {
             self.db.remove(&victim);
             self.stats.evicted_keys += 1;
             self.dirty += 1;
+            if self.prop.active() {
+                self.prop.push(&[&b"DEL"[..], &victim]);
+            }
         }
         true
     }
@@ -263,12 +273,24 @@ pub async fn run(server: Shared, listeners: Vec<TcpListener>) {
         tokio::task::spawn_local(accept_loop(server.clone(), listener));
     }
     tokio::task::spawn_local(cron::run(server.clone()));
+    let aof_signal = server.borrow().persist.aof.as_ref().map(|a| a.signal.clone());
+    if let Some(signal) = aof_signal {
+        tokio::task::spawn_local(crate::persist::aof::run_flusher(server.clone(), signal));
+    }
     let shutdown = server.borrow().shutdown.clone();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = shutdown.notified() => {}
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    let by_signal = tokio::select! {
+        _ = shutdown.notified() => false,
+        _ = tokio::signal::ctrl_c() => true,
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => true,
+    };
+    if by_signal {
+        // SHUTDOWN did this itself (it may refuse); a signal saves like a plain SHUTDOWN.
+        let mut srv = server.borrow_mut();
+        crate::log(&srv.config, "Received SIGTERM scheduling shutdown...");
+        if let Err(e) = crate::persist::shutdown(&mut srv, None) {
+            crate::log(&srv.config, &format!("Warning: Error trying to save the DB: {e}"));
+        }
     }
     crate::log(&server.borrow().config, "Redis is now ready to exit, bye bye...");
 }
