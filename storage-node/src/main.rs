@@ -5,6 +5,7 @@ mod alloc;
 mod cluster;
 mod commands;
 mod keyspace;
+mod replication;
 mod scripting;
 mod server;
 
@@ -89,6 +90,7 @@ fn main() {
         };
         log(&srv.config, "Ready to accept connections tcp");
         let shared = Rc::new(RefCell::new(srv));
+        shared.borrow_mut().self_ref = Rc::downgrade(&shared);
         if !bus.is_empty() {
             for l in bus {
                 tokio::task::spawn_local(cluster::bus::listen(shared.clone(), l));

@@ -393,7 +393,11 @@ fn from_known_sender(cl: &mut Cluster, msg: &Message, now: i64) -> Vec<u16> {
         cl.set_role(&sender, master);
     }
     if h.master.is_none() && matches!(msg.kind, Type::Ping | Type::Pong | Type::Meet) {
+        let had_slots = cl.me().is_master() && cl.slot_count(&cl.myself) > 0;
         lost = cl.update_slots_with(&sender, h.config_epoch, &h.slots);
+        if !lost.is_empty() {
+            super::failover::follow_if_emptied(cl, had_slots, &sender);
+        }
         send_update_if_stale(cl, &sender, h);
         cl.handle_epoch_collision(&sender);
     }
@@ -417,8 +421,14 @@ fn from_known_sender(cl: &mut Cluster, msg: &Message, now: i64) -> Vec<u16> {
                 n.config_epoch = *config_epoch;
             }
             cl.set_role(&target, None);
+            let had_slots = cl.me().is_master() && cl.slot_count(&cl.myself) > 0;
             lost.extend(cl.update_slots_with(&target, *config_epoch, slots));
+            if !lost.is_empty() {
+                super::failover::follow_if_emptied(cl, had_slots, &target);
+            }
         }
+        Body::AuthRequest { force } => super::failover::vote(cl, &sender, h, *force, now),
+        Body::AuthAck => super::failover::count_vote(cl, &sender, h),
         Body::Publish { .. } => {}
     }
     lost

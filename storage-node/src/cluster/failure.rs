@@ -98,9 +98,13 @@ pub async fn run(shared: Shared) {
         let mut srv = shared.borrow_mut();
         let timeout = srv.config.cluster_node_timeout.max(1) as i64;
         let full = srv.config.cluster_require_full_coverage;
+        let no_failover = srv.config.cluster_replica_no_failover;
+        let offset = srv.repl.offset;
         let Some(cl) = srv.cluster.as_mut() else { return };
         cl.node_timeout = timeout;
+        cl.me_mut().repl_offset = offset;
         let now = now_ms();
+        super::failover::replica_tick(cl, now, no_failover);
         let handshake_timeout = timeout.max(1000);
         let stale: Vec<NodeId> = cl
             .nodes
@@ -175,5 +179,25 @@ pub async fn run(shared: Shared) {
             mark_failing_if_needed(cl, &id, now);
         }
         flush(&mut srv);
+        follow_master(&mut srv);
+    }
+}
+
+/// Keeps replication in line with the cluster role: a replica replicates the master the
+/// cluster says it has (after CLUSTER REPLICATE, a restart from nodes.conf, or losing its
+/// slots to a failover), a master replicates nobody.
+fn follow_master(srv: &mut Server) {
+    let Some(cl) = srv.cluster.as_deref() else { return };
+    let me = cl.me();
+    let wanted = me
+        .master
+        .as_ref()
+        .filter(|_| me.has(flag::SLAVE))
+        .and_then(|m| cl.nodes.get(m))
+        .filter(|m| !m.ip.is_empty())
+        .map(|m| crate::replication::MasterAddr { host: m.ip.clone(), port: m.port });
+    let current = srv.repl.master.as_ref().map(|m| (m.host.as_str(), m.port));
+    if wanted.as_ref().map(|m| (m.host.as_str(), m.port)) != current {
+        crate::commands::set_master(srv, wanted);
     }
 }

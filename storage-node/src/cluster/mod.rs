@@ -3,6 +3,7 @@
 //! (`nodes_conf`). Everything here runs on the server's one thread, like the keyspace.
 
 pub mod bus;
+pub mod failover;
 pub mod failure;
 pub mod nodes_conf;
 pub mod routing;
@@ -120,7 +121,7 @@ impl Node {
 }
 
 /// Messages counted per type for CLUSTER INFO.
-pub const MSG_NAMES: [&str; 6] = ["ping", "pong", "meet", "fail", "publish", "update"];
+pub const MSG_NAMES: [&str; 8] = ["ping", "pong", "meet", "fail", "publish", "update", "auth-req", "auth-ack"];
 
 /// The whole cluster view.
 pub struct Cluster {
@@ -135,8 +136,8 @@ pub struct Cluster {
     pub state_ok: bool,
     /// Masters serving at least one slot.
     pub size: usize,
-    pub sent: [u64; 6],
-    pub received: [u64; 6],
+    pub sent: [u64; 8],
+    pub received: [u64; 8],
     /// Nodes forgotten recently: gossip must not bring them back (CLUSTER FORGET).
     pub blacklist: HashMap<String, i64>,
     pub conf_path: PathBuf,
@@ -148,6 +149,10 @@ pub struct Cluster {
     pub inbound: HashMap<u64, (Option<NodeId>, i64)>,
     /// `cluster-announce-ip`: sent in every header; empty lets peers use the address they see.
     pub announce_ip: String,
+    /// A replica's election: when it may start, whether it asked, for which epoch, the votes.
+    pub election: failover::Election,
+    /// When this master last voted for a replica of each master.
+    pub voted_for: HashMap<NodeId, i64>,
 }
 
 /// Random 40-hex-digit node names, as Redis makes them.
@@ -180,8 +185,8 @@ impl Cluster {
             last_vote_epoch: 0,
             state_ok: false,
             size: 0,
-            sent: [0; 6],
-            received: [0; 6],
+            sent: [0; 8],
+            received: [0; 8],
             blacklist: HashMap::new(),
             conf_path,
             todo_save: true,
@@ -189,6 +194,8 @@ impl Cluster {
             next_link_id: 1,
             inbound: HashMap::new(),
             announce_ip: String::new(),
+            election: failover::Election::default(),
+            voted_for: HashMap::new(),
         }
     }
 

@@ -11,6 +11,7 @@ mod list;
 mod migrate;
 mod multi;
 mod pubsub;
+mod replication;
 mod scripting;
 mod server;
 mod set;
@@ -38,6 +39,7 @@ use crate::server::{Client, Server};
 
 pub use multi::unwatch_all;
 pub use pubsub::{deliver_publish, drop_unserved_shard_channels};
+pub use replication::set_master;
 
 /// What a handler needs: the server, the calling client, the arguments and the reply buffer.
 pub struct Ctx<'a> {
@@ -125,6 +127,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     keys::register(&mut h);
     cluster::register(&mut h);
     migrate::register(&mut h);
+    replication::register(&mut h);
     h
 }
 
@@ -269,13 +272,16 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
         let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec.name);
         return reject(srv, client, out, &msg);
     }
-    if srv.cluster.is_some() {
+    if srv.cluster.is_some() && !client.is_master {
         let redirect = crate::cluster::routing::check(srv, client, spec, args, clock.now_ms);
         // ASKING covers exactly one command.
         client.asking &= spec.name == "asking";
         if let Some(msg) = redirect {
             return reject(srv, client, out, &msg);
         }
+    }
+    if srv.repl.master.is_some() && spec.has(flags::WRITE) && !client.is_master {
+        return reject(srv, client, out, "READONLY You can't write against a read only replica.");
     }
     if spec.has(flags::DENYOOM) && srv.config.maxmemory > 0 && !srv.make_room() {
         return reject(srv, client, out, "OOM command not allowed when used memory > 'maxmemory'.");
@@ -314,6 +320,11 @@ fn execute(
     let dirty_before = srv.dirty;
     let mut ctx = Ctx { srv, client, args, out, now };
     let result = handler(&mut ctx);
+    // Writes reach the replicas (and the backlog) as the commands that made them; the master's
+    // own commands on a replica are fed by the link, byte for byte.
+    if srv.dirty != dirty_before && spec.has(flags::WRITE) && !client.is_master {
+        crate::replication::feed_command(srv, args);
+    }
     if srv.dirty != dirty_before && !srv.watched.is_empty() && spec.has(flags::WRITE) {
         let numkeys = |i: usize| args.get(i).and_then(|a| arg_i64(a).ok());
         for i in spec.key_indexes(args.len(), numkeys).unwrap_or_default() {

@@ -82,6 +82,10 @@ pub struct Server {
     pub adopt: Vec<crate::scripting::Adopted>,
     /// The cluster view when `cluster-enabled yes`.
     pub cluster: Option<Box<crate::cluster::Cluster>>,
+    /// Replication: this node's history, its replicas, and its master if it is a replica.
+    pub repl: crate::replication::Replication,
+    /// The node itself, for tasks a command starts (the replication link).
+    pub self_ref: std::rc::Weak<RefCell<Server>>,
     /// Connections kept open by MIGRATE to its targets (`host:port`).
     pub migrate_conns: HashMap<String, (std::net::TcpStream, std::time::Instant)>,
 }
@@ -108,6 +112,7 @@ impl Server {
         evict::seed(seed);
         let mut db = Db::new();
         db.lfu = is_lfu(&config);
+        let backlog_size = config.repl_backlog_size as usize;
         Server {
             db,
             port: config.port,
@@ -133,6 +138,8 @@ impl Server {
             listeners: Rc::default(),
             adopt: Vec::new(),
             cluster: None,
+            repl: crate::replication::Replication::new(backlog_size),
+            self_ref: std::rc::Weak::new(),
             migrate_conns: HashMap::new(),
         }
     }
@@ -187,6 +194,8 @@ impl Server {
                 }
             }
         }
+        self.repl.replicas.retain(|r| r.client_id != client.id);
+        self.repl.waiters.retain(|w| w.0 != client.id);
         self.clients.borrow_mut().remove(&client.id);
     }
 
