@@ -35,7 +35,7 @@ pub fn header(cl: &Cluster) -> Header {
         current_epoch: cl.current_epoch,
         config_epoch,
         repl_offset: me.repl_offset,
-        flags: me.flags & !flag::MYSELF,
+        flags: (me.flags & !flag::MYSELF) | if cl.mf_pause.is_some() { flag::MF_PAUSED } else { 0 },
         port: me.port,
         cport: me.cport,
         ip: cl.announce_ip.clone(),
@@ -281,6 +281,7 @@ pub fn process(srv: &mut Server, msg: Message, origin: Origin) -> Option<Bytes> 
             // We learn our own address from the links others open to us.
             if cl.announce_ip.is_empty() && (msg.kind == Type::Meet || cl.me().ip.is_empty()) {
                 let ip = local.ip().to_canonical().to_string();
+                // (Learnt once; an announced IP always wins.)
                 if cl.me().ip != ip {
                     cl.me_mut().ip = ip;
                     cl.todo_save = true;
@@ -387,6 +388,8 @@ fn from_known_sender(cl: &mut Cluster, msg: &Message, now: i64) -> Vec<u16> {
         if (n.flags & flag::NOFAILOVER) != (h.flags & flag::NOFAILOVER) {
             n.flags ^= flag::NOFAILOVER;
         }
+        let paused = h.flags & flag::MF_PAUSED != 0;
+        super::failover::master_offset_seen(cl, &sender, h.repl_offset, paused);
     }
     if matches!(msg.kind, Type::Ping | Type::Pong | Type::Meet) {
         let master: Option<NodeId> = h.master.as_deref().map(Into::into);
@@ -429,6 +432,7 @@ fn from_known_sender(cl: &mut Cluster, msg: &Message, now: i64) -> Vec<u16> {
         }
         Body::AuthRequest { force } => super::failover::vote(cl, &sender, h, *force, now),
         Body::AuthAck => super::failover::count_vote(cl, &sender, h),
+        Body::MfStart => super::failover::pause_for(cl, &sender, now),
         Body::Publish { .. } => {}
     }
     lost

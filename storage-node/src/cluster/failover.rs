@@ -44,8 +44,8 @@ pub fn replica_tick(cl: &mut Cluster, now: i64, no_failover: bool) {
         return;
     }
     if let Some(target) = cl.election.wait_for_offset {
-        // CLUSTER FAILOVER: go once we have everything the master acknowledged to clients.
-        if cl.me().repl_offset < target.max(master.repl_offset) {
+        // CLUSTER FAILOVER: go once we have everything the paused master acknowledged.
+        if cl.me().repl_offset < target {
             return;
         }
         cl.election.wait_for_offset = None;
@@ -192,9 +192,12 @@ pub fn manual(cl: &mut Cluster, mode: &str, now: i64) -> Result<(), String> {
             cl.election.start_at = now;
         }
         _ => {
-            let target = master.repl_offset;
-            cl.election =
-                Election { wait_for_offset: Some(target), manual_deadline: now + 5000, ..Election::default() };
+            // The master pauses its writes and says so with its final offset; we start the
+            // election once we have applied everything up to it.
+            cl.election = Election { manual_deadline: now + 5000, ..Election::default() };
+            cl.election.wait_for_offset = Some(u64::MAX);
+            let bytes = wire::encode(&Message { kind: Type::MfStart, hdr: bus::header(cl), body: Body::MfStart });
+            bus::send_to(cl, &master_id, Type::MfStart, bytes);
         }
     }
     Ok(())
@@ -207,4 +210,26 @@ pub fn follow_if_emptied(cl: &mut Cluster, had_slots: bool, winner: &NodeId) {
     if had_slots && cl.me().is_master() && cl.slot_count(&me) == 0 && cl.slot_count(winner) > 0 {
         cl.set_role(&me, Some(winner.clone()));
     }
+}
+
+/// A header from our master: while it pauses for our manual failover, its offset is final.
+pub fn master_offset_seen(cl: &mut Cluster, sender: &NodeId, offset: u64, paused: bool) {
+    if paused && cl.me().master.as_ref() == Some(sender) && cl.election.wait_for_offset.is_some() {
+        cl.election.wait_for_offset = Some(offset);
+    }
+}
+
+/// Our replica starts a manual failover: pause writes (at most 5 s) and tell it our offset.
+pub fn pause_for(cl: &mut Cluster, replica: &NodeId, now: i64) {
+    let ours = cl.nodes.get(replica).is_some_and(|r| r.master.as_ref() == Some(&cl.myself));
+    if !ours || !cl.me().is_master() {
+        return;
+    }
+    cl.mf_pause = Some((now + 5000, replica.clone()));
+    bus::send_ping(cl, replica);
+}
+
+/// Whether writes wait (a manual failover is taking over from this master).
+pub fn writes_paused(cl: &Cluster, now: i64) -> bool {
+    cl.mf_pause.as_ref().is_some_and(|(until, _)| now < *until) && cl.me().is_master()
 }

@@ -25,6 +25,8 @@ pub enum Type {
     AuthRequest = 6,
     /// A master's vote.
     AuthAck = 7,
+    /// A replica asks its master to pause writes for a manual failover.
+    MfStart = 8,
 }
 
 impl Type {
@@ -38,6 +40,7 @@ impl Type {
             5 => Type::Update,
             6 => Type::AuthRequest,
             7 => Type::AuthAck,
+            8 => Type::MfStart,
             _ => return None,
         })
     }
@@ -92,6 +95,7 @@ pub enum Body {
         force: bool,
     },
     AuthAck,
+    MfStart,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -157,7 +161,7 @@ pub fn encode(msg: &Message) -> Bytes {
             out.put_slice(slots);
         }
         Body::AuthRequest { force } => out.put_u8(*force as u8),
-        Body::AuthAck => {}
+        Body::AuthAck | Body::MfStart => {}
     }
     let len = out.len() as u32;
     out[8..12].copy_from_slice(&len.to_be_bytes());
@@ -273,6 +277,7 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Message>, String> {
         Type::Update => Body::Update { id: r.id()?, config_epoch: r.u64()?, slots: r.bytes(SLOTS / 8)?.to_vec() },
         Type::AuthRequest => Body::AuthRequest { force: r.u8()? == 1 },
         Type::AuthAck => Body::AuthAck,
+        Type::MfStart => Body::MfStart,
     };
     if r.buf.has_remaining() {
         return Err("trailing bytes in message".into());

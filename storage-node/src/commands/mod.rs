@@ -280,6 +280,13 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
             return reject(srv, client, out, &msg);
         }
     }
+    let paused = srv.cluster.as_deref().is_some_and(|cl| crate::cluster::failover::writes_paused(cl, clock.now_ms));
+    if paused && spec.has(flags::WRITE) && !client.is_master && client.multi.is_none() {
+        // A manual failover is moving our slots: the write waits, then runs (or is redirected).
+        crate::server::blocking::block(srv, client, args, Vec::new(), None, false);
+        srv.paused_clients.push(client.id);
+        return;
+    }
     if srv.repl.master.is_some() && spec.has(flags::WRITE) && !client.is_master {
         return reject(srv, client, out, "READONLY You can't write against a read only replica.");
     }

@@ -86,6 +86,8 @@ pub struct Server {
     pub repl: crate::replication::Replication,
     /// The node itself, for tasks a command starts (the replication link).
     pub self_ref: std::rc::Weak<RefCell<Server>>,
+    /// Clients whose write waits for a manual failover's pause to end.
+    pub paused_clients: Vec<u64>,
     /// Connections kept open by MIGRATE to its targets (`host:port`).
     pub migrate_conns: HashMap<String, (std::net::TcpStream, std::time::Instant)>,
 }
@@ -140,6 +142,7 @@ impl Server {
             cluster: None,
             repl: crate::replication::Replication::new(backlog_size),
             self_ref: std::rc::Weak::new(),
+            paused_clients: Vec::new(),
             migrate_conns: HashMap::new(),
         }
     }
