@@ -402,3 +402,17 @@ fn bad_replication_commands_get_clear_errors() {
     let _: String = q(&mut r, &["READONLY"]).unwrap();
     assert_eq!(q::<String>(&mut r, &["GET", &key]).unwrap(), "v");
 }
+
+#[test]
+fn min_replicas_to_write_refuses_writes_without_good_replicas() {
+    let master = Server::node(&["--min-replicas-to-write", "1", "--min-replicas-max-lag", "10"]);
+    let mut m = master.conn();
+    let e = q::<String>(&mut m, &["SET", "k", "v"]).unwrap_err().to_string();
+    assert!(e.contains("Not enough good replicas to write"), "{e}");
+    // Reads are fine.
+    assert_eq!(q::<Option<String>>(&mut m, &["GET", "k"]).unwrap(), None);
+    let replica = Server::node(&[]);
+    let _: String = q(&mut replica.conn(), &["REPLICAOF", "127.0.0.1", &master.port.to_string()]).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || link_up(replica.port)));
+    assert_eq!(q::<String>(&mut m, &["SET", "k", "v"]).unwrap(), "OK");
+}

@@ -290,6 +290,14 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
     if srv.repl.master.is_some() && spec.has(flags::WRITE) && !client.is_master {
         return reject(srv, client, out, "READONLY You can't write against a read only replica.");
     }
+    let min_replicas = srv.config.min_replicas_to_write as usize;
+    if min_replicas > 0 && spec.has(flags::WRITE) && !client.is_master && srv.repl.master.is_none() {
+        let max_lag = srv.config.min_replicas_max_lag;
+        let good = srv.repl.replicas.iter().filter(|r| r.last_ack.elapsed().as_secs() <= max_lag).count();
+        if good < min_replicas {
+            return reject(srv, client, out, "NOREPLICAS Not enough good replicas to write.");
+        }
+    }
     if spec.has(flags::DENYOOM) && srv.config.maxmemory > 0 && !srv.make_room() {
         return reject(srv, client, out, "OOM command not allowed when used memory > 'maxmemory'.");
     }
