@@ -239,7 +239,9 @@ static CLUSTER_SUBS: &[CommandSpec] = &[
     c("cluster|myid", 2, STALE, 0, NK),
     c("cluster|myshardid", 2, STALE, 0, NK),
     c("cluster|nodes", 2, STALE, 0, NK),
+    c("cluster|failover", -2, ADMIN | STALE, 0, NK),
     c("cluster|replicas", 3, ADMIN | STALE, 0, NK),
+    c("cluster|replicate", 3, ADMIN | STALE, 0, NK),
     c("cluster|reset", -2, ADMIN | STALE | NOSCRIPT, 0, NK),
     c("cluster|saveconfig", 2, ADMIN | STALE, 0, NK),
     c("cluster|set-config-epoch", 3, ADMIN | STALE, 0, NK),
@@ -264,6 +266,13 @@ pub static COMMANDS: &[CommandSpec] = &[
     container("config", -2, 0, 0, CONFIG_SUBS),
     // Access control (the proxy answers these; the node gets them with the security work).
     container("acl", -2, 0, 0, ACL_SUBS),
+    // Replication.
+    c("replicaof", 3, ADMIN | NOSCRIPT | STALE, 0, NK),
+    c("slaveof", 3, ADMIN | NOSCRIPT | STALE, 0, NK),
+    c("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, 0, NK),
+    c("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, 0, NK),
+    c("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, 0, NK),
+    c("wait", 3, NOSCRIPT, CONNECTION, NK),
     // Cluster mode.
     container("cluster", -2, 0, 0, CLUSTER_SUBS),
     c("asking", 1, FAST, CONNECTION, NK),

@@ -6,6 +6,7 @@ mod cluster;
 mod commands;
 mod keyspace;
 mod persist;
+mod replication;
 mod scripting;
 mod server;
 
@@ -95,6 +96,7 @@ fn main() {
         };
         log(&srv.config, "Ready to accept connections tcp");
         let shared = Rc::new(RefCell::new(srv));
+        shared.borrow_mut().self_ref = Rc::downgrade(&shared);
         if !bus.is_empty() {
             for l in bus {
                 tokio::task::spawn_local(cluster::bus::listen(shared.clone(), l));

@@ -163,9 +163,13 @@ impl Cluster {
             cluster.ports().iter().all(|&p| {
                 let Some(info) = redis_cli(p, &["cluster", "info"]) else { return false };
                 let replication = redis_cli(p, &["info", "replication"]).unwrap_or_default();
+                // Every node also sees every replica as one (gossip settles the roles).
+                let replicas_seen = cluster_nodes(p)
+                    .is_some_and(|ns| ns.iter().filter(|n| n.master_id.is_some()).count() == masters * replicas);
                 info.contains("cluster_state:ok")
                     && info.contains(&format!("cluster_known_nodes:{total}"))
                     && (replication.contains("role:master") || replication.contains("master_link_status:up"))
+                    && replicas_seen
             })
         });
         assert!(ready, "the cluster did not reach cluster_state:ok within 60 s: {:?}", cluster.ports());

@@ -41,7 +41,8 @@ on_both_clusters!(
     ioredis_runs_the_guide_scenarios,
     redis_benchmark_through_the_proxy,
     bad_input_gets_redis_errors,
-    resharding_while_a_client_writes
+    resharding_while_a_client_writes,
+    failover_keeps_every_acknowledged_write
 );
 
 const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
@@ -504,12 +505,11 @@ fn signal(pid: u32, sig: &str) {
     assert!(status.success(), "kill {sig} {pid}");
 }
 
-#[test]
-fn failover_keeps_every_acknowledged_write() {
-    if !require_tool("redis-server") || !require_tool("redis-cli") {
+fn failover_keeps_every_acknowledged_write(kind: Kind) {
+    if (kind == Kind::Redis && !require_tool("redis-server")) || !require_tool("redis-cli") {
         return;
     }
-    let cluster = Cluster::redis(3, 1, 2000);
+    let cluster = Cluster::create(kind, 3, 1, 2000);
     let seed = cluster.ports()[0];
     let proxy = Proxy::start(seed, &["--retry-deadline-ms", "15000"]);
     let nodes = cluster.nodes();

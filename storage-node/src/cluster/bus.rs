@@ -35,7 +35,7 @@ pub fn header(cl: &Cluster) -> Header {
         current_epoch: cl.current_epoch,
         config_epoch,
         repl_offset: me.repl_offset,
-        flags: me.flags & !flag::MYSELF,
+        flags: (me.flags & !flag::MYSELF) | if cl.mf_pause.is_some() { flag::MF_PAUSED } else { 0 },
         port: me.port,
         cport: me.cport,
         ip: cl.announce_ip.clone(),
@@ -281,6 +281,7 @@ pub fn process(srv: &mut Server, msg: Message, origin: Origin) -> Option<Bytes> 
             // We learn our own address from the links others open to us.
             if cl.announce_ip.is_empty() && (msg.kind == Type::Meet || cl.me().ip.is_empty()) {
                 let ip = local.ip().to_canonical().to_string();
+                // (Learnt once; an announced IP always wins.)
                 if cl.me().ip != ip {
                     cl.me_mut().ip = ip;
                     cl.todo_save = true;
@@ -387,13 +388,19 @@ fn from_known_sender(cl: &mut Cluster, msg: &Message, now: i64) -> Vec<u16> {
         if (n.flags & flag::NOFAILOVER) != (h.flags & flag::NOFAILOVER) {
             n.flags ^= flag::NOFAILOVER;
         }
+        let paused = h.flags & flag::MF_PAUSED != 0;
+        super::failover::master_offset_seen(cl, &sender, h.repl_offset, paused);
     }
     if matches!(msg.kind, Type::Ping | Type::Pong | Type::Meet) {
         let master: Option<NodeId> = h.master.as_deref().map(Into::into);
         cl.set_role(&sender, master);
     }
     if h.master.is_none() && matches!(msg.kind, Type::Ping | Type::Pong | Type::Meet) {
+        let had_slots = cl.me().is_master() && cl.slot_count(&cl.myself) > 0;
         lost = cl.update_slots_with(&sender, h.config_epoch, &h.slots);
+        if !lost.is_empty() {
+            super::failover::follow_if_emptied(cl, had_slots, &sender);
+        }
         send_update_if_stale(cl, &sender, h);
         cl.handle_epoch_collision(&sender);
     }
@@ -417,8 +424,15 @@ fn from_known_sender(cl: &mut Cluster, msg: &Message, now: i64) -> Vec<u16> {
                 n.config_epoch = *config_epoch;
             }
             cl.set_role(&target, None);
+            let had_slots = cl.me().is_master() && cl.slot_count(&cl.myself) > 0;
             lost.extend(cl.update_slots_with(&target, *config_epoch, slots));
+            if !lost.is_empty() {
+                super::failover::follow_if_emptied(cl, had_slots, &target);
+            }
         }
+        Body::AuthRequest { force } => super::failover::vote(cl, &sender, h, *force, now),
+        Body::AuthAck => super::failover::count_vote(cl, &sender, h),
+        Body::MfStart => super::failover::pause_for(cl, &sender, now),
         Body::Publish { .. } => {}
     }
     lost

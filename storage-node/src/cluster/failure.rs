@@ -98,9 +98,13 @@ pub async fn run(shared: Shared) {
         let mut srv = shared.borrow_mut();
         let timeout = srv.config.cluster_node_timeout.max(1) as i64;
         let full = srv.config.cluster_require_full_coverage;
+        let no_failover = srv.config.cluster_replica_no_failover;
+        let offset = srv.repl.offset;
         let Some(cl) = srv.cluster.as_mut() else { return };
         cl.node_timeout = timeout;
+        cl.me_mut().repl_offset = offset;
         let now = now_ms();
+        super::failover::replica_tick(cl, now, no_failover);
         let handshake_timeout = timeout.max(1000);
         let stale: Vec<NodeId> = cl
             .nodes
@@ -174,6 +178,54 @@ pub async fn run(shared: Shared) {
         for id in pfail {
             mark_failing_if_needed(cl, &id, now);
         }
+        if let Some((until, replica)) = cl.mf_pause.clone() {
+            if now >= until || !cl.me().is_master() {
+                cl.mf_pause = None;
+            } else {
+                // Keep the replica informed of our (final) offset until it takes over.
+                bus::send_ping(cl, &replica);
+            }
+        }
         flush(&mut srv);
+        follow_master(&mut srv);
+        resume_paused(&mut srv, now);
+    }
+}
+
+/// Keeps replication in line with the cluster role: a replica replicates the master the
+/// cluster says it has (after CLUSTER REPLICATE, a restart from nodes.conf, or losing its
+/// slots to a failover), a master replicates nobody.
+fn follow_master(srv: &mut Server) {
+    let Some(cl) = srv.cluster.as_deref() else { return };
+    let me = cl.me();
+    let wanted = me
+        .master
+        .as_ref()
+        .filter(|_| me.has(flag::SLAVE))
+        .and_then(|m| cl.nodes.get(m))
+        .filter(|m| !m.ip.is_empty())
+        .map(|m| crate::replication::MasterAddr { host: m.ip.clone(), port: m.port });
+    let current = srv.repl.master.as_ref().map(|m| (m.host.as_str(), m.port));
+    if wanted.as_ref().map(|m| (m.host.as_str(), m.port)) != current {
+        crate::commands::set_master(srv, wanted);
+    }
+}
+
+/// Runs the writes that waited for a manual failover, once the pause is over (they may now be
+/// redirected to the new master).
+fn resume_paused(srv: &mut Server, now: i64) {
+    let paused = srv.cluster.as_deref().is_some_and(|cl| super::failover::writes_paused(cl, now));
+    if paused || srv.paused_clients.is_empty() {
+        return;
+    }
+    for id in std::mem::take(&mut srv.paused_clients) {
+        let Some(handle) = srv.clients.borrow().get(&id).cloned() else { continue };
+        let Ok(mut client) = handle.state.try_borrow_mut() else { continue };
+        let Some(args) = client.blocked.as_ref().map(|b| b.args.clone()) else { continue };
+        crate::server::blocking::unblock(srv, &mut client);
+        let mut reply = protocol::Reply { buf: bytes::BytesMut::new(), proto: client.proto };
+        let mut clock = crate::commands::Clock::start();
+        crate::commands::dispatch(srv, &mut client, &args, &mut reply, &mut clock);
+        handle.deliver(&reply.buf);
     }
 }

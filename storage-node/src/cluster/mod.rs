@@ -3,6 +3,7 @@
 //! (`nodes_conf`). Everything here runs on the server's one thread, like the keyspace.
 
 pub mod bus;
+pub mod failover;
 pub mod failure;
 pub mod nodes_conf;
 pub mod routing;
@@ -33,6 +34,8 @@ pub mod flag {
     pub const NOADDR: u16 = 64;
     pub const MEET: u16 = 128;
     pub const NOFAILOVER: u16 = 512;
+    /// Header-only: the sender paused its writes for a manual failover (its offset is final).
+    pub const MF_PAUSED: u16 = 1 << 12;
 }
 
 /// The outbound bus connection to a node: messages queued here are written in order.
@@ -120,7 +123,8 @@ impl Node {
 }
 
 /// Messages counted per type for CLUSTER INFO.
-pub const MSG_NAMES: [&str; 6] = ["ping", "pong", "meet", "fail", "publish", "update"];
+pub const MSG_NAMES: [&str; 9] =
+    ["ping", "pong", "meet", "fail", "publish", "update", "auth-req", "auth-ack", "mfstart"];
 
 /// The whole cluster view.
 pub struct Cluster {
@@ -135,8 +139,8 @@ pub struct Cluster {
     pub state_ok: bool,
     /// Masters serving at least one slot.
     pub size: usize,
-    pub sent: [u64; 6],
-    pub received: [u64; 6],
+    pub sent: [u64; 9],
+    pub received: [u64; 9],
     /// Nodes forgotten recently: gossip must not bring them back (CLUSTER FORGET).
     pub blacklist: HashMap<String, i64>,
     pub conf_path: PathBuf,
@@ -148,6 +152,12 @@ pub struct Cluster {
     pub inbound: HashMap<u64, (Option<NodeId>, i64)>,
     /// `cluster-announce-ip`: sent in every header; empty lets peers use the address they see.
     pub announce_ip: String,
+    /// A replica's election: when it may start, whether it asked, for which epoch, the votes.
+    pub election: failover::Election,
+    /// When this master last voted for a replica of each master.
+    pub voted_for: HashMap<NodeId, i64>,
+    /// A master pausing writes for its replica's manual failover: until when, and for whom.
+    pub mf_pause: Option<(i64, NodeId)>,
 }
 
 /// Random 40-hex-digit node names, as Redis makes them.
@@ -180,8 +190,8 @@ impl Cluster {
             last_vote_epoch: 0,
             state_ok: false,
             size: 0,
-            sent: [0; 6],
-            received: [0; 6],
+            sent: [0; 9],
+            received: [0; 9],
             blacklist: HashMap::new(),
             conf_path,
             todo_save: true,
@@ -189,6 +199,9 @@ impl Cluster {
             next_link_id: 1,
             inbound: HashMap::new(),
             announce_ip: String::new(),
+            election: failover::Election::default(),
+            voted_for: HashMap::new(),
+            mf_pause: None,
         }
     }
 

@@ -21,6 +21,12 @@ pub enum Type {
     Fail = 3,
     Publish = 4,
     Update = 5,
+    /// A replica asks the masters to vote for its promotion.
+    AuthRequest = 6,
+    /// A master's vote.
+    AuthAck = 7,
+    /// A replica asks its master to pause writes for a manual failover.
+    MfStart = 8,
 }
 
 impl Type {
@@ -32,6 +38,9 @@ impl Type {
             3 => Type::Fail,
             4 => Type::Publish,
             5 => Type::Update,
+            6 => Type::AuthRequest,
+            7 => Type::AuthAck,
+            8 => Type::MfStart,
             _ => return None,
         })
     }
@@ -81,6 +90,12 @@ pub enum Body {
         config_epoch: u64,
         slots: Vec<u8>,
     },
+    /// `force`: vote even though the master is not failed (manual failover).
+    AuthRequest {
+        force: bool,
+    },
+    AuthAck,
+    MfStart,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +160,8 @@ pub fn encode(msg: &Message) -> Bytes {
             out.put_u64(*config_epoch);
             out.put_slice(slots);
         }
+        Body::AuthRequest { force } => out.put_u8(*force as u8),
+        Body::AuthAck | Body::MfStart => {}
     }
     let len = out.len() as u32;
     out[8..12].copy_from_slice(&len.to_be_bytes());
@@ -258,6 +275,9 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Message>, String> {
         Type::Fail => Body::Fail { id: r.id()? },
         Type::Publish => Body::Publish { channel: r.blob()?, message: r.blob()? },
         Type::Update => Body::Update { id: r.id()?, config_epoch: r.u64()?, slots: r.bytes(SLOTS / 8)?.to_vec() },
+        Type::AuthRequest => Body::AuthRequest { force: r.u8()? == 1 },
+        Type::AuthAck => Body::AuthAck,
+        Type::MfStart => Body::MfStart,
     };
     if r.buf.has_remaining() {
         return Err("trailing bytes in message".into());

@@ -29,6 +29,8 @@ pub fn register(h: &mut Vec<(&'static str, Handler)>) {
         ("cluster|myshardid", myshardid),
         ("cluster|nodes", nodes),
         ("cluster|replicas", replicas),
+        ("cluster|replicate", replicate),
+        ("cluster|failover", failover),
         ("cluster|slaves", replicas),
         ("cluster|reset", reset),
         ("cluster|saveconfig", saveconfig),
@@ -708,5 +710,44 @@ fn help(ctx: &mut Ctx) -> Result<(), Error> {
             "    start, end, master and replicas IP addresses, ports and ids",
         ],
     );
+    Ok(())
+}
+
+fn replicate(ctx: &mut Ctx) -> Result<(), Error> {
+    let name = ctx.args[2].clone();
+    let has_keys = !ctx.srv.db.is_empty();
+    let cl = cluster(ctx)?;
+    let id = node_id(cl, &name).ok_or_else(|| unknown_node(&name))?;
+    if id == cl.myself {
+        return err("ERR Can't replicate myself");
+    }
+    if !cl.nodes[&id].is_master() {
+        return err("ERR I can only replicate a master, not a replica.");
+    }
+    let me = cl.myself.clone();
+    if cl.me().is_master() && (cl.slot_count(&me) > 0 || has_keys) {
+        return err("ERR To set a master the node must be empty and without assigned slots.");
+    }
+    cl.set_role(&me, Some(id));
+    changed(ctx);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn failover(ctx: &mut Ctx) -> Result<(), Error> {
+    let mode = match ctx.args.get(2) {
+        None => "",
+        Some(a) if is(a, "force") => "force",
+        Some(a) if is(a, "takeover") => "takeover",
+        Some(_) => return Err(Error::Syntax),
+    };
+    if ctx.args.len() > 3 {
+        return Err(Error::Syntax);
+    }
+    let now = ctx.now;
+    let cl = cluster(ctx)?;
+    crate::cluster::failover::manual(cl, mode, now).map_err(Error::Msg)?;
+    changed(ctx);
+    ctx.out.ok();
     Ok(())
 }

@@ -119,7 +119,7 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
             let s = &srv.stats;
             write!(
                 t,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ntotal_error_replies:{}\r\nunexpected_error_replies:0\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\ntotal_error_replies:{}\r\nunexpected_error_replies:0\r\n",
                 s.total_connections_received,
                 s.total_commands_processed,
                 instantaneous_ops(s),
@@ -132,14 +132,13 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
                 s.keyspace_misses,
                 srv.channels.len(),
                 srv.patterns.len(),
+                srv.repl.sync_full,
+                srv.repl.sync_partial_ok,
+                srv.repl.sync_partial_err,
                 s.error_replies,
             )
         }
-        "replication" => write!(
-            t,
-            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:{}\r\n",
-            srv.run_id, cfg.repl_backlog_size,
-        ),
+        "replication" => write!(t, "# Replication\r\n{}", crate::replication::info(srv)),
         "cpu" => {
             let (user, sys) = cpu_times();
             write!(t, "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n")

@@ -12,6 +12,7 @@ mod migrate;
 mod multi;
 mod persistence;
 mod pubsub;
+mod replication;
 mod scripting;
 mod server;
 mod set;
@@ -39,6 +40,7 @@ use crate::server::{Client, Server};
 
 pub use multi::unwatch_all;
 pub use pubsub::{deliver_publish, drop_unserved_shard_channels};
+pub use replication::set_master;
 
 /// What a handler needs: the server, the calling client, the arguments and the reply buffer.
 pub struct Ctx<'a> {
@@ -135,6 +137,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     cluster::register(&mut h);
     migrate::register(&mut h);
     persistence::register(&mut h);
+    replication::register(&mut h);
     h
 }
 
@@ -279,12 +282,30 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
         let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec.name);
         return reject(srv, client, out, &msg);
     }
-    if srv.cluster.is_some() {
+    if srv.cluster.is_some() && !client.is_master {
         let redirect = crate::cluster::routing::check(srv, client, spec, args, clock.now_ms);
         // ASKING covers exactly one command.
         client.asking &= spec.name == "asking";
         if let Some(msg) = redirect {
             return reject(srv, client, out, &msg);
+        }
+    }
+    let paused = srv.cluster.as_deref().is_some_and(|cl| crate::cluster::failover::writes_paused(cl, clock.now_ms));
+    if paused && spec.has(flags::WRITE) && !client.is_master && client.multi.is_none() {
+        // A manual failover is moving our slots: the write waits, then runs (or is redirected).
+        crate::server::blocking::block(srv, client, args, Vec::new(), None, false);
+        srv.paused_clients.push(client.id);
+        return;
+    }
+    if srv.repl.master.is_some() && spec.has(flags::WRITE) && !client.is_master {
+        return reject(srv, client, out, "READONLY You can't write against a read only replica.");
+    }
+    let min_replicas = srv.config.min_replicas_to_write as usize;
+    if min_replicas > 0 && spec.has(flags::WRITE) && !client.is_master && srv.repl.master.is_none() {
+        let max_lag = srv.config.min_replicas_max_lag;
+        let good = srv.repl.replicas.iter().filter(|r| r.last_ack.elapsed().as_secs() <= max_lag).count();
+        if good < min_replicas {
+            return reject(srv, client, out, "NOREPLICAS Not enough good replicas to write.");
         }
     }
     if spec.has(flags::DENYOOM) && srv.config.maxmemory > 0 && !srv.make_room() {
@@ -331,6 +352,11 @@ fn execute(
     if propagating {
         crate::server::propagate::after_command(srv, spec, args, dirty_before);
         srv.prop.leave();
+        // What the outermost command caused goes to the replicas now, so a WAIT that follows
+        // counts it.
+        if !srv.prop.repl.is_empty() {
+            crate::replication::drain(srv);
+        }
     }
     if srv.dirty != dirty_before && !srv.watched.is_empty() && spec.has(flags::WRITE) {
         let numkeys = |i: usize| args.get(i).and_then(|a| arg_i64(a).ok());

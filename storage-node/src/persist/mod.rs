@@ -82,6 +82,7 @@ pub fn load_at_start(srv: &mut Server) -> Result<(), String> {
     if srv.config.appendonly {
         aof::open_at_start(srv)?;
         srv.prop.enabled = true;
+        srv.prop.to_aof = true;
         srv.db.track_expired = true;
     } else {
         let path = PathBuf::from(&srv.config.dbfilename);

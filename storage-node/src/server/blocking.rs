@@ -59,6 +59,13 @@ pub fn serve_ready(srv: &mut Server) {
 /// The client's timeout passed: reply the null the command documents.
 pub fn time_out(srv: &mut Server, client: &mut Client, out: &mut Reply) {
     let Some(null_bulk) = client.blocked.as_ref().map(|b| b.null_bulk) else { return };
+    // WAIT answers how many replicas got there in time.
+    if let Some(pos) = srv.repl.waiters.iter().position(|w| w.0 == client.id) {
+        let (_, offset, _) = srv.repl.waiters.remove(pos);
+        unblock(srv, client);
+        out.int(srv.repl.acked(offset) as i64);
+        return;
+    }
     unblock(srv, client);
     if null_bulk {
         out.null();

@@ -43,6 +43,11 @@ pub struct Client {
     pub asking: bool,
     /// READONLY: reads of the master's slots are served by this replica.
     pub readonly: bool,
+    /// This is the link from our master: its commands get no replies and no redirects.
+    pub is_master: bool,
+    /// This connection is a replica of ours (after PSYNC); `replica_port` from REPLCONF.
+    pub is_replica: bool,
+    pub replica_port: u16,
 }
 
 /// A client blocked on keys (BLPOP and friends).
@@ -82,6 +87,9 @@ impl Client {
             ssubs: HashSet::new(),
             asking: false,
             readonly: false,
+            is_master: false,
+            is_replica: false,
+            replica_port: 0,
         }
     }
 

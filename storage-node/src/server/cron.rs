@@ -26,6 +26,10 @@ pub async fn run(server: Shared) {
         if srv.config.maxmemory > 0 {
             srv.make_room();
         }
+        // Expired and evicted keys reach the replicas as DELs.
+        if !srv.prop.repl.is_empty() {
+            crate::replication::drain(&mut srv);
+        }
         let timeout = srv.config.timeout;
         if timeout > 0 {
             let limit = Duration::from_secs(timeout);

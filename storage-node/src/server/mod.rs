@@ -83,6 +83,12 @@ pub struct Server {
     pub adopt: Vec<crate::scripting::Adopted>,
     /// The cluster view when `cluster-enabled yes`.
     pub cluster: Option<Box<crate::cluster::Cluster>>,
+    /// Replication: this node's history, its replicas, and its master if it is a replica.
+    pub repl: crate::replication::Replication,
+    /// The node itself, for tasks a command starts (the replication link).
+    pub self_ref: std::rc::Weak<RefCell<Server>>,
+    /// Clients whose write waits for a manual failover's pause to end.
+    pub paused_clients: Vec<u64>,
     /// Connections kept open by MIGRATE to its targets (`host:port`).
     pub migrate_conns: HashMap<String, (std::net::TcpStream, std::time::Instant)>,
     /// Changes to the dataset as commands, for the AOF (and replicas later).
@@ -113,6 +119,7 @@ impl Server {
         evict::seed(seed);
         let mut db = Db::new();
         db.lfu = is_lfu(&config);
+        let backlog_size = config.repl_backlog_size as usize;
         Server {
             db,
             port: config.port,
@@ -138,6 +145,9 @@ impl Server {
             listeners: Rc::default(),
             adopt: Vec::new(),
             cluster: None,
+            repl: crate::replication::Replication::new(backlog_size),
+            self_ref: std::rc::Weak::new(),
+            paused_clients: Vec::new(),
             migrate_conns: HashMap::new(),
             prop: propagate::Propagation::default(),
             persist: crate::persist::Persistence::default(),
@@ -197,6 +207,8 @@ impl Server {
                 }
             }
         }
+        self.repl.replicas.retain(|r| r.client_id != client.id);
+        self.repl.waiters.retain(|w| w.0 != client.id);
         self.clients.borrow_mut().remove(&client.id);
     }
 

@@ -13,8 +13,14 @@ use super::Server;
 /// The propagated stream and the state of the command being propagated.
 #[derive(Default)]
 pub struct Propagation {
-    /// Whether anything consumes the stream (the AOF now, replicas later).
+    /// Whether anything consumes the stream (the AOF, replicas).
     pub enabled: bool,
+    /// The AOF takes `buf`.
+    pub to_aof: bool,
+    /// Replication takes `repl` (set once a replica has synced).
+    pub to_replicas: bool,
+    /// RESP commands not yet sent to the replicas.
+    pub repl: BytesMut,
     /// Set while the AOF is replayed: replayed commands are not written again.
     pub loading: bool,
     /// RESP commands not yet taken by the consumers.
@@ -67,16 +73,25 @@ impl Propagation {
     }
 
     fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
         let wrap = self.pending_count > 1;
-        let before = self.buf.len();
+        let mut chunk = BytesMut::with_capacity(self.pending.len() + 32);
         if wrap {
-            encode(&mut self.buf, &[b"MULTI"]);
+            encode(&mut chunk, &[b"MULTI"]);
         }
-        self.buf.extend_from_slice(&self.pending);
+        chunk.extend_from_slice(&self.pending);
         if wrap {
-            encode(&mut self.buf, &[b"EXEC"]);
+            encode(&mut chunk, &[b"EXEC"]);
         }
-        self.offset += (self.buf.len() - before) as u64;
+        if self.to_aof {
+            self.buf.extend_from_slice(&chunk);
+            self.offset += chunk.len() as u64;
+        }
+        if self.to_replicas {
+            self.repl.extend_from_slice(&chunk);
+        }
         self.pending.clear();
         self.pending_count = 0;
     }
@@ -211,7 +226,7 @@ mod tests {
 
     #[test]
     fn commands_of_one_top_level_command_are_wrapped() {
-        let mut p = Propagation { enabled: true, ..Default::default() };
+        let mut p = Propagation { enabled: true, to_aof: true, ..Default::default() };
         p.enter();
         p.push(&[&b"SET"[..], b"k", b"v"]);
         p.leave();

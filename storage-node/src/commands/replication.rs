@@ -1,0 +1,188 @@
+//! Replication commands: REPLICAOF/SLAVEOF, the master's side of PSYNC/SYNC and REPLCONF, and
+//! WAIT.
+
+use std::time::{Duration, Instant};
+
+use super::{arg_i64, err, is, Ctx, Error, Handler};
+use crate::keyspace::rdbconv;
+use crate::replication::{self, link, MasterAddr, Replica};
+use crate::server::Server;
+
+pub fn register(h: &mut Vec<(&'static str, Handler)>) {
+    h.extend([
+        ("replicaof", replicaof as Handler),
+        ("slaveof", replicaof),
+        ("psync", psync),
+        ("sync", psync),
+        ("replconf", replconf),
+        ("wait", wait),
+    ]);
+}
+
+fn replicaof(ctx: &mut Ctx) -> Result<(), Error> {
+    if ctx.srv.cluster.is_some() {
+        return err("ERR REPLICAOF not allowed in cluster mode.");
+    }
+    let (host, port) = (&ctx.args[1], &ctx.args[2]);
+    let master = if is(host, "no") && is(port, "one") {
+        None
+    } else {
+        let port = arg_i64(port)
+            .ok()
+            .filter(|p| (1..=65535).contains(p))
+            .ok_or(Error::Msg("ERR Invalid master port".into()))?;
+        Some(MasterAddr { host: String::from_utf8_lossy(host).into_owned(), port: port as u16 })
+    };
+    if let (Some(new), Some(old)) = (&master, &ctx.srv.repl.master) {
+        if new.host == old.host && new.port == old.port {
+            ctx.out.simple("OK Already connected to specified master");
+            return Ok(());
+        }
+    }
+    set_master(ctx.srv, master);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Points this node at a master (or makes it one), starting the link task.
+pub fn set_master(srv: &mut Server, master: Option<MasterAddr>) {
+    let Some(shared) = srv.self_ref.upgrade() else { return };
+    link::set_master(&shared, srv, master);
+}
+
+/// The dataset as an RDB file, for a full sync.
+// Taken synchronously: the node's single thread stops for the time it takes to serialize.
+fn snapshot(srv: &Server, now: i64) -> Vec<u8> {
+    let aux: [(&str, &[u8]); 2] = [("redis-ver", crate::REDIS_VERSION.as_bytes()), ("redis-bits", b"64")];
+    let live = || srv.db.entries().filter(|e| e.expire_at == 0 || e.expire_at > now);
+    let (count, volatile) = live().fold((0u64, 0u64), |(n, v), e| (n + 1, v + (e.expire_at != 0) as u64));
+    let write = || -> std::io::Result<Vec<u8>> {
+        let mut w = rdb::FileWriter::new(Vec::with_capacity(1 << 16), &aux)?;
+        w.select_db(0, count, volatile)?;
+        for e in live() {
+            w.entry(&e.key, &rdbconv::to_rdb(&e.value), (e.expire_at != 0).then_some(e.expire_at))?;
+        }
+        w.finish()
+    };
+    // Writing into a Vec cannot fail.
+    write().unwrap_or_default()
+}
+
+fn psync(ctx: &mut Ctx) -> Result<(), Error> {
+    if ctx.client.multi.is_some() {
+        return err("ERR Command is not allowed in MULTI");
+    }
+    if ctx.srv.repl.master.is_some() && !ctx.srv.repl.link_up {
+        return err("NOMASTERLINK Can't SYNC while not connected with my master");
+    }
+    let legacy_sync = ctx.args.len() == 1;
+    let repl = &ctx.srv.repl;
+    if !legacy_sync {
+        let (id, from) = (&ctx.args[1], std::str::from_utf8(&ctx.args[2]).ok().and_then(|o| o.parse::<i64>().ok()));
+        let known_history = *id == repl.replid.as_bytes()
+            || (*id == repl.replid2.as_bytes() && from.is_some_and(|f| f <= repl.second_offset));
+        if let Some(from) = from.filter(|f| *f > 0 && known_history) {
+            if let Some(missing) = repl.backlog_from(from as u64) {
+                let reply = format!("+CONTINUE {}\r\n", repl.replid);
+                ctx.out.raw(reply.as_bytes());
+                ctx.out.raw(&missing);
+                ctx.srv.repl.sync_partial_ok += 1;
+                register_replica(ctx);
+                return Ok(());
+            }
+        }
+        if id.as_ref() != b"?" {
+            ctx.srv.repl.sync_partial_err += 1;
+        }
+    }
+    let rdb = snapshot(ctx.srv, ctx.now);
+    if !legacy_sync {
+        let reply = format!("+FULLRESYNC {} {}\r\n", ctx.srv.repl.replid, ctx.srv.repl.offset);
+        ctx.out.raw(reply.as_bytes());
+    }
+    // The snapshot is sent as a bulk without the trailing CRLF, as Redis does.
+    ctx.out.raw(format!("${}\r\n", rdb.len()).as_bytes());
+    ctx.out.raw(&rdb);
+    ctx.srv.repl.sync_full += 1;
+    register_replica(ctx);
+    Ok(())
+}
+
+/// From now on this connection receives the replication stream.
+fn register_replica(ctx: &mut Ctx) {
+    // From now on every change is described for the replicas.
+    ctx.srv.prop.enabled = true;
+    ctx.srv.prop.to_replicas = true;
+    ctx.srv.db.track_expired = true;
+    let id = ctx.client.id;
+    ctx.client.is_replica = true;
+    let ip = ctx.client.addr.rsplit_once(':').map_or("", |(ip, _)| ip).trim_matches(['[', ']']).to_string();
+    let port = ctx.client.replica_port;
+    let offset = ctx.srv.repl.offset;
+    ctx.srv.repl.replicas.retain(|r| r.client_id != id);
+    ctx.srv.repl.replicas.push(Replica { client_id: id, ip, port, ack_offset: offset, last_ack: Instant::now() });
+    let msg = format!("Synchronization with replica {}:{port} succeeded", ctx.client.addr);
+    crate::log(&ctx.srv.config, &msg);
+}
+
+fn replconf(ctx: &mut Ctx) -> Result<(), Error> {
+    let args = ctx.args;
+    if args.len().is_multiple_of(2) {
+        return Err(Error::Syntax);
+    }
+    for pair in args[1..].chunks(2) {
+        let (opt, val) = (&pair[0], &pair[1]);
+        if is(opt, "ack") {
+            // Acknowledgements get no reply.
+            let offset = arg_i64(val)?;
+            let id = ctx.client.id;
+            if let Some(r) = ctx.srv.repl.replicas.iter_mut().find(|r| r.client_id == id) {
+                r.ack_offset = r.ack_offset.max(offset.max(0) as u64);
+                r.last_ack = Instant::now();
+            }
+            replication::serve_waiters(ctx.srv);
+            return Ok(());
+        } else if is(opt, "getack") {
+            // Only meaningful on a replica's link to its master (handled there).
+            return Ok(());
+        } else if is(opt, "listening-port") {
+            let port = arg_i64(val)?;
+            ctx.client.replica_port = u16::try_from(port).map_err(|_| Error::NotInteger)?;
+        } else if is(opt, "capa") || is(opt, "ip-address") || is(opt, "rdb-only") {
+            // Capabilities we either use by default (psync2) or do not need (eof).
+        } else {
+            return err(format!("ERR Unrecognized REPLCONF option: {}", String::from_utf8_lossy(opt)));
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn wait(ctx: &mut Ctx) -> Result<(), Error> {
+    if ctx.srv.repl.master.is_some() {
+        return err("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+    }
+    let wanted = arg_i64(&ctx.args[1])?;
+    let timeout = arg_i64(&ctx.args[2])?;
+    if timeout < 0 {
+        return err("ERR timeout is negative");
+    }
+    replication::drain(ctx.srv);
+    let target = ctx.srv.repl.offset;
+    let acked = ctx.srv.repl.acked(target);
+    if acked as i64 >= wanted || ctx.client.in_exec {
+        ctx.out.int(acked as i64);
+        return Ok(());
+    }
+    // Ask the replicas where they are, then wait for their ACKs (or the timeout).
+    let getack = replication::encode(&[
+        bytes::Bytes::from_static(b"REPLCONF"),
+        bytes::Bytes::from_static(b"GETACK"),
+        bytes::Bytes::from_static(b"*"),
+    ]);
+    replication::feed(ctx.srv, &getack);
+    let deadline = (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
+    crate::server::blocking::block(ctx.srv, ctx.client, ctx.args, Vec::new(), deadline, false);
+    ctx.srv.repl.waiters.push((ctx.client.id, target, wanted.max(0) as usize));
+    Ok(())
+}

@@ -1,0 +1,433 @@
+//! Replication and failover of slotgate-node: full and partial resync (standalone, and with
+//! Debian's redis-server 7.0 on either side), WAIT, a 3x1 cluster losing a master to SIGKILL
+//! and to SIGSTOP under a write load, CLUSTER FAILOVER under load, and bad input.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use protocol::slot::key_slot;
+use slotgate_tests::{cluster_nodes, q, redis_cli, require_tool, wait_until, Cluster, Server};
+
+fn info_field(port: u16, section: &str, field: &str) -> Option<String> {
+    let text = redis_cli(port, &["info", section])?;
+    text.lines().find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+}
+
+fn link_up(port: u16) -> bool {
+    info_field(port, "replication", "master_link_status").as_deref() == Some("up")
+}
+
+#[test]
+fn full_sync_then_partial_resync_after_a_link_drop() {
+    let master = Server::node(&[]);
+    let replica = Server::node(&[]);
+    let mut m = master.conn();
+    for i in 0..500 {
+        let () = redis::cmd("SET").arg(format!("k{i}")).arg(i).query(&mut m).unwrap();
+    }
+    let () = redis::cmd("RPUSH").arg("list").arg(&["a", "b", "c"]).query(&mut m).unwrap();
+    let () = redis::cmd("HSET").arg("h").arg(&["f", "v"]).query(&mut m).unwrap();
+    let () = redis::cmd("ZADD").arg("z").arg(1.5).arg("m").query(&mut m).unwrap();
+    let _: i64 = redis::cmd("SADD").arg("s").arg(&["x", "y"]).query(&mut m).unwrap();
+    let mut r = replica.conn();
+    let ok: String = q(&mut r, &["REPLICAOF", "127.0.0.1", &master.port.to_string()]).unwrap();
+    assert_eq!(ok, "OK");
+    assert!(wait_until(Duration::from_secs(10), || link_up(replica.port)), "the replica never synced");
+    // Writes after the sync arrive through the stream; WAIT confirms the replica has them.
+    let () = redis::cmd("SET").arg("after").arg("sync").query(&mut m).unwrap();
+    let acked: i64 = q(&mut m, &["WAIT", "1", "5000"]).unwrap();
+    assert_eq!(acked, 1);
+    assert_eq!(q::<i64>(&mut r, &["DBSIZE"]).unwrap(), 505);
+    assert_eq!(q::<Vec<String>>(&mut r, &["LRANGE", "list", "0", "-1"]).unwrap(), ["a", "b", "c"]);
+    assert_eq!(q::<String>(&mut r, &["GET", "after"]).unwrap(), "sync");
+    assert_eq!(q::<String>(&mut r, &["ZSCORE", "z", "m"]).unwrap(), "1.5");
+    // A replica does not take writes.
+    let e = q::<String>(&mut r, &["SET", "x", "1"]).unwrap_err().to_string();
+    assert!(e.contains("You can't write against a read only replica"), "{e}");
+    assert_eq!(info_field(master.port, "stats", "sync_full").as_deref(), Some("1"));
+
+    // Drop the link: the replica comes back with +CONTINUE, not a second full sync.
+    let killed: i64 = q(&mut m, &["CLIENT", "KILL", "TYPE", "replica"]).unwrap();
+    assert_eq!(killed, 1);
+    let () = redis::cmd("SET").arg("during").arg("gap").query(&mut m).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || {
+        info_field(master.port, "stats", "sync_partial_ok").as_deref() == Some("1") && link_up(replica.port)
+    }));
+    assert_eq!(info_field(master.port, "stats", "sync_full").as_deref(), Some("1"));
+    assert_eq!(q::<i64>(&mut m, &["WAIT", "1", "5000"]).unwrap(), 1);
+    assert_eq!(q::<String>(&mut r, &["GET", "during"]).unwrap(), "gap");
+    let offsets = |p: u16, f: &str| info_field(p, "replication", f).unwrap();
+    assert_eq!(offsets(master.port, "master_repl_offset"), offsets(replica.port, "slave_repl_offset"));
+}
+
+#[test]
+fn replicates_to_and_from_redis_server() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let node = Server::node(&[]);
+    let redis = Server::redis(&[]);
+    let mut n = node.conn();
+    for i in 0..100 {
+        let () = redis::cmd("HSET").arg(format!("h{i}")).arg("f").arg(i).query(&mut n).unwrap();
+    }
+    // redis-server replicating slotgate.
+    let mut r = redis.conn();
+    let _: String = q(&mut r, &["REPLICAOF", "127.0.0.1", &node.port.to_string()]).unwrap();
+    assert!(wait_until(Duration::from_secs(20), || link_up(redis.port)), "redis-server did not sync from slotgate");
+    let () = redis::cmd("SET").arg("live").arg("1").query(&mut n).unwrap();
+    assert_eq!(q::<i64>(&mut n, &["WAIT", "1", "5000"]).unwrap(), 1);
+    assert_eq!(q::<i64>(&mut r, &["DBSIZE"]).unwrap(), 101);
+    assert_eq!(q::<String>(&mut r, &["HGET", "h42", "f"]).unwrap(), "42");
+    // And slotgate replicating redis-server.
+    let _: String = q(&mut r, &["REPLICAOF", "NO", "ONE"]).unwrap();
+    let () = redis::cmd("SET").arg("from").arg("redis").query(&mut r).unwrap();
+    let other = Server::node(&[]);
+    let mut o = other.conn();
+    let _: String = q(&mut o, &["REPLICAOF", "127.0.0.1", &redis.port.to_string()]).unwrap();
+    assert!(wait_until(Duration::from_secs(20), || link_up(other.port)), "slotgate did not sync from redis-server");
+    let () = redis::cmd("SET").arg("streamed").arg("yes").query(&mut r).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || q::<Option<String>>(&mut o, &["GET", "streamed"])
+        .unwrap()
+        .is_some()));
+    assert_eq!(q::<i64>(&mut o, &["DBSIZE"]).unwrap(), 103);
+    assert_eq!(q::<String>(&mut o, &["GET", "from"]).unwrap(), "redis");
+}
+
+#[test]
+fn a_corrupt_sync_stream_is_refused_and_retried() {
+    // A fake master: answers the handshake, then sends a snapshot that is not an RDB file.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let attempts = Arc::new(Mutex::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let fake = {
+        let (attempts, stop) = (attempts.clone(), stop.clone());
+        listener.set_nonblocking(true).unwrap();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let Ok((mut s, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                let mut buf = [0u8; 4096];
+                let mut seen = String::new();
+                // PING, REPLCONF x2, PSYNC: answer each line of commands as they come.
+                while !seen.contains("PSYNC") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            let chunk = String::from_utf8_lossy(&buf[..n]).into_owned();
+                            for _ in 0..chunk.matches('*').count() {
+                                if !chunk.contains("PSYNC") {
+                                    let _ = s.write_all(if chunk.contains("PING") { b"+PONG\r\n" } else { b"+OK\r\n" });
+                                }
+                            }
+                            seen.push_str(&chunk);
+                        }
+                    }
+                }
+                *attempts.lock().unwrap() += 1;
+                let _ = s.write_all(
+                    b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n$20\r\nthis is not rdb data",
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+    };
+    let replica = Server::node(&["--logfile", "node.log"]);
+    let mut r = replica.conn();
+    let () = redis::cmd("SET").arg("mine").arg("kept").query(&mut r).unwrap();
+    let _: String = q(&mut r, &["REPLICAOF", "127.0.0.1", &port.to_string()]).unwrap();
+    assert!(wait_until(Duration::from_secs(15), || *attempts.lock().unwrap() >= 2), "the replica did not retry");
+    stop.store(true, Ordering::Relaxed);
+    fake.join().unwrap();
+    assert!(!link_up(replica.port));
+    // Nothing of the bad snapshot was applied: the old data is still there.
+    assert_eq!(q::<String>(&mut r, &["GET", "mine"]).unwrap(), "kept");
+    assert_eq!(q::<i64>(&mut r, &["DBSIZE"]).unwrap(), 1);
+    let log = std::fs::read_to_string(replica.dir.join("node.log")).unwrap_or_default();
+    assert!(log.contains("bad snapshot"), "the log should say why: {log}");
+}
+
+/// The node currently serving `slot`, as `via` sees it.
+fn owner(via: u16, slot: u16) -> Option<u16> {
+    let text = redis_cli(via, &["cluster", "nodes"])?;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 9 || f[2].contains("fail") {
+            continue;
+        }
+        let port: u16 = f[1].split('@').next()?.rsplit(':').next()?.parse().ok()?;
+        for r in f[8..].iter().filter(|r| !r.starts_with('[')) {
+            let (a, b) = r.split_once('-').unwrap_or((r, r));
+            if (a.parse::<u16>().ok()?..=b.parse::<u16>().ok()?).contains(&slot) {
+                return Some(port);
+            }
+        }
+    }
+    None
+}
+
+/// True when the server on `port` answers PING within 300 ms.
+fn answers(port: u16) -> bool {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(300)));
+    let mut buf = [0u8; 16];
+    s.write_all(b"PING\r\n").is_ok() && s.read(&mut buf).is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
+}
+
+/// What a writer thread saw.
+#[derive(Default)]
+struct Writes {
+    /// Acknowledged by WAIT 1 (the replica has it).
+    safe: Vec<usize>,
+    /// Acknowledged with OK but not confirmed by WAIT.
+    unconfirmed: Vec<usize>,
+    errors: usize,
+    last_error: Option<String>,
+}
+
+/// Writes `tag:i` to keys of one slot, following the slot to its current owner, each write
+/// followed by WAIT 1 100. Bounded by `max` writes and the stop flag.
+fn writer(
+    via: Vec<u16>,
+    slot_key: &'static str,
+    max: usize,
+    stop: Arc<AtomicBool>,
+    log: Arc<Mutex<Writes>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let slot = key_slot(slot_key.as_bytes());
+        let mut con: Option<(u16, redis::Connection)> = None;
+        for i in 0..max {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            // Look the owner up again only after an error (MOVED, a dead connection).
+            if con.is_none() {
+                // Skip an owner that does not answer (a frozen master): redis-rs's connection
+                // handshake has no read timeout and would wait for it forever.
+                let Some(target) = via.iter().find_map(|p| owner(*p, slot)).filter(|p| answers(*p)) else {
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                };
+                con = redis::Client::open(format!("redis://127.0.0.1:{target}/"))
+                    .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)))
+                    .ok()
+                    .map(|c| (target, c));
+                if let Some((_, c)) = con.as_mut() {
+                    let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                }
+            }
+            let Some((_, c)) = con.as_mut() else { continue };
+            let key = format!("{slot_key}:{i}");
+            let set: redis::RedisResult<String> = redis::cmd("SET").arg(&key).arg(i).query(c);
+            let mut l = log.lock().unwrap();
+            match set {
+                Ok(_) => match redis::cmd("WAIT").arg(1).arg(100).query::<i64>(c) {
+                    Ok(n) if n >= 1 => l.safe.push(i),
+                    _ => l.unconfirmed.push(i),
+                },
+                Err(e) => {
+                    l.errors += 1;
+                    l.last_error = Some(e.to_string());
+                    con = None;
+                }
+            }
+            drop(l);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    })
+}
+
+/// Every key of `writes` that must exist after the fault, checked on the slot's owner.
+fn missing(via: &[u16], slot_key: &str, ids: &[usize]) -> Vec<usize> {
+    let slot = key_slot(slot_key.as_bytes());
+    let port = via.iter().find_map(|p| owner(*p, slot)).expect("the slot has an owner");
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+    let present: HashSet<usize> = ids
+        .iter()
+        .copied()
+        .filter(|i| q::<Option<String>>(&mut c, &["GET", &format!("{slot_key}:{i}")]).unwrap().is_some())
+        .collect();
+    ids.iter().copied().filter(|i| !present.contains(i)).collect()
+}
+
+/// Kills (or freezes) the master of `{w}`'s slot under load; checks the takeover.
+fn lose_a_master(freeze: bool) {
+    if !require_tool("redis-cli") {
+        return;
+    }
+    let mut c = Cluster::slotgate(3, 1, 2000);
+    let ports = c.ports();
+    let slot_key = "{w}";
+    let victim = owner(ports[0], key_slot(slot_key.as_bytes())).unwrap();
+    let nodes = c.nodes();
+    let victim_id = nodes.iter().find(|n| n.port == victim).unwrap().id.clone();
+    let replica = nodes.iter().find(|n| n.master_id.as_deref() == Some(victim_id.as_str())).unwrap().port;
+    let others: Vec<u16> = ports.iter().copied().filter(|p| *p != victim).collect();
+    let (stop, log) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Writes::default())));
+    let w = writer(others.clone(), slot_key, 100_000, stop.clone(), log.clone());
+    assert!(wait_until(Duration::from_secs(20), || log.lock().unwrap().safe.len() >= 200));
+    let pid = c.pids()[ports.iter().position(|p| *p == victim).unwrap()];
+    let fault = Instant::now();
+    if freeze {
+        std::process::Command::new("kill").args(["-STOP", &pid.to_string()]).status().unwrap();
+    } else {
+        c.kill(victim);
+    }
+    let took_over = wait_until(Duration::from_secs(30), || {
+        info_field(replica, "replication", "role").as_deref() == Some("master")
+            && others
+                .iter()
+                .all(|p| redis_cli(*p, &["cluster", "info"]).is_some_and(|i| i.contains("cluster_state:ok")))
+    });
+    println!("replica took over {:?} after the fault", fault.elapsed());
+    assert!(took_over, "the replica did not take over with the cluster back to ok");
+    // WAIT confirms nothing while the new master has no replica yet: count every acknowledged write.
+    let acked = |l: &Writes| l.safe.len() + l.unconfirmed.len();
+    let at = acked(&log.lock().unwrap());
+    assert!(
+        wait_until(Duration::from_secs(20), || acked(&log.lock().unwrap()) >= at + 100),
+        "writes did not resume: {:?}",
+        log.lock().unwrap().last_error
+    );
+    // The old master comes back and follows the new one.
+    if freeze {
+        std::process::Command::new("kill").args(["-CONT", &pid.to_string()]).status().unwrap();
+    } else {
+        c.restart(victim);
+    }
+    let rejoined = wait_until(Duration::from_secs(30), || {
+        cluster_nodes(victim).is_some_and(|ns| ns.iter().any(|n| n.port == victim && !n.is_master())) && link_up(victim)
+    });
+    assert!(rejoined, "the old master did not become a replica of the new one");
+    stop.store(true, Ordering::Relaxed);
+    w.join().unwrap();
+    let l = log.lock().unwrap();
+    let lost_safe = missing(&others, slot_key, &l.safe);
+    let lost_unconfirmed = missing(&others, slot_key, &l.unconfirmed);
+    println!(
+        "{} writes confirmed by WAIT, {} only acknowledged ({} of those lost), {} errors",
+        l.safe.len(),
+        l.unconfirmed.len(),
+        lost_unconfirmed.len(),
+        l.errors
+    );
+    assert!(lost_safe.is_empty(), "writes confirmed by WAIT 1 were lost: {lost_safe:?}");
+    // The old master kept no copy of its slots of its own.
+    assert_eq!(info_field(victim, "replication", "role").as_deref(), Some("slave"));
+}
+
+#[test]
+fn killed_master_is_replaced_and_rejoins_as_replica() {
+    lose_a_master(false);
+}
+
+#[test]
+fn frozen_master_steps_down_when_it_wakes() {
+    lose_a_master(true);
+}
+
+#[test]
+fn manual_failover_under_load_loses_no_acknowledged_write() {
+    if !require_tool("redis-cli") {
+        return;
+    }
+    let c = Cluster::slotgate(3, 1, 2000);
+    let ports = c.ports();
+    let slot_key = "{m}";
+    let master = owner(ports[0], key_slot(slot_key.as_bytes())).unwrap();
+    let nodes = c.nodes();
+    let master_id = nodes.iter().find(|n| n.port == master).unwrap().id.clone();
+    let replica = nodes.iter().find(|n| n.master_id.as_deref() == Some(master_id.as_str())).unwrap().port;
+    // Acknowledged = OK from the server, confirmed or not: none may be lost.
+    let (stop, log) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Writes::default())));
+    let w = writer(ports.clone(), slot_key, 100_000, stop.clone(), log.clone());
+    assert!(wait_until(Duration::from_secs(20), || log.lock().unwrap().safe.len() >= 200));
+    assert_eq!(redis_cli(replica, &["cluster", "failover"]).as_deref(), Some("OK"));
+    assert!(
+        wait_until(Duration::from_secs(20), || info_field(replica, "replication", "role").as_deref() == Some("master")
+            && info_field(master, "replication", "role").as_deref() == Some("slave")),
+        "the manual failover did not complete"
+    );
+    // WAIT confirms nothing while the new master has no replica yet: count every acknowledged write.
+    let acked = |l: &Writes| l.safe.len() + l.unconfirmed.len();
+    let at = acked(&log.lock().unwrap());
+    assert!(wait_until(Duration::from_secs(20), || acked(&log.lock().unwrap()) >= at + 100), "writes did not resume");
+    stop.store(true, Ordering::Relaxed);
+    w.join().unwrap();
+    let l = log.lock().unwrap();
+    let all: Vec<usize> = l.safe.iter().chain(&l.unconfirmed).copied().collect();
+    let lost = missing(&ports, slot_key, &all);
+    println!("{} acknowledged writes across the manual failover, {} errors", all.len(), l.errors);
+    assert!(lost.is_empty(), "acknowledged writes lost by CLUSTER FAILOVER: {lost:?}");
+}
+
+#[test]
+fn bad_replication_commands_get_clear_errors() {
+    if !require_tool("redis-cli") {
+        return;
+    }
+    let c = Cluster::slotgate(3, 1, 3000);
+    // Each node's own word on who it is, rather than one node's view of the others.
+    let nodes: Vec<slotgate_tests::NodeInfo> = c
+        .ports()
+        .iter()
+        .map(|p| cluster_nodes(*p).unwrap().into_iter().find(|n| n.flags.iter().any(|f| f == "myself")).unwrap())
+        .collect();
+    let master = nodes.iter().find(|n| n.is_master()).unwrap();
+    let replica = nodes.iter().find(|n| !n.is_master()).unwrap();
+    let unknown = "0123456789012345678901234567890123456789";
+    let cases: Vec<(u16, Vec<&str>, String)> = vec![
+        (master.port, vec!["cluster", "replicate", unknown], format!("ERR Unknown node {unknown}")),
+        (master.port, vec!["cluster", "replicate", &master.id], "ERR Can't replicate myself".into()),
+        (replica.port, vec!["cluster", "replicate", &replica.id], "ERR Can't replicate myself".into()),
+        (
+            master.port,
+            vec!["cluster", "replicate", replica.master_id.as_deref().unwrap()],
+            "ERR To set a master the node must be empty and without assigned slots.".into(),
+        ),
+        (master.port, vec!["cluster", "failover"], "ERR You should send CLUSTER FAILOVER to a replica".into()),
+        (replica.port, vec!["cluster", "failover", "sideways"], "ERR syntax error".into()),
+        (replica.port, vec!["replicaof", "127.0.0.1", "1"], "ERR REPLICAOF not allowed in cluster mode.".into()),
+    ];
+    for (port, args, want) in cases {
+        assert_eq!(redis_cli(port, &args).unwrap(), want, "{args:?}");
+    }
+    // A replica redirects writes to its master; with READONLY it serves reads of its slots.
+    let key = (0..)
+        .map(|i| format!("k{i}"))
+        .find(|k| owner(master.port, key_slot(k.as_bytes())) == Some(master.port))
+        .unwrap();
+    assert_eq!(redis_cli(master.port, &["set", &key, "v"]).as_deref(), Some("OK"));
+    let its_replica = nodes.iter().find(|n| n.master_id.as_deref() == Some(master.id.as_str())).unwrap().port;
+    let moved = redis_cli(its_replica, &["set", &key, "w"]).unwrap();
+    assert!(moved.starts_with("MOVED "), "{moved}");
+    assert_eq!(redis_cli(master.port, &["wait", "1", "2000"]).as_deref(), Some("1"));
+    let mut r = redis::Client::open(format!("redis://127.0.0.1:{its_replica}/")).unwrap().get_connection().unwrap();
+    let _: String = q(&mut r, &["READONLY"]).unwrap();
+    assert_eq!(q::<String>(&mut r, &["GET", &key]).unwrap(), "v");
+}
+
+#[test]
+fn min_replicas_to_write_refuses_writes_without_good_replicas() {
+    let master = Server::node(&["--min-replicas-to-write", "1", "--min-replicas-max-lag", "10"]);
+    let mut m = master.conn();
+    let e = q::<String>(&mut m, &["SET", "k", "v"]).unwrap_err().to_string();
+    assert!(e.contains("Not enough good replicas to write"), "{e}");
+    // Reads are fine.
+    assert_eq!(q::<Option<String>>(&mut m, &["GET", "k"]).unwrap(), None);
+    let replica = Server::node(&[]);
+    let _: String = q(&mut replica.conn(), &["REPLICAOF", "127.0.0.1", &master.port.to_string()]).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || link_up(replica.port)));
+    assert_eq!(q::<String>(&mut m, &["SET", "k", "v"]).unwrap(), "OK");
+}
