@@ -37,7 +37,7 @@ window() {
   local via=$1 owner pid t0 t1
   owner=$(redis-cli -p "$via" cluster nodes | awk -v s="$(redis-cli -p "$via" cluster keyslot '{fw}')" '
     $3 ~ /master/ { for (i = 9; i <= NF; i++) { split($i, r, "-"); if (r[2] == "") r[2] = r[1]; if (s >= r[1] && s <= r[2]) { split($2, a, "[:@]"); print a[2] } } }')
-  pid=$(pgrep -f -- "--port $owner " | head -1)
+  pid=$(redis-cli -p "$owner" info server | tr -d '\r' | awk -F: '/^process_id:/ {print $2}')
   local other
   for other in "$@"; do [[ $other != "$owner" ]] && break; done
   redis-cli -c -p "$other" set '{fw}k' before >/dev/null
