@@ -112,6 +112,10 @@ pub struct Command {
     pub stats: CommandStats,
 }
 
+/// Commands of the shared table only the proxy serves so far: the node answers them as unknown
+/// (ACL on the nodes is still open).
+const PROXY_ONLY: &[&str] = &["acl"];
+
 /// The node's command table: every command of the shared table that has a handler here.
 pub struct CommandTable {
     by_name: FastMap<&'static [u8], usize>,
@@ -152,7 +156,7 @@ impl CommandTable {
             let handler = match handlers.get(spec.name) {
                 Some(h) => *h,
                 // Containers dispatch to their subcommands.
-                None if !spec.subcommands.is_empty() => container_unknown_sub,
+                None if !spec.subcommands.is_empty() && !PROXY_ONLY.contains(&spec.name) => container_unknown_sub,
                 None => continue,
             };
             by_name.insert(spec.name.as_bytes(), commands.len());
@@ -646,6 +650,11 @@ mod tests {
             assert!(names.contains(name), "handler {name} has no spec in protocol::command");
         }
         for spec in COMMANDS.iter().flat_map(|c| std::iter::once(c).chain(c.subcommands.iter())) {
+            let container = spec.name.split('|').next().unwrap_or(spec.name);
+            if PROXY_ONLY.contains(&container) {
+                assert!(!names.contains(spec.name), "{} is not served by the node yet", spec.name);
+                continue;
+            }
             assert!(names.contains(spec.name), "spec {} has no handler", spec.name);
         }
     }
