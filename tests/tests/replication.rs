@@ -386,6 +386,7 @@ fn bad_replication_commands_get_clear_errors() {
         .collect();
     let master = nodes.iter().find(|n| n.is_master()).unwrap();
     let replica = nodes.iter().find(|n| !n.is_master()).unwrap();
+    let other_master = nodes.iter().find(|n| n.is_master() && n.id != master.id).unwrap();
     let unknown = "0123456789012345678901234567890123456789";
     let cases: Vec<(u16, Vec<&str>, String)> = vec![
         (master.port, vec!["cluster", "replicate", unknown], format!("ERR Unknown node {unknown}")),
@@ -393,7 +394,7 @@ fn bad_replication_commands_get_clear_errors() {
         (replica.port, vec!["cluster", "replicate", &replica.id], "ERR Can't replicate myself".into()),
         (
             master.port,
-            vec!["cluster", "replicate", replica.master_id.as_deref().unwrap()],
+            vec!["cluster", "replicate", &other_master.id],
             "ERR To set a master the node must be empty and without assigned slots.".into(),
         ),
         (master.port, vec!["cluster", "failover"], "ERR You should send CLUSTER FAILOVER to a replica".into()),

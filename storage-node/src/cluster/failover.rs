@@ -63,7 +63,9 @@ pub fn replica_tick(cl: &mut Cluster, now: i64, no_failover: bool) {
         // Replicas that have seen more of the master's writes go first.
         let my_offset = cl.me().repl_offset;
         let rank = cl.replicas_of(&master_id).filter(|r| r.repl_offset > my_offset).count() as i64;
-        let delay = if manual { 0 } else { 500 + (evict::rand() % 500) as i64 + rank * 1000 };
+        // FAIL is broadcast the moment a majority agrees, so a shorter wait than Redis's 500 ms
+        // suffices for it to arrive; the random part still spreads rival replicas apart.
+        let delay = if manual { 0 } else { 250 + (evict::rand() % 250) as i64 + rank * 1000 };
         cl.election.start_at = now + delay;
         cl.election.asked = false;
         cl.election.voters.clear();

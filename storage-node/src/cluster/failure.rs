@@ -151,7 +151,9 @@ pub async fn run(shared: Shared) {
             {
                 n.link = None;
             }
-            if connected && n.ping_sent == 0 && now - n.pong_received > timeout / 2 {
+            // Every node is pinged at least twice a second (Redis waits up to half the node
+            // timeout): a dead node is then suspected within the timeout plus half a second.
+            if connected && n.ping_sent == 0 && now - n.pong_received > (timeout / 2).min(500) {
                 bus::send_ping(cl, id);
             }
             let Some(n) = cl.nodes.get_mut(id) else { continue };
