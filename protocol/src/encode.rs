@@ -31,6 +31,23 @@ pub fn write_int(out: &mut BytesMut, n: i64) {
     out.put_slice(&buf[i..]);
 }
 
+/// Appends a command as clients send it: a multibulk of bulk strings. The node's replication
+/// stream and AOF, MIGRATE, and the proxy's requests to nodes all use this one encoder.
+pub fn write_command<A: AsRef<[u8]>>(out: &mut BytesMut, args: &[A]) {
+    out.reserve(16 + args.iter().map(|a| a.as_ref().len() + 16).sum::<usize>());
+    out.put_u8(b'*');
+    write_int(out, args.len() as i64);
+    out.put_slice(b"\r\n");
+    for a in args {
+        let a = a.as_ref();
+        out.put_u8(b'$');
+        write_int(out, a.len() as i64);
+        out.put_slice(b"\r\n");
+        out.put_slice(a);
+        out.put_slice(b"\r\n");
+    }
+}
+
 /// Formats a double as Redis replies it: `inf`, `-inf`, `nan`, integers without a fraction, and
 /// otherwise the shortest text that reads back as the same value.
 pub fn write_f64(out: &mut BytesMut, d: f64) {

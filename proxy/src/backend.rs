@@ -96,18 +96,8 @@ impl tokio::io::AsyncWrite for NodeStream {
 
 /// Encodes a command as a RESP multibulk request.
 pub fn encode(args: &[Bytes]) -> Bytes {
-    use protocol::encode::write_int;
-    let mut out = BytesMut::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
-    out.extend_from_slice(b"*");
-    write_int(&mut out, args.len() as i64);
-    out.extend_from_slice(b"\r\n");
-    for a in args {
-        out.extend_from_slice(b"$");
-        write_int(&mut out, a.len() as i64);
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    let mut out = BytesMut::new();
+    protocol::encode::write_command(&mut out, args);
     out.freeze()
 }
 

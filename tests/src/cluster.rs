@@ -55,6 +55,8 @@ pub struct NodeInfo {
     pub master_id: Option<String>,
     /// Number of slots the node serves.
     pub slots: usize,
+    /// The slot ranges it serves, inclusive.
+    pub ranges: Vec<(u16, u16)>,
 }
 
 impl NodeInfo {
@@ -78,23 +80,35 @@ pub fn cluster_nodes(port: u16) -> Option<Vec<NodeInfo>> {
         }
         // Address: ip:port@busport[,hostname]
         let port = f[1].split('@').next()?.rsplit(':').next()?.parse().ok()?;
-        let slots = f[8..]
+        let ranges: Vec<(u16, u16)> = f[8..]
             .iter()
             .filter(|r| !r.starts_with('['))
-            .map(|r| match r.split_once('-') {
-                Some((a, b)) => b.parse::<usize>().unwrap_or(0) + 1 - a.parse::<usize>().unwrap_or(0),
-                None => 1,
+            .filter_map(|r| {
+                let (a, b) = r.split_once('-').unwrap_or((r, r));
+                Some((a.parse().ok()?, b.parse().ok()?))
             })
-            .sum();
+            .collect();
+        let slots = ranges.iter().map(|(a, b)| (b - a) as usize + 1).sum();
         nodes.push(NodeInfo {
             id: f[0].to_string(),
             port,
             flags: f[2].split(',').map(str::to_string).collect(),
             master_id: (f[3] != "-").then(|| f[3].to_string()),
             slots,
+            ranges,
         });
     }
     Some(nodes)
+}
+
+/// The port of the node serving `slot`, as the node on `via` sees it (nodes it considers
+/// failing are skipped).
+pub fn slot_owner(via: u16, slot: u16) -> Option<u16> {
+    cluster_nodes(via)?
+        .into_iter()
+        .filter(|n| !n.flags.iter().any(|f| f.starts_with("fail")))
+        .find(|n| n.ranges.iter().any(|(a, b)| (*a..=*b).contains(&slot)))
+        .map(|n| n.port)
 }
 
 struct ClusterNode {

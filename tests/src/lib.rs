@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod cluster;
-pub use cluster::{cluster_nodes, cluster_port, redis_cli, Cluster, Kind, NodeInfo, Proxy};
+pub use cluster::{cluster_nodes, cluster_port, redis_cli, slot_owner, Cluster, Kind, NodeInfo, Proxy};
 
 /// Where the workspace's build output is.
 fn target_dir() -> PathBuf {

@@ -36,21 +36,7 @@ fn cli(port: u16, args: &[&str]) -> String {
 
 /// The port of the node serving `slot`, from CLUSTER NODES of `via`.
 fn owner_port(via: u16, slot: u16) -> u16 {
-    let text = cli(via, &["cluster", "nodes"]);
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let port: u16 = f[1].split('@').next().unwrap().rsplit(':').next().unwrap().parse().unwrap();
-        for r in &f[8..] {
-            if r.starts_with('[') {
-                continue;
-            }
-            let (a, b) = r.split_once('-').unwrap_or((r, r));
-            if (a.parse::<u16>().unwrap()..=b.parse::<u16>().unwrap()).contains(&slot) {
-                return port;
-            }
-        }
-    }
-    panic!("slot {slot} has no owner:\n{text}");
+    slotgate_tests::slot_owner(via, slot).unwrap_or_else(|| panic!("slot {slot} has no owner"))
 }
 
 fn node_id(port: u16) -> String {
@@ -385,14 +371,10 @@ fn keys_below_slot(n: usize, max_slot: u16) -> Vec<String> {
 
 /// Reads every key from the node that owns it now (as seen by `via`) and compares values.
 fn assert_all_readable(via: u16, keys: &[String]) {
-    let text = cli(via, &["cluster", "nodes"]);
     let mut owner = vec![0u16; 16384];
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let port: u16 = f[1].split('@').next().unwrap().rsplit(':').next().unwrap().parse().unwrap();
-        for r in f[8..].iter().filter(|r| !r.starts_with('[')) {
-            let (a, b) = r.split_once('-').unwrap_or((r, r));
-            owner[a.parse::<usize>().unwrap()..=b.parse::<usize>().unwrap()].fill(port);
+    for n in cluster_nodes(via).expect("cluster nodes") {
+        for (a, b) in n.ranges {
+            owner[a as usize..=b as usize].fill(n.port);
         }
     }
     let mut conns: HashMap<u16, redis::Connection> = HashMap::new();

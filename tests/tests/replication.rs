@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use protocol::slot::key_slot;
-use slotgate_tests::{cluster_nodes, q, redis_cli, require_tool, wait_until, Cluster, Server};
+use slotgate_tests::{cluster_nodes, q, redis_cli, require_tool, slot_owner, wait_until, Cluster, Server};
 
 fn info_field(port: u16, section: &str, field: &str) -> Option<String> {
     let text = redis_cli(port, &["info", section])?;
@@ -157,25 +157,6 @@ fn a_corrupt_sync_stream_is_refused_and_retried() {
     assert!(log.contains("bad snapshot"), "the log should say why: {log}");
 }
 
-/// The node currently serving `slot`, as `via` sees it.
-fn owner(via: u16, slot: u16) -> Option<u16> {
-    let text = redis_cli(via, &["cluster", "nodes"])?;
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 9 || f[2].contains("fail") {
-            continue;
-        }
-        let port: u16 = f[1].split('@').next()?.rsplit(':').next()?.parse().ok()?;
-        for r in f[8..].iter().filter(|r| !r.starts_with('[')) {
-            let (a, b) = r.split_once('-').unwrap_or((r, r));
-            if (a.parse::<u16>().ok()?..=b.parse::<u16>().ok()?).contains(&slot) {
-                return Some(port);
-            }
-        }
-    }
-    None
-}
-
 /// True when the server on `port` answers PING within 300 ms.
 fn answers(port: u16) -> bool {
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
@@ -215,7 +196,7 @@ fn writer(
             if con.is_none() {
                 // Skip an owner that does not answer (a frozen master): redis-rs's connection
                 // handshake has no read timeout and would wait for it forever.
-                let Some(target) = via.iter().find_map(|p| owner(*p, slot)).filter(|p| answers(*p)) else {
+                let Some(target) = via.iter().find_map(|p| slot_owner(*p, slot)).filter(|p| answers(*p)) else {
                     std::thread::sleep(Duration::from_millis(50));
                     continue;
                 };
@@ -251,7 +232,7 @@ fn writer(
 /// Every key of `writes` that must exist after the fault, checked on the slot's owner.
 fn missing(via: &[u16], slot_key: &str, ids: &[usize]) -> Vec<usize> {
     let slot = key_slot(slot_key.as_bytes());
-    let port = via.iter().find_map(|p| owner(*p, slot)).expect("the slot has an owner");
+    let port = via.iter().find_map(|p| slot_owner(*p, slot)).expect("the slot has an owner");
     let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
     let present: HashSet<usize> = ids
         .iter()
@@ -269,7 +250,7 @@ fn lose_a_master(freeze: bool) {
     let mut c = Cluster::slotgate(3, 1, 2000);
     let ports = c.ports();
     let slot_key = "{w}";
-    let victim = owner(ports[0], key_slot(slot_key.as_bytes())).unwrap();
+    let victim = slot_owner(ports[0], key_slot(slot_key.as_bytes())).unwrap();
     let nodes = c.nodes();
     let victim_id = nodes.iter().find(|n| n.port == victim).unwrap().id.clone();
     let replica = nodes.iter().find(|n| n.master_id.as_deref() == Some(victim_id.as_str())).unwrap().port;
@@ -345,7 +326,7 @@ fn manual_failover_under_load_loses_no_acknowledged_write() {
     let c = Cluster::slotgate(3, 1, 2000);
     let ports = c.ports();
     let slot_key = "{m}";
-    let master = owner(ports[0], key_slot(slot_key.as_bytes())).unwrap();
+    let master = slot_owner(ports[0], key_slot(slot_key.as_bytes())).unwrap();
     let nodes = c.nodes();
     let master_id = nodes.iter().find(|n| n.port == master).unwrap().id.clone();
     let replica = nodes.iter().find(|n| n.master_id.as_deref() == Some(master_id.as_str())).unwrap().port;
@@ -407,7 +388,7 @@ fn bad_replication_commands_get_clear_errors() {
     // A replica redirects writes to its master; with READONLY it serves reads of its slots.
     let key = (0..)
         .map(|i| format!("k{i}"))
-        .find(|k| owner(master.port, key_slot(k.as_bytes())) == Some(master.port))
+        .find(|k| slot_owner(master.port, key_slot(k.as_bytes())) == Some(master.port))
         .unwrap();
     assert_eq!(redis_cli(master.port, &["set", &key, "v"]).as_deref(), Some("OK"));
     let its_replica = nodes.iter().find(|n| n.master_id.as_deref() == Some(master.id.as_str())).unwrap().port;

@@ -412,7 +412,7 @@ impl Cluster {
     }
 
     /// CLUSTER NODES (and nodes.conf) line of one node.
-    pub fn node_line(&self, n: &Node, now: i64) -> String {
+    pub fn node_line(&self, n: &Node) -> String {
         let mut line = format!(
             "{} {}:{}@{} {} {} {} {} {} {}",
             n.id,
@@ -430,7 +430,6 @@ impl Cluster {
                 "disconnected"
             },
         );
-        let _ = now;
         for (start, end) in self.slot_ranges(&n.id) {
             if start == end {
                 line.push_str(&format!(" {start}"));
@@ -456,12 +455,11 @@ impl Cluster {
 
     /// CLUSTER NODES: myself first is not required; Redis prints in table order.
     pub fn nodes_text(&self) -> String {
-        let now = now_ms();
         let mut ids: Vec<&NodeId> = self.nodes.keys().collect();
         ids.sort();
         let mut out = String::new();
         for id in ids {
-            out.push_str(&self.node_line(&self.nodes[id], now));
+            out.push_str(&self.node_line(&self.nodes[id]));
             out.push('\n');
         }
         out

@@ -397,8 +397,7 @@ fn replicas(ctx: &mut Ctx) -> Result<(), Error> {
     if !cl.nodes[&id].is_master() {
         return err("ERR The specified node is not a master");
     }
-    let now = now_ms();
-    let lines: Vec<String> = cl.replicas_of(&id).map(|n| cl.node_line(n, now)).collect();
+    let lines: Vec<String> = cl.replicas_of(&id).map(|n| cl.node_line(n)).collect();
     ctx.out.array(lines.len());
     for l in lines {
         ctx.out.bulk(l.as_bytes());

@@ -158,15 +158,6 @@ fn parse(args: &[Bytes]) -> Result<Request, Error> {
     Ok(Request { addr, db, timeout, copy, replace, auth, keys })
 }
 
-fn encode_command(out: &mut Vec<u8>, parts: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", parts.len()).as_bytes());
-    for p in parts {
-        out.extend_from_slice(format!("${}\r\n", p.len()).as_bytes());
-        out.extend_from_slice(p);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 /// Reads exactly `n` replies from the target.
 fn read_replies(stream: &mut TcpStream, n: usize) -> std::io::Result<Vec<Frame>> {
     let mut buf = Vec::new();
@@ -214,16 +205,16 @@ fn migrate(ctx: &mut Ctx) -> Result<(), Error> {
         return Ok(());
     }
     let restore_cmd: &[u8] = if ctx.srv.cluster.is_some() { b"RESTORE-ASKING" } else { b"RESTORE" };
-    let mut out = Vec::new();
+    let mut out = bytes::BytesMut::new();
     let mut expected = 0;
     if let Some((user, pass)) = &req.auth {
         match user {
-            Some(u) => encode_command(&mut out, &[b"AUTH", u, pass]),
-            None => encode_command(&mut out, &[b"AUTH", pass]),
+            Some(u) => protocol::encode::write_command(&mut out, &[&b"AUTH"[..], u, pass]),
+            None => protocol::encode::write_command(&mut out, &[&b"AUTH"[..], pass]),
         }
         expected += 1;
     }
-    encode_command(&mut out, &[b"SELECT", req.db.to_string().as_bytes()]);
+    protocol::encode::write_command(&mut out, &[b"SELECT", req.db.to_string().as_bytes()]);
     expected += 1;
     for (key, payload, ttl) in &batch {
         let ttl = ttl.to_string();
@@ -231,7 +222,7 @@ fn migrate(ctx: &mut Ctx) -> Result<(), Error> {
         if req.replace {
             parts.push(b"REPLACE");
         }
-        encode_command(&mut out, &parts);
+        protocol::encode::write_command(&mut out, &parts);
     }
     let cached = ctx.srv.migrate_conns.remove(&req.addr).filter(|(_, used)| used.elapsed() < CACHE_TTL);
     let fresh = cached.is_none();

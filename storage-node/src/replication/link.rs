@@ -87,17 +87,10 @@ async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<(), Str
 
 /// Sends one command and reads its one-line reply.
 async fn call(stream: &mut TcpStream, buf: &mut BytesMut, args: &[&[u8]]) -> Result<String, String> {
-    let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-    stream.write_all(&encode(&args)).await.map_err(|e| e.to_string())?;
+    let mut out = BytesMut::new();
+    protocol::encode::write_command(&mut out, args);
+    stream.write_all(&out).await.map_err(|e| e.to_string())?;
     read_line(stream, buf).await
-}
-
-fn is_current(shared: &Shared, generation: u64) -> Result<(), String> {
-    if shared.borrow().repl.link_generation == generation {
-        Ok(())
-    } else {
-        Err("replication target changed".into())
-    }
 }
 
 async fn session(shared: &Shared, generation: u64, master: &MasterAddr) -> Result<(), String> {
@@ -128,7 +121,7 @@ async fn session(shared: &Shared, generation: u64, master: &MasterAddr) -> Resul
     }
     call(&mut stream, &mut buf, &[b"REPLCONF", b"listening-port", port.to_string().as_bytes()]).await?;
     call(&mut stream, &mut buf, &[b"REPLCONF", b"capa", b"psync2"]).await?;
-    is_current(shared, generation)?;
+    current(&shared.borrow(), generation)?;
     let next = (offset + 1).to_string();
     let reply = call(&mut stream, &mut buf, &[b"PSYNC", replid.as_bytes(), next.as_bytes()]).await?;
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
@@ -145,7 +138,7 @@ async fn session(shared: &Shared, generation: u64, master: &MasterAddr) -> Resul
             read_more(&mut stream, &mut buf).await?;
         }
         let snapshot = buf.split_to(len);
-        is_current(shared, generation)?;
+        current(&shared.borrow(), generation)?;
         let mut srv = shared.borrow_mut();
         load_snapshot(&mut srv, &snapshot)?;
         srv.repl.replid = id.to_string();
@@ -209,7 +202,7 @@ async fn stream_commands(
         let mut replies: Vec<u8> = Vec::new();
         {
             let mut srv = shared.borrow_mut();
-            shared_gen(&srv, generation)?;
+            current(&srv, generation)?;
             let srv = &mut *srv;
             let mut clock = Clock::start();
             loop {
@@ -253,7 +246,8 @@ async fn stream_commands(
     }
 }
 
-fn shared_gen(srv: &Server, generation: u64) -> Result<(), String> {
+/// Whether this link is still the one the node wants (REPLICAOF may have moved on).
+fn current(srv: &Server, generation: u64) -> Result<(), String> {
     if srv.repl.link_generation == generation {
         Ok(())
     } else {
@@ -261,7 +255,7 @@ fn shared_gen(srv: &Server, generation: u64) -> Result<(), String> {
     }
 }
 
-fn ack_bytes(offset: u64) -> Vec<u8> {
+fn ack_bytes(offset: u64) -> bytes::BytesMut {
     let off = offset.to_string();
     encode(&[Bytes::from_static(b"REPLCONF"), Bytes::from_static(b"ACK"), Bytes::from(off)])
 }

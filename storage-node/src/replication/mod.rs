@@ -119,14 +119,9 @@ impl Replication {
 }
 
 /// Encodes a command as the stream carries it.
-pub fn encode(args: &[Bytes]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
-    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+pub fn encode(args: &[Bytes]) -> bytes::BytesMut {
+    let mut out = bytes::BytesMut::new();
+    protocol::encode::write_command(&mut out, args);
     out
 }
 

@@ -5,7 +5,7 @@
 //! Everything a top-level command caused (EXEC's commands, a script's effects, keys it
 //! expired on the way) is wrapped in MULTI/EXEC when it is more than one command.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use protocol::command::{flags, CommandSpec};
 
 use super::Server;
@@ -104,23 +104,7 @@ impl Propagation {
 
 /// Appends `args` as a RESP multibulk.
 pub fn encode<A: AsRef<[u8]>>(buf: &mut BytesMut, args: &[A]) {
-    let mut num = itoa(args.len());
-    buf.put_u8(b'*');
-    buf.extend_from_slice(num.as_bytes());
-    buf.extend_from_slice(b"\r\n");
-    for a in args {
-        let a = a.as_ref();
-        num = itoa(a.len());
-        buf.put_u8(b'$');
-        buf.extend_from_slice(num.as_bytes());
-        buf.extend_from_slice(b"\r\n");
-        buf.extend_from_slice(a);
-        buf.extend_from_slice(b"\r\n");
-    }
-}
-
-fn itoa(n: usize) -> String {
-    n.to_string()
+    protocol::encode::write_command(buf, args);
 }
 
 /// Describes what a command that just ran did (called by `commands::execute` while the
