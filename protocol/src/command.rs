@@ -538,9 +538,37 @@ impl CommandSpec {
     }
 }
 
-fn index() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
-    static INDEX: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
+/// FNV-1a: command names are short and not attacker-chosen keys of a growing map, so the
+/// per-command lookup needs no SipHash (it showed in the proxy's profile).
+#[derive(Default, Clone, Copy)]
+pub struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A map keyed by command names.
+pub type NameMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<NameHasher>>;
+
+fn index() -> &'static NameMap<&'static [u8], &'static CommandSpec> {
+    static INDEX: OnceLock<NameMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
     INDEX.get_or_init(|| COMMANDS.iter().map(|c| (c.name.as_bytes(), c)).collect())
+}
+
+/// Where a top-level command sits in [`COMMANDS`] (for per-command arrays such as metrics).
+pub fn position(spec: &CommandSpec) -> Option<usize> {
+    let offset = (spec as *const CommandSpec as usize).wrapping_sub(COMMANDS.as_ptr() as usize);
+    let i = offset / std::mem::size_of::<CommandSpec>();
+    COMMANDS.get(i).filter(|c| std::ptr::eq(*c, spec)).map(|_| i)
 }
 
 /// Finds a command by name, case-insensitively, without allocating for short names.

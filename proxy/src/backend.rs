@@ -25,10 +25,70 @@ pub enum BackendError {
 /// One raw reply frame, or why there is none.
 pub type ReplyResult = Result<Bytes, BackendError>;
 
-/// A request for one node: encoded command bytes and where its reply goes.
+/// The replies to a group of pipelined commands, in order; `error` says why the rest are
+/// missing when there are fewer frames than commands.
+#[derive(Debug)]
+pub struct Replies {
+    pub frames: Vec<Bytes>,
+    pub error: Option<BackendError>,
+}
+
+/// Where the replies of a request go: one command's reply, or a whole group's.
+pub enum ReplyTo {
+    One(oneshot::Sender<ReplyResult>),
+    Group(oneshot::Sender<Replies>),
+}
+
+/// A request for one node: `count` encoded commands and where their replies go.
 pub struct Request {
     pub bytes: Bytes,
-    pub reply: oneshot::Sender<ReplyResult>,
+    pub count: usize,
+    pub reply: ReplyTo,
+}
+
+/// A request written to a node, collecting its replies.
+struct Waiting {
+    reply: ReplyTo,
+    count: usize,
+    frames: Vec<Bytes>,
+}
+
+impl Waiting {
+    fn new(req: Request) -> Waiting {
+        let frames = match req.reply {
+            ReplyTo::One(_) => Vec::new(),
+            ReplyTo::Group(_) => Vec::with_capacity(req.count),
+        };
+        Waiting { reply: req.reply, count: req.count, frames }
+    }
+
+    /// Takes one reply frame; true when the request is complete and was answered.
+    fn push(&mut self, frame: Bytes) -> bool {
+        self.frames.push(frame);
+        self.frames.len() == self.count
+    }
+
+    fn complete(self) {
+        match self.reply {
+            ReplyTo::One(tx) => {
+                let _ = tx.send(self.frames.into_iter().next().ok_or(BackendError::Lost("no reply".into())));
+            }
+            ReplyTo::Group(tx) => {
+                let _ = tx.send(Replies { frames: self.frames, error: None });
+            }
+        }
+    }
+
+    fn fail(self, e: BackendError) {
+        match self.reply {
+            ReplyTo::One(tx) => {
+                let _ = tx.send(Err(e));
+            }
+            ReplyTo::Group(tx) => {
+                let _ = tx.send(Replies { frames: self.frames, error: Some(e) });
+            }
+        }
+    }
 }
 
 /// Settings every backend connection uses.
@@ -144,14 +204,32 @@ impl Pools {
         conns[i].clone()
     }
 
-    /// Sends `bytes` to `addr` on `lane`; the receiver yields the raw reply.
+    /// Sends one command to `addr` on `lane`; the receiver yields the raw reply.
     pub fn send(&self, addr: SocketAddr, resp3: bool, lane: usize, bytes: Bytes) -> oneshot::Receiver<ReplyResult> {
         let (tx, rx) = oneshot::channel();
-        let req = Request { bytes, reply: tx };
-        if let Err(mpsc::error::SendError(req)) = self.lane(addr, resp3, lane).send(req) {
-            let _ = req.reply.send(Err(BackendError::NotSent("backend connection closed".into())));
-        }
+        self.submit(addr, resp3, lane, Request { bytes, count: 1, reply: ReplyTo::One(tx) });
         rx
+    }
+
+    /// Sends `count` pipelined commands to `addr` on `lane` as one request: one channel message
+    /// and one reply for the group, however many commands it holds.
+    pub fn send_group(
+        &self,
+        addr: SocketAddr,
+        resp3: bool,
+        lane: usize,
+        bytes: Bytes,
+        count: usize,
+    ) -> oneshot::Receiver<Replies> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(addr, resp3, lane, Request { bytes, count, reply: ReplyTo::Group(tx) });
+        rx
+    }
+
+    fn submit(&self, addr: SocketAddr, resp3: bool, lane: usize, req: Request) {
+        if let Err(mpsc::error::SendError(req)) = self.lane(addr, resp3, lane).send(req) {
+            Waiting::new(req).fail(BackendError::NotSent("backend connection closed".into()));
+        }
     }
 }
 
@@ -232,16 +310,16 @@ async fn run_connection(addr: SocketAddr, resp3: bool, opts: BackendOpts, mut rx
             }
             Err(e) => {
                 tracing::warn!(node = %addr, "backend connection failed: {e}");
-                let _ = first.reply.send(Err(BackendError::NotSent(e.clone())));
+                Waiting::new(first).fail(BackendError::NotSent(e.clone()));
                 while let Ok(r) = rx.try_recv() {
-                    let _ = r.reply.send(Err(BackendError::NotSent(e.clone())));
+                    Waiting::new(r).fail(BackendError::NotSent(e.clone()));
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_millis(500));
                 continue 'reconnect;
             }
         };
-        let mut pending: VecDeque<oneshot::Sender<ReplyResult>> = VecDeque::new();
+        let mut pending: VecDeque<Waiting> = VecDeque::new();
         let mut out = BytesMut::new();
         let mut inbuf = BytesMut::with_capacity(16 * 1024);
         let mut next = Some(first);
@@ -249,11 +327,14 @@ async fn run_connection(addr: SocketAddr, resp3: bool, opts: BackendOpts, mut rx
         loop {
             if let Some(req) = next.take() {
                 out.extend_from_slice(&req.bytes);
-                pending.push_back(req.reply);
+                pending.push_back(Waiting::new(req));
+                // Let the other sessions that are ready run first: what they queue meanwhile
+                // shares this write (one syscall and one wake-up of the node for many clients).
+                tokio::task::yield_now().await;
                 // Everything already queued goes out in the same write.
                 while let Ok(r) = rx.try_recv() {
                     out.extend_from_slice(&r.bytes);
-                    pending.push_back(r.reply);
+                    pending.push_back(Waiting::new(r));
                     if out.len() > 1 << 20 {
                         break;
                     }
@@ -285,8 +366,12 @@ async fn run_connection(addr: SocketAddr, resp3: bool, opts: BackendOpts, mut rx
                         match frame_len(&inbuf) {
                             Ok(Some(len)) => {
                                 let frame = inbuf.split_to(len).freeze();
-                                match pending.pop_front() {
-                                    Some(tx) => { let _ = tx.send(Ok(frame)); }
+                                match pending.front_mut() {
+                                    Some(w) => {
+                                        if w.push(frame) {
+                                            if let Some(w) = pending.pop_front() { w.complete(); }
+                                        }
+                                    }
                                     None => { fail_all(&mut pending, "unexpected reply"); continue 'reconnect; }
                                 }
                             }
@@ -309,8 +394,8 @@ async fn run_connection(addr: SocketAddr, resp3: bool, opts: BackendOpts, mut rx
     }
 }
 
-fn fail_all(pending: &mut VecDeque<oneshot::Sender<ReplyResult>>, why: &str) {
-    for tx in pending.drain(..) {
-        let _ = tx.send(Err(BackendError::Lost(why.to_string())));
+fn fail_all(pending: &mut VecDeque<Waiting>, why: &str) {
+    for w in pending.drain(..) {
+        w.fail(BackendError::Lost(why.to_string()));
     }
 }

@@ -7,6 +7,7 @@ mod config;
 mod emulation;
 mod merge;
 mod metrics;
+mod outbox;
 mod pinned;
 mod pubsub;
 mod session;

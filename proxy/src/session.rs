@@ -9,6 +9,7 @@
 //! sent again to the slot's new master once a failover replaced the old one. Any other write in
 //! that situation gets an error, because it may have been applied.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use tokio::sync::oneshot;
 use crate::backend::{encode, BackendError, Pools, ReplyResult};
 use crate::config::{ProxyConfig, ReadPolicy};
 use crate::merge;
+use crate::outbox::{Outbox, Outcome, Ticket};
 use crate::pinned::Pinned;
 use crate::topology::Topology;
 
@@ -60,6 +62,8 @@ pub(crate) struct Session {
     /// The ACL user, and whether the client has logged in (or `default` needs no password).
     pub(crate) user: String,
     pub(crate) authenticated: bool,
+    /// The current batch's requests, grouped per node.
+    outbox: Outbox,
 }
 
 impl Session {
@@ -76,12 +80,17 @@ impl Session {
 
 /// A request sent to one node, with what is needed to send it again.
 struct InFlight {
-    rx: oneshot::Receiver<ReplyResult>,
-    bytes: Bytes,
+    sent: Sent,
     slot: Option<u16>,
     target: SocketAddr,
     /// Sending it twice leaves the same data as once (a read, or an idempotent write).
     repeatable: bool,
+}
+
+/// How a request went out: in the batch's outbox, or alone (a resend after a redirect).
+enum Sent {
+    Queued(Ticket),
+    Alone(oneshot::Receiver<ReplyResult>, Bytes),
 }
 
 /// Writes whose second application changes nothing (the reply may differ, the data does not).
@@ -155,6 +164,7 @@ pub async fn serve<S: ClientStream>(
         peer,
         user: "default".into(),
         authenticated: proxy.security.default_login(),
+        outbox: Outbox::default(),
     };
     let _ = session_loop(&proxy, &mut s, &mut stream).await;
     proxy.clients.fetch_sub(1, Ordering::Relaxed);
@@ -172,25 +182,31 @@ async fn session_loop<S: ClientStream>(proxy: &Arc<Proxy>, s: &mut Session, stre
         if stream.read_buf(&mut inbuf).await? == 0 {
             return Ok(());
         }
-        // Plan and send the whole batch first, so one client's pipeline is pipelined upstream.
+        // Plan the whole batch first and send it per node, so one client's pipeline is
+        // pipelined upstream. Every reply is written at the end, so the batch's start is each
+        // command's start.
+        let started = Instant::now();
         let mut batch = Vec::new();
         let mut protocol_error = None;
         loop {
             match decoder.decode(&mut inbuf, &limits) {
                 Ok(Some(args)) => {
                     proxy.commands.fetch_add(1, Ordering::Relaxed);
-                    let name = lower(&args[0]);
-                    let subscribes = matches!(name.as_str(), "subscribe" | "psubscribe" | "ssubscribe");
+                    let spec = lookup(&args[0]);
+                    let name = spec.map_or_else(|| Cow::Owned(lower(&args[0])), |c| Cow::Borrowed(c.name));
+                    let subscribes = matches!(&*name, "subscribe" | "psubscribe" | "ssubscribe");
                     if subscribes && s.multi.is_none() {
                         if let Some(denied) = crate::acl::gate(proxy, s, &args) {
-                            batch.push((name, Instant::now(), Pending::Ready(denied)));
+                            batch.push((spec, Pending::Ready(denied)));
                             continue;
                         }
                         // Earlier replies first, then the session streams from a subscriber connection.
-                        for (_, _, p) in batch.drain(..) {
+                        s.outbox.flush(&proxy.pools, s.id as usize);
+                        for (_, p) in batch.drain(..) {
                             let reply = resolve(proxy, &mut *s, p).await;
                             out.extend_from_slice(&reply);
                         }
+                        s.outbox.clear();
                         stream.write_all(&out).await?;
                         out.clear();
                         crate::pubsub::subscribed(proxy, s, stream, &mut inbuf, &mut decoder, &args).await?;
@@ -199,7 +215,8 @@ async fn session_loop<S: ClientStream>(proxy: &Arc<Proxy>, s: &mut Session, stre
                         }
                         continue;
                     }
-                    batch.push((name, Instant::now(), plan(proxy, s, &args)));
+                    let p = plan(proxy, s, &name, &args);
+                    batch.push((spec, p));
                     if s.close {
                         break;
                     }
@@ -211,10 +228,17 @@ async fn session_loop<S: ClientStream>(proxy: &Arc<Proxy>, s: &mut Session, stre
                 }
             }
         }
-        for (name, started, p) in batch {
+        s.outbox.flush(&proxy.pools, s.id as usize);
+        let mut specs = Vec::with_capacity(batch.len());
+        for (spec, p) in batch {
             let reply = resolve(proxy, &mut *s, p).await;
-            proxy.metrics.observe(&name, started.elapsed().as_secs_f64());
             out.extend_from_slice(&reply);
+            specs.push(spec);
+        }
+        s.outbox.clear();
+        let elapsed = started.elapsed().as_secs_f64();
+        for spec in specs {
+            proxy.metrics.observe(spec, elapsed);
         }
         if let Some(e) = &protocol_error {
             out.extend_from_slice(e.as_bytes());
@@ -233,15 +257,14 @@ pub(crate) fn lower(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_ascii_lowercase()
 }
 
-fn send(proxy: &Proxy, s: &Session, target: SocketAddr, slot: Option<u16>, args: &[Bytes], readonly: bool) -> InFlight {
-    let bytes = encode(args);
-    let rx = proxy.pools.send(target, s.resp3, s.id as usize, bytes.clone());
-    InFlight { rx, bytes, slot, target, repeatable: readonly || idempotent(args) }
+fn send(s: &mut Session, target: SocketAddr, slot: Option<u16>, args: &[Bytes], readonly: bool) -> InFlight {
+    let ticket = s.outbox.push(target, s.resp3, args);
+    InFlight { sent: Sent::Queued(ticket), slot, target, repeatable: readonly || idempotent(args) }
 }
 
 /// Sends a request to the master of `slot`, or a read to one of its replicas under
 /// `read-policy prefer-replica` (each client sticks to one replica, keeping its reads in order).
-fn to_slot(proxy: &Proxy, s: &Session, slot: u16, args: &[Bytes], readonly: bool) -> Result<InFlight, Pending> {
+fn to_slot(proxy: &Proxy, s: &mut Session, slot: u16, args: &[Bytes], readonly: bool) -> Result<InFlight, Pending> {
     let map = proxy.topo.snapshot();
     let Some(target) = map.master_of(slot) else {
         proxy.topo.refresh_soon();
@@ -253,17 +276,17 @@ fn to_slot(proxy: &Proxy, s: &Session, slot: u16, args: &[Bytes], readonly: bool
         }
         _ => target,
     };
-    Ok(send(proxy, s, target, Some(slot), args, readonly))
+    Ok(send(s, target, Some(slot), args, readonly))
 }
 
 /// Sends the same request to every master.
-fn to_all(proxy: &Proxy, s: &Session, args: &[Bytes], readonly: bool) -> Result<Vec<InFlight>, Pending> {
+fn to_all(proxy: &Proxy, s: &mut Session, args: &[Bytes], readonly: bool) -> Result<Vec<InFlight>, Pending> {
     let map = proxy.topo.snapshot();
     if map.masters.is_empty() {
         proxy.topo.refresh_soon();
         return Err(err("CLUSTERDOWN The cluster is down"));
     }
-    Ok(map.masters.iter().map(|m| send(proxy, s, *m, None, args, readonly)).collect())
+    Ok(map.masters.iter().map(|m| send(s, *m, None, args, readonly)).collect())
 }
 
 /// Groups key positions by slot (Redis Cluster needs one slot per sub-request).
@@ -310,20 +333,19 @@ const TX_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "rese
 /// Commands that block: they get a connection of their own.
 const BLOCKING: &[&str] = &["blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax", "bzmpop"];
 
-fn plan(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Pending {
+fn plan(proxy: &Arc<Proxy>, s: &mut Session, name: &str, args: &[Bytes]) -> Pending {
     // Access control comes first: nothing a user may not run reaches a node (or a queue).
     if let Some(denied) = crate::acl::gate(proxy, s, args) {
         s.multi_error |= s.multi.is_some();
         return Pending::Ready(denied);
     }
-    let name = lower(&args[0]);
     // Only containers (SCRIPT, CLIENT) look at the subcommand; others skip the allocation.
-    let sub = if matches!(name.as_str(), "script" | "client" | "cluster") {
+    let sub = if matches!(name, "script" | "client" | "cluster") {
         args.get(1).map(|a| lower(a)).unwrap_or_default()
     } else {
         String::new()
     };
-    if s.multi.is_some() && !TX_CONTROL.contains(&name.as_str()) {
+    if s.multi.is_some() && !TX_CONTROL.contains(&name) {
         // Queued locally; the whole transaction goes to one node at EXEC, so every key must
         // share one slot (an error here dooms the transaction, as Redis's EXECABORT does).
         match command_slot(args) {
@@ -346,7 +368,7 @@ fn plan(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Pending {
             }
         }
     }
-    match name.as_str() {
+    match name {
         "multi" => {
             if s.multi.is_some() {
                 return err("ERR MULTI calls can not be nested");
@@ -391,7 +413,7 @@ fn plan(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Pending {
             Ok(slot) => Pending::Blocking(args.to_vec(), slot),
             Err(e) => err(&e),
         },
-        _ => plan_plain(proxy, s, &name, &sub, args),
+        _ => plan_plain(proxy, s, name, &sub, args),
     }
 }
 
@@ -493,7 +515,7 @@ fn plan_plain(proxy: &Arc<Proxy>, s: &mut Session, name: &str, sub: &str, args: 
                 return err("CLUSTERDOWN The cluster is down");
             }
             let pick = map.masters[(s.id as usize) % map.masters.len()];
-            Pending::Single(send(proxy, s, pick, None, args, true))
+            Pending::Single(send(s, pick, None, args, true))
         }
         "scan" => scan(proxy, s, args),
         "unsubscribe" | "punsubscribe" | "sunsubscribe" => {
@@ -508,7 +530,7 @@ fn plan_plain(proxy: &Arc<Proxy>, s: &mut Session, name: &str, sub: &str, args: 
     }
 }
 
-fn fan(proxy: &Proxy, s: &Session, args: &[Bytes], readonly: bool, make: fn(Vec<InFlight>) -> Pending) -> Pending {
+fn fan(proxy: &Proxy, s: &mut Session, args: &[Bytes], readonly: bool, make: fn(Vec<InFlight>) -> Pending) -> Pending {
     match to_all(proxy, s, args, readonly) {
         Ok(parts) => make(parts),
         Err(e) => e,
@@ -516,7 +538,7 @@ fn fan(proxy: &Proxy, s: &Session, args: &[Bytes], readonly: bool, make: fn(Vec<
 }
 
 /// A command with keys goes to the node of its slot; all keys must share it.
-fn keyed(proxy: &Proxy, s: &Session, args: &[Bytes]) -> Pending {
+fn keyed(proxy: &Proxy, s: &mut Session, args: &[Bytes]) -> Pending {
     let readonly = lookup(&args[0]).is_some_and(|c| c.has(flags::READONLY));
     match command_slot(args) {
         Err(e) => err(&e),
@@ -527,14 +549,14 @@ fn keyed(proxy: &Proxy, s: &Session, args: &[Bytes]) -> Pending {
         Ok(None) => {
             let map = proxy.topo.snapshot();
             match map.masters.get((s.id as usize) % map.masters.len().max(1)) {
-                Some(&m) => Pending::Single(send(proxy, s, m, None, args, readonly)),
+                Some(&m) => Pending::Single(send(s, m, None, args, readonly)),
                 None => err("CLUSTERDOWN The cluster is down"),
             }
         }
     }
 }
 
-fn scan(proxy: &Proxy, s: &Session, args: &[Bytes]) -> Pending {
+fn scan(proxy: &Proxy, s: &mut Session, args: &[Bytes]) -> Pending {
     let Some(cursor) = args.get(1).and_then(|c| std::str::from_utf8(c).ok()?.parse::<u64>().ok()) else {
         return err("ERR invalid cursor");
     };
@@ -545,7 +567,7 @@ fn scan(proxy: &Proxy, s: &Session, args: &[Bytes]) -> Pending {
     };
     let mut sub_args = args.to_vec();
     sub_args[1] = Bytes::from((cursor & ((1 << SCAN_NODE_SHIFT) - 1)).to_string());
-    Pending::Scan(node, send(proxy, s, target, None, &sub_args, true))
+    Pending::Scan(node, send(s, target, None, &sub_args, true))
 }
 
 fn bulk(b: &[u8]) -> Bytes {
@@ -754,7 +776,7 @@ async fn resolve(proxy: &Arc<Proxy>, s: &mut Session, p: Pending) -> Bytes {
     }
 }
 
-async fn finish_all(proxy: &Arc<Proxy>, s: &Session, parts: Vec<InFlight>) -> Vec<Bytes> {
+async fn finish_all(proxy: &Arc<Proxy>, s: &mut Session, parts: Vec<InFlight>) -> Vec<Bytes> {
     let mut out = Vec::with_capacity(parts.len());
     for f in parts {
         out.push(finish(proxy, s, f).await);
@@ -793,21 +815,29 @@ fn redirect_target(reply: &[u8]) -> Option<(bool, SocketAddr)> {
 
 /// Awaits a request's reply, following MOVED/ASK and retrying through failovers until the
 /// retry deadline.
-async fn finish(proxy: &Arc<Proxy>, s: &Session, mut f: InFlight) -> Bytes {
+async fn finish(proxy: &Arc<Proxy>, s: &mut Session, mut f: InFlight) -> Bytes {
     let deadline = Instant::now() + proxy.cfg.retry_deadline;
     let mut backoff = Duration::from_millis(20);
     let mut redirects = 0;
     loop {
-        let outcome = match tokio::time::timeout(proxy.cfg.command_timeout, &mut f.rx).await {
-            Err(_) => {
+        let outcome = match &mut f.sent {
+            Sent::Queued(t) => s.outbox.reply(t, proxy.cfg.command_timeout).await,
+            Sent::Alone(rx, _) => match tokio::time::timeout(proxy.cfg.command_timeout, rx).await {
+                Err(_) => Outcome::TimedOut,
+                Ok(Err(_)) => Outcome::Failed(BackendError::Lost("backend connection dropped".into())),
+                Ok(Ok(Ok(reply))) => Outcome::Reply(reply),
+                Ok(Ok(Err(e))) => Outcome::Failed(e),
+            },
+        };
+        let retry_reason = match outcome {
+            Outcome::TimedOut => {
                 // A stalled node: a repeatable request waits for a failover to give its slot to
                 // another master, then goes there.
                 match (f.repeatable, f.slot) {
                     (true, Some(slot)) => match await_new_master(proxy, slot, f.target, deadline).await {
                         Some(target) => {
                             proxy.retries.fetch_add(1, Ordering::Relaxed);
-                            f.target = target;
-                            f.rx = proxy.pools.send(target, s.resp3, s.id as usize, f.bytes.clone());
+                            resend(proxy, s, &mut f, target);
                             continue;
                         }
                         None => return Bytes::from_static(b"-ERR command timed out waiting for a cluster node\r\n"),
@@ -815,11 +845,7 @@ async fn finish(proxy: &Arc<Proxy>, s: &Session, mut f: InFlight) -> Bytes {
                     _ => return Bytes::from_static(b"-ERR command timed out waiting for a cluster node\r\n"),
                 }
             }
-            Ok(Err(_)) => Err(BackendError::NotSent("backend connection dropped".into())),
-            Ok(Ok(r)) => r,
-        };
-        let retry_reason = match outcome {
-            Ok(reply) => {
+            Outcome::Reply(reply) => {
                 if reply.starts_with(b"-MOVED ") || reply.starts_with(b"-ASK ") {
                     let Some((ask, target)) = redirect_target(&reply) else { return reply };
                     redirects += 1;
@@ -829,11 +855,10 @@ async fn finish(proxy: &Arc<Proxy>, s: &Session, mut f: InFlight) -> Bytes {
                         return reply;
                     }
                     if ask {
-                        return ask_once(proxy, target, &f.bytes).await;
+                        return ask_once(proxy, target, &sent_bytes(s, &f)).await;
                     }
                     proxy.topo.refresh_soon();
-                    f.target = target;
-                    f.rx = proxy.pools.send(target, s.resp3, s.id as usize, f.bytes.clone());
+                    resend(proxy, s, &mut f, target);
                     continue;
                 }
                 if reply.starts_with(b"-TRYAGAIN") || reply.starts_with(b"-CLUSTERDOWN") {
@@ -842,8 +867,8 @@ async fn finish(proxy: &Arc<Proxy>, s: &Session, mut f: InFlight) -> Bytes {
                     return reply;
                 }
             }
-            Err(BackendError::NotSent(e)) => Bytes::from(format!("-ERR cluster node unreachable: {e}\r\n")),
-            Err(BackendError::Lost(e)) => {
+            Outcome::Failed(BackendError::NotSent(e)) => Bytes::from(format!("-ERR cluster node unreachable: {e}\r\n")),
+            Outcome::Failed(BackendError::Lost(e)) => {
                 proxy.backend_errors.fetch_add(1, Ordering::Relaxed);
                 if !f.repeatable {
                     // The write may have been applied: sending it again could apply it twice.
@@ -862,9 +887,23 @@ async fn finish(proxy: &Arc<Proxy>, s: &Session, mut f: InFlight) -> Bytes {
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_millis(500));
         let target = f.slot.and_then(|slot| proxy.topo.snapshot().master_of(slot)).unwrap_or(f.target);
-        f.target = target;
-        f.rx = proxy.pools.send(target, s.resp3, s.id as usize, f.bytes.clone());
+        resend(proxy, s, &mut f, target);
     }
+}
+
+/// The encoded command of a request.
+fn sent_bytes(s: &Session, f: &InFlight) -> Bytes {
+    match &f.sent {
+        Sent::Queued(t) => s.outbox.bytes(t),
+        Sent::Alone(_, bytes) => bytes.clone(),
+    }
+}
+
+/// Sends a request again, alone, to `target`.
+fn resend(proxy: &Proxy, s: &Session, f: &mut InFlight, target: SocketAddr) {
+    let bytes = sent_bytes(s, f);
+    f.target = target;
+    f.sent = Sent::Alone(proxy.pools.send(target, s.resp3, s.id as usize, bytes.clone()), bytes);
 }
 
 /// Polls the topology until `slot` is served by a master other than `old`; `None` at the deadline.

@@ -26,7 +26,7 @@ pub(crate) struct Entry {
 /// Every command, numbered: top-level commands in table order, each followed by its subcommands.
 pub(crate) struct CommandIndex {
     pub entries: Vec<Entry>,
-    by_name: HashMap<&'static str, usize>,
+    by_name: protocol::command::NameMap<&'static str, usize>,
 }
 
 impl CommandIndex {
@@ -61,7 +61,8 @@ impl CommandIndex {
                 entries[id].children.push(sid);
             }
         }
-        let mut by_name: HashMap<&'static str, usize> = entries.iter().enumerate().map(|(i, e)| (e.name, i)).collect();
+        let mut by_name: protocol::command::NameMap<&'static str, usize> =
+            entries.iter().enumerate().map(|(i, e)| (e.name, i)).collect();
         for line in REDIS_COMMANDS.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
             let mut words = line.split(' ');
             let name = words.next().unwrap_or_default();
@@ -88,8 +89,13 @@ impl CommandIndex {
     /// Id of a full name (`get`, `config|get`), case-insensitively, as Redis's ACL rules look up
     /// commands: at most one `|`, and `cmd|sub` only names a real subcommand.
     pub fn id(&self, name: &[u8]) -> Option<usize> {
-        let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
-        self.by_name.get(lower.as_str()).copied()
+        // Lowercased on the stack: this runs for every command a client sends.
+        let mut lower = [0u8; 64];
+        let lower = lower.get_mut(..name.len())?;
+        for (d, s) in lower.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        self.by_name.get(std::str::from_utf8(lower).ok()?).copied()
     }
 
     /// Top-level ids, in table order.
