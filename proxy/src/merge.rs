@@ -133,17 +133,6 @@ pub fn unsubscribed(kind: &Bytes, named: bool, channels: &[Bytes], resp3: bool) 
     out.freeze()
 }
 
-/// True for an unsubscribe confirmation that leaves no subscription.
-pub fn is_last_unsubscribe(raw: &[u8]) -> bool {
-    match parse(raw) {
-        Frame::Array(items) | Frame::Push(items) => {
-            matches!(items.first(), Some(Frame::Bulk(k)) if k.ends_with(b"unsubscribe"))
-                && matches!(items.get(2), Some(Frame::Integer(0)))
-        }
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

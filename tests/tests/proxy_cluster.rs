@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use slotgate_tests::{
-    cluster_nodes, ensure_ioredis, js_dir, redis_cli, require_tool, resp, wait_until, Cluster, Kind, Proxy, RawConn,
-    Server,
+    cluster_nodes, ensure_ioredis, js_dir, redis_cli, require_tool, resp, slot_owner, wait_until, Cluster, Kind, Proxy,
+    RawConn, Server,
 };
 
 /// Runs a test body against a Redis cluster and against a slotgate cluster.
@@ -42,7 +42,8 @@ on_both_clusters!(
     redis_benchmark_through_the_proxy,
     bad_input_gets_redis_errors,
     resharding_while_a_client_writes,
-    failover_keeps_every_acknowledged_write
+    failover_keeps_every_acknowledged_write,
+    shard_subscriptions_follow_their_slot
 );
 
 const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
@@ -574,4 +575,66 @@ fn failover_keeps_every_acknowledged_write(kind: Kind) {
     assert!(lost.is_empty(), "{} acknowledged writes are lost: {:?}", lost.len(), &lost[..lost.len().min(10)]);
     assert!(continued, "fewer than 300 writes went through within 5 s after the failover");
     assert!(resumed, "writes did not continue after the old master came back");
+}
+
+/// `[kind, channel, count]` as a RESP2 client sees it.
+fn notice(kind: &str, channel: &str, count: usize) -> String {
+    format!("*3\r\n${}\r\n{kind}\r\n${}\r\n{channel}\r\n:{count}\r\n", kind.len(), channel.len())
+}
+
+/// SSUBSCRIBE through the proxy to channels on two shards: counts are the client's totals, and
+/// when one channel's slot moves to another node, the proxy subscribes there again: the client
+/// sees no `sunsubscribe` and keeps receiving the channel's messages.
+fn shard_subscriptions_follow_their_slot(kind: Kind) {
+    let Some((cluster, proxy)) = cluster_with_proxy(kind) else { return };
+    let seed = cluster.ports()[0];
+    let owner_of = |ch: &str| slot_owner(seed, keyslot(seed, ch)).expect("the slot has an owner");
+    let first = "orders";
+    let second = (0..100)
+        .map(|i| format!("ch{i}"))
+        .find(|c| owner_of(c) != owner_of(first))
+        .expect("a channel on another shard");
+
+    let mut sub = RawConn(TcpStream::connect(("127.0.0.1", proxy.port)).expect("connect to the proxy"));
+    sub.0.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    sub.roundtrip(&resp(&[b"SSUBSCRIBE", first.as_bytes()]), &notice("ssubscribe", first, 1));
+    sub.roundtrip(&resp(&[b"SSUBSCRIBE", second.as_bytes()]), &notice("ssubscribe", &second, 2));
+
+    let mut c = proxy.conn();
+    assert_eq!(query::<i64>(&mut c, &["SPUBLISH", first, "before"]), 1);
+    let want = "*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$6\r\nbefore\r\n";
+    assert_eq!(String::from_utf8_lossy(&sub.read_exact_len(want.len())), want);
+
+    // Move the channel's (empty) slot to another master.
+    let slot = keyslot(seed, first);
+    let from = owner_of(first);
+    let to = *cluster.master_ports().iter().find(|p| **p != from).expect("another master");
+    let to_id = cluster.node_id(to);
+    for p in cluster.master_ports() {
+        assert_eq!(redis_cli(p, &["cluster", "setslot", &slot.to_string(), "node", &to_id]).as_deref(), Some("OK"));
+    }
+    assert!(wait_until(Duration::from_secs(10), || owner_of(first) == to), "the slot did not move to {to}");
+
+    // Once the proxy resubscribed on the new owner, a message reaches the client.
+    assert!(
+        wait_until(Duration::from_secs(10), || query::<i64>(&mut c, &["SPUBLISH", first, "after"]) == 1),
+        "no subscriber for {first} on its new node"
+    );
+    let want = "*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$5\r\nafter\r\n";
+    assert_eq!(String::from_utf8_lossy(&sub.read_exact_len(want.len())), want, "no sunsubscribe, just the message");
+    assert_eq!(query::<i64>(&mut c, &["SPUBLISH", &second, "still"]), 1);
+    let want = format!("*3\r\n$8\r\nsmessage\r\n${}\r\n{second}\r\n$5\r\nstill\r\n", second.len());
+    assert_eq!(String::from_utf8_lossy(&sub.read_exact_len(want.len())), want);
+
+    // Leaving both: two notices, counting down, then the connection is a normal one again.
+    sub.send(&resp(&[b"SUNSUBSCRIBE"]));
+    let got = String::from_utf8_lossy(
+        &sub.read_exact_len(notice("sunsubscribe", first, 1).len() + notice("sunsubscribe", &second, 0).len()),
+    )
+    .to_string();
+    let one_way = notice("sunsubscribe", first, 1) + &notice("sunsubscribe", &second, 0);
+    let other_way = notice("sunsubscribe", &second, 1) + &notice("sunsubscribe", first, 0);
+    assert!(got == one_way || got == other_way, "unexpected SUNSUBSCRIBE replies: {got:?}");
+    sub.roundtrip(&resp(&[b"PING"]), "+PONG\r\n");
+    assert_eq!(query::<i64>(&mut c, &["SPUBLISH", first, "gone"]), 0);
 }
