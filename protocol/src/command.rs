@@ -24,8 +24,13 @@ pub mod flags {
     pub const MAY_REPLICATE: u32 = 1 << 14;
     /// Served on an importing slot without a preceding ASKING (RESTORE-ASKING).
     pub const ASKING: u32 = 1 << 15;
+    pub const SKIP_MONITOR: u32 = 1 << 16;
+    /// Keys are optional (EVAL with numkeys 0).
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 18;
 
-    /// Flag names in Redis's spelling, in the order Redis prints them.
+    /// Flag names in Redis's spelling, in the order Redis 7.0 prints them (it hides
+    /// `may_replicate`, and adds `movablekeys` for keys found by a key count).
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
         (READONLY, "readonly"),
@@ -36,13 +41,16 @@ pub mod flags {
         (BLOCKING, "blocking"),
         (LOADING, "loading"),
         (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
         (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (MAY_REPLICATE, "may_replicate"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
-        (ASKING, "asking"),
     ];
 }
 
@@ -144,6 +152,8 @@ const NK2: KeySpec = KeySpec::NumKeys { numkeys: 2, fixed: None };
 /// A destination at 1, `numkeys` at 2 (ZUNIONSTORE).
 const NK2D: KeySpec = KeySpec::NumKeys { numkeys: 2, fixed: Some(1) };
 const BLK: u32 = WRITE | BLOCKING;
+/// EVAL and friends, as Redis 7.0 flags them.
+const SCRIPT_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE;
 const NK: KeySpec = KeySpec::None;
 const fn container(name: &'static str, arity: i32, flags: u32, acl: u32, subs: &'static [CommandSpec]) -> CommandSpec {
     CommandSpec { name, arity, flags, acl, keys: KeySpec::None, subcommands: subs }
@@ -255,7 +265,7 @@ static CLUSTER_SUBS: &[CommandSpec] = &[
 pub static COMMANDS: &[CommandSpec] = &[
     // Connection and server.
     c("ping", -1, FAST, CONNECTION, NK),
-    c("echo", 2, FAST, CONNECTION, NK),
+    c("echo", 2, FAST | LOADING | STALE, CONNECTION, NK),
     c("hello", -1, CONN, CONNECTION, NK),
     c("auth", -2, CONN, CONNECTION, NK),
     c("select", 2, LOADING | STALE | FAST, CONNECTION, NK),
@@ -289,9 +299,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("flushdb", -1, WRITE, KEYSPACE | DANGEROUS, NK),
     c("time", 1, LOADING | STALE | FAST, 0, NK),
     c("lastsave", 1, LOADING | STALE | FAST, acl::ADMIN | DANGEROUS, NK),
-    c("save", 1, ADMIN | NOSCRIPT | NO_MULTI, DANGEROUS, NK),
-    c("bgsave", -1, ADMIN | NOSCRIPT, DANGEROUS, NK),
-    c("bgrewriteaof", 1, ADMIN | NOSCRIPT, DANGEROUS, NK),
+    c("save", 1, ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING, DANGEROUS, NK),
+    c("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, DANGEROUS, NK),
+    c("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, DANGEROUS, NK),
     c("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, DANGEROUS, NK),
     // Strings.
     c("get", 2, ROF, STRING, K1),
@@ -355,10 +365,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("spublish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, 0, K1),
     container("pubsub", -2, 0, 0, PUBSUB_SUBS),
     // Scripting.
-    c("eval", -3, NOSCRIPT | SKIP_SLOWLOG | MAY_REPLICATE, SCRIPTING, NK2),
-    c("evalsha", -3, NOSCRIPT | SKIP_SLOWLOG | MAY_REPLICATE, SCRIPTING, NK2),
-    c("eval_ro", -3, NOSCRIPT | SKIP_SLOWLOG | READONLY, SCRIPTING, NK2),
-    c("evalsha_ro", -3, NOSCRIPT | SKIP_SLOWLOG | READONLY, SCRIPTING, NK2),
+    c("eval", -3, SCRIPT_FLAGS | MAY_REPLICATE, SCRIPTING, NK2),
+    c("evalsha", -3, SCRIPT_FLAGS | MAY_REPLICATE, SCRIPTING, NK2),
+    c("eval_ro", -3, SCRIPT_FLAGS | READONLY, SCRIPTING, NK2),
+    c("evalsha_ro", -3, SCRIPT_FLAGS | READONLY, SCRIPTING, NK2),
     container("script", -2, 0, 0, SCRIPT_SUBS),
     // Hashes.
     c("hset", -4, RWF, HASH, K1),

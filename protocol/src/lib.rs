@@ -7,6 +7,7 @@ pub mod decode;
 pub mod encode;
 pub mod frame;
 pub mod glob;
+pub mod introspect;
 pub mod slot;
 pub mod split;
 

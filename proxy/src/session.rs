@@ -328,6 +328,22 @@ fn command_slot(args: &[Bytes]) -> Result<Option<u16>, String> {
     Ok(slot)
 }
 
+/// Commands of the table the proxy does not pass on: a replication stream, a node's own
+/// replication or lifecycle, or a redirect handshake would break a shared backend connection
+/// or act on one arbitrary node. They get Redis's unknown-command error.
+const NOT_SERVED: &[&str] =
+    &["psync", "sync", "replconf", "replicaof", "slaveof", "failover", "shutdown", "restore-asking", "asking"];
+
+/// Whether the proxy serves a command of the table (what COMMAND describes).
+fn serves(proxy: &Proxy, spec: &protocol::CommandSpec) -> bool {
+    let top = spec.name.split('|').next().unwrap_or(spec.name);
+    match top {
+        "cluster" | "asking" | "readonly" | "readwrite" => proxy.cfg.cluster_emulation,
+        "monitor" | "wait" => false,
+        _ => !NOT_SERVED.contains(&top),
+    }
+}
+
 /// Commands that act on the transaction instead of being queued.
 const TX_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 /// Commands that block: they get a connection of their own.
@@ -509,7 +525,18 @@ fn plan_plain(proxy: &Arc<Proxy>, s: &mut Session, name: &str, sub: &str, args: 
                 Err(e) => e,
             }
         }
-        "randomkey" | "time" | "command" | "lastsave" => {
+        "command" => {
+            let mut out = protocol::Reply::new();
+            out.proto = if s.resp3 { protocol::Proto::Resp3 } else { protocol::Proto::Resp2 };
+            match protocol::introspect::command(&mut out, args, &|spec| serves(proxy, spec)) {
+                Ok(()) => Pending::Ready(out.buf.freeze()),
+                Err(e) => err(&e),
+            }
+        }
+        n if NOT_SERVED.contains(&n) && !(n == "asking" && proxy.cfg.cluster_emulation) => {
+            err(&protocol::introspect::unknown_command(args))
+        }
+        "randomkey" | "time" | "lastsave" => {
             let map = proxy.topo.snapshot();
             if map.masters.is_empty() {
                 return err("CLUSTERDOWN The cluster is down");

@@ -187,11 +187,6 @@ impl CommandTable {
         let spec = self.commands[container].spec.subcommand(sub)?;
         self.find(spec.name.as_bytes())
     }
-
-    /// Top-level commands that are implemented.
-    pub fn top_level(&self) -> impl Iterator<Item = &Command> {
-        self.commands.iter().filter(|c| !c.spec.name.contains('|'))
-    }
 }
 
 impl Default for CommandTable {
@@ -203,32 +198,10 @@ impl Default for CommandTable {
 fn container_unknown_sub(ctx: &mut Ctx) -> Result<(), Error> {
     let name = String::from_utf8_lossy(&ctx.args[0]).to_uppercase();
     let sub = String::from_utf8_lossy(ctx.args.get(1).map_or(&b""[..], |a| &a[..])).into_owned();
-    err(format!("ERR unknown subcommand '{}'. Try {} HELP.", truncate(&sub, 128), name))
+    err(format!("ERR unknown subcommand '{}'. Try {} HELP.", protocol::introspect::truncate(&sub, 128), name))
 }
 
-fn truncate(s: &str, n: usize) -> &str {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
-/// `-ERR unknown command` with the first arguments quoted, as Redis 7.0 prints it.
-fn unknown_command(args: &[Bytes]) -> String {
-    let mut msg = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        truncate(&String::from_utf8_lossy(&args[0]), 128)
-    );
-    for a in args.iter().skip(1) {
-        let a = String::from_utf8_lossy(a);
-        let room = 128usize.saturating_sub(msg.len());
-        if room == 0 {
-            break;
-        }
-        msg.push_str(&format!("'{}' ", truncate(&a, room)));
-    }
-    msg
-}
+use protocol::introspect::unknown_command;
 
 /// The time reference of a batch of commands: wall-clock ms for expiry decisions, and a
 /// monotonic mark chained from one command to the next so each costs one clock read.

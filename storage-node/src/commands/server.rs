@@ -1,9 +1,7 @@
 //! Server commands: COMMAND, CONFIG, DBSIZE, FLUSHALL/FLUSHDB, TIME, LASTSAVE, SHUTDOWN.
 
 use config::NodeConfig;
-use protocol::command::{acl, flags, CommandSpec};
 use protocol::glob::{glob_match, glob_match_nocase};
-use protocol::lookup;
 
 use super::{err, help_reply, is, Ctx, Error, Handler};
 use crate::keyspace::Db;
@@ -11,12 +9,12 @@ use crate::keyspace::Db;
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     h.extend([
         ("command", command as Handler),
-        ("command|count", command_count),
-        ("command|info", command_info),
-        ("command|list", command_list),
-        ("command|docs", command_docs),
-        ("command|getkeys", command_getkeys),
-        ("command|help", command_help),
+        ("command|count", command),
+        ("command|info", command),
+        ("command|list", command),
+        ("command|docs", command),
+        ("command|getkeys", command),
+        ("command|help", command),
         ("config|get", config_get),
         ("config|set", config_set),
         ("config|rewrite", config_rewrite),
@@ -31,182 +29,11 @@ pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     ]);
 }
 
-/// One COMMAND INFO entry, in Redis 7.0's ten-field shape.
-fn write_info(ctx: &mut Ctx, spec: &CommandSpec) {
-    let out = &mut *ctx.out;
-    out.array(10);
-    out.bulk(spec.name.as_bytes());
-    out.int(spec.arity as i64);
-    let fl: Vec<&str> = flags::NAMES.iter().filter(|(f, _)| spec.flags & f != 0).map(|(_, n)| *n).collect();
-    out.set(fl.len());
-    for f in fl {
-        out.simple(f);
-    }
-    let (first, last, step) = spec.key_range();
-    out.int(first as i64);
-    out.int(last as i64);
-    out.int(step as i64);
-    let cats = spec.categories();
-    let names: Vec<&str> = acl::NAMES.iter().filter(|(c, _)| cats & c != 0).map(|(_, n)| *n).collect();
-    out.set(names.len());
-    for n in names {
-        out.simple(&format!("@{n}"));
-    }
-    out.array(0); // tips
-    out.array(0); // key specs
-    let subs: Vec<&CommandSpec> =
-        spec.subcommands.iter().filter(|s| ctx.srv.commands.find(s.name.as_bytes()).is_some()).collect();
-    ctx.out.array(subs.len());
-    for s in subs {
-        write_info(ctx, s);
-    }
-}
-
+/// The COMMAND family, from the shared table: the commands this node has handlers for.
 fn command(ctx: &mut Ctx) -> Result<(), Error> {
-    let specs: Vec<&'static CommandSpec> = ctx.srv.commands.top_level().map(|c| c.spec).collect();
-    ctx.out.array(specs.len());
-    for s in specs {
-        write_info(ctx, s);
-    }
-    Ok(())
-}
-
-fn command_count(ctx: &mut Ctx) -> Result<(), Error> {
-    let n = ctx.srv.commands.top_level().count();
-    ctx.out.int(n as i64);
-    Ok(())
-}
-
-fn find_spec(ctx: &Ctx, name: &[u8]) -> Option<&'static CommandSpec> {
-    let idx = ctx.srv.commands.lookup(name)?;
-    Some(ctx.srv.commands.commands[idx].spec)
-}
-
-fn command_info(ctx: &mut Ctx) -> Result<(), Error> {
-    if ctx.args.len() == 2 {
-        return command(ctx);
-    }
-    let args = ctx.args;
-    ctx.out.array(args.len() - 2);
-    for name in &args[2..] {
-        match find_spec(ctx, name) {
-            Some(spec) => write_info(ctx, spec),
-            None => ctx.out.null_array(),
-        }
-    }
-    Ok(())
-}
-
-fn command_list(ctx: &mut Ctx) -> Result<(), Error> {
-    let args = ctx.args;
-    let filter: Box<dyn Fn(&CommandSpec) -> bool> = match args.len() {
-        2 => Box::new(|_| true),
-        5 if is(&args[2], "filterby") => {
-            let v = args[4].clone();
-            if is(&args[3], "module") {
-                Box::new(|_| false)
-            } else if is(&args[3], "aclcat") {
-                let cat = acl::NAMES.iter().find(|(_, n)| v.eq_ignore_ascii_case(n.as_bytes())).map(|(c, _)| *c);
-                Box::new(move |s: &CommandSpec| cat.is_some_and(|c| s.categories() & c != 0))
-            } else if is(&args[3], "pattern") {
-                Box::new(move |s: &CommandSpec| glob_match_nocase(&v, s.name.as_bytes()))
-            } else {
-                return Err(Error::Syntax);
-            }
-        }
-        _ => return Err(Error::Syntax),
-    };
-    let names: Vec<&str> = ctx
-        .srv
-        .commands
-        .commands
-        .iter()
-        .filter(|c| c.spec.subcommands.is_empty() || !c.spec.name.contains('|'))
-        .map(|c| c.spec)
-        .filter(|s| filter(s))
-        .map(|s| s.name)
-        .collect();
-    ctx.out.array(names.len());
-    for n in names {
-        ctx.out.bulk(n.as_bytes());
-    }
-    Ok(())
-}
-
-/// The documentation group Redis files a command under, from its categories.
-fn group(spec: &CommandSpec) -> &'static str {
-    let cats = spec.categories();
-    if cats & acl::STRING != 0 {
-        "string"
-    } else if cats & acl::CONNECTION != 0 {
-        "connection"
-    } else if cats & acl::KEYSPACE != 0 {
-        "generic"
-    } else {
-        "server"
-    }
-}
-
-fn command_docs(ctx: &mut Ctx) -> Result<(), Error> {
-    let specs: Vec<&'static CommandSpec> = if ctx.args.len() == 2 {
-        ctx.srv.commands.top_level().map(|c| c.spec).collect()
-    } else {
-        ctx.args[2..].iter().filter_map(|n| find_spec(ctx, n)).collect()
-    };
-    ctx.out.map(specs.len());
-    for s in specs {
-        ctx.out.bulk(s.name.as_bytes());
-        ctx.out.map(1);
-        ctx.out.bulk(b"group");
-        ctx.out.bulk(group(s).as_bytes());
-    }
-    Ok(())
-}
-
-fn command_getkeys(ctx: &mut Ctx) -> Result<(), Error> {
-    let args = &ctx.args[2..];
-    let Some(mut spec) = lookup(&args[0]) else {
-        return err("ERR Invalid command specified");
-    };
-    if !spec.subcommands.is_empty() && args.len() > 1 {
-        spec = spec.subcommand(&args[1]).unwrap_or(spec);
-    }
-    if !spec.arity_ok(args.len()) {
-        return err("ERR Invalid number of arguments specified for command");
-    }
-    let idx = spec
-        .key_indexes(args.len(), |i| args.get(i).and_then(|a| super::arg_i64(a).ok()))
-        .map_err(|e| Error::Msg(e.into()))?;
-    if idx.is_empty() {
-        return err("ERR The command has no key arguments");
-    }
-    ctx.out.array(idx.len());
-    for i in idx {
-        ctx.out.bulk(&args[i]);
-    }
-    Ok(())
-}
-
-fn command_help(ctx: &mut Ctx) -> Result<(), Error> {
-    help_reply(
-        ctx.out,
-        "COMMAND",
-        &[
-            "(no subcommand)",
-            "    Return details about all Redis commands.",
-            "COUNT",
-            "    Return the total number of commands in this Redis server.",
-            "LIST",
-            "    Return a list of all commands in this Redis server.",
-            "INFO [<command-name> ...]",
-            "    Return details about multiple Redis commands.",
-            "DOCS [<command-name> ...]",
-            "    Return documentation details about multiple Redis commands.",
-            "GETKEYS <full-command>",
-            "    Return the keys from a full Redis command.",
-        ],
-    );
-    Ok(())
+    let commands = &ctx.srv.commands;
+    protocol::introspect::command(ctx.out, ctx.args, &|s| commands.find(s.name.as_bytes()).is_some())
+        .map_err(Error::Msg)
 }
 
 fn config_get(ctx: &mut Ctx) -> Result<(), Error> {
