@@ -66,6 +66,11 @@ config_enum! {
     }
 }
 
+config_enum! {
+    /// `tls-auth-clients` values.
+    TlsAuthClients { No => "no", Yes => "yes", Optional => "optional" }
+}
+
 /// The typed configuration of a slotgate-node (all fields pub, Redis defaults in Default).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeConfig {
@@ -169,6 +174,30 @@ pub struct NodeConfig {
     pub aclfile: String,
     /// `client-output-buffer-limit` as (class, hard, soft, soft-seconds); class is normal|replica|pubsub.
     pub client_output_buffer_limit: Vec<(String, u64, u64, u64)>,
+    /// `tls-port` (immutable); 0 = no TLS listener.
+    pub tls_port: u16,
+    /// `tls-cert-file`; empty = none.
+    pub tls_cert_file: String,
+    /// `tls-key-file`; empty = none.
+    pub tls_key_file: String,
+    /// `tls-client-cert-file`: what the node presents on its own links (else `tls-cert-file`).
+    pub tls_client_cert_file: String,
+    /// `tls-client-key-file`.
+    pub tls_client_key_file: String,
+    /// `tls-ca-cert-file`.
+    pub tls_ca_cert_file: String,
+    /// `tls-ca-cert-dir`.
+    pub tls_ca_cert_dir: String,
+    /// `tls-auth-clients`.
+    pub tls_auth_clients: TlsAuthClients,
+    /// `tls-protocols`; empty = TLSv1.2 and TLSv1.3.
+    pub tls_protocols: String,
+    /// `tls-ciphersuites` (TLS 1.3 suites); empty = the defaults.
+    pub tls_ciphersuites: String,
+    /// `tls-cluster`: the cluster bus and MIGRATE use TLS.
+    pub tls_cluster: bool,
+    /// `tls-replication`: a replica's link to its master uses TLS.
+    pub tls_replication: bool,
 }
 
 impl Default for NodeConfig {
@@ -229,11 +258,28 @@ impl Default for NodeConfig {
                 ("replica".into(), 256 * MB, 64 * MB, 60),
                 ("pubsub".into(), 32 * MB, 8 * MB, 60),
             ],
+            tls_port: 0,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_client_cert_file: String::new(),
+            tls_client_key_file: String::new(),
+            tls_ca_cert_file: String::new(),
+            tls_ca_cert_dir: String::new(),
+            tls_auth_clients: TlsAuthClients::Yes,
+            tls_protocols: String::new(),
+            tls_ciphersuites: String::new(),
+            tls_cluster: false,
+            tls_replication: false,
         }
     }
 }
 
 impl NodeConfig {
+    /// Whether TLS is used anywhere (Redis configures TLS under the same condition).
+    pub fn tls_wanted(&self) -> bool {
+        self.tls_port != 0 || self.tls_cluster || self.tls_replication
+    }
+
     /// Applies one directive (name is case-insensitive) with its arguments, as a config-file line would.
     pub fn apply(&mut self, name: &str, args: &[String]) -> Result<(), String> {
         value::apply_directive(self, name, args, None)

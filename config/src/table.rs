@@ -1,7 +1,7 @@
 //! The directive table: every config name slotgate knows, with its Redis 7.0 type, bounds,
 //! alias, mutability and field accessors. Value parsing and formatting live in `value.rs`.
 
-use crate::node::{AppendFsync, EvictionPolicy, LogLevel, NodeConfig};
+use crate::node::{AppendFsync, EvictionPolicy, LogLevel, NodeConfig, TlsAuthClients};
 
 const INT_MAX: i128 = i32::MAX as i128;
 const UINT_MAX: i128 = u32::MAX as i128;
@@ -261,6 +261,18 @@ pub(crate) static TABLE: &[Directive] = &[
     ),
     d!("aclfile", "", true, string!(aclfile, any_str)),
     d!("client-output-buffer-limit", Kind::Obuf),
+    d!("tls-port", "", true, num!(0, 65535, true, false, |c| c.tls_port.into(), |c, v| c.tls_port = v as u16)),
+    d!("tls-cert-file", string!(null tls_cert_file)),
+    d!("tls-key-file", string!(null tls_key_file)),
+    d!("tls-client-cert-file", string!(null tls_client_cert_file)),
+    d!("tls-client-key-file", string!(null tls_client_key_file)),
+    d!("tls-ca-cert-file", string!(null tls_ca_cert_file)),
+    d!("tls-ca-cert-dir", string!(null tls_ca_cert_dir)),
+    d!("tls-auth-clients", enumeration!(TlsAuthClients, tls_auth_clients)),
+    d!("tls-protocols", string!(null tls_protocols)),
+    d!("tls-ciphersuites", string!(null tls_ciphersuites)),
+    d!("tls-cluster", boolean!(tls_cluster)),
+    d!("tls-replication", boolean!(tls_replication)),
 ];
 
 /// Canonical names of `TABLE`, same order.
@@ -314,6 +326,18 @@ pub(crate) static NAMES: &[&str] = &[
     "min-replicas-max-lag",
     "aclfile",
     "client-output-buffer-limit",
+    "tls-port",
+    "tls-cert-file",
+    "tls-key-file",
+    "tls-client-cert-file",
+    "tls-client-key-file",
+    "tls-ca-cert-file",
+    "tls-ca-cert-dir",
+    "tls-auth-clients",
+    "tls-protocols",
+    "tls-ciphersuites",
+    "tls-cluster",
+    "tls-replication",
 ];
 
 /// Finds a directive by name or alias, case-insensitively.

@@ -77,6 +77,11 @@ fn defaults_as_config_get_reports_them() {
         ("lua-time-limit", "5000"),
         ("repl-backlog-size", "1048576"),
         ("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+        ("tls-port", "0"),
+        ("tls-cert-file", ""),
+        ("tls-auth-clients", "yes"),
+        ("tls-cluster", "no"),
+        ("tls-replication", "no"),
     ];
     for (name, value) in expect {
         assert_eq!(c.get(name).as_deref(), Some(value), "{name}");
@@ -148,6 +153,18 @@ fn every_directive_round_trips() {
             "pubsub 1mb 2mb 3",
             "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 2097152 3",
         ),
+        ("tls-port", "6380", "6380"),
+        ("tls-cert-file", "node.crt", "node.crt"),
+        ("tls-key-file", "node.key", "node.key"),
+        ("tls-client-cert-file", "client.crt", "client.crt"),
+        ("tls-client-key-file", "client.key", "client.key"),
+        ("tls-ca-cert-file", "ca.crt", "ca.crt"),
+        ("tls-ca-cert-dir", "/etc/ssl/certs", "/etc/ssl/certs"),
+        ("tls-auth-clients", "OPTIONAL", "optional"),
+        ("tls-protocols", "TLSv1.2 TLSv1.3", "TLSv1.2 TLSv1.3"),
+        ("tls-ciphersuites", "TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384"),
+        ("tls-cluster", "yes", "yes"),
+        ("tls-replication", "yes", "yes"),
     ];
     let mut covered: Vec<&str> = Vec::new();
     for &(name, input, shown) in cases {

@@ -260,5 +260,16 @@ fn tls_settings(
         None if ca.is_some() => tls::AuthClients::Yes,
         None => tls::AuthClients::No,
     };
-    Ok(Some((listen, tls::Settings { cert_file, key_file, ca_cert_file: ca, auth_clients, protocols, ciphersuites })))
+    Ok(Some((
+        listen,
+        tls::Settings {
+            cert_file,
+            key_file,
+            ca_cert_file: ca,
+            ca_cert_dir: None,
+            auth_clients,
+            protocols,
+            ciphersuites,
+        },
+    )))
 }

@@ -9,6 +9,7 @@ mod persist;
 mod replication;
 mod scripting;
 mod server;
+mod transport;
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -58,27 +59,43 @@ fn main() {
     };
     let local = tokio::task::LocalSet::new();
     let code = local.block_on(&runtime, async move {
-        let listeners = match server::bind(&config, config.port).await {
-            Ok(l) => l,
+        if config.port == 0 && config.tls_port == 0 {
+            log(&config, "Warning: Configured to not listen anywhere, exiting.");
+            eprintln!("Configured to not listen anywhere, exiting.");
+            return 1;
+        }
+        // Certificates are read before anything binds: a bad file stops start-up, named.
+        let tls = match transport::NodeTls::from_config(&config) {
+            Ok(t) => t,
             Err(e) => {
-                log(&config, &format!("Warning: {e}"));
-                eprintln!("{e}");
+                log(&config, &format!("Warning: Failed to configure TLS: {e}"));
+                eprintln!("Failed to configure TLS: {e}");
                 return 1;
             }
         };
-        let port = listeners.first().and_then(|l| l.local_addr().ok()).map_or(config.port, |a| a.port());
+        let (listeners, port) = match bind_port(&config, config.port).await {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
+        let (tls_listeners, tls_port) = match bind_port(&config, config.tls_port).await {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
         let pidfile = config.pidfile.clone();
         let mut srv = server::Server::new(config);
         srv.port = port;
+        srv.tls_port = tls_port;
+        srv.tls = tls;
         if let Err(e) = persist::load_at_start(&mut srv) {
             log(&srv.config, &format!("Warning: {e}"));
             eprintln!("{e}");
             return 1;
         }
+        let tls_note = if tls_port != 0 { format!(", tls-port {tls_port}") } else { String::new() };
         log(
             &srv.config,
             &format!(
-                "Server initialized, slotgate-node {} (Redis {REDIS_VERSION} compatible), port {port}",
+                "Server initialized, slotgate-node {} (Redis {REDIS_VERSION} compatible), port {port}{tls_note}",
                 env!("CARGO_PKG_VERSION")
             ),
         );
@@ -94,7 +111,12 @@ fn main() {
         } else {
             Vec::new()
         };
-        log(&srv.config, "Ready to accept connections tcp");
+        if port != 0 {
+            log(&srv.config, "Ready to accept connections tcp");
+        }
+        if tls_port != 0 {
+            log(&srv.config, "Ready to accept connections tls");
+        }
         let shared = Rc::new(RefCell::new(srv));
         shared.borrow_mut().self_ref = Rc::downgrade(&shared);
         if !bus.is_empty() {
@@ -103,7 +125,7 @@ fn main() {
             }
             tokio::task::spawn_local(cluster::failure::run(shared.clone()));
         }
-        server::run(shared, listeners).await;
+        server::run(shared, listeners, tls_listeners).await;
         if !pidfile.is_empty() {
             let _ = std::fs::remove_file(&pidfile);
         }
@@ -112,26 +134,54 @@ fn main() {
     std::process::exit(code);
 }
 
+/// Binds `port` on the configured addresses (nothing for port 0); the port actually bound, or
+/// the exit code after logging why not.
+async fn bind_port(config: &NodeConfig, port: u16) -> Result<(Vec<tokio::net::TcpListener>, u16), i32> {
+    if port == 0 {
+        return Ok((Vec::new(), 0));
+    }
+    match server::bind(config, port).await {
+        Ok(l) => {
+            let bound = l.first().and_then(|l| l.local_addr().ok()).map_or(port, |a| a.port());
+            Ok((l, bound))
+        }
+        Err(e) => {
+            log(config, &format!("Warning: {e}"));
+            eprintln!("{e}");
+            Err(1)
+        }
+    }
+}
+
 /// Loads (or creates) the cluster view from nodes.conf and binds the cluster bus.
 async fn start_cluster(srv: &mut server::Server) -> Result<Vec<tokio::net::TcpListener>, String> {
     let config = &srv.config;
     let path = std::path::PathBuf::from(&config.cluster_config_file);
     let timeout = config.cluster_node_timeout as i64;
-    let cport = if config.cluster_port != 0 { config.cluster_port } else { srv.port.wrapping_add(10000) };
+    // With `tls-cluster yes` the TLS port is the one the cluster knows us by, as in Redis.
+    let client_port = if config.tls_cluster { srv.tls_port } else { srv.port };
+    if client_port == 0 {
+        return Err(if config.tls_cluster {
+            "tls-cluster yes needs a tls-port".into()
+        } else {
+            "cluster mode needs a port (or tls-port with tls-cluster yes)".into()
+        });
+    }
+    let cport = if config.cluster_port != 0 { config.cluster_port } else { client_port.wrapping_add(10000) };
     let mut cl = match cluster::nodes_conf::load(&path, timeout)? {
         Some(cl) => {
             log(config, &format!("Node configuration loaded, I'm {}", cl.myself));
             cl
         }
         None => {
-            let cl = cluster::Cluster::new(path, timeout, String::new(), srv.port, cport);
+            let cl = cluster::Cluster::new(path, timeout, String::new(), client_port, cport);
             log(config, &format!("No cluster configuration found, I'm {}", cl.myself));
             cl
         }
     };
     // What we tell other nodes: the announced addresses win over the bound ones.
     let me = cl.me_mut();
-    me.port = if config.cluster_announce_port != 0 { config.cluster_announce_port } else { srv.port };
+    me.port = if config.cluster_announce_port != 0 { config.cluster_announce_port } else { client_port };
     me.cport = if config.cluster_announce_bus_port != 0 { config.cluster_announce_bus_port } else { cport };
     if !config.cluster_announce_ip.is_empty() {
         me.ip = config.cluster_announce_ip.clone();
@@ -171,6 +221,13 @@ pub fn log(config: &NodeConfig, msg: &str) {
         let _ = std::io::stdout().write_all(line.as_bytes());
     } else if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&config.logfile) {
         let _ = f.write_all(line.as_bytes());
+    }
+}
+
+/// Logs a line only at `loglevel verbose` or `debug` (per-connection noise).
+pub fn log_verbose(config: &NodeConfig, msg: &str) {
+    if matches!(config.loglevel, LogLevel::Debug | LogLevel::Verbose) {
+        log(config, msg);
     }
 }
 

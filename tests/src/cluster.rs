@@ -71,7 +71,11 @@ impl NodeInfo {
 
 /// `CLUSTER NODES` as seen by the node on `port` (`None` when it does not answer).
 pub fn cluster_nodes(port: u16) -> Option<Vec<NodeInfo>> {
-    let text = redis_cli(port, &["cluster", "nodes"])?;
+    parse_cluster_nodes(&redis_cli(port, &["cluster", "nodes"])?)
+}
+
+/// The lines of a `CLUSTER NODES` reply (`None` when one is malformed).
+pub fn parse_cluster_nodes(text: &str) -> Option<Vec<NodeInfo>> {
     let mut nodes = Vec::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();

@@ -9,7 +9,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod cluster;
-pub use cluster::{cluster_nodes, cluster_port, redis_cli, slot_owner, Cluster, Kind, NodeInfo, Proxy};
+pub mod pki;
+pub use cluster::{
+    cluster_nodes, cluster_port, parse_cluster_nodes, redis_cli, slot_owner, Cluster, Kind, NodeInfo, Proxy,
+};
 
 /// Where the workspace's build output is.
 fn target_dir() -> PathBuf {

@@ -5,182 +5,11 @@
 //! `openssl` for each run.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use slotgate_tests::pki::{presented_subject, stdout, tls_cli, Pki};
 use slotgate_tests::{free_port, require_tool, scratch_dir, wait_until, Cluster, Proxy};
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A CA, a server certificate for 127.0.0.1, client certificates (valid, expired, signed by
-/// another CA).
-struct Pki {
-    dir: PathBuf,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let dir = scratch_dir("pki");
-        for ca in ["ca", "other-ca"] {
-            openssl(
-                &dir,
-                &[
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-keyout",
-                    &format!("{ca}.key"),
-                    "-out",
-                    &format!("{ca}.crt"),
-                    "-days",
-                    "30",
-                    "-subj",
-                    &format!("/CN=slotgate test {ca}"),
-                ],
-            );
-        }
-        std::fs::write(
-            dir.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n",
-        )
-        .unwrap();
-        std::fs::write(dir.join("client.ext"), "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n").unwrap();
-        let pki = Pki { dir };
-        pki.leaf("server", "ca", "server.ext", "/CN=127.0.0.1");
-        pki.leaf("server2", "ca", "server.ext", "/CN=second server cert");
-        pki.leaf("client", "ca", "client.ext", "/CN=app");
-        pki.leaf("stranger", "other-ca", "client.ext", "/CN=stranger");
-        pki.expired_client();
-        pki
-    }
-
-    fn leaf(&self, name: &str, ca: &str, ext: &str, subject: &str) {
-        let d = &self.dir;
-        openssl(
-            d,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                subject,
-            ],
-        );
-        openssl(
-            d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{name}.csr"),
-                "-CA",
-                &format!("{ca}.crt"),
-                "-CAkey",
-                &format!("{ca}.key"),
-                "-CAcreateserial",
-                "-out",
-                &format!("{name}.crt"),
-                "-days",
-                "30",
-                "-extfile",
-                ext,
-            ],
-        );
-    }
-
-    /// A client certificate whose validity ended in 2020 (`openssl ca` sets explicit dates).
-    fn expired_client(&self) {
-        let d = &self.dir;
-        std::fs::write(d.join("index.txt"), "").unwrap();
-        std::fs::write(d.join("serial"), "1000\n").unwrap();
-        let cnf = format!(
-            "[ca]\ndefault_ca = dflt\n[dflt]\ndatabase = {0}/index.txt\nnew_certs_dir = {0}\nserial = {0}/serial\ndefault_md = sha256\npolicy = any\nx509_extensions = ext\n[any]\ncommonName = supplied\n[ext]\nbasicConstraints = CA:FALSE\nextendedKeyUsage = clientAuth\n",
-            d.display()
-        );
-        std::fs::write(d.join("ca.cnf"), cnf).unwrap();
-        openssl(
-            d,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "expired.key",
-                "-out",
-                "expired.csr",
-                "-subj",
-                "/CN=expired",
-            ],
-        );
-        openssl(
-            d,
-            &[
-                "ca",
-                "-batch",
-                "-config",
-                "ca.cnf",
-                "-cert",
-                "ca.crt",
-                "-keyfile",
-                "ca.key",
-                "-in",
-                "expired.csr",
-                "-out",
-                "expired.crt",
-                "-startdate",
-                "20200101000000Z",
-                "-enddate",
-                "20200102000000Z",
-                "-notext",
-            ],
-        );
-    }
-
-    fn path(&self, f: &str) -> String {
-        self.dir.join(f).display().to_string()
-    }
-}
-
-fn tls_cli(pki: &Pki, port: u16, client: Option<&str>, args: &[&str]) -> Output {
-    let mut cmd = Command::new("redis-cli");
-    cmd.args(["--tls", "--cacert", &pki.path("ca.crt"), "-p", &port.to_string()]);
-    if let Some(c) = client {
-        cmd.args(["--cert", &pki.path(&format!("{c}.crt")), "--key", &pki.path(&format!("{c}.key"))]);
-    }
-    cmd.args(args).output().expect("redis-cli")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-/// The subject of the certificate the TLS port presents now.
-fn presented_subject(pki: &Pki, port: u16) -> String {
-    let mut child = Command::new("openssl")
-        .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-CAfile", &pki.path("ca.crt")])
-        .args(["-cert", &pki.path("client.crt"), "-key", &pki.path("client.key")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.lines().find(|l| l.starts_with("subject=")).unwrap_or_default().to_string()
-}
 
 fn start(pki: &Pki, cluster: &Cluster, extra: &[&str]) -> (Proxy, u16) {
     let tls_port = free_port();
@@ -199,7 +28,7 @@ fn clients_connect_over_tls_with_certificates_checked() {
     if !require_tool("redis-server") || !require_tool("openssl") {
         return;
     }
-    let pki = Pki::new();
+    let pki = Pki::create();
     let cluster = Cluster::redis(3, 0, 5000);
     let (proxy, port) = start(&pki, &cluster, &["--tls-auth-clients", "yes"]);
     let ok = tls_cli(&pki, port, Some("client"), &["SET", "tls:k", "v"]);
@@ -230,7 +59,7 @@ fn optional_client_certificates_and_tls12_only() {
     if !require_tool("redis-server") || !require_tool("openssl") {
         return;
     }
-    let pki = Pki::new();
+    let pki = Pki::create();
     let cluster = Cluster::redis(3, 0, 5000);
     let (_proxy, port) = start(&pki, &cluster, &["--tls-auth-clients", "optional", "--tls-protocols", "TLSv1.2"]);
     assert_eq!(stdout(&tls_cli(&pki, port, None, &["PING"])), "PONG");
@@ -253,7 +82,7 @@ fn certificate_reload_keeps_connections_and_refuses_bad_files() {
     if !require_tool("redis-server") || !require_tool("openssl") {
         return;
     }
-    let pki = Pki::new();
+    let pki = Pki::create();
     let cluster = Cluster::redis(3, 0, 5000);
     let (proxy, port) = start(&pki, &cluster, &["--tls-auth-clients", "no"]);
     assert!(presented_subject(&pki, port).contains("127.0.0.1"));
@@ -287,7 +116,7 @@ fn bad_tls_settings_stop_start_up() {
     if !require_tool("redis-server") || !require_tool("openssl") {
         return;
     }
-    let pki = Pki::new();
+    let pki = Pki::create();
     let cluster = Cluster::redis(3, 0, 5000);
     let seed = format!("127.0.0.1:{}", cluster.ports()[0]);
     let tls = format!("127.0.0.1:{}", free_port());
@@ -337,7 +166,7 @@ fn the_proxy_speaks_tls_to_a_tls_only_cluster() {
     if !require_tool("redis-server") || !require_tool("openssl") {
         return;
     }
-    let pki = Pki::new();
+    let pki = Pki::create();
     let mut taken = std::collections::HashSet::new();
     let mut servers = Servers(Vec::new());
     let mut ports = Vec::new();

@@ -1,6 +1,8 @@
 //! The cluster bus: a listener on the bus port for links other nodes open to us, an outbound
 //! link to every known node, and the handling of each message, as Redis's cluster bus does
 //! (PING/PONG with gossip, MEET, FAIL, PUBLISH, UPDATE) over our own wire format (`wire`).
+//! With `tls-cluster yes` both directions speak TLS, and a link whose handshake fails is
+//! dropped before anything it carries is read.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,6 +16,7 @@ use super::wire::{self, Body, Gossip, Header, Message, Type};
 use super::{failure, flag, Cluster, Link, Node, NodeId};
 use crate::keyspace::now_ms;
 use crate::server::{Server, Shared};
+use crate::transport::Stream;
 
 /// Where a message came from.
 #[derive(Clone, Copy)]
@@ -126,9 +129,21 @@ pub async fn listen(shared: Shared, listener: TcpListener) {
     }
 }
 
-async fn inbound(shared: Shared, mut stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
-    let Ok(local) = stream.local_addr() else { return };
+async fn inbound(shared: Shared, tcp: TcpStream, peer: SocketAddr) {
+    let _ = tcp.set_nodelay(true);
+    let Ok(local) = tcp.local_addr() else { return };
+    let tls = shared.borrow().cluster_tls();
+    let mut stream = match tls {
+        None => Stream::Plain(tcp),
+        Some(tls) => match tls.accept_peer(tcp).await {
+            Ok(s) => s,
+            Err(e) => {
+                let srv = shared.borrow();
+                crate::log_verbose(&srv.config, &format!("Error accepting cluster node connection: {e} (addr={peer})"));
+                return;
+            }
+        },
+    };
     let link = {
         let mut srv = shared.borrow_mut();
         let Some(cl) = srv.cluster.as_mut() else { return };
@@ -156,7 +171,7 @@ async fn inbound(shared: Shared, mut stream: TcpStream, peer: SocketAddr) {
                 reply
             };
             if let Some(bytes) = reply {
-                if stream.write_all(&bytes).await.is_err() {
+                if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
                     break 'conn;
                 }
             }
@@ -178,22 +193,44 @@ pub fn connect(shared: &Shared, cl: &mut Cluster, id: &NodeId) {
     if node.ping_sent == 0 {
         node.ping_sent = now;
     }
-    let addr = format!("{}:{}", node.ip, node.cport);
+    let (ip, cport) = (node.ip.clone(), node.cport);
     let timeout = Duration::from_millis(cl.node_timeout.max(100) as u64);
-    tokio::task::spawn_local(outbound(shared.clone(), link, addr, timeout, rx));
+    tokio::task::spawn_local(outbound(shared.clone(), link, ip, cport, timeout, rx));
 }
 
 fn link_owner(cl: &Cluster, link: u64) -> Option<NodeId> {
     cl.nodes.values().find(|n| n.link.as_ref().is_some_and(|l| l.id == link)).map(|n| n.id.clone())
 }
 
-async fn outbound(shared: Shared, link: u64, addr: String, timeout: Duration, mut rx: mpsc::UnboundedReceiver<Bytes>) {
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect(&addr)).await {
-        Ok(Ok(s)) => Some(s),
-        _ => None,
+/// Opens a TCP (and with `tls-cluster yes`, TLS) connection to a node's bus port.
+async fn dial(shared: &Shared, ip: &str, cport: u16, timeout: Duration) -> Option<Stream> {
+    let tcp = match tokio::time::timeout(timeout, TcpStream::connect((ip, cport))).await {
+        Ok(Ok(s)) => s,
+        _ => return None,
     };
-    if let Some(mut stream) = stream {
-        let _ = stream.set_nodelay(true);
+    let _ = tcp.set_nodelay(true);
+    let tls = shared.borrow().cluster_tls();
+    match tls {
+        None => Some(Stream::Plain(tcp)),
+        Some(tls) => match tls.connect(tcp, ip).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                crate::log_verbose(&shared.borrow().config, &format!("Cluster bus link to {ip}:{cport}: {e}"));
+                None
+            }
+        },
+    }
+}
+
+async fn outbound(
+    shared: Shared,
+    link: u64,
+    ip: String,
+    cport: u16,
+    timeout: Duration,
+    mut rx: mpsc::UnboundedReceiver<Bytes>,
+) {
+    if let Some(mut stream) = dial(&shared, &ip, cport, timeout).await {
         let first = {
             let mut srv = shared.borrow_mut();
             srv.cluster.as_mut().and_then(|cl| {
@@ -229,16 +266,20 @@ async fn outbound(shared: Shared, link: u64, addr: String, timeout: Duration, mu
 async fn run_outbound(
     shared: &Shared,
     link: u64,
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     first: Bytes,
     rx: &mut mpsc::UnboundedReceiver<Bytes>,
 ) -> std::io::Result<()> {
     stream.write_all(&first).await?;
+    stream.flush().await?;
     let mut buf = BytesMut::with_capacity(4096);
     loop {
         tokio::select! {
             out = rx.recv() => match out {
-                Some(bytes) => stream.write_all(&bytes).await?,
+                Some(bytes) => {
+                    stream.write_all(&bytes).await?;
+                    stream.flush().await?;
+                }
                 // The link was dropped by cron (stale) or the node was forgotten.
                 None => return Ok(()),
             },

@@ -597,10 +597,12 @@ fn shards(ctx: &mut Ctx) -> Result<(), Error> {
             let (ip, port, offset) = (node_ip(ctx, n), n.port, n.repl_offset);
             let role = if n.is_master() { "master" } else { "replica" };
             let health = if n.failing() { "failed" } else { "online" };
+            // Under tls-cluster the port nodes announce is their TLS port, and Redis names it so.
+            let port_key = if ctx.srv.config.tls_cluster { "tls-port" } else { "port" };
             ctx.out.map(7);
-            for (k, v) in [("id", id.to_string()), ("port", String::new()), ("ip", ip.clone()), ("endpoint", ip)] {
+            for (k, v) in [("id", id.to_string()), (port_key, String::new()), ("ip", ip.clone()), ("endpoint", ip)] {
                 ctx.out.bulk(k.as_bytes());
-                if k == "port" {
+                if k == port_key {
                     ctx.out.int(port as i64);
                 } else {
                     ctx.out.bulk(v.as_bytes());

@@ -1,6 +1,7 @@
 //! Moving keys between nodes: DUMP and RESTORE (Redis's payload: an RDB version 10 value plus
 //! CRC64, so keys move between slotgate and Redis), RESTORE-ASKING, and MIGRATE, which dumps
-//! keys into another instance over a connection kept for reuse, as Redis does.
+//! keys into another instance over a connection kept for reuse, as Redis does. With
+//! `tls-cluster yes` that connection is TLS, as Redis's cross-node connections are.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -11,6 +12,7 @@ use protocol::Frame;
 
 use super::{arg_i64, err, is, Ctx, Error, Handler};
 use crate::keyspace::rdbconv;
+use crate::transport::{BlockingStream, NodeTls};
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     h.extend([("dump", dump as Handler), ("restore", restore), ("restore-asking", restore), ("migrate", migrate)]);
@@ -113,6 +115,7 @@ fn restore(ctx: &mut Ctx) -> Result<(), Error> {
 /// The parsed MIGRATE request.
 struct Request {
     addr: String,
+    host: String,
     db: i64,
     timeout: Duration,
     copy: bool,
@@ -155,11 +158,12 @@ fn parse(args: &[Bytes]) -> Result<Request, Error> {
     }
     let keys = keys.unwrap_or_else(|| vec![args[3].clone()]);
     let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-    Ok(Request { addr, db, timeout, copy, replace, auth, keys })
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    Ok(Request { addr, host, db, timeout, copy, replace, auth, keys })
 }
 
 /// Reads exactly `n` replies from the target.
-fn read_replies(stream: &mut TcpStream, n: usize) -> std::io::Result<Vec<Frame>> {
+fn read_replies(stream: &mut BlockingStream, n: usize) -> std::io::Result<Vec<Frame>> {
     let mut buf = Vec::new();
     let mut replies = Vec::with_capacity(n);
     let mut chunk = [0u8; 16 * 1024];
@@ -182,11 +186,27 @@ fn read_replies(stream: &mut TcpStream, n: usize) -> std::io::Result<Vec<Frame>>
     Ok(replies)
 }
 
-fn connect(addr: &str, timeout: Duration) -> std::io::Result<TcpStream> {
-    let sock = addr.to_socket_addrs()?.next().ok_or_else(|| std::io::Error::other("no address"))?;
-    let stream = TcpStream::connect_timeout(&sock, timeout)?;
+/// Connects to the target (TLS too when `tls` is given); the timeouts are set before the
+/// handshake, so they bound it.
+fn connect(req: &Request, tls: Option<&NodeTls>) -> std::io::Result<BlockingStream> {
+    let sock = req.addr.to_socket_addrs()?.next().ok_or_else(|| std::io::Error::other("no address"))?;
+    let stream = TcpStream::connect_timeout(&sock, req.timeout)?;
     stream.set_nodelay(true)?;
-    Ok(stream)
+    stream.set_read_timeout(Some(req.timeout))?;
+    stream.set_write_timeout(Some(req.timeout))?;
+    match tls {
+        Some(tls) => tls.connect_blocking(stream, &req.host),
+        None => Ok(BlockingStream::Plain(stream)),
+    }
+}
+
+/// Sends the batch and reads its `n` replies.
+fn exchange(stream: &mut BlockingStream, timeout: Duration, out: &[u8], n: usize) -> std::io::Result<Vec<Frame>> {
+    let _ = stream.tcp().set_read_timeout(Some(timeout));
+    let _ = stream.tcp().set_write_timeout(Some(timeout));
+    stream.write_all(out)?;
+    stream.flush()?;
+    read_replies(stream, n)
 }
 
 fn migrate(ctx: &mut Ctx) -> Result<(), Error> {
@@ -224,26 +244,25 @@ fn migrate(ctx: &mut Ctx) -> Result<(), Error> {
         }
         protocol::encode::write_command(&mut out, &parts);
     }
-    let cached = ctx.srv.migrate_conns.remove(&req.addr).filter(|(_, used)| used.elapsed() < CACHE_TTL);
+    let tls = ctx.srv.cluster_tls();
+    let connect_error = |_| Error::Msg("IOERR error or timeout connecting to the client".into());
+    // A plaintext connection is never reused for TLS or the other way round (tls-cluster may change).
+    let cache_key = if tls.is_some() { format!("tls:{}", req.addr) } else { req.addr.clone() };
+    let cached = ctx.srv.migrate_conns.remove(&cache_key).filter(|(_, used)| used.elapsed() < CACHE_TTL);
     let fresh = cached.is_none();
     let mut stream = match cached {
         Some((s, _)) => s,
-        None => connect(&req.addr, req.timeout)
-            .map_err(|_| Error::Msg("IOERR error or timeout connecting to the client".into()))?,
+        None => connect(&req, tls.as_ref()).map_err(connect_error)?,
     };
-    let _ = stream.set_read_timeout(Some(req.timeout));
-    let _ = stream.set_write_timeout(Some(req.timeout));
-    let mut result = stream.write_all(&out).and_then(|_| read_replies(&mut stream, expected + batch.len()));
+    let n = expected + batch.len();
+    let mut result = exchange(&mut stream, req.timeout, &out, n);
     if result.is_err() && !fresh {
         // The cached connection went stale: one retry on a new one.
-        stream = connect(&req.addr, req.timeout)
-            .map_err(|_| Error::Msg("IOERR error or timeout connecting to the client".into()))?;
-        let _ = stream.set_read_timeout(Some(req.timeout));
-        let _ = stream.set_write_timeout(Some(req.timeout));
-        result = stream.write_all(&out).and_then(|_| read_replies(&mut stream, expected + batch.len()));
+        stream = connect(&req, tls.as_ref()).map_err(connect_error)?;
+        result = exchange(&mut stream, req.timeout, &out, n);
     }
     let replies = result.map_err(|_| Error::Msg("IOERR error or timeout reading to target instance".into()))?;
-    ctx.srv.migrate_conns.insert(req.addr.clone(), (stream, Instant::now()));
+    ctx.srv.migrate_conns.insert(cache_key, (stream, Instant::now()));
     let target_error = |f: &Frame| match f {
         Frame::Error(e) => Some(format!("ERR Target instance replied with error: {}", String::from_utf8_lossy(e))),
         _ => None,

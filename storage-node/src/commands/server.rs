@@ -85,6 +85,20 @@ fn config_set(ctx: &mut Ctx) -> Result<(), Error> {
             return err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"));
         }
     }
+    // Any tls-* setting reads the certificates again, as Redis does (even with the same paths,
+    // so a renewed certificate is picked up). New connections use the new configuration;
+    // established ones keep theirs. A bad file changes nothing.
+    if let Some(name) = seen.iter().find(|n| n.starts_with("tls-")) {
+        match crate::transport::NodeTls::from_config(&next) {
+            Ok(tls) => ctx.srv.tls = tls,
+            Err(e) => {
+                crate::log(&ctx.srv.config, &format!("Warning: Failed to update TLS configuration: {e}"));
+                return err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - Unable to update TLS configuration. Check server logs."
+                ));
+            }
+        }
+    }
     ctx.srv.config = next;
     ctx.srv.config_changed();
     ctx.out.ok();

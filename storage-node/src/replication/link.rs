@@ -1,6 +1,7 @@
 //! The replica's link to its master: connect, handshake (PING, AUTH, REPLCONF listening-port
 //! and capa, PSYNC), load the snapshot of a full sync or continue from our offset, then apply
-//! the command stream as Redis's replica does, acknowledging the offset every second.
+//! the command stream as Redis's replica does, acknowledging the offset every second. With
+//! `tls-replication yes` the link is TLS.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use super::{encode, MasterAddr};
 use crate::commands::{dispatch, Clock};
 use crate::keyspace::rdbconv;
 use crate::server::{Client, Server, Shared};
+use crate::transport::Stream;
 
 /// Makes this node a replica of `host:port` (or a master again with `None`).
 pub fn set_master(shared: &Shared, srv: &mut Server, master: Option<MasterAddr>) {
@@ -57,7 +59,7 @@ async fn run(shared: Shared, generation: u64, master: MasterAddr) {
 }
 
 /// Reads one `\r\n`-terminated line (skipping the bare newlines a master sends as keepalives).
-async fn read_line(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<String, String> {
+async fn read_line(stream: &mut Stream, buf: &mut BytesMut) -> Result<String, String> {
     loop {
         while buf.first() == Some(&b'\n') {
             buf.advance(1);
@@ -74,7 +76,7 @@ async fn read_line(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<String,
     }
 }
 
-async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<(), String> {
+async fn read_more(stream: &mut Stream, buf: &mut BytesMut) -> Result<(), String> {
     let n = tokio::time::timeout(Duration::from_secs(60), stream.read_buf(buf))
         .await
         .map_err(|_| "timeout reading from the master".to_string())?
@@ -86,25 +88,38 @@ async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<(), Str
 }
 
 /// Sends one command and reads its one-line reply.
-async fn call(stream: &mut TcpStream, buf: &mut BytesMut, args: &[&[u8]]) -> Result<String, String> {
+async fn call(stream: &mut Stream, buf: &mut BytesMut, args: &[&[u8]]) -> Result<String, String> {
     let mut out = BytesMut::new();
     protocol::encode::write_command(&mut out, args);
-    stream.write_all(&out).await.map_err(|e| e.to_string())?;
+    send(stream, &out).await?;
     read_line(stream, buf).await
+}
+
+/// Writes bytes and pushes them out (a TLS session may hold them until flushed).
+async fn send(stream: &mut Stream, bytes: &[u8]) -> Result<(), String> {
+    stream.write_all(bytes).await.map_err(|e| e.to_string())?;
+    stream.flush().await.map_err(|e| e.to_string())
 }
 
 async fn session(shared: &Shared, generation: u64, master: &MasterAddr) -> Result<(), String> {
     let addr = format!("{}:{}", master.host, master.port);
-    let mut stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&addr))
+    let tcp = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect((master.host.as_str(), master.port)))
         .await
         .map_err(|_| format!("connect to {addr} timed out"))?
         .map_err(|e| format!("connect to {addr}: {e}"))?;
-    let _ = stream.set_nodelay(true);
+    let _ = tcp.set_nodelay(true);
+    let tls = shared.borrow().replication_tls();
+    let mut stream = match tls {
+        Some(tls) => tls.connect(tcp, &master.host).await?,
+        None => Stream::Plain(tcp),
+    };
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let (port, auth, replid, offset) = {
         let srv = shared.borrow();
         let auth = srv.config.masterauth.clone().map(|p| (srv.config.masteruser.clone(), p));
-        (srv.port, auth, srv.repl.replid.clone(), srv.repl.offset)
+        // The port the master lists us under: the TLS one when we replicate over TLS.
+        let port = if srv.config.tls_replication && srv.tls_port != 0 { srv.tls_port } else { srv.port };
+        (port, auth, srv.repl.replid.clone(), srv.repl.offset)
     };
     let pong = call(&mut stream, &mut buf, &[b"PING"]).await?;
     if pong.starts_with('-') && !pong.starts_with("-NOAUTH") {
@@ -191,7 +206,7 @@ fn master_client() -> Client {
 async fn stream_commands(
     shared: &Shared,
     generation: u64,
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     mut buf: BytesMut,
 ) -> Result<(), String> {
     let mut decoder = CommandDecoder::new();
@@ -228,7 +243,7 @@ async fn stream_commands(
             srv.repl.last_io = Some(Instant::now());
         }
         if !replies.is_empty() {
-            stream.write_all(&replies).await.map_err(|e| e.to_string())?;
+            send(stream, &replies).await?;
         }
         tokio::select! {
             r = stream.read_buf(&mut buf) => {
@@ -240,7 +255,7 @@ async fn stream_commands(
             }
             _ = ack.tick() => {
                 let offset = shared.borrow().repl.offset;
-                stream.write_all(&ack_bytes(offset)).await.map_err(|e| e.to_string())?;
+                send(stream, &ack_bytes(offset)).await?;
             }
         }
     }

@@ -13,10 +13,12 @@ use tokio::net::TcpStream;
 
 use super::{blocking, Client, ClientHandle, Shared};
 use crate::commands::{dispatch, Clock};
+use crate::transport::Stream;
 
-/// Registers an accepted connection and starts its task. Registration happens right away, in
-/// the accepting task, so a busy script can answer the client before its task first runs.
-pub fn accept(server: &Shared, stream: TcpStream, peer: SocketAddr) {
+/// Registers an accepted connection (plain, or TLS once its handshake is done) and starts its
+/// task. Registration happens right away, in the accepting task, so a busy script can answer
+/// the client before its task first runs.
+pub fn accept(server: &Shared, stream: Stream, peer: SocketAddr) {
     start(server, stream, peer, BytesMut::new());
 }
 
@@ -25,31 +27,45 @@ fn adopt_pending(server: &Shared, srv: &mut super::Server) {
     let adopted: Vec<_> = srv.adopt.drain(..).collect();
     for a in adopted {
         if let Ok(stream) = TcpStream::from_std(a.stream) {
-            register_and_spawn(server, srv, stream, a.peer, a.pending);
+            register_and_spawn(server, srv, Stream::Plain(stream), a.peer, a.pending);
         }
     }
 }
 
-fn start(server: &Shared, stream: TcpStream, peer: SocketAddr, early: BytesMut) {
+fn start(server: &Shared, stream: Stream, peer: SocketAddr, early: BytesMut) {
     let mut srv = server.borrow_mut();
     register_and_spawn(server, &mut srv, stream, peer, early);
 }
 
-fn register_and_spawn(server: &Shared, srv: &mut super::Server, stream: TcpStream, peer: SocketAddr, early: BytesMut) {
-    let _ = stream.set_nodelay(true);
+fn register_and_spawn(server: &Shared, srv: &mut super::Server, stream: Stream, peer: SocketAddr, early: BytesMut) {
+    let _ = stream.tcp().set_nodelay(true);
     srv.stats.total_connections_received += 1;
     if srv.clients.borrow().len() as u64 >= srv.config.maxclients {
         srv.stats.rejected_connections += 1;
-        let _ = stream.try_write(b"-ERR max number of clients reached\r\n");
+        const FULL: &[u8] = b"-ERR max number of clients reached\r\n";
+        match stream {
+            Stream::Plain(s) => {
+                let _ = s.try_write(FULL);
+            }
+            mut tls => {
+                tokio::task::spawn_local(async move {
+                    let _ = tls.write_all(FULL).await;
+                    let _ = tls.flush().await;
+                });
+            }
+        }
         return;
     }
     let id = srv.next_client_id;
     srv.next_client_id += 1;
-    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let laddr = stream.tcp().local_addr().map(|a| a.to_string()).unwrap_or_default();
     let needs_auth = srv.config.requirepass.is_some();
     let mut handle = ClientHandle::new(Client::new(id, peer.to_string(), laddr, needs_auth));
-    // A second handle on the socket lets a busy script answer -BUSY (see scripting::busy).
-    handle.raw = stream_clone(&stream);
+    // A second handle on the socket lets a busy script answer -BUSY (see scripting::busy); a
+    // TLS session cannot be shared that way.
+    if let Stream::Plain(s) = &stream {
+        handle.raw = stream_clone(s);
+    }
     handle.pending_input = std::cell::RefCell::new(early);
     let handle = Rc::new(handle);
     srv.clients.borrow_mut().insert(id, handle.clone());
@@ -57,7 +73,7 @@ fn register_and_spawn(server: &Shared, srv: &mut super::Server, stream: TcpStrea
 }
 
 /// Serves a registered connection until it closes or is killed.
-async fn serve(server: Shared, mut stream: TcpStream, handle: Rc<ClientHandle>) {
+async fn serve(server: Shared, mut stream: Stream, handle: Rc<ClientHandle>) {
     let _ = serve_loop(&server, &mut stream, &handle).await;
     let mut srv = server.borrow_mut();
     let mut client = handle.state.borrow_mut();
@@ -78,7 +94,7 @@ enum Event {
     Timeout,
 }
 
-async fn serve_loop(server: &Shared, stream: &mut TcpStream, handle: &ClientHandle) -> std::io::Result<()> {
+async fn serve_loop(server: &Shared, stream: &mut Stream, handle: &ClientHandle) -> std::io::Result<()> {
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut decoder = CommandDecoder::new();
     let mut out = Reply::new();
@@ -177,7 +193,7 @@ async fn serve_loop(server: &Shared, stream: &mut TcpStream, handle: &ClientHand
             tokio::select! {
                 biased;
                 _ = handle.kill.notified() => return Ok(()),
-                r = stream.write_all(&out.buf) => r?,
+                r = async { stream.write_all(&out.buf).await?; stream.flush().await } => r?,
             }
             out.buf.clear();
             // Do not keep a huge buffer around after one big reply.

@@ -59,8 +59,12 @@ pub struct Server {
     pub lastsave: i64,
     /// Changes since the last save.
     pub dirty: u64,
-    /// The port actually bound (the config may say 0).
+    /// The plaintext port actually bound (0: none, `port 0`).
     pub port: u16,
+    /// The TLS port actually bound (0: none).
+    pub tls_port: u16,
+    /// What the `tls-*` directives describe, when TLS is used anywhere.
+    pub tls: Option<crate::transport::NodeTls>,
     /// Woken when SHUTDOWN is accepted.
     pub shutdown: Rc<Notify>,
     /// Clients blocked on each key (BLPOP and friends), in arrival order.
@@ -89,8 +93,8 @@ pub struct Server {
     pub self_ref: std::rc::Weak<RefCell<Server>>,
     /// Clients whose write waits for a manual failover's pause to end.
     pub paused_clients: Vec<u64>,
-    /// Connections kept open by MIGRATE to its targets (`host:port`).
-    pub migrate_conns: HashMap<String, (std::net::TcpStream, std::time::Instant)>,
+    /// Connections kept open by MIGRATE to its targets (`host:port`, or `tls:host:port`).
+    pub migrate_conns: HashMap<String, (crate::transport::BlockingStream, std::time::Instant)>,
     /// Changes to the dataset as commands, for the AOF (and replicas later).
     pub prop: propagate::Propagation,
     /// AOF and RDB state.
@@ -123,6 +127,8 @@ impl Server {
         Server {
             db,
             port: config.port,
+            tls_port: config.tls_port,
+            tls: None,
             config,
             stats: Stats::default(),
             commands: CommandTable::new(),
@@ -217,6 +223,16 @@ impl Server {
         self.db.lfu = is_lfu(&self.config);
     }
 
+    /// TLS for links between nodes (cluster bus, MIGRATE) when `tls-cluster yes`.
+    pub fn cluster_tls(&self) -> Option<crate::transport::NodeTls> {
+        self.tls.clone().filter(|_| self.config.tls_cluster)
+    }
+
+    /// TLS for the link to our master when `tls-replication yes`.
+    pub fn replication_tls(&self) -> Option<crate::transport::NodeTls> {
+        self.tls.clone().filter(|_| self.config.tls_replication)
+    }
+
     /// Seconds since start.
     pub fn uptime(&self) -> u64 {
         self.started.elapsed().as_secs()
@@ -273,9 +289,11 @@ fn bind_one(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     socket.listen(backlog)
 }
 
-/// Runs the node until SHUTDOWN or a termination signal.
-pub async fn run(server: Shared, listeners: Vec<TcpListener>) {
+/// Runs the node until SHUTDOWN or a termination signal, serving clients on the plaintext
+/// listeners and on the TLS ones.
+pub async fn run(server: Shared, listeners: Vec<TcpListener>, tls_listeners: Vec<TcpListener>) {
     {
+        // (A busy script answers plaintext clients only: TLS ones wait until it ends.)
         use std::os::fd::AsFd;
         let dups =
             listeners.iter().filter_map(|l| l.as_fd().try_clone_to_owned().ok()).map(std::net::TcpListener::from);
@@ -283,6 +301,9 @@ pub async fn run(server: Shared, listeners: Vec<TcpListener>) {
     }
     for listener in listeners {
         tokio::task::spawn_local(accept_loop(server.clone(), listener));
+    }
+    for listener in tls_listeners {
+        tokio::task::spawn_local(accept_tls_loop(server.clone(), listener));
     }
     tokio::task::spawn_local(cron::run(server.clone()));
     let aof_signal = server.borrow().persist.aof.as_ref().map(|a| a.signal.clone());
@@ -317,6 +338,31 @@ async fn accept_loop(server: Shared, listener: TcpListener) {
                 continue;
             }
         };
-        conn::accept(&server, stream, peer);
+        conn::accept(&server, crate::transport::Stream::Plain(stream), peer);
+    }
+}
+
+/// Accepts TLS clients. Each handshake runs in the new connection's own task, bounded in time,
+/// so a slow or plaintext client never holds up the others.
+async fn accept_tls_loop(server: Shared, listener: TcpListener) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Some(tls) = server.borrow().tls.clone() else { continue };
+        let server = server.clone();
+        tokio::task::spawn_local(async move {
+            match tls.accept_client(stream).await {
+                Ok(stream) => conn::accept(&server, stream, peer),
+                Err(e) => crate::log_verbose(
+                    &server.borrow().config,
+                    &format!("Error accepting a client connection: {e} (addr={peer})"),
+                ),
+            }
+        });
     }
 }
