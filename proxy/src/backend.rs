@@ -154,6 +154,13 @@ impl tokio::io::AsyncWrite for NodeStream {
     }
 }
 
+/// Writes all of `buf` and flushes it: a TLS stream may hold written bytes back until flushed
+/// (a no-op on plain TCP).
+pub async fn write_flush<W: tokio::io::AsyncWrite + Unpin + ?Sized>(w: &mut W, buf: &[u8]) -> std::io::Result<()> {
+    w.write_all(buf).await?;
+    w.flush().await
+}
+
 /// Encodes a command as a RESP multibulk request.
 pub fn encode(args: &[Bytes]) -> Bytes {
     let mut out = BytesMut::new();
@@ -274,7 +281,7 @@ pub async fn connect(addr: SocketAddr, resp3: bool, opts: &BackendOpts) -> Resul
     if expected == 0 {
         return Ok(stream);
     }
-    stream.write_all(&handshake).await.map_err(|e| e.to_string())?;
+    write_flush(&mut stream, &handshake).await.map_err(|e| e.to_string())?;
     let mut buf = BytesMut::new();
     loop {
         while let Some(len) = frame_len(&buf).map_err(|e| e.to_string())? {
@@ -339,7 +346,7 @@ async fn run_connection(addr: SocketAddr, resp3: bool, opts: BackendOpts, mut rx
                         break;
                     }
                 }
-                if let Err(e) = stream.write_all(&out).await {
+                if let Err(e) = write_flush(&mut stream, &out).await {
                     tracing::warn!(node = %addr, "backend write failed: {e}");
                     fail_all(&mut pending, &e.to_string());
                     continue 'reconnect;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use protocol::frame::frame_len;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use crate::backend::{connect, BackendOpts, NodeStream};
 
@@ -36,7 +36,7 @@ impl Pinned {
             for r in requests {
                 out.extend_from_slice(r);
             }
-            self.conn.write_all(&out).await.map_err(|e| e.to_string())?;
+            crate::backend::write_flush(&mut self.conn, &out).await.map_err(|e| e.to_string())?;
             let mut frames = Vec::with_capacity(replies);
             while frames.len() < replies {
                 match frame_len(&self.buf).map_err(|e| e.to_string())? {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use protocol::{key_slot, CommandDecoder, DecodeLimits, Frame};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, WriteHalf};
+use tokio::io::{AsyncReadExt, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -102,7 +102,7 @@ async fn run<S: ClientStream>(
 ) -> std::io::Result<()> {
     let mut out = BytesMut::new();
     subs.command(proxy, s, first, &mut out).await;
-    client.write_all(&out).await?;
+    crate::backend::write_flush(&mut *client, &out).await?;
     if subs.links.iter().all(Option::is_none) {
         return Ok(());
     }
@@ -120,8 +120,8 @@ async fn run<S: ClientStream>(
                     match decoder.decode(inbuf, &limits) {
                         Ok(Some(args)) => {
                             if lower(&args[0]) == "quit" {
-                                client.write_all(&out).await?;
-                                client.write_all(b"+OK\r\n").await?;
+                                crate::backend::write_flush(&mut *client, &out).await?;
+                                crate::backend::write_flush(&mut *client, b"+OK\r\n").await?;
                                 s.close = true;
                                 return Ok(());
                             }
@@ -131,14 +131,14 @@ async fn run<S: ClientStream>(
                                 continue;
                             }
                             if subs.command(proxy, s, &args, &mut out).await {
-                                client.write_all(&out).await?;
+                                crate::backend::write_flush(&mut *client, &out).await?;
                                 return Ok(());
                             }
                         }
                         Ok(None) => break,
                         Err(e) => {
                             out.extend_from_slice(format!("-ERR Protocol error: {e}\r\n").as_bytes());
-                            client.write_all(&out).await?;
+                            crate::backend::write_flush(&mut *client, &out).await?;
                             s.close = true;
                             return Ok(());
                         }
@@ -148,13 +148,13 @@ async fn run<S: ClientStream>(
             ev = rx.recv() => match ev {
                 Some(Event::Frame(link, frame)) => {
                     if subs.node_frame(proxy, s, link, frame, &mut out) {
-                        client.write_all(&out).await?;
+                        crate::backend::write_flush(&mut *client, &out).await?;
                         return Ok(());
                     }
                 }
                 Some(Event::Closed(link)) => {
                     if subs.link_closed(proxy, link) {
-                        client.write_all(b"-ERR the subscription's cluster node closed the connection\r\n").await?;
+                        crate::backend::write_flush(&mut *client, b"-ERR the subscription's cluster node closed the connection\r\n").await?;
                         s.close = true;
                         return Ok(());
                     }
@@ -163,13 +163,13 @@ async fn run<S: ClientStream>(
             },
             _ = sleep_until(retry) => {
                 if subs.resubscribe(proxy, s, &mut out).await {
-                    client.write_all(&out).await?;
+                    crate::backend::write_flush(&mut *client, &out).await?;
                     return Ok(());
                 }
             }
         }
         if !out.is_empty() {
-            client.write_all(&out).await?;
+            crate::backend::write_flush(&mut *client, &out).await?;
         }
     }
 }
@@ -252,7 +252,7 @@ impl Subscriptions {
 
     async fn send(&mut self, link: usize, args: &[Bytes]) -> bool {
         match self.links.get_mut(link).and_then(Option::as_mut) {
-            Some(l) => l.writer.write_all(&encode(args)).await.is_ok(),
+            Some(l) => crate::backend::write_flush(&mut l.writer, &encode(args)).await.is_ok(),
             None => false,
         }
     }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use protocol::command::flags;
 use protocol::{key_slot, lookup, CommandDecoder, DecodeLimits};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::sync::oneshot;
 
 use crate::backend::{encode, BackendError, Pools, ReplyResult};
@@ -207,7 +207,7 @@ async fn session_loop<S: ClientStream>(proxy: &Arc<Proxy>, s: &mut Session, stre
                             out.extend_from_slice(&reply);
                         }
                         s.outbox.clear();
-                        stream.write_all(&out).await?;
+                        crate::backend::write_flush(&mut *stream, &out).await?;
                         out.clear();
                         crate::pubsub::subscribed(proxy, s, stream, &mut inbuf, &mut decoder, &args).await?;
                         if s.close {
@@ -244,7 +244,7 @@ async fn session_loop<S: ClientStream>(proxy: &Arc<Proxy>, s: &mut Session, stre
             out.extend_from_slice(e.as_bytes());
         }
         if !out.is_empty() {
-            stream.write_all(&out).await?;
+            crate::backend::write_flush(&mut *stream, &out).await?;
             out.clear();
         }
         if s.close || protocol_error.is_some() {
@@ -950,8 +950,8 @@ async fn ask_once(proxy: &Proxy, target: SocketAddr, cmd: &Bytes) -> Bytes {
     let attempt = async {
         // The same handshake as every backend connection (TLS, credentials), RESP2.
         let mut conn = crate::backend::connect(target, false, proxy.pools.opts()).await?;
-        conn.write_all(b"*1\r\n$6\r\nASKING\r\n").await.map_err(|e| e.to_string())?;
-        conn.write_all(cmd).await.map_err(|e| e.to_string())?;
+        crate::backend::write_flush(&mut conn, b"*1\r\n$6\r\nASKING\r\n").await.map_err(|e| e.to_string())?;
+        crate::backend::write_flush(&mut conn, cmd).await.map_err(|e| e.to_string())?;
         let frames = read_frames(&mut conn, 2).await?;
         Ok::<Bytes, String>(frames.into_iter().nth(1).unwrap_or_default())
     };
