@@ -36,6 +36,8 @@ struct FileConfig {
     backend_tls_ca_cert_file: Option<PathBuf>,
     backend_tls_cert_file: Option<PathBuf>,
     backend_tls_key_file: Option<PathBuf>,
+    auth_timeout_ms: Option<u64>,
+    max_unauthenticated: Option<usize>,
 }
 
 /// Where reads go.
@@ -121,6 +123,14 @@ pub struct Flags {
     pub backend_tls_cert_file: Option<PathBuf>,
     #[arg(long)]
     pub backend_tls_key_file: Option<PathBuf>,
+    /// When login is required: how long a client may stay connected without authenticating
+    /// (default 10000; 0 = no limit).
+    #[arg(long)]
+    pub auth_timeout_ms: Option<u64>,
+    /// When login is required: how many clients may be connected without having authenticated
+    /// (default 1000); more are closed on arrival.
+    #[arg(long)]
+    pub max_unauthenticated: Option<usize>,
 }
 
 /// The validated configuration.
@@ -144,6 +154,9 @@ pub struct ProxyConfig {
     pub tls: Option<(SocketAddr, tls::Settings)>,
     /// TLS to the nodes.
     pub backend_tls: Option<std::sync::Arc<tls::rustls::ClientConfig>>,
+    /// Unauthenticated clients are closed after this long (None: never).
+    pub auth_timeout: Option<Duration>,
+    pub max_unauthenticated: usize,
 }
 
 fn addr(setting: &str, s: &str) -> Result<SocketAddr, String> {
@@ -194,7 +207,17 @@ impl ProxyConfig {
             "trace" => tracing::Level::TRACE,
             other => return Err(format!("log-level: '{other}' is not error, warn, info, debug or trace")),
         };
+        let max_unauthenticated = flags.max_unauthenticated.or(file.max_unauthenticated).unwrap_or(1000);
+        if max_unauthenticated == 0 {
+            return Err("max-unauthenticated: must be greater than 0".into());
+        }
+        let auth_timeout = match flags.auth_timeout_ms.or(file.auth_timeout_ms).unwrap_or(10_000) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        };
         Ok(ProxyConfig {
+            auth_timeout,
+            max_unauthenticated,
             listen: addr("listen", &listen)?,
             admin_listen: flags.admin_listen.or(file.admin_listen).map(|a| addr("admin-listen", &a)).transpose()?,
             seeds: seeds.iter().map(|s| addr("seeds", s)).collect::<Result<_, _>>()?,

@@ -99,6 +99,7 @@ async fn run(cfg: ProxyConfig) -> i32 {
         topo,
         next_id: AtomicU64::new(1),
         clients: AtomicU64::new(0),
+        unauthenticated: AtomicU64::new(0),
         commands: AtomicU64::new(0),
         redirects: AtomicU64::new(0),
         retries: AtomicU64::new(0),

@@ -35,6 +35,8 @@ pub struct Proxy {
     pub topo: Arc<Topology>,
     pub next_id: AtomicU64,
     pub clients: AtomicU64,
+    /// Clients connected that have not authenticated (when login is required).
+    pub unauthenticated: AtomicU64,
     pub commands: AtomicU64,
     pub redirects: AtomicU64,
     pub retries: AtomicU64,
@@ -166,20 +168,68 @@ pub async fn serve<S: ClientStream>(
         authenticated: proxy.security.default_login(),
         outbox: Outbox::default(),
     };
-    let _ = session_loop(&proxy, &mut s, &mut stream).await;
+    // Clients that must log in first are capped in number, so unauthenticated connections
+    // cannot exhaust memory or descriptors that logged-in clients need.
+    let mut counted = false;
+    if !s.authenticated {
+        if proxy.unauthenticated.fetch_add(1, Ordering::Relaxed) >= proxy.cfg.max_unauthenticated as u64 {
+            proxy.unauthenticated.fetch_sub(1, Ordering::Relaxed);
+            tracing::warn!(peer = ?peer, "too many unauthenticated clients; connection closed");
+            let _ = crate::backend::write_flush(&mut stream, b"-ERR max number of unauthenticated clients reached\r\n")
+                .await;
+        } else {
+            counted = true;
+        }
+    }
+    if s.authenticated || counted {
+        let _ = session_loop(&proxy, &mut s, &mut stream, &mut counted).await;
+    }
+    if counted {
+        proxy.unauthenticated.fetch_sub(1, Ordering::Relaxed);
+    }
     proxy.clients.fetch_sub(1, Ordering::Relaxed);
 }
 
-async fn session_loop<S: ClientStream>(proxy: &Arc<Proxy>, s: &mut Session, stream: &mut S) -> std::io::Result<()> {
+/// Reads more from the client; before login, only until the auth deadline.
+async fn read_more<S: ClientStream>(
+    proxy: &Proxy,
+    s: &Session,
+    stream: &mut S,
+    inbuf: &mut BytesMut,
+    deadline: Option<Instant>,
+) -> std::io::Result<usize> {
+    match deadline {
+        Some(at) if !s.authenticated => match tokio::time::timeout_at(at.into(), stream.read_buf(inbuf)).await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::info!(peer = ?s.peer, timeout = ?proxy.cfg.auth_timeout, "client did not authenticate in time");
+                Ok(0)
+            }
+        },
+        _ => stream.read_buf(inbuf).await,
+    }
+}
+
+async fn session_loop<S: ClientStream>(
+    proxy: &Arc<Proxy>,
+    s: &mut Session,
+    stream: &mut S,
+    counted: &mut bool,
+) -> std::io::Result<()> {
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut decoder = CommandDecoder::new();
-    let limits = DecodeLimits::default();
+    let mut limits = DecodeLimits::default();
+    let auth_deadline = proxy.cfg.auth_timeout.map(|t| Instant::now() + t);
     let mut out = BytesMut::new();
     loop {
         if inbuf.capacity() - inbuf.len() < 4096 {
             inbuf.reserve(16 * 1024);
         }
-        if stream.read_buf(&mut inbuf).await? == 0 {
+        if *counted && s.authenticated {
+            proxy.unauthenticated.fetch_sub(1, Ordering::Relaxed);
+            *counted = false;
+        }
+        if read_more(proxy, s, stream, &mut inbuf, auth_deadline).await? == 0 {
             return Ok(());
         }
         // Plan the whole batch first and send it per node, so one client's pipeline is
@@ -189,6 +239,8 @@ async fn session_loop<S: ClientStream>(proxy: &Arc<Proxy>, s: &mut Session, stre
         let mut batch = Vec::new();
         let mut protocol_error = None;
         loop {
+            // Before login only small frames are read (Redis's CVE-2021-32675 limits).
+            limits.unauthenticated = !s.authenticated;
             match decoder.decode(&mut inbuf, &limits) {
                 Ok(Some(args)) => {
                     proxy.commands.fetch_add(1, Ordering::Relaxed);
