@@ -179,6 +179,7 @@ async fn serve_loop(server: &Shared, stream: &mut TcpStream, handle: &ClientHand
                 _ = handle.kill.notified() => return Ok(()),
                 r = stream.write_all(&out.buf) => r?,
             }
+            handle.flushed.notify_one();
             out.buf.clear();
             // Do not keep a huge buffer around after one big reply.
             if out.buf.capacity() > 1 << 20 {
