@@ -150,6 +150,8 @@ pub struct NodeConfig {
     pub cluster_migration_barrier: u64,
     /// `cluster-replica-no-failover`.
     pub cluster_replica_no_failover: bool,
+    /// `cluster-allow-replica-migration`.
+    pub cluster_allow_replica_migration: bool,
     /// `proto-max-bulk-len` in bytes.
     pub proto_max_bulk_len: u64,
     /// `client-query-buffer-limit` in bytes.
@@ -162,6 +164,8 @@ pub struct NodeConfig {
     pub busy_reply_threshold: u64,
     /// `repl-backlog-size` in bytes.
     pub repl_backlog_size: u64,
+    /// `repl-ping-replica-period` in seconds (alias `repl-ping-slave-period`).
+    pub repl_ping_replica_period: u64,
     /// `masteruser`; None when unset.
     pub masteruser: Option<String>,
     /// `masterauth`; None when unset.
@@ -242,12 +246,14 @@ impl Default for NodeConfig {
             cluster_replica_validity_factor: 10,
             cluster_migration_barrier: 1,
             cluster_replica_no_failover: false,
+            cluster_allow_replica_migration: true,
             proto_max_bulk_len: 512 * MB,
             client_query_buffer_limit: 1024 * MB,
             hz: 10,
             databases: 16,
             busy_reply_threshold: 5000,
             repl_backlog_size: MB,
+            repl_ping_replica_period: 10,
             masteruser: None,
             masterauth: None,
             min_replicas_to_write: 0,

@@ -224,6 +224,7 @@ pub(crate) static TABLE: &[Directive] = &[
         num!(0, INT_MAX, true, false, |c| c.cluster_migration_barrier, |c, v| c.cluster_migration_barrier = v)
     ),
     d!("cluster-replica-no-failover", "cluster-slave-no-failover", false, boolean!(cluster_replica_no_failover)),
+    d!("cluster-allow-replica-migration", boolean!(cluster_allow_replica_migration)),
     d!(
         "proto-max-bulk-len",
         num!(MB, LLONG_MAX, true, true, |c| c.proto_max_bulk_len, |c, v| c.proto_max_bulk_len = v)
@@ -244,6 +245,12 @@ pub(crate) static TABLE: &[Directive] = &[
     d!(
         "repl-backlog-size",
         num!(1, LLONG_MAX, true, true, |c| c.repl_backlog_size, |c, v| { c.repl_backlog_size = v })
+    ),
+    d!(
+        "repl-ping-replica-period",
+        "repl-ping-slave-period",
+        false,
+        num!(1, INT_MAX, true, false, |c| c.repl_ping_replica_period, |c, v| c.repl_ping_replica_period = v)
     ),
     d!("masteruser", string!(option masteruser)),
     d!("masterauth", string!(option masterauth)),
@@ -314,12 +321,14 @@ pub(crate) static NAMES: &[&str] = &[
     "cluster-replica-validity-factor",
     "cluster-migration-barrier",
     "cluster-replica-no-failover",
+    "cluster-allow-replica-migration",
     "proto-max-bulk-len",
     "client-query-buffer-limit",
     "hz",
     "databases",
     "busy-reply-threshold",
     "repl-backlog-size",
+    "repl-ping-replica-period",
     "masteruser",
     "masterauth",
     "min-replicas-to-write",

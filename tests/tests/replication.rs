@@ -1,6 +1,7 @@
 //! Replication and failover of slotgate-node: full and partial resync (standalone, and with
-//! Debian's redis-server 7.0 on either side), WAIT, a 3x1 cluster losing a master to SIGKILL
-//! and to SIGSTOP under a write load, CLUSTER FAILOVER under load, and bad input.
+//! Debian's redis-server 7.0 on either side), writes during a full sync's forked snapshot, WAIT,
+//! a 3x1 cluster losing a master to SIGKILL and to SIGSTOP under a write load, CLUSTER FAILOVER
+//! under load, the replica validity factor, replica migration, and bad input.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -10,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use protocol::slot::key_slot;
-use slotgate_tests::{cluster_nodes, q, redis_cli, require_tool, slot_owner, wait_until, Cluster, Server};
+use slotgate_tests::{cluster_nodes, q, redis_cli, require_tool, slot_owner, wait_until, Cluster, NodeInfo, Server};
 
 fn info_field(port: u16, section: &str, field: &str) -> Option<String> {
     let text = redis_cli(port, &["info", section])?;
@@ -60,8 +61,10 @@ fn full_sync_then_partial_resync_after_a_link_drop() {
     assert_eq!(info_field(master.port, "stats", "sync_full").as_deref(), Some("1"));
     assert_eq!(q::<i64>(&mut m, &["WAIT", "1", "5000"]).unwrap(), 1);
     assert_eq!(q::<String>(&mut r, &["GET", "during"]).unwrap(), "gap");
+    // (Polled: the master's periodic PING may move both offsets in between.)
     let offsets = |p: u16, f: &str| info_field(p, "replication", f).unwrap();
-    assert_eq!(offsets(master.port, "master_repl_offset"), offsets(replica.port, "slave_repl_offset"));
+    assert!(wait_until(Duration::from_secs(5), || offsets(master.port, "master_repl_offset")
+        == offsets(replica.port, "slave_repl_offset")));
 }
 
 #[test]
@@ -412,4 +415,250 @@ fn min_replicas_to_write_refuses_writes_without_good_replicas() {
     let _: String = q(&mut replica.conn(), &["REPLICAOF", "127.0.0.1", &master.port.to_string()]).unwrap();
     assert!(wait_until(Duration::from_secs(10), || link_up(replica.port)));
     assert_eq!(q::<String>(&mut m, &["SET", "k", "v"]).unwrap(), "OK");
+}
+
+/// The snapshot children the process `pid` has right now.
+fn children(pid: u32) -> Vec<u32> {
+    let parse = |s: &str| s.split_whitespace().filter_map(|p| p.parse().ok()).collect::<Vec<u32>>();
+    let listed: Option<Vec<u32>> = std::fs::read_dir(format!("/proc/{pid}/task")).ok().map(|tasks| {
+        tasks
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+            .flat_map(|s| parse(&s))
+            .collect()
+    });
+    if let Some(list) = listed.filter(|_| std::path::Path::new(&format!("/proc/{pid}/task/{pid}/children")).exists()) {
+        return list;
+    }
+    // Kernels without /proc/.../children: look for processes whose parent is `pid`.
+    let Ok(procs) = std::fs::read_dir("/proc") else { return Vec::new() };
+    procs
+        .flatten()
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(p.path().join("stat")).ok()?;
+            let ppid: u32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == pid).then(|| p.file_name().to_str()?.parse().ok())?
+        })
+        .collect()
+}
+
+fn signal(pid: u32, sig: &str) {
+    std::process::Command::new("kill").args([sig, &pid.to_string()]).status().unwrap();
+}
+
+#[test]
+fn writes_are_acknowledged_while_a_full_sync_snapshot_is_taken() {
+    let master = Server::node(&[]);
+    let replica = Server::node(&[]);
+    let mut m = master.conn();
+    const KEYS: usize = 500_000;
+    for batch in 0..KEYS / 1000 {
+        let mut mset = redis::cmd("MSET");
+        for i in batch * 1000..(batch + 1) * 1000 {
+            mset.arg(format!("key:{i}")).arg(format!("{i:0>64}"));
+        }
+        let () = mset.query(&mut m).unwrap();
+    }
+    // Start a full sync and freeze the child that writes its snapshot. It lives a fraction of a
+    // second, so a sync whose child we missed is started again (a replica promoted and pointed
+    // back at the master asks for a full sync).
+    let mut r = replica.conn();
+    let mut child = None;
+    for attempt in 0..3 {
+        if attempt > 0 {
+            let _: String = q(&mut r, &["REPLICAOF", "NO", "ONE"]).unwrap();
+        }
+        let _: String = q(&mut r, &["REPLICAOF", "127.0.0.1", &master.port.to_string()]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let synced = |r: &mut redis::Connection| {
+            q::<String>(r, &["INFO", "replication"]).unwrap().contains("master_link_status:up")
+        };
+        for poll in 0.. {
+            child = children(master.pid()).first().copied();
+            if child.is_some() || Instant::now() > deadline || (poll % 50 == 49 && synced(&mut r)) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if let Some(pid) = child {
+            signal(pid, "-STOP");
+            println!("froze the snapshot child at attempt {}", attempt + 1);
+            break;
+        }
+    }
+    let child = child.expect("the master took no snapshot in a child process");
+    let syncing = || info_field(master.port, "replication", "slave0").is_some_and(|s| s.contains("state=wait_bgsave"));
+    assert!(
+        syncing(),
+        "the replica should wait for the snapshot: {:?}",
+        info_field(master.port, "replication", "slave0")
+    );
+    // While the snapshot is being taken, the master acknowledges writes.
+    m.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    for i in 0..1000 {
+        let ok: String = q(&mut m, &["SET", &format!("w:{i}"), &i.to_string()]).unwrap();
+        assert_eq!(ok, "OK");
+    }
+    assert!(syncing(), "the snapshot was still in progress");
+    assert_eq!(info_field(master.port, "persistence", "rdb_bgsave_in_progress").as_deref(), Some("1"));
+    signal(child, "-CONT");
+    // The replica gets the snapshot, then every write acknowledged meanwhile.
+    assert!(wait_until(Duration::from_secs(60), || link_up(replica.port)), "the replica never synced");
+    assert_eq!(q::<i64>(&mut m, &["WAIT", "1", "10000"]).unwrap(), 1);
+    assert_eq!(q::<usize>(&mut r, &["DBSIZE"]).unwrap(), KEYS + 1000);
+    let names: Vec<String> = (0..1000).map(|i| format!("w:{i}")).collect();
+    let mut mget = redis::cmd("MGET");
+    mget.arg(&names);
+    let got: Vec<Option<String>> = mget.query(&mut r).unwrap();
+    let lost: Vec<usize> = (0..1000).filter(|i| got[*i].as_deref() != Some(i.to_string().as_str())).collect();
+    assert!(lost.is_empty(), "writes acknowledged during the snapshot are missing on the replica: {lost:?}");
+    assert_eq!(q::<String>(&mut r, &["GET", "key:123456"]).unwrap(), format!("{:0>64}", 123456));
+    // The snapshot file is gone once sent.
+    assert!(wait_until(Duration::from_secs(5), || std::fs::read_dir(&master.dir)
+        .unwrap()
+        .flatten()
+        .all(|e| !e.file_name().to_string_lossy().starts_with("temp-"))));
+}
+
+fn config_set(port: u16, name: &str, value: &str) {
+    assert_eq!(redis_cli(port, &["config", "set", name, value]).as_deref(), Some("OK"), "CONFIG SET {name} {value}");
+}
+
+/// The node's own line of CLUSTER NODES.
+fn myself(port: u16) -> Option<NodeInfo> {
+    cluster_nodes(port)?.into_iter().find(|n| n.flags.iter().any(|f| f == "myself"))
+}
+
+#[test]
+fn a_replica_cut_off_too_long_does_not_fail_over() {
+    if !require_tool("redis-cli") {
+        return;
+    }
+    let mut c = Cluster::slotgate(3, 1, 2000);
+    let nodes = c.nodes();
+    let master = nodes.iter().find(|n| n.is_master() && n.slots > 0).unwrap().clone();
+    let replica = nodes.iter().find(|n| n.master_id.as_deref() == Some(master.id.as_str())).unwrap().port;
+    let others: Vec<u16> = c.ports().into_iter().filter(|p| *p != master.port && *p != replica).collect();
+    // Its data may be 2000 (node timeout) + 1000 (ping period) + 2000 x 1 (factor) ms old at most.
+    config_set(replica, "cluster-replica-no-failover", "yes");
+    config_set(replica, "repl-ping-replica-period", "1");
+    config_set(replica, "cluster-replica-validity-factor", "1");
+    let nofailover = |p: u16| {
+        cluster_nodes(p)
+            .is_some_and(|ns| ns.iter().any(|n| n.port == replica && n.flags.iter().any(|f| f == "nofailover")))
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || others.iter().all(|p| nofailover(*p))),
+        "peers should see nofailover"
+    );
+    c.kill(master.port);
+    let down_for =
+        || info_field(replica, "replication", "master_link_down_since_seconds").and_then(|s| s.parse::<i64>().ok());
+    let master_failed =
+        || cluster_nodes(replica).is_some_and(|ns| ns.iter().any(|n| n.id == master.id && n.is_failed()));
+    assert!(
+        wait_until(Duration::from_secs(30), || master_failed() && down_for().is_some_and(|s| s >= 6)),
+        "the replica should see its master failed and its link down for 6 s"
+    );
+    // Now allowed to fail over, but its data is too old: it says so and stays a replica.
+    config_set(replica, "cluster-replica-no-failover", "no");
+    let refused = "Currently unable to failover: Disconnected from master for longer than allowed";
+    assert!(wait_until(Duration::from_secs(30), || c.log(replica).contains(refused)), "no refusal in the log");
+    assert_eq!(info_field(replica, "replication", "role").as_deref(), Some("slave"));
+    assert!(myself(replica).is_some_and(|n| !n.is_master()));
+    // Factor 0: any data will do.
+    config_set(replica, "cluster-replica-validity-factor", "0");
+    assert!(
+        wait_until(Duration::from_secs(20), || info_field(replica, "replication", "role").as_deref() == Some("master")
+            && others
+                .iter()
+                .all(|p| redis_cli(*p, &["cluster", "info"]).is_some_and(|i| i.contains("cluster_state:ok")))),
+        "the replica did not take over with validity factor 0"
+    );
+}
+
+/// True when `f` holds at every poll for `duration`.
+fn holds_for(duration: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + duration;
+    while Instant::now() < deadline {
+        if !f() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+#[test]
+fn a_replica_migrates_to_an_orphaned_master() {
+    if !require_tool("redis-cli") {
+        return;
+    }
+    let mut c = Cluster::slotgate(3, 1, 2000);
+    let nodes = c.nodes();
+    let masters: Vec<NodeInfo> = nodes.iter().filter(|n| n.is_master() && n.slots > 0).cloned().collect();
+    let (rich, poor) = (&masters[0], &masters[1]);
+    let replica_of = |m: &NodeInfo| nodes.iter().find(|n| n.master_id.as_deref() == Some(m.id.as_str())).unwrap().port;
+    let poor_replica = replica_of(poor);
+    // `rich` gets a second replica.
+    let extra = c.add_node();
+    let out = std::process::Command::new("redis-cli")
+        .args(["--cluster", "add-node", &format!("127.0.0.1:{extra}"), &format!("127.0.0.1:{}", rich.port)])
+        .args(["--cluster-slave", "--cluster-master-id", &rich.id])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "add-node failed: {}", String::from_utf8_lossy(&out.stdout));
+    let rich_replicas = [replica_of(rich), extra];
+    let master_of = |p: u16| myself(p).and_then(|n| n.master_id);
+    assert!(
+        wait_until(Duration::from_secs(30), || link_up(extra)
+            && c.ports().iter().all(|p| cluster_nodes(*p).is_some_and(|ns| ns
+                .iter()
+                .filter(|n| n.master_id.as_deref() == Some(rich.id.as_str()))
+                .count()
+                == 2))),
+        "every node should see two replicas of the same master"
+    );
+    // `poor` loses its only replica. First, migration is off; then it is on but the barrier
+    // says `rich` must keep 2 replicas. Neither moves, although `poor` stays orphaned longer
+    // than the 5 s a migration waits.
+    for p in rich_replicas {
+        config_set(p, "cluster-allow-replica-migration", "no");
+    }
+    c.kill(poor_replica);
+    let sees_failed =
+        |p: u16| cluster_nodes(p).is_some_and(|ns| ns.iter().any(|n| n.port == poor_replica && n.is_failed()));
+    assert!(wait_until(Duration::from_secs(20), || rich_replicas.iter().all(|p| sees_failed(*p))));
+    let stay = || rich_replicas.iter().all(|p| master_of(*p).as_deref() == Some(rich.id.as_str()));
+    assert!(holds_for(Duration::from_secs(7), stay), "a replica migrated with cluster-allow-replica-migration no");
+    for p in rich_replicas {
+        config_set(p, "cluster-allow-replica-migration", "yes");
+        config_set(p, "cluster-migration-barrier", "2");
+    }
+    assert!(holds_for(Duration::from_secs(7), stay), "a replica migrated although the barrier is 2");
+    // With the default barrier of 1, exactly one of them moves to the orphan and replicates it.
+    for p in rich_replicas {
+        config_set(p, "cluster-migration-barrier", "1");
+    }
+    let moved = || {
+        rich_replicas
+            .iter()
+            .copied()
+            .filter(|p| master_of(*p).as_deref() == Some(poor.id.as_str()))
+            .collect::<Vec<u16>>()
+    };
+    assert!(wait_until(Duration::from_secs(20), || moved().len() == 1), "no replica migrated to the orphaned master");
+    let mover = moved()[0];
+    let stayer = rich_replicas.into_iter().find(|p| *p != mover).unwrap();
+    assert_eq!(master_of(stayer).as_deref(), Some(rich.id.as_str()));
+    // The mover has the smaller name of the two.
+    assert!(myself(mover).unwrap().id < myself(stayer).unwrap().id);
+    assert!(
+        wait_until(Duration::from_secs(20), || link_up(mover)
+            && info_field(mover, "replication", "master_port") == Some(poor.port.to_string())
+            && cluster_nodes(rich.port).is_some_and(|ns| ns
+                .iter()
+                .any(|n| n.port == mover && n.master_id.as_deref() == Some(poor.id.as_str())))),
+        "the migrated replica should replicate the orphan, and the cluster should know"
+    );
 }

@@ -38,7 +38,8 @@ pub fn header(cl: &Cluster) -> Header {
         current_epoch: cl.current_epoch,
         config_epoch,
         repl_offset: me.repl_offset,
-        flags: (me.flags & !flag::MYSELF) | if cl.mf_pause.is_some() { flag::MF_PAUSED } else { 0 },
+        flags: (me.flags & !(flag::MYSELF | flag::MIGRATE_TO))
+            | if cl.mf_pause.is_some() { flag::MF_PAUSED } else { 0 },
         port: me.port,
         cport: me.cport,
         ip: cl.announce_ip.clone(),
@@ -453,6 +454,7 @@ fn from_known_sender(cl: &mut Cluster, msg: &Message, now: i64) -> Vec<u16> {
                     n.flags = (n.flags & !flag::PFAIL) | flag::FAIL;
                     n.fail_time = now;
                     cl.todo_save = true;
+                    cl.note(format!("FAIL message received from {sender} about {id}"));
                 }
             }
         }

@@ -25,16 +25,67 @@ pub struct Election {
     pub manual_deadline: i64,
 }
 
+/// What the configuration and the replication link say about an automatic failover.
+pub struct Rules {
+    /// `cluster-replica-no-failover`.
+    pub no_failover: bool,
+    /// `cluster-replica-validity-factor` (0: any data age will do).
+    pub validity_factor: i64,
+    /// `repl-ping-replica-period`, in ms.
+    pub ping_period_ms: i64,
+    /// How old our copy of the master's data may be (`Replication::data_age_ms`).
+    pub data_age_ms: i64,
+}
+
+/// Why a replica of a failed master is not failing over, logged as Redis does: once per
+/// reason, again after `CANT_FAILOVER_RELOG_MS`, and not in the first moments of a failure.
+#[derive(Debug, Default)]
+pub struct CantFailover {
+    reason: Option<&'static str>,
+    logged_at: i64,
+}
+
+const CANT_FAILOVER_RELOG_MS: i64 = 5 * 60 * 1000;
+const DATA_AGE: &str = "Disconnected from master for longer than allowed. Please check the 'cluster-replica-validity-factor' configuration option.";
+
 /// How long a replica waits for votes before trying again with a new epoch.
 fn auth_timeout(cl: &Cluster) -> i64 {
     (cl.node_timeout * 2).max(2000)
 }
 
+/// Whether our data is too old to take over (Redis's rule): the time we have been without our
+/// master, less the node timeout it takes to notice a failure, may not exceed the ping period
+/// plus the node timeout times the validity factor.
+fn data_too_old(cl: &Cluster, rules: &Rules) -> bool {
+    let mut age = rules.data_age_ms;
+    if age > cl.node_timeout {
+        age -= cl.node_timeout;
+    }
+    rules.validity_factor > 0
+        && age > rules.ping_period_ms.saturating_add(cl.node_timeout.saturating_mul(rules.validity_factor))
+}
+
+/// Logs (when it is due) that this replica cannot fail over for `reason`.
+fn cant_failover(cl: &mut Cluster, reason: &'static str, master_fail_time: i64, now: i64) {
+    let log = &mut cl.cant_failover;
+    if log.reason == Some(reason) && now - log.logged_at < CANT_FAILOVER_RELOG_MS {
+        return;
+    }
+    log.reason = Some(reason);
+    // Say nothing while a failover could still start in a normal time.
+    if now - master_fail_time < cl.node_timeout + 5000 {
+        return;
+    }
+    cl.cant_failover.logged_at = now;
+    cl.note(format!("Currently unable to failover: {reason}"));
+}
+
 /// The replica side, every tick: schedule, ask, and count votes.
-pub fn replica_tick(cl: &mut Cluster, now: i64, no_failover: bool) {
+pub fn replica_tick(cl: &mut Cluster, now: i64, rules: &Rules) {
     let me = cl.me();
     let Some(master_id) = me.master.clone().filter(|_| me.has(flag::SLAVE)) else {
         cl.election = Election::default();
+        cl.cant_failover.reason = None;
         return;
     };
     let Some(master) = cl.nodes.get(&master_id) else { return };
@@ -54,8 +105,15 @@ pub fn replica_tick(cl: &mut Cluster, now: i64, no_failover: bool) {
         cl.election.asked = false;
     }
     let manual = cl.election.forced;
-    if !manual && (!master.has(flag::FAIL) || no_failover || cl.slot_count(&master_id) == 0) {
+    if !manual && (!master.has(flag::FAIL) || rules.no_failover || cl.slot_count(&master_id) == 0) {
         cl.election.start_at = 0;
+        cl.cant_failover.reason = None;
+        return;
+    }
+    // A manual failover is the operator's call; an automatic one needs recent enough data.
+    if !manual && data_too_old(cl, rules) {
+        let fail_time = master.fail_time;
+        cant_failover(cl, DATA_AGE, fail_time, now);
         return;
     }
     let timeout = auth_timeout(cl);
@@ -69,6 +127,9 @@ pub fn replica_tick(cl: &mut Cluster, now: i64, no_failover: bool) {
         cl.election.start_at = now + delay;
         cl.election.asked = false;
         cl.election.voters.clear();
+        if !manual {
+            cl.note(format!("Start of election delayed for {delay} milliseconds (rank #{rank}, offset {my_offset})."));
+        }
         return;
     }
     if now < cl.election.start_at {
@@ -80,6 +141,7 @@ pub fn replica_tick(cl: &mut Cluster, now: i64, no_failover: bool) {
         cl.election.asked = true;
         cl.election.voters.clear();
         cl.todo_save = true;
+        cl.note(format!("Starting a failover election for epoch {}.", cl.election.epoch));
         let body = Body::AuthRequest { force: manual };
         let bytes = wire::encode(&Message { kind: Type::AuthRequest, hdr: bus::header(cl), body });
         let masters: Vec<NodeId> = cl
@@ -117,6 +179,7 @@ pub fn promote(cl: &mut Cluster, epoch: u64) {
     }
     cl.election = Election::default();
     cl.todo_save = true;
+    cl.note(format!("Failover election won: I'm the new master (configEpoch set to {epoch})."));
     // Everybody learns the new owner from the next header; tell them now.
     let pong = bus::ping(cl, Type::Pong);
     bus::broadcast(cl, Type::Pong, pong);

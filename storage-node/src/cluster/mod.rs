@@ -5,6 +5,7 @@
 pub mod bus;
 pub mod failover;
 pub mod failure;
+pub mod migration;
 pub mod nodes_conf;
 pub mod routing;
 pub mod wire;
@@ -33,6 +34,9 @@ pub mod flag {
     pub const HANDSHAKE: u16 = 32;
     pub const NOADDR: u16 = 64;
     pub const MEET: u16 = 128;
+    /// Local only: a master meant to have replicas (it had one, or took over from a master
+    /// that had them), so replicas may migrate to it when it has none left.
+    pub const MIGRATE_TO: u16 = 256;
     pub const NOFAILOVER: u16 = 512;
     /// Header-only: the sender paused its writes for a manual failover (its offset is final).
     pub const MF_PAUSED: u16 = 1 << 12;
@@ -66,6 +70,8 @@ pub struct Node {
     pub fail_reports: Vec<(NodeId, i64)>,
     pub link: Option<Link>,
     pub repl_offset: u64,
+    /// Since when this master has had no working replica (0: it has one, or needs none).
+    pub orphaned_time: i64,
 }
 
 impl Node {
@@ -85,6 +91,7 @@ impl Node {
             fail_reports: Vec::new(),
             link: None,
             repl_offset: 0,
+            orphaned_time: 0,
         }
     }
 
@@ -158,6 +165,10 @@ pub struct Cluster {
     pub voted_for: HashMap<NodeId, i64>,
     /// A master pausing writes for its replica's manual failover: until when, and for whom.
     pub mf_pause: Option<(i64, NodeId)>,
+    /// Why this replica last could not fail over, for the log.
+    pub cant_failover: failover::CantFailover,
+    /// Lines for the node's log, written out by `failure::flush`.
+    pub notes: Vec<String>,
 }
 
 /// Random 40-hex-digit node names, as Redis makes them.
@@ -202,7 +213,14 @@ impl Cluster {
             election: failover::Election::default(),
             voted_for: HashMap::new(),
             mf_pause: None,
+            cant_failover: failover::CantFailover::default(),
+            notes: Vec::new(),
         }
+    }
+
+    /// Queues a line for the node's log.
+    pub fn note(&mut self, line: String) {
+        self.notes.push(line);
     }
 
     pub fn me(&self) -> &Node {
@@ -326,6 +344,10 @@ impl Cluster {
                 }
             }
         } else {
+            // A promoted replica takes over a master that had replicas.
+            if node.has(flag::SLAVE) && !node.has(flag::MYSELF) {
+                node.flags |= flag::MIGRATE_TO;
+            }
             node.flags = (node.flags & !flag::SLAVE) | flag::MASTER;
         }
         self.todo_save = true;

@@ -51,12 +51,14 @@ fn cluster<'a>(ctx: &'a mut Ctx) -> Result<&'a mut Cluster, Error> {
     ctx.srv.cluster.as_deref_mut().ok_or_else(|| Error::Msg(DISABLED.into()))
 }
 
-/// Persists and re-evaluates after a configuration change, before the reply goes out.
+/// Persists and re-evaluates after a configuration change, before the reply goes out; a new
+/// role takes effect in replication at once (INFO agrees with CLUSTER NODES, as in Redis).
 fn changed(ctx: &mut Ctx) {
     if let Some(cl) = ctx.srv.cluster.as_deref_mut() {
         cl.todo_save = true;
     }
     failure::flush(ctx.srv);
+    failure::follow_master(ctx.srv);
 }
 
 fn parse_slot(b: &[u8]) -> Result<u16, Error> {

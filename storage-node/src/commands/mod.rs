@@ -280,7 +280,7 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
     let min_replicas = srv.config.min_replicas_to_write as usize;
     if min_replicas > 0 && spec.has(flags::WRITE) && !client.is_master && srv.repl.master.is_none() {
         let max_lag = srv.config.min_replicas_max_lag;
-        let good = srv.repl.replicas.iter().filter(|r| r.last_ack.elapsed().as_secs() <= max_lag).count();
+        let good = srv.repl.good_replicas(max_lag);
         if good < min_replicas {
             return reject(srv, client, out, "NOREPLICAS Not enough good replicas to write.");
         }

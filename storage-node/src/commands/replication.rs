@@ -4,8 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::{arg_i64, err, is, Ctx, Error, Handler};
-use crate::keyspace::rdbconv;
-use crate::replication::{self, link, MasterAddr, Replica};
+use crate::replication::{self, link, MasterAddr, SyncState};
 use crate::server::Server;
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
@@ -50,24 +49,6 @@ pub fn set_master(srv: &mut Server, master: Option<MasterAddr>) {
     link::set_master(&shared, srv, master);
 }
 
-/// The dataset as an RDB file, for a full sync.
-// Taken synchronously: the node's single thread stops for the time it takes to serialize.
-fn snapshot(srv: &Server, now: i64) -> Vec<u8> {
-    let aux: [(&str, &[u8]); 2] = [("redis-ver", crate::REDIS_VERSION.as_bytes()), ("redis-bits", b"64")];
-    let live = || srv.db.entries().filter(|e| e.expire_at == 0 || e.expire_at > now);
-    let (count, volatile) = live().fold((0u64, 0u64), |(n, v), e| (n + 1, v + (e.expire_at != 0) as u64));
-    let write = || -> std::io::Result<Vec<u8>> {
-        let mut w = rdb::FileWriter::new(Vec::with_capacity(1 << 16), &aux)?;
-        w.select_db(0, count, volatile)?;
-        for e in live() {
-            w.entry(&e.key, &rdbconv::to_rdb(&e.value), (e.expire_at != 0).then_some(e.expire_at))?;
-        }
-        w.finish()
-    };
-    // Writing into a Vec cannot fail.
-    write().unwrap_or_default()
-}
-
 fn psync(ctx: &mut Ctx) -> Result<(), Error> {
     if ctx.client.multi.is_some() {
         return err("ERR Command is not allowed in MULTI");
@@ -87,7 +68,14 @@ fn psync(ctx: &mut Ctx) -> Result<(), Error> {
                 ctx.out.raw(reply.as_bytes());
                 ctx.out.raw(&missing);
                 ctx.srv.repl.sync_partial_ok += 1;
-                register_replica(ctx);
+                let has = from as u64 - 1;
+                replication::register(ctx.srv, ctx.client, SyncState::Online, has, false);
+                let msg = format!(
+                    "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {from}.",
+                    ctx.client.addr,
+                    missing.len()
+                );
+                crate::log(&ctx.srv.config, &msg);
                 return Ok(());
             }
         }
@@ -95,34 +83,8 @@ fn psync(ctx: &mut Ctx) -> Result<(), Error> {
             ctx.srv.repl.sync_partial_err += 1;
         }
     }
-    let rdb = snapshot(ctx.srv, ctx.now);
-    if !legacy_sync {
-        let reply = format!("+FULLRESYNC {} {}\r\n", ctx.srv.repl.replid, ctx.srv.repl.offset);
-        ctx.out.raw(reply.as_bytes());
-    }
-    // The snapshot is sent as a bulk without the trailing CRLF, as Redis does.
-    ctx.out.raw(format!("${}\r\n", rdb.len()).as_bytes());
-    ctx.out.raw(&rdb);
-    ctx.srv.repl.sync_full += 1;
-    register_replica(ctx);
+    replication::sync::full(ctx.srv, ctx.client, legacy_sync);
     Ok(())
-}
-
-/// From now on this connection receives the replication stream.
-fn register_replica(ctx: &mut Ctx) {
-    // From now on every change is described for the replicas.
-    ctx.srv.prop.enabled = true;
-    ctx.srv.prop.to_replicas = true;
-    ctx.srv.db.track_expired = true;
-    let id = ctx.client.id;
-    ctx.client.is_replica = true;
-    let ip = ctx.client.addr.rsplit_once(':').map_or("", |(ip, _)| ip).trim_matches(['[', ']']).to_string();
-    let port = ctx.client.replica_port;
-    let offset = ctx.srv.repl.offset;
-    ctx.srv.repl.replicas.retain(|r| r.client_id != id);
-    ctx.srv.repl.replicas.push(Replica { client_id: id, ip, port, ack_offset: offset, last_ack: Instant::now() });
-    let msg = format!("Synchronization with replica {}:{port} succeeded", ctx.client.addr);
-    crate::log(&ctx.srv.config, &msg);
 }
 
 fn replconf(ctx: &mut Ctx) -> Result<(), Error> {

@@ -15,8 +15,16 @@ use crate::server::Server;
 
 /// What a background child is doing.
 pub enum Job {
-    Rdb { tmp: PathBuf, dirty_at_start: u64 },
+    Rdb {
+        tmp: PathBuf,
+        dirty_at_start: u64,
+    },
     Rewrite(aof::Rewrite),
+    /// A snapshot for replicas in a full sync, of the dataset at replication offset `offset`.
+    ReplSnapshot {
+        tmp: PathBuf,
+        offset: u64,
+    },
 }
 
 /// A running background child.
@@ -65,9 +73,17 @@ impl Default for Persistence {
 }
 
 impl Persistence {
-    /// Whether a BGSAVE child runs.
+    /// Whether a child writing an RDB file runs (BGSAVE, or a snapshot for replicas).
     pub fn saving(&self) -> bool {
-        matches!(self.child, Some(Child { job: Job::Rdb { .. }, .. }))
+        matches!(self.child, Some(Child { job: Job::Rdb { .. } | Job::ReplSnapshot { .. }, .. }))
+    }
+
+    /// The pid and offset of a running snapshot child for replicas.
+    pub fn repl_snapshot(&self) -> Option<(i32, u64)> {
+        match &self.child {
+            Some(Child { pid, job: Job::ReplSnapshot { offset, .. }, .. }) => Some((*pid, *offset)),
+            _ => None,
+        }
     }
 
     /// Whether a BGREWRITEAOF child runs.
@@ -170,6 +186,24 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
     Ok(())
 }
 
+/// Forks a child writing the snapshot of a full sync to a temp file (see `replication::sync`);
+/// `offset` is the replication offset the dataset is at. Returns the child's pid.
+pub fn fork_repl_snapshot(srv: &mut Server, offset: u64) -> Result<i32, String> {
+    if srv.persist.child.is_some() {
+        return Err("a child process is active".into());
+    }
+    let db = &srv.db;
+    let pid = fork(|| rdbfile::write_file(db, &repl_snapshot_path(std::process::id() as i32), false).map(|_| ()))
+        .map_err(|e| format!("Can't save in background: fork: {e}"))?;
+    let job = Job::ReplSnapshot { tmp: repl_snapshot_path(pid), offset };
+    srv.persist.child = Some(Child { pid, job, started: Instant::now() });
+    Ok(pid)
+}
+
+fn repl_snapshot_path(pid: i32) -> PathBuf {
+    PathBuf::from(format!("temp-repl-{pid}.rdb"))
+}
+
 /// BGREWRITEAOF: switches to a new incremental file and forks a child writing the new base.
 pub fn bgrewriteaof(srv: &mut Server) -> Result<(), String> {
     if srv.persist.child.is_some() {
@@ -195,7 +229,8 @@ pub fn bgrewriteaof(srv: &mut Server) -> Result<(), String> {
 pub fn cron(srv: &mut Server) {
     aof::everysec(srv);
     reap(srv);
-    if srv.persist.child.is_some() {
+    // Replicas waiting for a snapshot go before scheduled saves and rewrites.
+    if srv.persist.child.is_some() || crate::replication::sync::start_snapshot(srv) {
         return;
     }
     let now = now_ms() / 1000;
@@ -248,6 +283,7 @@ fn reap(srv: &mut Server) {
                 crate::log(&srv.config, "Warning: Background saving error");
             }
         }
+        Job::ReplSnapshot { tmp, .. } => crate::replication::sync::snapshot_done(srv, child.pid, tmp, ok),
         Job::Rewrite(rw) => {
             srv.persist.last_rewrite_secs = secs;
             let done = if ok { aof::finish_rewrite(srv, &rw) } else { Err("the child failed".into()) };
@@ -279,7 +315,7 @@ fn kill_child(srv: &mut Server) {
         libc::waitpid(child.pid, &mut status, 0);
     }
     let tmp = match &child.job {
-        Job::Rdb { tmp, .. } => tmp,
+        Job::Rdb { tmp, .. } | Job::ReplSnapshot { tmp, .. } => tmp,
         Job::Rewrite(rw) => &rw.tmp,
     };
     let _ = std::fs::remove_file(tmp);

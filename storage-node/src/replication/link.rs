@@ -20,7 +20,7 @@ use crate::transport::Stream;
 pub fn set_master(shared: &Shared, srv: &mut Server, master: Option<MasterAddr>) {
     let was_replica = srv.repl.master.is_some();
     srv.repl.link_generation += 1;
-    srv.repl.link_up = false;
+    srv.repl.link_lost();
     srv.repl.master = master.clone();
     match master {
         Some(m) => {
@@ -51,7 +51,7 @@ async fn run(shared: Shared, generation: u64, master: MasterAddr) {
         {
             let mut srv = shared.borrow_mut();
             if srv.repl.link_generation == generation {
-                srv.repl.link_up = false;
+                srv.repl.link_lost();
             }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -240,7 +240,6 @@ async fn stream_commands(
                 dispatch(srv, &mut client, &args, &mut scratch, &mut clock);
                 super::feed(srv, &raw);
             }
-            srv.repl.last_io = Some(Instant::now());
         }
         if !replies.is_empty() {
             send(stream, &replies).await?;
@@ -249,7 +248,7 @@ async fn stream_commands(
             r = stream.read_buf(&mut buf) => {
                 match r {
                     Ok(0) => return Err("connection closed by the master".into()),
-                    Ok(_) => {}
+                    Ok(_) => shared.borrow_mut().repl.last_io = Some(Instant::now()),
                     Err(e) => return Err(e.to_string()),
                 }
             }

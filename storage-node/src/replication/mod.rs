@@ -1,16 +1,42 @@
 //! Master→replica replication with Redis's protocol: PSYNC with a replication ID and offset,
 //! a full sync (an RDB snapshot, then the command stream) or a partial one (`+CONTINUE` and the
-//! missing bytes from the backlog), REPLCONF ACK offsets and WAIT. The master side lives here
-//! and in `commands/replication.rs`; the replica side, the link to the master, in `link`.
+//! missing bytes from the backlog), REPLCONF ACK offsets and WAIT. The master side lives here,
+//! in `sync` (full syncs from a forked snapshot) and in `commands/replication.rs`; the replica
+//! side, the link to the master, in `link`.
 
 pub mod link;
+pub mod sync;
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
-use crate::server::Server;
+use crate::server::{Client, Server};
+
+/// Where a replica of ours is in its synchronization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncState {
+    /// Full sync: waits for a snapshot child to start (another child is running).
+    WaitSnapshotStart,
+    /// Full sync: the snapshot child with this pid is writing; the stream is buffered.
+    WaitSnapshotEnd(i32),
+    /// Full sync: the snapshot is being copied to the connection; the stream is still buffered.
+    SendingSnapshot,
+    /// Receives the stream as it is produced.
+    Online,
+}
+
+impl SyncState {
+    /// The name INFO replication gives the state.
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncState::WaitSnapshotStart | SyncState::WaitSnapshotEnd(_) => "wait_bgsave",
+            SyncState::SendingSnapshot => "send_bulk",
+            SyncState::Online => "online",
+        }
+    }
+}
 
 /// A replica connected to this node.
 #[derive(Debug)]
@@ -21,6 +47,11 @@ pub struct Replica {
     /// The offset the replica acknowledged (REPLCONF ACK).
     pub ack_offset: u64,
     pub last_ack: Instant,
+    pub state: SyncState,
+    /// The stream produced since the snapshot was taken, until the snapshot has been sent.
+    pub pending: BytesMut,
+    /// Came with SYNC: its snapshot is not preceded by `+FULLRESYNC`.
+    pub legacy: bool,
 }
 
 /// Where this node replicates from.
@@ -47,7 +78,14 @@ pub struct Replication {
     /// Bumped whenever `master` changes, so a stale link task stops.
     pub link_generation: u64,
     pub link_up: bool,
+    /// When the master last sent us something (while the link is up).
     pub last_io: Option<Instant>,
+    /// When the link to the master went down (None: it never was up).
+    pub down_since: Option<Instant>,
+    /// When the master last sent its replicas a PING (`repl-ping-replica-period`).
+    pub last_ping: Instant,
+    /// When replicas waiting for a snapshot last got a keepalive newline.
+    pub last_keepalive: Instant,
     pub sync_full: u64,
     pub sync_partial_ok: u64,
     pub sync_partial_err: u64,
@@ -74,6 +112,9 @@ impl Replication {
             link_generation: 0,
             link_up: false,
             last_io: None,
+            down_since: None,
+            last_ping: Instant::now(),
+            last_keepalive: Instant::now(),
             sync_full: 0,
             sync_partial_ok: 0,
             sync_partial_err: 0,
@@ -114,8 +155,55 @@ impl Replication {
 
     /// Replicas whose acknowledged offset reached `offset`.
     pub fn acked(&self, offset: u64) -> usize {
-        self.replicas.iter().filter(|r| r.ack_offset >= offset).count()
+        self.replicas.iter().filter(|r| r.state == SyncState::Online && r.ack_offset >= offset).count()
     }
+
+    /// Online replicas that acknowledged within `max_lag` seconds (`min-replicas-to-write`).
+    pub fn good_replicas(&self, max_lag: u64) -> usize {
+        self.replicas
+            .iter()
+            .filter(|r| r.state == SyncState::Online && r.last_ack.elapsed().as_secs() <= max_lag)
+            .count()
+    }
+
+    /// The link to the master went down (or moved to another master).
+    pub fn link_lost(&mut self) {
+        if self.link_up {
+            self.down_since = Some(Instant::now());
+        }
+        self.link_up = false;
+    }
+
+    /// How old our copy of the master's data may be, in ms: the time since the master last
+    /// sent something while the link is up, since the link went down otherwise, and forever
+    /// when it never came up (Redis's data age, which `cluster-replica-validity-factor` bounds).
+    pub fn data_age_ms(&self) -> i64 {
+        let since = if self.link_up { self.last_io } else { self.down_since };
+        since.map_or(i64::MAX, |t| t.elapsed().as_millis().min(i64::MAX as u128) as i64)
+    }
+}
+
+/// From now on this connection is a replica of ours, in `state`, having `ack_offset`.
+pub fn register(srv: &mut Server, client: &mut Client, state: SyncState, ack_offset: u64, legacy: bool) {
+    // From now on every change is described for the replicas.
+    srv.prop.enabled = true;
+    srv.prop.to_replicas = true;
+    srv.db.track_expired = true;
+    let id = client.id;
+    client.is_replica = true;
+    let ip = client.addr.rsplit_once(':').map_or("", |(ip, _)| ip).trim_matches(['[', ']']).to_string();
+    let port = client.replica_port;
+    srv.repl.replicas.retain(|r| r.client_id != id);
+    srv.repl.replicas.push(Replica {
+        client_id: id,
+        ip,
+        port,
+        ack_offset,
+        last_ack: Instant::now(),
+        state,
+        pending: BytesMut::new(),
+        legacy,
+    });
 }
 
 /// Encodes a command as the stream carries it.
@@ -125,16 +213,77 @@ pub fn encode(args: &[Bytes]) -> bytes::BytesMut {
     out
 }
 
-/// Sends stream bytes to every replica and keeps them in the backlog.
+/// Sends stream bytes to every replica and keeps them in the backlog. A replica in a full sync
+/// gets them after its snapshot.
 pub fn feed(srv: &mut Server, bytes: &[u8]) {
     srv.repl.append(bytes);
     if srv.repl.replicas.is_empty() {
         return;
     }
     let clients = srv.clients.borrow();
-    for r in &srv.repl.replicas {
-        if let Some(handle) = clients.get(&r.client_id) {
-            handle.deliver(bytes);
+    let mut over_limit = Vec::new();
+    let hard_limit = replica_hard_limit(srv);
+    for r in &mut srv.repl.replicas {
+        match r.state {
+            SyncState::Online => {
+                if let Some(handle) = clients.get(&r.client_id) {
+                    handle.deliver(bytes);
+                }
+            }
+            SyncState::WaitSnapshotEnd(_) | SyncState::SendingSnapshot => {
+                r.pending.extend_from_slice(bytes);
+                if hard_limit > 0 && r.pending.len() as u64 > hard_limit {
+                    over_limit.push(r.client_id);
+                }
+            }
+            // The stream before the snapshot is in the snapshot.
+            SyncState::WaitSnapshotStart => {}
+        }
+    }
+    drop(clients);
+    for id in over_limit {
+        // As Redis's `client-output-buffer-limit replica`: a sync that falls this far behind
+        // is dropped and starts again.
+        let msg = format!("Client id={id} closed for overcoming of output buffer limits (replica in full sync).");
+        crate::log(&srv.config, &msg);
+        srv.repl.replicas.retain(|r| r.client_id != id);
+        if let Some(handle) = srv.clients.borrow().get(&id) {
+            handle.kill();
+        }
+    }
+}
+
+/// The hard output-buffer limit of the replica class (0: none).
+fn replica_hard_limit(srv: &Server) -> u64 {
+    srv.config.client_output_buffer_limit.iter().find(|(class, ..)| class == "replica").map_or(0, |(_, hard, ..)| *hard)
+}
+
+/// The master's periodic work, from the server cron: a PING into the stream every
+/// `repl-ping-replica-period` seconds, so replicas can tell an idle master from a dead one,
+/// and a newline every second to replicas waiting for their snapshot, which keeps their
+/// connections alive (both as Redis does).
+pub fn cron(srv: &mut Server) {
+    if srv.repl.replicas.is_empty() {
+        return;
+    }
+    let period = Duration::from_secs(srv.config.repl_ping_replica_period.max(1));
+    // While a manual failover pauses writes the offset the replica waits for is final.
+    let paused =
+        srv.cluster.as_deref().is_some_and(|cl| crate::cluster::failover::writes_paused(cl, crate::keyspace::now_ms()));
+    if srv.repl.master.is_none() && !paused && srv.repl.last_ping.elapsed() >= period {
+        srv.repl.last_ping = Instant::now();
+        let ping = encode(&[Bytes::from_static(b"PING")]);
+        feed(srv, &ping);
+    }
+    if srv.repl.last_keepalive.elapsed() >= Duration::from_secs(1) {
+        srv.repl.last_keepalive = Instant::now();
+        let clients = srv.clients.borrow();
+        for r in &srv.repl.replicas {
+            if matches!(r.state, SyncState::WaitSnapshotStart | SyncState::WaitSnapshotEnd(_)) {
+                if let Some(handle) = clients.get(&r.client_id) {
+                    handle.deliver(b"\n");
+                }
+            }
         }
     }
 }
@@ -176,23 +325,29 @@ pub fn info(srv: &Server) -> String {
     match &r.master {
         Some(m) => {
             s.push_str(&format!(
-                "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:0\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\nslave_priority:100\r\nslave_read_only:1\r\nreplica_announced:1\r\n",
+                "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:0\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\n",
                 m.host,
                 m.port,
                 if r.link_up { "up" } else { "down" },
-                r.last_io.map_or(-1, |t| t.elapsed().as_secs() as i64),
+                r.last_io.filter(|_| r.link_up).map_or(-1, |t| t.elapsed().as_secs() as i64),
                 r.offset,
                 r.offset,
             ));
+            if !r.link_up {
+                let down = r.down_since.map_or(-1, |t| t.elapsed().as_secs() as i64);
+                s.push_str(&format!("master_link_down_since_seconds:{down}\r\n"));
+            }
+            s.push_str("slave_priority:100\r\nslave_read_only:1\r\nreplica_announced:1\r\n");
         }
         None => s.push_str("role:master\r\n"),
     }
     s.push_str(&format!("connected_slaves:{}\r\n", r.replicas.len()));
     for (i, rep) in r.replicas.iter().enumerate() {
         s.push_str(&format!(
-            "slave{i}:ip={},port={},state=online,offset={},lag={}\r\n",
+            "slave{i}:ip={},port={},state={},offset={},lag={}\r\n",
             rep.ip,
             rep.port,
+            rep.state.name(),
             rep.ack_offset,
             rep.last_ack.elapsed().as_secs()
         ));

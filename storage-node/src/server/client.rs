@@ -143,6 +143,8 @@ pub struct ClientHandle {
     pub outbox: RefCell<bytes::BytesMut>,
     /// Wakes the connection to flush the outbox or resume after being unblocked.
     pub wake: Notify,
+    /// Notified each time the connection has written its output (a snapshot copy waits on it).
+    pub flushed: Notify,
     /// The client's protocol, readable while its state is borrowed elsewhere.
     pub proto: Cell<Proto>,
     /// Since when the outbox is above the soft output-buffer limit.
@@ -162,6 +164,7 @@ impl ClientHandle {
             kill: Notify::new(),
             outbox: RefCell::new(bytes::BytesMut::new()),
             wake: Notify::new(),
+            flushed: Notify::new(),
             proto: Cell::new(Proto::Resp2),
             soft_since: Cell::new(None),
             raw: None,

@@ -195,6 +195,7 @@ async fn serve_loop(server: &Shared, stream: &mut Stream, handle: &ClientHandle)
                 _ = handle.kill.notified() => return Ok(()),
                 r = async { stream.write_all(&out.buf).await?; stream.flush().await } => r?,
             }
+            handle.flushed.notify_one();
             out.buf.clear();
             // Do not keep a huge buffer around after one big reply.
             if out.buf.capacity() > 1 << 20 {

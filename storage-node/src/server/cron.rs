@@ -30,6 +30,7 @@ pub async fn run(server: Shared) {
         if !srv.prop.repl.is_empty() {
             crate::replication::drain(&mut srv);
         }
+        crate::replication::cron(&mut srv);
         let timeout = srv.config.timeout;
         if timeout > 0 {
             let limit = Duration::from_secs(timeout);
