@@ -183,3 +183,15 @@ pub fn presented_subject(pki: &Pki, port: u16) -> String {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.lines().find(|l| l.starts_with("subject=")).unwrap_or_default().to_string()
 }
+
+/// A redis-rs connection over TLS (rustls) to 127.0.0.1:`port`, verifying the server with the
+/// CA and presenting the named client certificate if any.
+pub fn redis_rs_tls(pki: &Pki, port: u16, client: Option<&str>) -> redis::RedisResult<redis::Connection> {
+    let read = |f: &str| std::fs::read(pki.dir.join(f)).expect("certificate file");
+    let client_tls = client.map(|c| redis::ClientTlsConfig {
+        client_cert: read(&format!("{c}.crt")),
+        client_key: read(&format!("{c}.key")),
+    });
+    let certs = redis::TlsCertificates { client_tls, root_cert: Some(read("ca.crt")) };
+    redis::Client::build_with_tls(format!("rediss://127.0.0.1:{port}/"), certs)?.get_connection()
+}

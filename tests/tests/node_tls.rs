@@ -163,6 +163,13 @@ fn clients_connect_over_tls_with_certificates_checked() {
     let mut raw = RawTls::connect(&pki, node.tls_port);
     assert_eq!(raw.call(&["PING"]), "+PONG\r\n");
     assert_eq!(raw.call(&["GET", "tls:k"]), "$1\r\nv\r\n");
+    // redis-rs over rustls, with a client certificate; without one it is refused.
+    let mut rs =
+        slotgate_tests::pki::redis_rs_tls(&pki, node.tls_port, Some("client")).expect("redis-rs TLS connection");
+    assert_eq!(redis::cmd("GET").arg("tls:k").query::<String>(&mut rs).expect("GET over redis-rs TLS"), "v");
+    let refused = slotgate_tests::pki::redis_rs_tls(&pki, node.tls_port, None)
+        .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+    assert!(refused.is_err(), "redis-rs without a client certificate got in: {refused:?}");
     for who in [None, Some("expired"), Some("stranger")] {
         let refused = tls_cli(&pki, node.tls_port, who, &["PING"]);
         assert_ne!(stdout(&refused), "PONG", "{who:?} got in");

@@ -36,6 +36,13 @@ fn clients_connect_over_tls_with_certificates_checked() {
     assert_eq!(stdout(&tls_cli(&pki, port, Some("client"), &["GET", "tls:k"])), "v");
     // The plain port serves the same data.
     assert_eq!(slotgate_tests::redis_cli(proxy.port, &["GET", "tls:k"]).as_deref(), Some("v"));
+    // redis-rs over rustls, with and without a client certificate.
+    let mut rs = slotgate_tests::pki::redis_rs_tls(&pki, port, Some("client")).expect("redis-rs TLS connection");
+    let _: () = redis::cmd("SET").arg("tls:rs").arg("rustls").query(&mut rs).expect("SET over redis-rs TLS");
+    assert_eq!(redis::cmd("GET").arg("tls:rs").query::<String>(&mut rs).unwrap(), "rustls");
+    let refused = slotgate_tests::pki::redis_rs_tls(&pki, port, None)
+        .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+    assert!(refused.is_err(), "redis-rs without a client certificate got in: {refused:?}");
     for who in [None, Some("expired"), Some("stranger")] {
         let refused = tls_cli(&pki, port, who, &["PING"]);
         assert_ne!(stdout(&refused), "PONG", "{who:?} got in");
