@@ -132,6 +132,17 @@ impl Reply {
         self.buf.put_slice(b"\r\n");
     }
 
+    /// A container's HELP reply, as Redis shapes it: a header, `lines`, then HELP itself.
+    pub fn help(&mut self, container: &str, lines: &[&str]) {
+        self.array(lines.len() + 3);
+        self.simple(&format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+        for l in lines {
+            self.simple(l);
+        }
+        self.simple("HELP");
+        self.simple("    Print this help.");
+    }
+
     /// `+OK`.
     pub fn ok(&mut self) {
         self.buf.put_slice(b"+OK\r\n");

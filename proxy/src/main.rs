@@ -150,15 +150,23 @@ async fn run(cfg: ProxyConfig) -> i32 {
                     }
                 }
             }
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let local = stream.local_addr().ok();
-                    tokio::spawn(session::serve(proxy.clone(), stream, local, Some(peer)));
-                }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-            },
+            (stream, peer) = accept_next(&listener) => {
+                let _ = stream.set_nodelay(true);
+                let local = stream.local_addr().ok();
+                tokio::spawn(session::serve(proxy.clone(), stream, local, Some(peer)));
+            }
             _ = tokio::signal::ctrl_c() => return 0,
+        }
+    }
+}
+
+/// The next connection; on errors (out of file descriptors and similar) it backs off instead
+/// of spinning.
+async fn accept_next(listener: &TcpListener) -> (tokio::net::TcpStream, std::net::SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(x) => return x,
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
         }
     }
 }
@@ -170,13 +178,7 @@ const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5)
 /// a slow or plaintext client never holds up the others.
 async fn accept_tls(proxy: Arc<Proxy>, listener: TcpListener, tls: Arc<tls::Reloadable>) {
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(_) => {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+        let (stream, peer) = accept_next(&listener).await;
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().ok();
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());

@@ -602,13 +602,7 @@ pub fn random_indexes(len: usize, count: i64) -> Vec<usize> {
 
 /// Lines of a HELP reply (status strings, as Redis sends them).
 pub fn help_reply(out: &mut Reply, container: &str, lines: &[&str]) {
-    out.array(lines.len() + 3);
-    out.simple(&format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
-    for l in lines {
-        out.simple(l);
-    }
-    out.simple("HELP");
-    out.simple("    Print this help.");
+    out.help(container, lines);
 }
 
 #[cfg(test)]

@@ -328,16 +328,20 @@ pub async fn run(server: Shared, listeners: Vec<TcpListener>, tls_listeners: Vec
     crate::log(&server.borrow().config, "Redis is now ready to exit, bye bye...");
 }
 
+/// The next connection; on errors (out of file descriptors and similar) it backs off instead
+/// of spinning.
+async fn accept_next(listener: &TcpListener) -> (tokio::net::TcpStream, std::net::SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(x) => return x,
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+    }
+}
+
 async fn accept_loop(server: Shared, listener: TcpListener) {
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(_) => {
-                // Out of file descriptors and similar: back off instead of spinning.
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+        let (stream, peer) = accept_next(&listener).await;
         conn::accept(&server, crate::transport::Stream::Plain(stream), peer);
     }
 }
@@ -346,13 +350,7 @@ async fn accept_loop(server: Shared, listener: TcpListener) {
 /// so a slow or plaintext client never holds up the others.
 async fn accept_tls_loop(server: Shared, listener: TcpListener) {
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(_) => {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+        let (stream, peer) = accept_next(&listener).await;
         let Some(tls) = server.borrow().tls.clone() else { continue };
         let server = server.clone();
         tokio::task::spawn_local(async move {
