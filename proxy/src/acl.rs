@@ -49,6 +49,12 @@ impl Security {
         self.write().reload(&path.display().to_string(), &text).map_err(|e| e.reply_text())
     }
 
+    /// Whether `user` exists and is enabled: a verified client certificate naming it logs in
+    /// as it (`tls-cert-user`).
+    pub fn certificate_login(&self, user: &str) -> bool {
+        self.read().user(user).is_some_and(|u| u.enabled())
+    }
+
     /// Whether a new connection starts logged in as `default` (Redis: `default` is on and nopass).
     pub fn default_login(&self) -> bool {
         self.read().user("default").is_some_and(|u| u.enabled() && u.nopass())

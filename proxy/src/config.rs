@@ -38,6 +38,7 @@ struct FileConfig {
     backend_tls_key_file: Option<PathBuf>,
     auth_timeout_ms: Option<u64>,
     max_unauthenticated: Option<usize>,
+    tls_cert_user: Option<bool>,
 }
 
 /// Where reads go.
@@ -131,6 +132,10 @@ pub struct Flags {
     /// (default 1000); more are closed on arrival.
     #[arg(long)]
     pub max_unauthenticated: Option<usize>,
+    /// A TLS client whose verified certificate's subject CN names an enabled ACL user starts
+    /// logged in as that user (beyond Redis: mTLS clients need no password).
+    #[arg(long)]
+    pub tls_cert_user: bool,
 }
 
 /// The validated configuration.
@@ -157,6 +162,7 @@ pub struct ProxyConfig {
     /// Unauthenticated clients are closed after this long (None: never).
     pub auth_timeout: Option<Duration>,
     pub max_unauthenticated: usize,
+    pub tls_cert_user: bool,
 }
 
 fn addr(setting: &str, s: &str) -> Result<SocketAddr, String> {
@@ -215,7 +221,12 @@ impl ProxyConfig {
             0 => None,
             ms => Some(Duration::from_millis(ms)),
         };
+        let tls_cert_user = flags.tls_cert_user || file.tls_cert_user.unwrap_or(false);
+        if tls_cert_user && flags.tls_ca_cert_file.is_none() && file.tls_ca_cert_file.is_none() {
+            return Err("tls-cert-user: needs tls-ca-cert-file, so client certificates are verified".into());
+        }
         Ok(ProxyConfig {
+            tls_cert_user,
             auth_timeout,
             max_unauthenticated,
             listen: addr("listen", &listen)?,

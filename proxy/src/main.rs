@@ -153,7 +153,7 @@ async fn run(cfg: ProxyConfig) -> i32 {
             (stream, peer) = accept_next(&listener) => {
                 let _ = stream.set_nodelay(true);
                 let local = stream.local_addr().ok();
-                tokio::spawn(session::serve(proxy.clone(), stream, local, Some(peer)));
+                tokio::spawn(session::serve(proxy.clone(), stream, local, Some(peer), None));
             }
             _ = tokio::signal::ctrl_c() => return 0,
         }
@@ -185,7 +185,19 @@ async fn accept_tls(proxy: Arc<Proxy>, listener: TcpListener, tls: Arc<tls::Relo
         let proxy = proxy.clone();
         tokio::spawn(async move {
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls_stream)) => session::serve(proxy, tls_stream, local, Some(peer)).await,
+                Ok(Ok(tls_stream)) => {
+                    let cert_user = if proxy.cfg.tls_cert_user {
+                        tls_stream
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|c| c.first())
+                            .and_then(|c| tls::subject_common_name(c))
+                    } else {
+                        None
+                    };
+                    session::serve(proxy, tls_stream, local, Some(peer), cert_user).await
+                }
                 Ok(Err(e)) => tracing::warn!(%peer, "TLS handshake refused: {e}"),
                 Err(_) => tracing::warn!(%peer, "TLS handshake timed out"),
             }

@@ -150,6 +150,7 @@ pub async fn serve<S: ClientStream>(
     mut stream: S,
     local: Option<SocketAddr>,
     peer: Option<SocketAddr>,
+    cert_user: Option<String>,
 ) {
     proxy.clients.fetch_add(1, Ordering::Relaxed);
     let id = proxy.next_id.fetch_add(1, Ordering::Relaxed);
@@ -168,6 +169,13 @@ pub async fn serve<S: ClientStream>(
         authenticated: proxy.security.default_login(),
         outbox: Outbox::default(),
     };
+    if let Some(user) = cert_user {
+        if proxy.security.certificate_login(&user) {
+            tracing::info!(peer = ?peer, user, "logged in by client certificate");
+            s.user = user;
+            s.authenticated = true;
+        }
+    }
     // Clients that must log in first are capped in number, so unauthenticated connections
     // cannot exhaust memory or descriptors that logged-in clients need.
     let mut counted = false;

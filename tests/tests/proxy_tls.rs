@@ -227,3 +227,34 @@ fn the_proxy_speaks_tls_to_a_tls_only_cluster() {
     let e = slotgate_tests::redis_cli(wrong.port, &["GET", "t:1"]).unwrap_or_default();
     assert!(e.contains("ERR") || e.contains("CLUSTERDOWN"), "{e}");
 }
+
+/// `--tls-cert-user`: a verified client certificate whose CN names an enabled ACL user logs
+/// the client in as that user, with that user's rules; other clients still need AUTH.
+#[test]
+fn a_client_certificate_can_name_the_acl_user() {
+    if !require_tool("redis-server") || !require_tool("openssl") {
+        return;
+    }
+    let pki = Pki::create();
+    let cluster = Cluster::redis(3, 0, 5000);
+    let acl = scratch_dir("certuser").join("users.acl");
+    std::fs::write(&acl, "user default off\nuser app on >app_password ~app:* +@all\n").unwrap();
+    let acl = acl.display().to_string();
+    let (proxy, port) =
+        start(&pki, &cluster, &["--aclfile", &acl, "--tls-auth-clients", "optional", "--tls-cert-user"]);
+    // The client certificate's subject is CN=app.
+    assert_eq!(stdout(&tls_cli(&pki, port, Some("client"), &["ACL", "WHOAMI"])), "app");
+    assert_eq!(stdout(&tls_cli(&pki, port, Some("client"), &["SET", "app:1", "x"])), "OK");
+    let denied = stdout(&tls_cli(&pki, port, Some("client"), &["SET", "other", "x"]));
+    assert!(denied.contains("NOPERM"), "app's key rules apply: {denied}");
+    assert!(proxy.log().contains("logged in by client certificate"), "{}", proxy.log());
+    // No certificate, or one whose CN is no user: AUTH is needed as usual.
+    for who in [None, Some("server2")] {
+        let out = stdout(&tls_cli(&pki, port, who, &["GET", "app:1"]));
+        assert!(out.contains("NOAUTH"), "{who:?}: {out}");
+    }
+    // Without the option the same certificate logs no one in.
+    let (_plain, port2) = start(&pki, &cluster, &["--aclfile", &acl, "--tls-auth-clients", "optional"]);
+    let out = stdout(&tls_cli(&pki, port2, Some("client"), &["GET", "app:1"]));
+    assert!(out.contains("NOAUTH"), "{out}");
+}

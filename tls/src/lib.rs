@@ -313,3 +313,74 @@ mod tests {
         assert!(server_config(&s).unwrap_err().contains("/nonexistent/cert.pem"));
     }
 }
+
+/// The subject's common name (CN) of a DER certificate, if it has one. Only used on
+/// certificates rustls has already verified; a minimal DER walk (Certificate → tbsCertificate →
+/// subject → the attribute 2.5.4.3), so no X.509 crate is needed for one field.
+pub fn subject_common_name(der: &[u8]) -> Option<String> {
+    let (_, cert, _) = der_item(der)?; // Certificate SEQUENCE
+    let (_, mut tbs, _) = der_item(cert)?; // tbsCertificate SEQUENCE
+                                           // [0] version (optional), serialNumber, signature, issuer, validity, subject.
+    let mut index = 0;
+    loop {
+        let (tag, body, rest) = der_item(tbs)?;
+        if index == 0 && tag == 0xa0 {
+            tbs = rest;
+            continue;
+        }
+        if index == 4 {
+            // subject: SEQUENCE OF SET OF SEQUENCE { OID, value }
+            let mut rdns = body;
+            while !rdns.is_empty() {
+                let (_, set, next) = der_item(rdns)?;
+                let mut atvs = set;
+                while !atvs.is_empty() {
+                    let (_, atv, more) = der_item(atvs)?;
+                    let (oid_tag, oid, value) = der_item(atv)?;
+                    if oid_tag == 0x06 && oid == [0x55, 0x04, 0x03] {
+                        let (_, text, _) = der_item(value)?;
+                        return String::from_utf8(text.to_vec()).ok();
+                    }
+                    atvs = more;
+                }
+                rdns = next;
+            }
+            return None;
+        }
+        index += 1;
+        tbs = rest;
+    }
+}
+
+/// One DER item: its tag, its contents and what follows it.
+fn der_item(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *data.first()?;
+    let first = *data.get(1)? as usize;
+    let (len, header) = if first < 0x80 {
+        (first, 2)
+    } else {
+        let n = first & 0x7f;
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for b in data.get(2..2 + n)? {
+            len = (len << 8) | *b as usize;
+        }
+        (len, 2 + n)
+    };
+    let body = data.get(header..header.checked_add(len)?)?;
+    Some((tag, body, &data[header + len..]))
+}
+
+#[cfg(test)]
+mod cn_tests {
+    use super::*;
+
+    #[test]
+    fn truncated_or_junk_input_gives_none() {
+        assert_eq!(subject_common_name(&[]), None);
+        assert_eq!(subject_common_name(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
+        assert_eq!(subject_common_name(&[0x30, 0x03, 0x30, 0x01]), None);
+    }
+}
