@@ -1,15 +1,18 @@
 //! Redis 7.0's ACL engine as a library: users and their rules, ACL files, permission checks with
 //! Redis's denial texts, authentication, and the data behind the ACL command family (LIST, USERS,
-//! GETUSER, CAT, SETUSER, DELUSER, DRYRUN, SAVE, LOAD, LOG). No I/O beyond reading a file; the
-//! proxy and the node encode the replies.
+//! GETUSER, CAT, SETUSER, DELUSER, DRYRUN, SAVE, LOAD, LOG). `AclStore` is the state a server
+//! keeps (users, log, file) and answers the ACL command family on it, so the node and the proxy
+//! run the same code; they only apply its effects to their connections.
 //!
 //! Commands, categories and key positions come from `protocol::command::COMMANDS`; per-key
 //! read/write use comes from Redis 7.0's key specs (see `commands::KEY_USES`).
 
 mod commands;
+mod family;
 mod file;
 mod log;
 mod selector;
+mod store;
 mod user;
 
 #[cfg(test)]
@@ -19,9 +22,10 @@ use std::collections::BTreeMap;
 
 use protocol::command::acl::NAMES as CATEGORY_NAMES;
 
-pub use file::AclFileError;
+pub use file::{check_user_directive, AclFileError, UserDirective};
 pub use log::{AclLog, AclLogEntry, LogContext, LogReason, DEFAULT_MAX_LEN as DEFAULT_LOG_MAX_LEN};
-pub use user::{hash_password, SelectorInfo, User, UserInfo};
+pub use store::{AclStore, Effect, AUTH_WITHOUT_PASSWORD, WRONGPASS};
+pub use user::{hash_password, ChannelGrant, SelectorInfo, User, UserInfo};
 
 use commands::{category, CommandIndex};
 
@@ -284,6 +288,18 @@ impl Acl {
             Ok(()) => DryRun::Allowed,
             Err(d) => DryRun::Denied(d),
         })
+    }
+
+    /// Gives `default` exactly this password (`requirepass`), or makes it `nopass` for None,
+    /// as Redis's ACLUpdateDefaultUserPassword does.
+    pub fn set_default_password(&mut self, password: Option<&[u8]>) {
+        let user = self.users.entry("default".to_string()).or_insert_with(User::new_default);
+        // Both rules always apply.
+        let _ = user.apply(b"resetpass");
+        let _ = match password {
+            Some(p) => user.apply(&[&b">"[..], p].concat()),
+            None => user.apply(b"nopass"),
+        };
     }
 
     /// Replaces the ACL with the file's users (`ACL LOAD`); on error nothing changes.

@@ -83,6 +83,12 @@ impl NodeConfig {
                 res?;
                 continue;
             }
+            if name == "user" && !args.is_empty() {
+                // Users are made once the whole config is read (they may meet an `aclfile`).
+                crate::acl::check_user_directive(&args, &self.users).map_err(|m| err(&m))?;
+                self.users.push(crate::acl::UserDirective { file: file.to_string(), line: idx + 1, args });
+                continue;
+            }
             self.apply_loading(&name, &args, st).map_err(|m| err(&m))?;
         }
         Ok(())

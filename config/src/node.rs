@@ -176,6 +176,8 @@ pub struct NodeConfig {
     pub min_replicas_max_lag: u64,
     /// `aclfile` (immutable).
     pub aclfile: String,
+    /// `user` directives, in order (redis.conf and `--user`); exclusive with `aclfile`.
+    pub users: Vec<crate::acl::UserDirective>,
     /// `client-output-buffer-limit` as (class, hard, soft, soft-seconds); class is normal|replica|pubsub.
     pub client_output_buffer_limit: Vec<(String, u64, u64, u64)>,
     /// `tls-port` (immutable); 0 = no TLS listener.
@@ -259,6 +261,7 @@ impl Default for NodeConfig {
             min_replicas_to_write: 0,
             min_replicas_max_lag: 10,
             aclfile: String::new(),
+            users: Vec::new(),
             client_output_buffer_limit: vec![
                 ("normal".into(), 0, 0, 0),
                 ("replica".into(), 256 * MB, 64 * MB, 60),

@@ -512,3 +512,24 @@ fn rewrite_creates_missing_file_and_needs_a_path() {
 fn version_line_shape() {
     assert_eq!(version_line("0.1.0"), "Redis server v=7.0.15 sha=00000000:0 malloc=libc bits=64 build=slotgate-0.1.0");
 }
+
+#[test]
+fn user_directives_from_file_and_command_line() {
+    let t = TempDir::new("users");
+    let conf = t.file("redis.conf", "port 7000\nuser default off\nuser app on >pw ~app:* +@all\n");
+    let c = NodeConfig::from_args(&strs(&[&path_str(&conf), "--user", "ops", "on", ">x", "+info"])).unwrap();
+    let users: Vec<(usize, String)> = c.users.iter().map(|u| (u.line, u.args.join(" "))).collect();
+    assert_eq!(
+        users,
+        [
+            (2, "default off".to_string()),
+            (3, "app on >pw ~app:* +@all".to_string()),
+            (1, "ops on >x +info".to_string())
+        ]
+    );
+    assert_eq!(c.users[2].file, crate::COMMAND_LINE);
+    let e = NodeConfig::from_args(&strs(&[&path_str(&conf), "--user", "app", "off"])).unwrap_err();
+    assert!(e.message.contains("Duplicate user found"), "{e}");
+    let e = NodeConfig::from_args(&strs(&["--user", "x", "on", "+nosuchcommand"])).unwrap_err();
+    assert_eq!(e.message, "Error in user declaration '+nosuchcommand': Unknown command or category name in ACL");
+}

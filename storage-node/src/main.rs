@@ -81,8 +81,21 @@ fn main() {
             Ok(l) => l,
             Err(e) => return e,
         };
+        // Users come from `requirepass`, then `aclfile` or the `user` directives; a bad ACL file
+        // stops start-up with the file and line.
+        let aclfile = (!config.aclfile.is_empty()).then(|| std::path::PathBuf::from(&config.aclfile));
+        let acl =
+            match config::acl::AclStore::at_startup(aclfile.as_deref(), &config.users, config.requirepass.as_deref()) {
+                Ok(acl) => acl,
+                Err(e) => {
+                    log(&config, &format!("Warning: {e}"));
+                    eprintln!("{e}");
+                    return 1;
+                }
+            };
         let pidfile = config.pidfile.clone();
         let mut srv = server::Server::new(config);
+        srv.acl = acl;
         srv.port = port;
         srv.tls_port = tls_port;
         srv.tls = tls;

@@ -127,7 +127,8 @@ impl Acl {
     }
 
     /// Applies a redis.conf `user <name> <rules...>` directive (arguments already split the
-    /// redis.conf way): the user starts from `reset`, and a name may be defined only once.
+    /// redis.conf way). As in Redis 7.0, `default` starts again from `reset` and any other user
+    /// from a new, empty user; a name may be defined only once.
     pub fn add_config_user(&mut self, file: &str, line: usize, args: &[Vec<u8>]) -> Result<(), AclFileError> {
         let Some(name) = args.first().and_then(|n| std::str::from_utf8(n).ok()) else {
             return Err(AclFileError::one(file, line, "wrong number of arguments"));
@@ -139,7 +140,9 @@ impl Acl {
         let rules = merge_selector_args(&rest).map_err(|e| AclFileError::one(file, line, e.0))?;
         let mut user = User::new(name);
         let mut errors = Vec::new();
-        apply_rules(&mut user, &[b"reset".to_vec()], file, line, &mut errors);
+        if name == "default" {
+            apply_rules(&mut user, &[b"reset".to_vec()], file, line, &mut errors);
+        }
         apply_rules(&mut user, &rules, file, line, &mut errors);
         if !errors.is_empty() {
             return Err(AclFileError { errors });
@@ -147,4 +150,45 @@ impl Acl {
         self.users.insert(name.to_string(), user);
         Ok(())
     }
+
+    /// The users of `user` directives, on top of a fresh ACL (whose `default` the caller may
+    /// have given `requirepass`'s password).
+    pub fn apply_directives(&mut self, users: &[UserDirective]) -> Result<(), AclFileError> {
+        for u in users {
+            let args: Vec<Vec<u8>> = u.args.iter().map(|a| a.as_bytes().to_vec()).collect();
+            self.add_config_user(&u.file, u.line, &args)?;
+        }
+        Ok(())
+    }
+}
+
+/// A `user <name> <rules...>` directive of redis.conf or the command line, and where it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserDirective {
+    pub file: String,
+    pub line: usize,
+    /// The name, then the rules.
+    pub args: Vec<String>,
+}
+
+/// Checks a `user` directive while the config loads, as Redis's ACLAppendUserForLoading does:
+/// Redis's message for a name defined twice or a rule that does not apply.
+pub fn check_user_directive(args: &[String], earlier: &[UserDirective]) -> Result<(), String> {
+    let Some(name) = args.first() else {
+        return Err("wrong number of arguments".into());
+    };
+    let declaration = |what: &str, msg: &dyn std::fmt::Display| format!("Error in user declaration '{what}': {msg}");
+    if earlier.iter().any(|u| u.args.first() == Some(name)) {
+        return Err(declaration(name, &"Duplicate user found. A user can only be defined once in config files"));
+    }
+    if super::bad_username(name) {
+        return Err(declaration(name, &"Usernames can't contain spaces or null characters"));
+    }
+    let rest: Vec<&[u8]> = args[1..].iter().map(|a| a.as_bytes()).collect();
+    let rules = merge_selector_args(&rest).map_err(|e| declaration(name, &e))?;
+    let mut fake = User::new(name);
+    for rule in &rules {
+        fake.apply(rule).map_err(|e| declaration(&String::from_utf8_lossy(rule), &e))?;
+    }
+    Ok(())
 }

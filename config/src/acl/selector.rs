@@ -265,6 +265,21 @@ impl Selector {
         Ok(())
     }
 
+    /// True when this selector allows every command, key and channel (no check can fail).
+    pub fn permits_all(&self) -> bool {
+        self.all_keys && self.all_channels && (0..CommandIndex::get().len()).all(|id| self.bit(id))
+    }
+
+    /// `&*` (or `allchannels`) is in force.
+    pub fn all_channels(&self) -> bool {
+        self.all_channels
+    }
+
+    /// The channel patterns, when not all channels.
+    pub fn channel_patterns(&self) -> &[Vec<u8>] {
+        &self.channels
+    }
+
     /// Key patterns as `ACL GETUSER` shows them (`~*`, or `~a %R~b %W~c`).
     pub fn describe_keys(&self) -> String {
         if self.all_keys {

@@ -454,3 +454,93 @@ fn config_user_directive_starts_from_reset() {
     let err = acl.add_config_user("redis.conf", 4, &bad).expect_err("bad rule");
     assert!(err.to_string().starts_with("redis.conf:4: Error in applying operation '+bogus'"));
 }
+
+#[test]
+fn config_users_other_than_default_start_empty() {
+    let mut acl = Acl::new();
+    let args: Vec<Vec<u8>> = ["bob", "on", ">pw", "+@all"].iter().map(|s| s.as_bytes().to_vec()).collect();
+    acl.add_config_user("redis.conf", 1, &args).expect("directive");
+    // No `sanitize-payload`: only `default` is reset, as Redis 7.0 does.
+    assert_eq!(acl.list()[0], format!("user bob on #{} resetchannels +@all", hash_password(b"pw")),);
+}
+
+#[test]
+fn user_directives_are_checked_while_loading() {
+    let words = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(check_user_directive(&words("bob on >pw ~* +@all"), &[]), Ok(()));
+    let earlier = [UserDirective { file: "f".into(), line: 1, args: words("bob on") }];
+    assert_eq!(
+        check_user_directive(&words("bob off"), &earlier),
+        Err("Error in user declaration 'bob': Duplicate user found. A user can only be defined once in config files"
+            .into())
+    );
+    assert_eq!(
+        check_user_directive(&words("x on bogus"), &[]),
+        Err("Error in user declaration 'bogus': Syntax error".into())
+    );
+    assert!(check_user_directive(&words("x (~a +get"), &[]).unwrap_err().contains("Unmatched parenthesis"));
+}
+
+#[test]
+fn startup_order_requirepass_then_file_or_directives() {
+    let words = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    // requirepass alone: default needs it.
+    let store = AclStore::at_startup(None, &[], Some("foo")).expect("start");
+    assert!(!store.default_open() && store.acl().authenticate("default", b"foo"));
+    // A `user default` directive replaces it; other directives leave it.
+    let users = [UserDirective { file: "c".into(), line: 1, args: words("default on nopass ~* +@all") }];
+    assert!(AclStore::at_startup(None, &users, Some("foo")).expect("start").default_open());
+    let users = [UserDirective { file: "c".into(), line: 1, args: words("alice on >a +@all") }];
+    let store = AclStore::at_startup(None, &users, Some("foo")).expect("start");
+    assert!(store.acl().authenticate("default", b"foo") && store.acl().authenticate("alice", b"a"));
+    // An ACL file without a default line brings back the stock, passwordless one.
+    let dir = std::env::temp_dir().join(format!("slotgate-acl-unit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("u.acl");
+    std::fs::write(&file, "user x on >p +@all\n").expect("write");
+    assert!(AclStore::at_startup(Some(&file), &[], Some("foo")).expect("start").default_open());
+    let err = AclStore::at_startup(Some(&file), &users, None).expect_err("both");
+    assert!(err.contains("please define either an ACL file or declare users directly"));
+    std::fs::write(&file, "user x on +bogus\n").expect("write");
+    let err = AclStore::at_startup(Some(&file), &[], None).expect_err("bad file");
+    assert!(err.contains("u.acl:1: Error in applying operation '+bogus'"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn run_acl(store: &mut AclStore, caller: &str, line: &str) -> (Effect, String) {
+    let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+    let mut out = protocol::Reply::new();
+    let effect = store.command(caller, &args, &mut out);
+    (effect, String::from_utf8_lossy(&out.buf).into_owned())
+}
+
+#[test]
+fn acl_command_family_replies_and_effects() {
+    let mut store = AclStore::new(Acl::parse("f", "user a on >p ~* &news:* +@all\n").expect("parse"), None);
+    assert_eq!(run_acl(&mut store, "a", "ACL WHOAMI").1, "$1\r\na\r\n");
+    assert_eq!(run_acl(&mut store, "a", "ACL LOG -1").1, "*0\r\n");
+    assert_eq!(run_acl(&mut store, "a", "ACL LOG x").1, "-ERR value is not an integer or out of range\r\n");
+    assert_eq!(run_acl(&mut store, "a", "ACL GENPASS x").1, "-ERR value is not an integer or out of range\r\n");
+    assert!(run_acl(&mut store, "a", "ACL LOAD").1.starts_with("-ERR This Redis instance is not configured"));
+    // Channels kept: nothing to do. Taken away: the grant says which subscriptions survive.
+    assert_eq!(run_acl(&mut store, "a", "ACL SETUSER a &more:*").0, Effect::None);
+    let (effect, reply) = run_acl(&mut store, "a", "ACL SETUSER a resetchannels &more:*");
+    assert_eq!(reply, "+OK\r\n");
+    let Effect::ChannelsRevoked { user, grant } = effect else { panic!("{effect:?}") };
+    assert_eq!(user, "a");
+    assert!(grant.allows(b"more:1", false) && !grant.allows(b"news:1", false));
+    assert!(grant.allows(b"more:*", true) && !grant.allows(b"more:1*", true));
+    assert_eq!(run_acl(&mut store, "a", "ACL SETUSER a allchannels").0, Effect::None);
+    let (effect, reply) = run_acl(&mut store, "a", "ACL DELUSER a nobody");
+    assert_eq!((effect, reply.as_str()), (Effect::UsersDeleted(vec!["a".into()]), ":1\r\n"));
+    // Logins: a failure is logged with the command as sent.
+    assert_eq!(store.login(b"AUTH", "a", b"p", LogContext::Toplevel, || "id=1".into()), Err(WRONGPASS));
+    let e = store.log().entries(None).next().expect("entry").clone();
+    assert_eq!((e.reason, e.object.as_slice(), e.username.as_str()), (LogReason::Auth, &b"AUTH"[..], "a"));
+    // requirepass at run time.
+    assert!(store.default_open() && store.auth_needs_username());
+    store.set_default_password(Some(b"pw"));
+    assert!(!store.default_open() && !store.auth_needs_username());
+    store.set_default_password(None);
+    assert!(store.default_open());
+}

@@ -19,6 +19,8 @@ pub struct User {
     passwords: Vec<String>,
     root: Selector,
     selectors: Vec<Selector>,
+    /// Some selector allows everything: checks can skip the work (kept up to date by `apply`).
+    unrestricted: bool,
 }
 
 /// One selector's permissions as `ACL GETUSER` reports them.
@@ -44,6 +46,21 @@ pub struct UserInfo {
     pub root: SelectorInfo,
     /// The `(...)` selectors, in order.
     pub selectors: Vec<SelectorInfo>,
+}
+
+/// The channel patterns a changed user still has; a subscription they do not cover ends its
+/// connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelGrant {
+    patterns: Vec<Vec<u8>>,
+}
+
+impl ChannelGrant {
+    /// Whether a subscription survives: a pattern subscription must equal a granted pattern, a
+    /// channel must match one.
+    pub fn allows(&self, name: &[u8], is_pattern: bool) -> bool {
+        self.patterns.iter().any(|p| if is_pattern { p == name } else { protocol::glob_match(p, name) })
+    }
 }
 
 /// Lowercase hex SHA-256 of a password, as Redis stores it.
@@ -74,6 +91,7 @@ impl User {
             passwords: Vec::new(),
             root: Selector::new(),
             selectors: Vec::new(),
+            unrestricted: false,
         }
     }
 
@@ -105,6 +123,12 @@ impl User {
     /// Applies one rule (ACLSetUser): user-level rules here, a `(...)` selector, or a rule for the
     /// root selector. On error the user may be partly changed; callers stage changes on a copy.
     pub fn apply(&mut self, op: &[u8]) -> Result<(), RuleError> {
+        let result = self.apply_rule(op);
+        self.unrestricted = std::iter::once(&self.root).chain(&self.selectors).any(Selector::permits_all);
+        result
+    }
+
+    fn apply_rule(&mut self, op: &[u8]) -> Result<(), RuleError> {
         let is = |word: &str| op.eq_ignore_ascii_case(word.as_bytes());
         if op.is_empty() {
             return Ok(());
@@ -178,6 +202,28 @@ impl User {
         let hash = hash_password(password);
         // Compare with every hash so the time taken does not tell which one matched.
         self.passwords.iter().fold(false, |ok, p| constant_time_eq(p.as_bytes(), hash.as_bytes()) | ok)
+    }
+
+    /// True when the user may run anything on any key and channel: a check cannot fail.
+    pub fn permits_all(&self) -> bool {
+        self.unrestricted
+    }
+
+    /// After `ACL SETUSER` made `self` out of `old`: the channel patterns still granted, when
+    /// subscriptions may have lost their permission; None when none can have (Redis 7.0's
+    /// ACLKillPubsubClientsIfNeeded shortcuts: a selector with all channels, or every old
+    /// pattern kept).
+    pub fn channels_revoked_from(&self, old: &User) -> Option<ChannelGrant> {
+        let new_sels = || std::iter::once(&self.root).chain(&self.selectors);
+        if new_sels().any(Selector::all_channels) {
+            return None;
+        }
+        let patterns: Vec<Vec<u8>> = new_sels().flat_map(|s| s.channel_patterns().iter().cloned()).collect();
+        let kept = std::iter::once(&old.root)
+            .chain(&old.selectors)
+            .flat_map(|s| s.channel_patterns())
+            .all(|p| patterns.contains(p));
+        (!kept).then_some(ChannelGrant { patterns })
     }
 
     /// Checks an invocation (`args[0]` is the command name) against the root selector and every

@@ -212,7 +212,8 @@ fn slot_args(ctx: &Ctx, ranges: bool) -> Result<Vec<u16>, Error> {
     let mut out = Vec::new();
     if ranges {
         if !args.len().is_multiple_of(2) {
-            return err(format!("ERR wrong number of arguments for '{}' command", ctx.client.last_cmd));
+            let sub = String::from_utf8_lossy(&ctx.args[1]).to_lowercase();
+            return err(format!("ERR wrong number of arguments for 'cluster|{sub}' command"));
         }
         for pair in args.chunks(2) {
             let (start, end) = (parse_slot(&pair[0])?, parse_slot(&pair[1])?);

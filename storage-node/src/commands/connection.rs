@@ -1,5 +1,6 @@
 //! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET and the CLIENT family.
 
+use config::acl::{LogContext, AUTH_WITHOUT_PASSWORD};
 use protocol::Proto;
 
 use super::{arg_i64, err, help_reply, is, Ctx, Error, Handler};
@@ -44,27 +45,29 @@ fn echo(ctx: &mut Ctx) -> Result<(), Error> {
     Ok(())
 }
 
-/// Checks a username/password pair against the default user (the only user until ACLs land).
-fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    user == b"default" && ctx.srv.config.requirepass.as_deref().is_none_or(|p| p.as_bytes() == pass)
+/// Logs the client in as `user` when the password fits; WRONGPASS (and an ACL LOG entry)
+/// otherwise. `command` is AUTH or HELLO as sent, for the log.
+fn login(ctx: &mut Ctx, command: &[u8], user: &[u8], pass: &[u8]) -> Result<(), Error> {
+    let name = String::from_utf8_lossy(user).into_owned();
+    let client = &*ctx.client;
+    let context = if client.multi.is_some() { LogContext::Multi } else { LogContext::Toplevel };
+    let info = || client.info_line().trim_end().to_string();
+    ctx.srv.acl.login(command, &name, pass, context, info).map_err(|e| Error::Msg(e.into()))?;
+    ctx.client.authenticated = true;
+    ctx.client.user = name;
+    Ok(())
 }
-
-const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 fn auth(ctx: &mut Ctx) -> Result<(), Error> {
     let (user, pass) = match ctx.args.len() {
-        2 => (&b"default"[..], &ctx.args[1][..]),
-        3 => (&ctx.args[1][..], &ctx.args[2][..]),
+        2 => (&b"default"[..], &ctx.args[1]),
+        3 => (&ctx.args[1][..], &ctx.args[2]),
         _ => return Err(Error::Syntax),
     };
-    if ctx.args.len() == 2 && ctx.srv.config.requirepass.is_none() {
-        return err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+    if ctx.args.len() == 2 && ctx.srv.acl.auth_needs_username() {
+        return err(AUTH_WITHOUT_PASSWORD);
     }
-    if !check_password(ctx, user, pass) {
-        return err(WRONGPASS);
-    }
-    ctx.client.authenticated = true;
-    ctx.client.user = String::from_utf8_lossy(user).into_owned();
+    login(ctx, &ctx.args[0], user, pass)?;
     ctx.out.ok();
     Ok(())
 }
@@ -83,13 +86,10 @@ fn hello(ctx: &mut Ctx) -> Result<(), Error> {
         i = 2;
     }
     let mut setname = None;
+    let mut credentials = None;
     while i < args.len() {
         if is(&args[i], "auth") && i + 2 < args.len() {
-            if !check_password(ctx, &args[i + 1], &args[i + 2]) {
-                return err(WRONGPASS);
-            }
-            ctx.client.authenticated = true;
-            ctx.client.user = String::from_utf8_lossy(&args[i + 1]).into_owned();
+            credentials = Some((&args[i + 1], &args[i + 2]));
             i += 3;
         } else if is(&args[i], "setname") && i + 1 < args.len() {
             validate_name(&args[i + 1])?;
@@ -99,8 +99,11 @@ fn hello(ctx: &mut Ctx) -> Result<(), Error> {
             return err(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&args[i])));
         }
     }
-    if !ctx.client.authenticated {
-        return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    if let Some((user, pass)) = credentials {
+        login(ctx, &args[0], user, pass)?;
+    }
+    if !ctx.client.authenticated && !ctx.srv.acl.default_open() {
+        return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(name) = setname {
         ctx.client.name = (!name.is_empty()).then_some(name);
@@ -166,7 +169,7 @@ fn reset(ctx: &mut Ctx) -> Result<(), Error> {
     ctx.client.proto = Proto::Resp2;
     ctx.out.proto = Proto::Resp2;
     ctx.client.name = None;
-    ctx.client.authenticated = ctx.srv.config.requirepass.is_none();
+    ctx.client.authenticated = ctx.srv.acl.default_open();
     ctx.client.user = "default".into();
     ctx.client.asking = false;
     ctx.client.readonly = false;
@@ -321,7 +324,9 @@ fn client_kill(ctx: &mut Ctx) -> Result<(), Error> {
     Ok(())
 }
 
-fn kill_matching(ctx: &mut Ctx, pred: impl Fn(&super::Client) -> bool, skipme: bool) -> usize {
+/// Closes every connection `pred` picks (the caller's own after its reply, unless `skipme`);
+/// how many.
+pub(super) fn kill_matching(ctx: &mut Ctx, pred: impl Fn(&super::Client) -> bool, skipme: bool) -> usize {
     let mut n = 0;
     if pred(ctx.client) && !skipme {
         ctx.client.close_after_reply = true;

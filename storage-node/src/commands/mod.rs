@@ -1,6 +1,7 @@
 //! Command dispatch: the node's handlers keyed by the shared command table, with Redis's checks
 //! (arity, authentication, memory) applied before a handler runs, and per-command statistics.
 
+mod acl;
 mod blocking;
 mod cluster;
 mod connection;
@@ -38,6 +39,7 @@ use crate::keyspace::zset::ZSetVal;
 use crate::keyspace::{now_ms, Db, Value};
 use crate::server::{Client, Server};
 
+pub use acl::script_refusal as script_acl_refusal;
 pub use multi::unwatch_all;
 pub use pubsub::{deliver_publish, drop_unserved_shard_channels};
 pub use replication::set_master;
@@ -112,10 +114,6 @@ pub struct Command {
     pub stats: CommandStats,
 }
 
-/// Commands of the shared table only the proxy serves so far: the node answers them as unknown
-/// (ACL on the nodes is still open).
-const PROXY_ONLY: &[&str] = &["acl"];
-
 /// The node's command table: every command of the shared table that has a handler here.
 pub struct CommandTable {
     by_name: FastMap<&'static [u8], usize>,
@@ -125,6 +123,7 @@ pub struct CommandTable {
 fn handlers() -> Vec<(&'static str, Handler)> {
     let mut h = Vec::new();
     connection::register(&mut h);
+    acl::register(&mut h);
     server::register(&mut h);
     info::register(&mut h);
     strings::register(&mut h);
@@ -156,7 +155,7 @@ impl CommandTable {
             let handler = match handlers.get(spec.name) {
                 Some(h) => *h,
                 // Containers dispatch to their subcommands.
-                None if !spec.subcommands.is_empty() && !PROXY_ONLY.contains(&spec.name) => container_unknown_sub,
+                None if !spec.subcommands.is_empty() => container_unknown_sub,
                 None => continue,
             };
             by_name.insert(spec.name.as_bytes(), commands.len());
@@ -240,7 +239,10 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
             spec = srv.commands.commands[idx].spec;
         }
     }
-    client.last_cmd = spec.name;
+    // Inside EXEC the connection's current command stays EXEC (CLIENT LIST, ACL LOG).
+    if !client.in_exec {
+        client.last_cmd = spec.name;
+    }
     let reject = |srv: &mut Server, client: &mut Client, out: &mut Reply, msg: &str| {
         srv.commands.commands[idx].stats.rejected_calls += 1;
         srv.stats.error_replies += 1;
@@ -251,8 +253,15 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
     if !spec.arity_ok(args.len()) {
         return reject(srv, client, out, &format!("ERR wrong number of arguments for '{}' command", spec.name));
     }
-    if !client.authenticated && !spec.has(flags::NO_AUTH) {
+    if !client.authenticated && !spec.has(flags::NO_AUTH) && !srv.acl.default_open() {
         return reject(srv, client, out, "NOAUTH Authentication required.");
+    }
+    // The user's rules, after authentication and before anything else, as in Redis. The link
+    // from our master is not checked (Redis runs it as no user at all).
+    if !client.is_master && !srv.acl.permits_all(&client.user) {
+        if let Some(msg) = acl::refusal(srv, client, spec, args) {
+            return reject(srv, client, out, &msg);
+        }
     }
     let top_name = spec.name.split('|').next().unwrap_or(spec.name);
     if client.proto == protocol::Proto::Resp2 && client.subscribed() && !SUBSCRIBED_OK.contains(&top_name) {
@@ -617,11 +626,6 @@ mod tests {
             assert!(names.contains(name), "handler {name} has no spec in protocol::command");
         }
         for spec in COMMANDS.iter().flat_map(|c| std::iter::once(c).chain(c.subcommands.iter())) {
-            let container = spec.name.split('|').next().unwrap_or(spec.name);
-            if PROXY_ONLY.contains(&container) {
-                assert!(!names.contains(spec.name), "{} is not served by the node yet", spec.name);
-                continue;
-            }
             assert!(names.contains(spec.name), "spec {} has no handler", spec.name);
         }
     }

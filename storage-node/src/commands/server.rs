@@ -99,6 +99,10 @@ fn config_set(ctx: &mut Ctx) -> Result<(), Error> {
             }
         }
     }
+    if seen.iter().any(|n| n == "requirepass") {
+        // requirepass is the default user's password, as in Redis.
+        ctx.srv.acl.set_default_password(next.requirepass.as_deref().map(str::as_bytes));
+    }
     ctx.srv.config = next;
     ctx.srv.config_changed();
     ctx.out.ok();

@@ -320,6 +320,9 @@ fn call_command(
     if !spec.arity_ok(argv.len()) {
         return Err("ERR Wrong number of args calling Redis command from script".into());
     }
+    if let Some(msg) = crate::commands::script_acl_refusal(srv, client, spec, &argv) {
+        return Err(msg);
+    }
     if readonly && spec.has(flags::WRITE) {
         return Err("ERR Write commands are not allowed from read-only scripts.".into());
     }

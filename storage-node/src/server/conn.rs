@@ -59,7 +59,7 @@ fn register_and_spawn(server: &Shared, srv: &mut super::Server, stream: Stream, 
     let id = srv.next_client_id;
     srv.next_client_id += 1;
     let laddr = stream.tcp().local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let needs_auth = srv.config.requirepass.is_some();
+    let needs_auth = !srv.acl.default_open();
     let mut handle = ClientHandle::new(Client::new(id, peer.to_string(), laddr, needs_auth));
     // A second handle on the socket lets a busy script answer -BUSY (see scripting::busy); a
     // TLS session cannot be shared that way.
@@ -143,7 +143,7 @@ async fn serve_loop(server: &Shared, stream: &mut Stream, handle: &ClientHandle)
             let mut clock = Clock::start();
             // A blocked client's further requests wait until it is served, as in Redis.
             while client.blocked.is_none() {
-                limits.unauthenticated = !client.authenticated;
+                limits.unauthenticated = !client.authenticated && !srv.acl.default_open();
                 match decoder.decode(&mut inbuf, &limits) {
                     Ok(Some(args)) => {
                         dispatch(srv, &mut client, &args, &mut out, &mut clock);

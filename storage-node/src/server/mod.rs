@@ -99,6 +99,8 @@ pub struct Server {
     pub prop: propagate::Propagation,
     /// AOF and RDB state.
     pub persist: crate::persist::Persistence,
+    /// ACL users, the ACL LOG and the ACL file (`main` loads them at start-up).
+    pub acl: config::acl::AclStore,
 }
 
 /// The connected clients by id.
@@ -157,6 +159,7 @@ impl Server {
             migrate_conns: HashMap::new(),
             prop: propagate::Propagation::default(),
             persist: crate::persist::Persistence::default(),
+            acl: config::acl::AclStore::default(),
         }
     }
 
