@@ -4,10 +4,11 @@
 //! themselves are `config::acl`; this module applies them to sessions.
 
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 
 use bytes::Bytes;
-use config::acl::{AclStore, LogContext, AUTH_WITHOUT_PASSWORD};
+use config::acl::{AclStore, Effect, LogContext, AUTH_WITHOUT_PASSWORD};
 use protocol::command::flags;
 use protocol::{lookup, Proto, Reply};
 
@@ -17,13 +18,17 @@ use crate::session::{Proxy, Session};
 /// answers the ACL command family, shared between the proxy's sessions.
 pub struct Security {
     store: RwLock<AclStore>,
+    /// Bumped by every ACL DELUSER or ACL LOAD; sessions compare it with the last one they saw.
+    epoch: AtomicU64,
+    /// Whose sessions each of those ended: (epoch, the users, or None for everyone but `default`).
+    revoked: Mutex<Vec<(u64, Option<Vec<String>>)>>,
 }
 
 impl Security {
     /// Loads `aclfile` (a bad line stops start-up, named); without one, the stock `default`.
     pub fn load(file: Option<&Path>) -> Result<Security, String> {
         let store = AclStore::at_startup(file, &[], None)?;
-        Ok(Security { store: RwLock::new(store) })
+        Ok(Security { store: RwLock::new(store), epoch: AtomicU64::new(0), revoked: Mutex::new(Vec::new()) })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, AclStore> {
@@ -40,10 +45,42 @@ impl Security {
         self.write().reload()
     }
 
+    /// The current revocation epoch (what a new session starts from).
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Whether a session logged in as `user`, which has seen revocations up to `seen`, was ended
+    /// by a later ACL DELUSER or ACL LOAD (as Redis closes those clients). Updates `seen`.
+    pub fn revoked(&self, user: &str, seen: &mut u64) -> bool {
+        let now = self.epoch();
+        if now == *seen {
+            return false;
+        }
+        let list = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
+        let hit = list.iter().filter(|(e, _)| *e > *seen).any(|(_, users)| match users {
+            Some(users) => users.iter().any(|u| u == user),
+            None => user != "default",
+        });
+        *seen = now;
+        hit
+    }
+
+    fn revoke(&self, users: Option<Vec<String>>) {
+        let mut list = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
+        let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+        list.push((epoch, users));
+        // Every session catches up at its next request; old entries only matter to sessions
+        // idle since then, so a bounded list is enough (they are checked against all kept).
+        if list.len() > 1024 {
+            list.remove(0);
+        }
+    }
+
     /// Whether `user` exists and is enabled: a verified client certificate naming it logs in
     /// as it (`tls-cert-user`).
     pub fn certificate_login(&self, user: &str) -> bool {
-        self.read().user(user).is_some_and(|u| u.enabled())
+        self.read().acl().user(user).is_some_and(|u| u.enabled())
     }
 
     /// Whether a new connection starts logged in as `default` (Redis: `default` is on and nopass).
@@ -123,14 +160,20 @@ fn login_with(proxy: &Proxy, s: &mut Session, command: &[u8], user: &str, pass: 
 }
 
 /// The ACL command family (the caller's own permissions were checked by `gate`). Sessions of
-/// users that ACL DELUSER or ACL LOAD removed are refused every command from then on.
+/// users that ACL DELUSER removed, and after ACL LOAD every session not logged in as
+/// `default`, are closed before their next request (the caller's after this reply).
 pub fn command(proxy: &Proxy, s: &mut Session, args: &[Bytes]) -> Bytes {
     let mut r = Reply::new();
     if s.resp3 {
         r.proto = Proto::Resp3;
     }
     let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-    // The effect (closing other connections) is the node's business; see the doc above.
-    let _ = proxy.security.write().command(&s.user, &refs, &mut r);
+    let effect = proxy.security.write().command(&s.user, &refs, &mut r);
+    match effect {
+        Effect::UsersDeleted(users) => proxy.security.revoke(Some(users)),
+        Effect::UsersReplaced => proxy.security.revoke(None),
+        // Subscribed sessions keep their subscriptions (see the README).
+        Effect::ChannelsRevoked { .. } | Effect::None => {}
+    }
     r.buf.freeze()
 }

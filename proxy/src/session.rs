@@ -66,6 +66,8 @@ pub(crate) struct Session {
     pub(crate) authenticated: bool,
     /// The current batch's requests, grouped per node.
     outbox: Outbox,
+    /// The last ACL revocation this session checked itself against.
+    acl_epoch: u64,
 }
 
 impl Session {
@@ -168,6 +170,7 @@ pub async fn serve<S: ClientStream>(
         user: "default".into(),
         authenticated: proxy.security.default_login(),
         outbox: Outbox::default(),
+        acl_epoch: proxy.security.epoch(),
     };
     if let Some(user) = cert_user {
         if proxy.security.certificate_login(&user) {
@@ -237,7 +240,16 @@ async fn session_loop<S: ClientStream>(
             proxy.unauthenticated.fetch_sub(1, Ordering::Relaxed);
             *counted = false;
         }
+        if s.authenticated && proxy.security.revoked(&s.user, &mut s.acl_epoch) {
+            tracing::info!(peer = ?s.peer, user = s.user, "closing a session whose user ACL DELUSER or ACL LOAD removed");
+            return Ok(());
+        }
         if read_more(proxy, s, stream, &mut inbuf, auth_deadline).await? == 0 {
+            return Ok(());
+        }
+        // Revoked while this session waited: nothing it sent now runs.
+        if s.authenticated && proxy.security.revoked(&s.user, &mut s.acl_epoch) {
+            tracing::info!(peer = ?s.peer, user = s.user, "closing a session whose user ACL DELUSER or ACL LOAD removed");
             return Ok(());
         }
         // Plan the whole batch first and send it per node, so one client's pipeline is
@@ -690,7 +702,7 @@ fn hello(proxy: &Proxy, s: &mut Session, args: &[Bytes]) -> Pending {
         }
     }
     if !s.authenticated {
-        return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     s.resp3 = proto;
     if name.is_some() {

@@ -42,6 +42,13 @@ fn login(proxy: &Proxy, user: &str, pass: &str) -> redis::Connection {
     redis::Client::open(format!("redis://{user}:{pass}@127.0.0.1:{}/", proxy.port)).unwrap().get_connection().unwrap()
 }
 
+/// True when logging in as `user` is refused.
+fn login_fails(proxy: &Proxy, user: &str, pass: &str) -> bool {
+    redis::Client::open(format!("redis://{user}:{pass}@127.0.0.1:{}/", proxy.port))
+        .and_then(|c| c.get_connection())
+        .is_err()
+}
+
 fn error_of<T: redis::FromRedisValue + std::fmt::Debug>(r: redis::RedisResult<T>) -> String {
     let e = r.expect_err("expected an error reply");
     // The reply's own text: code and detail.
@@ -152,6 +159,15 @@ fn the_guides_users_behave_as_written() {
     let mut temp = login(&proxy, "temp", "t");
     assert_eq!(q::<String>(&mut temp, &["PING"]).unwrap(), "PONG");
     assert_eq!(q::<i64>(&mut admin, &["ACL", "DELUSER", "temp"]).unwrap(), 1);
+    // As in Redis, the deleted user's connection is closed: its next command gets no reply.
+    assert!(q::<String>(&mut temp, &["PING"]).is_err(), "a deleted user's session still runs commands");
+    assert!(login_fails(&proxy, "temp", "t"));
+    // ACL LOAD replaces every user: sessions of anyone but `default` are closed.
+    let mut app2 = login(&proxy, "app_user", "secure_password");
+    assert_eq!(q::<String>(&mut admin, &["ACL", "LOAD"]).unwrap(), "OK");
+    assert!(q::<String>(&mut app2, &["GET", "cached:1"]).is_err(), "a session survived ACL LOAD");
+    assert!(q::<String>(&mut admin, &["ACL", "WHOAMI"]).is_err(), "the caller's session survived ACL LOAD");
+    let mut admin = login(&proxy, "admin", "admin_password");
     let bad = q::<String>(&mut admin, &["ACL", "SETUSER", "x", "+nosuchcommand"]);
     assert!(error_of(bad).contains("Error in ACL SETUSER modifier '+nosuchcommand'"));
 }
