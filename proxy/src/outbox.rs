@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::oneshot;
@@ -25,6 +25,10 @@ pub(crate) enum Outcome {
     Failed(BackendError),
     /// No reply within the command timeout (the node may be stalled).
     TimedOut,
+    /// No reply yet within the slice asked for; the command timeout has not passed.
+    Waiting,
+    /// Given up on its node: the slot has a new master (decided by the session).
+    Rerouted(SocketAddr),
 }
 
 enum State {
@@ -42,6 +46,8 @@ struct Group {
     resp3: bool,
     count: usize,
     state: State,
+    /// When the group's command timeout runs out (set when it is first waited for).
+    deadline: Option<Instant>,
 }
 
 /// The groups of the batch being planned and resolved.
@@ -58,7 +64,7 @@ impl Outbox {
         let group = match pos {
             Some(i) => i,
             None => {
-                self.groups.push(Group { addr, resp3, count: 0, state: State::Open(BytesMut::new()) });
+                self.groups.push(Group { addr, resp3, count: 0, state: State::Open(BytesMut::new()), deadline: None });
                 self.groups.len() - 1
             }
         };
@@ -90,12 +96,16 @@ impl Outbox {
         }
     }
 
-    /// The reply to one command, waiting up to `timeout` for its group if it has not arrived.
-    pub(crate) async fn reply(&mut self, t: &Ticket, timeout: Duration) -> Outcome {
+    /// The reply to one command, waiting up to `slice` for its group if it has not arrived
+    /// (`Waiting` then), and giving up once the group waited `timeout` in all.
+    pub(crate) async fn reply(&mut self, t: &Ticket, slice: Duration, timeout: Duration) -> Outcome {
         let g = &mut self.groups[t.group];
         if let State::Sent(bytes, rx) = &mut g.state {
             let bytes = bytes.clone();
-            g.state = match tokio::time::timeout(timeout, rx).await {
+            let deadline = *g.deadline.get_or_insert_with(|| Instant::now() + timeout);
+            let until = deadline.min(Instant::now() + slice);
+            g.state = match tokio::time::timeout_at(until.into(), rx).await {
+                Err(_) if Instant::now() < deadline => return Outcome::Waiting,
                 Err(_) => State::TimedOut(bytes),
                 Ok(Err(_)) => {
                     State::Done(bytes, Vec::new(), Some(BackendError::Lost("backend connection dropped".into())))

@@ -912,6 +912,9 @@ fn redirect_target(reply: &[u8]) -> Option<(bool, SocketAddr)> {
     Some((ask, addr.to_socket_addrs().ok()?.next()?))
 }
 
+/// How often a request without a reply checks whether its slot moved to a new master.
+const STALL_CHECK: Duration = Duration::from_millis(250);
+
 /// Awaits a request's reply, following MOVED/ASK and retrying through failovers until the
 /// retry deadline.
 async fn finish(proxy: &Arc<Proxy>, s: &mut Session, mut f: InFlight) -> Bytes {
@@ -919,16 +922,41 @@ async fn finish(proxy: &Arc<Proxy>, s: &mut Session, mut f: InFlight) -> Bytes {
     let mut backoff = Duration::from_millis(20);
     let mut redirects = 0;
     loop {
-        let outcome = match &mut f.sent {
-            Sent::Queued(t) => s.outbox.reply(t, proxy.cfg.command_timeout).await,
-            Sent::Alone(rx, _) => match tokio::time::timeout(proxy.cfg.command_timeout, rx).await {
-                Err(_) => Outcome::TimedOut,
-                Ok(Err(_)) => Outcome::Failed(BackendError::Lost("backend connection dropped".into())),
-                Ok(Ok(Ok(reply))) => Outcome::Reply(reply),
-                Ok(Ok(Err(e))) => Outcome::Failed(e),
-            },
+        let waited = Instant::now();
+        let outcome = loop {
+            let outcome = match &mut f.sent {
+                Sent::Queued(t) => s.outbox.reply(t, STALL_CHECK, proxy.cfg.command_timeout).await,
+                Sent::Alone(rx, _) => {
+                    let left = proxy.cfg.command_timeout.saturating_sub(waited.elapsed());
+                    match tokio::time::timeout(left.min(STALL_CHECK), rx).await {
+                        Err(_) if left > STALL_CHECK => Outcome::Waiting,
+                        Err(_) => Outcome::TimedOut,
+                        Ok(Err(_)) => Outcome::Failed(BackendError::Lost("backend connection dropped".into())),
+                        Ok(Ok(Ok(reply))) => Outcome::Reply(reply),
+                        Ok(Ok(Err(e))) => Outcome::Failed(e),
+                    }
+                }
+            };
+            if !matches!(outcome, Outcome::Waiting) {
+                break outcome;
+            }
+            // No reply yet: the node may be frozen. Look for a newer map; a repeatable request
+            // goes to the slot's new master as soon as a failover has put one there.
+            proxy.topo.refresh_soon();
+            if let (true, Some(slot)) = (f.repeatable, f.slot) {
+                if let Some(m) = proxy.topo.snapshot().master_of(slot).filter(|m| *m != f.target) {
+                    break Outcome::Rerouted(m);
+                }
+            }
         };
         let retry_reason = match outcome {
+            Outcome::Rerouted(target) => {
+                proxy.retries.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(to = %target, "a stalled request goes to the slot's new master");
+                resend(proxy, s, &mut f, target);
+                continue;
+            }
+            Outcome::Waiting => unreachable!("waiting is handled above"),
             Outcome::TimedOut => {
                 // A stalled node: a repeatable request waits for a failover to give its slot to
                 // another master, then goes there.

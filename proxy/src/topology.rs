@@ -125,7 +125,9 @@ impl Topology {
                 0,
                 encode(&[Bytes::from_static(b"CLUSTER"), Bytes::from_static(b"SLOTS")]),
             );
-            match tokio::time::timeout(Duration::from_secs(2), rx).await {
+            // A frozen node must not hold the refresh up long: a healthy one answers in
+            // milliseconds.
+            match tokio::time::timeout(Duration::from_millis(500), rx).await {
                 Ok(Ok(Ok(raw))) => match Frame::parse(&raw) {
                     Ok(Some((frame, _))) => match SlotMap::from_cluster_slots(&frame, addr) {
                         Some(map) if !map.masters.is_empty() => {
