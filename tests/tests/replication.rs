@@ -631,9 +631,13 @@ fn a_replica_migrates_to_an_orphaned_master() {
     assert!(wait_until(Duration::from_secs(20), || rich_replicas.iter().all(|p| sees_failed(*p))));
     let stay = || rich_replicas.iter().all(|p| master_of(*p).as_deref() == Some(rich.id.as_str()));
     assert!(holds_for(Duration::from_secs(7), stay), "a replica migrated with cluster-allow-replica-migration no");
+    // The barrier first: allowing migration while the barrier is still 1 would let a replica
+    // move at once, the orphan having waited long enough already.
+    for p in rich_replicas {
+        config_set(p, "cluster-migration-barrier", "2");
+    }
     for p in rich_replicas {
         config_set(p, "cluster-allow-replica-migration", "yes");
-        config_set(p, "cluster-migration-barrier", "2");
     }
     assert!(holds_for(Duration::from_secs(7), stay), "a replica migrated although the barrier is 2");
     // With the default barrier of 1, exactly one of them moves to the orphan and replicates it.
