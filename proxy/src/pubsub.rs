@@ -82,24 +82,6 @@ pub(crate) async fn subscribed<S: ClientStream>(
         retry_at: None,
         events: tx,
     };
-    let result = run(proxy, s, client, inbuf, decoder, first, &mut subs, &mut rx).await;
-    for link in subs.links.into_iter().flatten() {
-        link.reader.abort();
-    }
-    result
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run<S: ClientStream>(
-    proxy: &Arc<Proxy>,
-    s: &mut Session,
-    client: &mut S,
-    inbuf: &mut BytesMut,
-    decoder: &mut CommandDecoder,
-    first: &[Bytes],
-    subs: &mut Subscriptions,
-    rx: &mut mpsc::UnboundedReceiver<Event>,
-) -> std::io::Result<()> {
     let mut out = BytesMut::new();
     subs.command(proxy, s, first, &mut out).await;
     crate::backend::write_flush(&mut *client, &out).await?;
@@ -200,6 +182,15 @@ fn notice(kind: &[u8], channel: Option<&Bytes>, count: usize, resp3: bool) -> By
         Frame::Array(items).encode_resp2(&mut out);
     }
     out.freeze()
+}
+
+impl Drop for Subscriptions {
+    /// The readers end with the session's subscriptions, whichever way it leaves.
+    fn drop(&mut self) {
+        for link in self.links.iter().flatten() {
+            link.reader.abort();
+        }
+    }
 }
 
 impl Subscriptions {

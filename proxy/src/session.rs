@@ -922,12 +922,14 @@ async fn finish(proxy: &Arc<Proxy>, s: &mut Session, mut f: InFlight) -> Bytes {
     let mut backoff = Duration::from_millis(20);
     let mut redirects = 0;
     loop {
-        let waited = Instant::now();
+        // Only a resend sent alone keeps its own clock (a queued one has its group's).
+        let mut waited: Option<Instant> = None;
         let outcome = loop {
             let outcome = match &mut f.sent {
                 Sent::Queued(t) => s.outbox.reply(t, STALL_CHECK, proxy.cfg.command_timeout).await,
                 Sent::Alone(rx, _) => {
-                    let left = proxy.cfg.command_timeout.saturating_sub(waited.elapsed());
+                    let started = *waited.get_or_insert_with(Instant::now);
+                    let left = proxy.cfg.command_timeout.saturating_sub(started.elapsed());
                     match tokio::time::timeout(left.min(STALL_CHECK), rx).await {
                         Err(_) if left > STALL_CHECK => Outcome::Waiting,
                         Err(_) => Outcome::TimedOut,

@@ -282,6 +282,41 @@ pub fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> 
     command.query(c)
 }
 
+/// Commands writing one key of every type and encoding class: integer, short and long strings;
+/// small and big lists; integer, string and big sets; small and big hashes; small and big sorted
+/// sets (with an infinite score). Suites that move data around (DUMP/RESTORE, RDB, AOF) start
+/// from these and add their own.
+pub fn every_type_commands() -> Vec<Vec<String>> {
+    let big: Vec<String> = (0..600).map(|i| format!("member-{i}")).collect();
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    vec![
+        words(&["SET", "s:int", "12345"]),
+        words(&["SET", "s:short", "hello"]),
+        vec!["SET".into(), "s:long".into(), "abc".repeat(400)],
+        words(&["RPUSH", "l:small", "a", "1", "c"]),
+        [words(&["RPUSH", "l:big"]), big.clone()].concat(),
+        words(&["SADD", "set:ints", "1", "2", "300000"]),
+        words(&["SADD", "set:strs", "x", "y"]),
+        [words(&["SADD", "set:big"]), big.clone()].concat(),
+        words(&["HSET", "h:small", "f", "v", "n", "7"]),
+        [words(&["HSET", "h:big"]), big.iter().flat_map(|m| [m.clone(), "x".repeat(70)]).collect()].concat(),
+        words(&["ZADD", "z:small", "1.5", "a", "-inf", "b"]),
+        [
+            words(&["ZADD", "z:big"]),
+            big.iter().enumerate().flat_map(|(i, m)| [format!("{}", i as f64 / 3.0), m.clone()]).collect(),
+        ]
+        .concat(),
+    ]
+}
+
+/// Runs commands given as owned words, panicking on an error reply.
+pub fn run_all(c: &mut redis::Connection, cmds: &[Vec<String>]) {
+    for cmd in cmds {
+        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        q::<redis::Value>(c, &args).unwrap_or_else(|e| panic!("{} failed: {e}", cmd[0]));
+    }
+}
+
 /// Encodes a command as a RESP multibulk request.
 pub fn resp(args: &[&[u8]]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();

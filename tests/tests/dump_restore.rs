@@ -4,36 +4,11 @@
 
 use slotgate_tests::{q, require_tool, Server};
 
-/// Writes one key of every type and encoding class through `c`.
+/// Writes one key of every type and encoding class through `c`; returns the keys.
 fn populate(c: &mut redis::Connection) -> Vec<String> {
-    let big: Vec<String> = (0..600).map(|i| format!("member-{i}")).collect();
-    let cmds: Vec<Vec<String>> = vec![
-        vec!["SET".into(), "s:int".into(), "12345".into()],
-        vec!["SET".into(), "s:short".into(), "hello".into()],
-        vec!["SET".into(), "s:long".into(), "abc".repeat(400)],
-        vec!["RPUSH".into(), "l:small".into(), "a".into(), "1".into(), "c".into()],
-        [vec!["RPUSH".into(), "l:big".into()], big.clone()].concat(),
-        vec!["SADD".into(), "set:ints".into(), "1".into(), "2".into(), "300000".into()],
-        vec!["SADD".into(), "set:strs".into(), "x".into(), "y".into()],
-        [vec!["SADD".into(), "set:big".into()], big.clone()].concat(),
-        vec!["HSET".into(), "h:small".into(), "f".into(), "v".into(), "n".into(), "7".into()],
-        [vec!["HSET".into(), "h:big".into()], big.iter().flat_map(|m| [m.clone(), "x".repeat(70)]).collect()].concat(),
-        vec!["ZADD".into(), "z:small".into(), "1.5".into(), "a".into(), "-inf".into(), "b".into()],
-        [
-            vec!["ZADD".into(), "z:big".into()],
-            big.iter().enumerate().flat_map(|(i, m)| [format!("{}", i as f64 / 3.0), m.clone()]).collect(),
-        ]
-        .concat(),
-    ];
-    let mut keys = Vec::new();
-    for cmd in cmds {
-        let mut r = redis::cmd(&cmd[0]);
-        for a in &cmd[1..] {
-            r.arg(a);
-        }
-        let _: redis::Value = r.query(c).unwrap();
-        keys.push(cmd[1].clone());
-    }
+    let cmds = slotgate_tests::every_type_commands();
+    slotgate_tests::run_all(c, &cmds);
+    let keys = cmds.iter().map(|cmd| cmd[1].clone()).collect();
     let _: () = redis::cmd("PEXPIRE").arg("s:short").arg(100_000).query(c).unwrap();
     keys
 }

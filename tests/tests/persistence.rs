@@ -240,39 +240,16 @@ fn bgrewriteaof_compacts_and_the_rewritten_aof_loads() {
 
 /// Writes a key of every type and encoding class (and some TTLs).
 fn populate(c: &mut redis::Connection) {
-    let big: Vec<String> = (0..600).map(|i| format!("member-{i}")).collect();
-    let mut cmds: Vec<Vec<String>> = vec![
-        vec!["SET".into(), "s:int".into(), "12345".into()],
-        vec!["SET".into(), "s:neg".into(), "-99".into()],
-        vec!["SET".into(), "s:short".into(), "hello".into()],
-        vec!["SET".into(), "s:long".into(), "abc".repeat(400)],
-        vec!["SET".into(), "s:ttl".into(), "v".into(), "EX".into(), "5000".into()],
-        vec!["RPUSH".into(), "l:small".into(), "a".into(), "1".into(), "c".into()],
-        [vec!["RPUSH".into(), "l:big".into()], big.clone()].concat(),
-        vec!["SADD".into(), "set:ints".into(), "1".into(), "2".into(), "300000".into()],
-        vec!["SADD".into(), "set:strs".into(), "x".into(), "y".into()],
-        [vec!["SADD".into(), "set:big".into()], big.clone()].concat(),
-        vec!["HSET".into(), "h:small".into(), "f".into(), "v".into(), "n".into(), "7".into()],
-        [vec!["HSET".into(), "h:big".into()], big.iter().flat_map(|m| [m.clone(), "x".repeat(70)]).collect()].concat(),
-        vec!["ZADD".into(), "z:small".into(), "1.5".into(), "a".into(), "-inf".into(), "b".into()],
-        [
-            vec!["ZADD".into(), "z:big".into()],
-            big.iter().enumerate().flat_map(|(i, m)| [format!("{}", i as f64 / 3.0), m.clone()]).collect(),
-        ]
-        .concat(),
-        vec!["PEXPIRE".into(), "h:small".into(), "9000000".into()],
-        vec!["EXPIRE".into(), "z:big".into(), "9000".into()],
-    ];
-    for i in 0..300 {
-        cmds.push(vec!["SET".into(), format!("many:{i}"), i.to_string()]);
-    }
-    for cmd in cmds {
-        let mut r = redis::cmd(&cmd[0]);
-        for a in &cmd[1..] {
-            r.arg(a);
-        }
-        r.query::<redis::Value>(c).unwrap();
-    }
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    let mut cmds = slotgate_tests::every_type_commands();
+    cmds.extend([
+        words(&["SET", "s:neg", "-99"]),
+        words(&["SET", "s:ttl", "v", "EX", "5000"]),
+        words(&["PEXPIRE", "h:small", "9000000"]),
+        words(&["EXPIRE", "z:big", "9000"]),
+    ]);
+    cmds.extend((0..300).map(|i| vec!["SET".into(), format!("many:{i}"), i.to_string()]));
+    slotgate_tests::run_all(c, &cmds);
 }
 
 /// Every key with its type, contents (sorted where the type has no order) and absolute expiry.
