@@ -360,12 +360,13 @@ pub fn execute_for_script(
     idx: usize,
     args: &[Bytes],
     out: &mut Reply,
+    now_ms: i64,
 ) -> Result<(), Error> {
     srv.stats.total_commands_processed += 1;
     srv.commands.commands[idx].stats.calls += 1;
     // Inside a script a blocking command must not block: it behaves as inside EXEC.
     let in_exec = std::mem::replace(&mut client.in_exec, true);
-    let r = execute(srv, client, idx, args, out, now_ms());
+    let r = execute(srv, client, idx, args, out, now_ms);
     client.in_exec = in_exec;
     r
 }

@@ -17,8 +17,8 @@ pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     ]);
 }
 
-/// Runs script `sha` with the KEYS/ARGV split given by numkeys at `args[2]`.
-fn run(ctx: &mut Ctx, sha: &str, readonly: bool) -> Result<(), Error> {
+/// Runs a script with the KEYS/ARGV split given by numkeys at `args[2]`.
+fn run(ctx: &mut Ctx, script: &scripting::Script, readonly: bool) -> Result<(), Error> {
     let args = ctx.args;
     let numkeys = arg_i64(&args[2])?;
     if numkeys < 0 {
@@ -28,20 +28,19 @@ fn run(ctx: &mut Ctx, sha: &str, readonly: bool) -> Result<(), Error> {
         return err("ERR Number of keys can't be greater than number of args");
     }
     let split = 3 + numkeys as usize;
-    scripting::run(ctx.srv, ctx.client, sha, &args[3..split], &args[split..], readonly, ctx.out)
+    scripting::run(ctx.srv, ctx.client, script, &args[3..split], &args[split..], readonly, ctx.out)
 }
 
 fn eval_generic(ctx: &mut Ctx, readonly: bool) -> Result<(), Error> {
-    let sha = ctx.srv.scripting.load(&ctx.args[1])?;
-    run(ctx, &sha, readonly)
+    let script = ctx.srv.scripting.load(&ctx.args[1])?;
+    run(ctx, &script, readonly)
 }
 
 fn evalsha_generic(ctx: &mut Ctx, readonly: bool) -> Result<(), Error> {
-    let sha = String::from_utf8_lossy(&ctx.args[1]).to_lowercase();
-    if !ctx.srv.scripting.scripts.contains_key(&sha) {
+    let Some(script) = ctx.srv.scripting.find(&ctx.args[1]) else {
         return err("NOSCRIPT No matching script. Please use EVAL.");
-    }
-    run(ctx, &sha, readonly)
+    };
+    run(ctx, &script, readonly)
 }
 
 fn eval(ctx: &mut Ctx) -> Result<(), Error> {
@@ -58,8 +57,8 @@ fn evalsha_ro(ctx: &mut Ctx) -> Result<(), Error> {
 }
 
 fn script_load(ctx: &mut Ctx) -> Result<(), Error> {
-    let sha = ctx.srv.scripting.load(&ctx.args[2])?;
-    ctx.out.bulk(sha.as_bytes());
+    let script = ctx.srv.scripting.load(&ctx.args[2])?;
+    ctx.out.bulk(script.sha.as_bytes());
     Ok(())
 }
 
@@ -67,7 +66,7 @@ fn script_exists(ctx: &mut Ctx) -> Result<(), Error> {
     let args = ctx.args;
     ctx.out.array(args.len() - 2);
     for sha in &args[2..] {
-        let known = ctx.srv.scripting.scripts.contains_key(&String::from_utf8_lossy(sha).to_lowercase());
+        let known = ctx.srv.scripting.find(sha).is_some();
         ctx.out.int(known as i64);
     }
     Ok(())

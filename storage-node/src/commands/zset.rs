@@ -11,7 +11,7 @@ use super::{
 };
 use crate::commands::list::normalize_range;
 use crate::keyspace::skiplist::{LexBound, LexRange, ScoreRange};
-use crate::keyspace::zset::ZSetVal;
+use crate::keyspace::zset::{Lookup, ZSetVal};
 use crate::keyspace::Value;
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
@@ -110,7 +110,7 @@ fn zadd(ctx: &mut Ctx) -> Result<(), Error> {
     let scores: Vec<f64> = pairs.chunks(2).map(|p| arg_f64(&p[0])).collect::<Result<_, _>>()?;
     let key = &args[1];
     let now = ctx.now;
-    if get_zset(&mut ctx.srv.db, key, now)?.is_none() && xx {
+    if xx && get_zset(&mut ctx.srv.db, key, now)?.is_none() {
         if incr {
             ctx.out.null();
         } else {
@@ -123,8 +123,8 @@ fn zadd(ctx: &mut Ctx) -> Result<(), Error> {
     let mut incr_result = None;
     for (pair, score) in pairs.chunks(2).zip(scores) {
         let m = &pair[1];
-        match z.score(m) {
-            Some(cur) => {
+        match z.lookup(m) {
+            Lookup::Found(x, cur) => {
                 if nx {
                     continue;
                 }
@@ -137,22 +137,24 @@ fn zadd(ctx: &mut Ctx) -> Result<(), Error> {
                     continue;
                 }
                 if new != cur {
-                    z.insert(m, new);
+                    z.set_score(x, new);
                     changed += 1;
                 }
                 incr_result = Some(new);
             }
-            None => {
+            Lookup::Absent(hash) => {
                 if xx {
                     continue;
                 }
-                z.insert(m, score);
+                z.add(hash, m, score);
                 added += 1;
                 incr_result = Some(score);
             }
         }
     }
-    delete_if_empty(&mut ctx.srv.db, key);
+    if z.is_empty() {
+        delete_if_empty(&mut ctx.srv.db, key);
+    }
     if added + changed > 0 {
         ctx.srv.dirty += (added + changed) as u64;
         ctx.srv.key_ready(key);
@@ -576,14 +578,13 @@ fn zrandmember(ctx: &mut Ctx) -> Result<(), Error> {
     let withscores = args.len() == 4;
     let z = get_zset(&mut ctx.srv.db, &args[1], ctx.now)?;
     let Some(count) = count else {
-        match z.and_then(|z| z.dict.random(crate::keyspace::evict::rand()).map(|(m, _)| m.to_vec())) {
+        match z.and_then(|z| z.random(crate::keyspace::evict::rand()).map(<[u8]>::to_vec)) {
             Some(m) => ctx.out.bulk(&m),
             None => ctx.out.null(),
         }
         return Ok(());
     };
-    let all: Vec<(Vec<u8>, f64)> =
-        z.map(|z| z.dict.iter().map(|(m, s)| (m.to_vec(), *s)).collect()).unwrap_or_default();
+    let all: Vec<(Vec<u8>, f64)> = z.map(|z| z.iter().map(|(m, s)| (m.to_vec(), s)).collect()).unwrap_or_default();
     if all.is_empty() {
         ctx.out.array(0);
         return Ok(());
@@ -600,9 +601,9 @@ fn zscan(ctx: &mut Ctx) -> Result<(), Error> {
     let mut found = Vec::new();
     let next = match get_zset(&mut ctx.srv.db, &args[1], ctx.now)? {
         None => 0,
-        Some(z) => z.dict.scan(cursor, count, |m, s| {
+        Some(z) => z.scan(cursor, count, |m, s| {
             if key_matches(pattern, m) {
-                found.push((m.to_vec(), *s));
+                found.push((m.to_vec(), s));
             }
         }),
     };

@@ -36,7 +36,7 @@ enum Aggregate {
 fn load_input(ctx: &mut Ctx, key: &[u8]) -> Result<Vec<(Vec<u8>, f64)>, Error> {
     match ctx.srv.db.get(key, ctx.now).map(|e| &e.value) {
         None => Ok(Vec::new()),
-        Some(Value::ZSet(z)) => Ok(z.dict.iter().map(|(m, s)| (m.to_vec(), *s)).collect()),
+        Some(Value::ZSet(z)) => Ok(z.iter().map(|(m, s)| (m.to_vec(), s)).collect()),
         Some(Value::Set(s)) => Ok(s.members().into_iter().map(|m| (m, 1.0)).collect()),
         Some(_) => Err(Error::WrongType),
     }

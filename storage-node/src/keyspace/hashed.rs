@@ -54,16 +54,6 @@ impl<V> HashedMap<V> {
         self.find(e).map(|(_, v)| v)
     }
 
-    /// Mutable access to the value of member `e`.
-    pub fn get_mut(&mut self, e: &[u8]) -> Option<&mut V> {
-        let h = elem_hash(e);
-        self.map
-            .range_mut((h, Elem::default())..)
-            .take_while(|((hh, _), _)| *hh == h)
-            .find(|((_, k), _)| &**k == e)
-            .map(|(_, v)| v)
-    }
-
     /// Inserts or replaces; returns the previous value. One tree search (the key is built up
     /// front, which costs less than searching twice).
     pub fn insert(&mut self, e: &[u8], v: V) -> Option<V> {

@@ -104,22 +104,38 @@ impl Db {
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
         let slot = key_slot(key) as usize;
         let hash = self.hash(key);
-        let expired = match self.slots[slot].find(hash, |e| &*e.key == key) {
-            None => return None,
-            Some(e) => e.expire_at != 0 && e.expire_at <= now,
-        };
-        if expired {
-            self.remove(key);
-            self.expired_keys += 1;
-            if self.track_expired {
-                self.expired_log.push(key.into());
-            }
-            return None;
+        // One probe: the found entry is either handed out or, expired, removed through it.
+        // Fields borrowed apart, so the entry handed out borrows the tables alone.
+        let Db { slots, len, expires, expired_keys, track_expired, expired_log, access_clock, lfu, .. } = self;
+        let found = slots[slot].find_entry(hash, |e| &*e.key == key).ok()?;
+        let at = found.get().expire_at;
+        if at == 0 || at > now {
+            let entry = found.into_mut();
+            evict::touch(entry, *access_clock, *lfu);
+            return Some(entry);
         }
-        let (clock, lfu) = (self.access_clock, self.lfu);
-        let entry = self.slots[slot].find_mut(hash, |e| &*e.key == key)?;
-        evict::touch(entry, clock, lfu);
-        Some(entry)
+        found.remove();
+        *len -= 1;
+        expires.remove(&(at, Box::from(key)));
+        *expired_keys += 1;
+        if *track_expired {
+            expired_log.push(key.into());
+        }
+        None
+    }
+
+    /// Bookkeeping after `entry` left the table of `slot`.
+    fn forget(&mut self, slot: usize, entry: &Entry) {
+        let table = &mut self.slots[slot];
+        // Give memory back once a table is mostly empty, as Redis shrinks its dicts.
+        if table.capacity() > 64 && table.len() * 8 < table.capacity() {
+            let hasher = &self.hasher;
+            table.shrink_to_fit(|e| hasher.hash_one(&*e.key));
+        }
+        self.len -= 1;
+        if entry.expire_at != 0 {
+            self.expires.remove(&(entry.expire_at, Box::from(&*entry.key)));
+        }
     }
 
     /// Looks at an entry without expiring it or touching its access time (OBJECT, SCAN TYPE).
@@ -169,17 +185,8 @@ impl Db {
     pub fn remove(&mut self, key: &[u8]) -> Option<Box<Entry>> {
         let slot = key_slot(key) as usize;
         let hash = self.hash(key);
-        let table = &mut self.slots[slot];
-        let entry = table.find_entry(hash, |e| &*e.key == key).ok()?.remove().0;
-        // Give memory back once a table is mostly empty, as Redis shrinks its dicts.
-        if table.capacity() > 64 && table.len() * 8 < table.capacity() {
-            let hasher = &self.hasher;
-            table.shrink_to_fit(|e| hasher.hash_one(&*e.key));
-        }
-        self.len -= 1;
-        if entry.expire_at != 0 {
-            self.expires.remove(&(entry.expire_at, Box::from(&*entry.key)));
-        }
+        let entry = self.slots[slot].find_entry(hash, |e| &*e.key == key).ok()?.remove().0;
+        self.forget(slot, &entry);
         Some(entry)
     }
 

@@ -15,49 +15,25 @@ struct Level {
     span: u32,
 }
 
-/// A node's forward pointers: the first four inline (a node has at most four levels 99.6% of
-/// the time at p = 1/4), so a hop costs one cache miss, not two.
-#[derive(Debug, Clone)]
-struct Levels {
-    inline: [Level; 4],
-    extra: Vec<Level>,
-}
-
 const EMPTY: Level = Level { forward: NIL, span: 0 };
+/// A level the node does not have.
+const UNUSED: Level = Level { forward: NIL, span: u32::MAX };
+/// Levels kept in the node itself: a node has at most four levels 99.6% of the time at p = 1/4.
+const INLINE: usize = 4;
+/// Levels above the inline ones, for the few nodes that have them.
+type Extra = [Level; MAX_LEVEL - INLINE];
 
-impl Levels {
-    fn new(n: usize) -> Levels {
-        Levels { inline: [EMPTY; 4], extra: vec![EMPTY; n.saturating_sub(4)] }
-    }
-}
-
-impl std::ops::Index<usize> for Levels {
-    type Output = Level;
-    fn index(&self, i: usize) -> &Level {
-        if i < 4 {
-            &self.inline[i]
-        } else {
-            &self.extra[i - 4]
-        }
-    }
-}
-
-impl std::ops::IndexMut<usize> for Levels {
-    fn index_mut(&mut self, i: usize) -> &mut Level {
-        if i < 4 {
-            &mut self.inline[i]
-        } else {
-            &mut self.extra[i - 4]
-        }
-    }
-}
-
+/// One node in exactly one cache line: a hop of a walk reads the score and the forward pointer
+/// of the same line, so it costs one cache miss.
 #[derive(Debug, Clone)]
+#[repr(align(64))]
 struct Node {
     score: f64,
     elem: Elem,
     backward: u32,
-    levels: Levels,
+    /// Index into `SkipList::extra` when the node has more than `INLINE` levels, else NIL.
+    extra: u32,
+    levels: [Level; INLINE],
 }
 
 /// A score range: `min`/`max` with exclusivity flags.
@@ -144,6 +120,8 @@ impl LexRange {
 pub struct SkipList {
     nodes: Vec<Node>,
     free: Vec<u32>,
+    extra: Vec<Extra>,
+    free_extra: Vec<u32>,
     level: usize,
     len: usize,
     tail: u32,
@@ -151,8 +129,16 @@ pub struct SkipList {
 
 impl Default for SkipList {
     fn default() -> Self {
-        let head = Node { score: 0.0, elem: Elem::default(), backward: NIL, levels: Levels::new(MAX_LEVEL) };
-        SkipList { nodes: vec![head], free: Vec::new(), level: 1, len: 0, tail: NIL }
+        let head = Node { score: 0.0, elem: Elem::default(), backward: NIL, extra: 0, levels: [EMPTY; INLINE] };
+        SkipList {
+            nodes: vec![head],
+            free: Vec::new(),
+            extra: vec![[EMPTY; MAX_LEVEL - INLINE]],
+            free_extra: Vec::new(),
+            level: 1,
+            len: 0,
+            tail: NIL,
+        }
     }
 }
 
@@ -179,8 +165,135 @@ impl SkipList {
         self.len == 0
     }
 
+    fn lv(&self, x: u32, i: usize) -> Level {
+        let n = &self.nodes[x as usize];
+        if i < INLINE {
+            n.levels[i]
+        } else {
+            self.extra[n.extra as usize][i - INLINE]
+        }
+    }
+
+    fn lv_mut(&mut self, x: u32, i: usize) -> &mut Level {
+        let n = &mut self.nodes[x as usize];
+        if i < INLINE {
+            &mut n.levels[i]
+        } else {
+            &mut self.extra[n.extra as usize][i - INLINE]
+        }
+    }
+
+    /// Hints the CPU to load node `x` into the cache.
+    #[inline(always)]
+    fn prefetch(&self, x: u32) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(n) = self.nodes.get(x as usize) {
+            // SAFETY: a prefetch hint has no effect on memory; the pointer is a live node.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((n as *const Node).cast());
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = x;
+    }
+
     fn fwd(&self, x: u32, i: usize) -> u32 {
-        self.nodes[x as usize].levels[i].forward
+        self.lv(x, i).forward
+    }
+
+    /// Nodes before `(score, elem)` at every level, and their ranks when `ranks` is given.
+    fn path(&self, score: f64, elem: &[u8], mut ranks: Option<&mut [u32; MAX_LEVEL]>) -> [u32; MAX_LEVEL] {
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut rank = 0u32;
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.lv(x, i);
+                let f = l.forward;
+                if f == NIL {
+                    break;
+                }
+                // The walk is bound by cache misses, one per hop. Where it goes next if it
+                // stops here is already known: fetch it while `f` is being read.
+                if i > 0 {
+                    self.prefetch(self.lv(x, i - 1).forward);
+                }
+                let n = &self.nodes[f as usize];
+                if !less(n.score, &n.elem, score, elem) {
+                    break;
+                }
+                rank += l.span;
+                x = f;
+            }
+            update[i] = x;
+            if let Some(r) = ranks.as_deref_mut() {
+                r[i] = rank;
+            }
+        }
+        update
+    }
+
+    /// Links node `new` (its levels empty) after the nodes on `update`.
+    fn link(&mut self, new: u32, lvl: usize, mut update: [u32; MAX_LEVEL], mut rank: [u32; MAX_LEVEL]) {
+        if lvl > self.level {
+            for i in self.level..lvl {
+                rank[i] = 0;
+                update[i] = HEAD;
+                self.lv_mut(HEAD, i).span = self.len as u32;
+            }
+            self.level = lvl;
+        }
+        for i in 0..lvl {
+            let ul = self.lv(update[i], i);
+            *self.lv_mut(new, i) = Level { forward: ul.forward, span: ul.span - (rank[0] - rank[i]) };
+            *self.lv_mut(update[i], i) = Level { forward: new, span: rank[0] - rank[i] + 1 };
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
+            self.lv_mut(u, i).span += 1;
+        }
+        self.nodes[new as usize].backward = if update[0] == HEAD { NIL } else { update[0] };
+        let f0 = self.fwd(new, 0);
+        if f0 != NIL {
+            self.nodes[f0 as usize].backward = new;
+        } else {
+            self.tail = new;
+        }
+        self.len += 1;
+    }
+
+    /// Unlinks node `x`, whose predecessors are on `update`; the node keeps its storage.
+    fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
+        for (i, &u) in update.iter().enumerate().take(self.level) {
+            let ul = self.lv(u, i);
+            if ul.forward == x {
+                let xl = self.lv(x, i);
+                *self.lv_mut(u, i) = Level { forward: xl.forward, span: ul.span + xl.span - 1 };
+            } else {
+                self.lv_mut(u, i).span -= 1;
+            }
+        }
+        let f0 = self.fwd(x, 0);
+        let back = self.nodes[x as usize].backward;
+        if f0 != NIL {
+            self.nodes[f0 as usize].backward = back;
+        } else {
+            self.tail = back;
+        }
+        while self.level > 1 && self.fwd(HEAD, self.level - 1) == NIL {
+            self.level -= 1;
+        }
+        self.len -= 1;
+    }
+
+    /// The number of levels node `x` was created with (levels beyond it are UNUSED).
+    fn node_level(&self, x: u32) -> usize {
+        let top = if self.nodes[x as usize].extra == NIL { INLINE } else { MAX_LEVEL };
+        (0..top).find(|&i| self.lv(x, i).span == UNUSED.span).unwrap_or(top)
+    }
+
+    /// Member of node `x`.
+    pub fn elem(&self, x: u32) -> &[u8] {
+        &self.nodes[x as usize].elem
     }
 
     /// Score and member of node `x`.
@@ -209,33 +322,30 @@ impl SkipList {
         self.tail
     }
 
-    /// Inserts a member that is not present yet.
-    pub fn insert(&mut self, score: f64, elem: &[u8]) {
-        let mut update = [HEAD; MAX_LEVEL];
+    /// Inserts a member that is not present yet; returns its node.
+    pub fn insert(&mut self, score: f64, elem: &[u8]) -> u32 {
         let mut rank = [0u32; MAX_LEVEL];
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
-            loop {
-                let f = self.fwd(x, i);
-                if f == NIL || !less(self.nodes[f as usize].score, &self.nodes[f as usize].elem, score, elem) {
-                    break;
-                }
-                rank[i] += self.nodes[x as usize].levels[i].span;
-                x = f;
-            }
-            update[i] = x;
-        }
+        let update = self.path(score, elem, Some(&mut rank));
         let lvl = random_level();
-        if lvl > self.level {
-            for i in self.level..lvl {
-                rank[i] = 0;
-                update[i] = HEAD;
-                self.nodes[HEAD as usize].levels[i].span = self.len as u32;
+        let extra = if lvl > INLINE {
+            let mut row = [UNUSED; MAX_LEVEL - INLINE];
+            row[..lvl - INLINE].fill(EMPTY);
+            match self.free_extra.pop() {
+                Some(i) => {
+                    self.extra[i as usize] = row;
+                    i
+                }
+                None => {
+                    self.extra.push(row);
+                    (self.extra.len() - 1) as u32
+                }
             }
-            self.level = lvl;
-        }
-        let node = Node { score, elem: elem.into(), backward: NIL, levels: Levels::new(lvl) };
+        } else {
+            NIL
+        };
+        let mut levels = [UNUSED; INLINE];
+        levels[..lvl.min(INLINE)].fill(EMPTY);
+        let node = Node { score, elem: elem.into(), backward: NIL, extra, levels };
         let new = match self.free.pop() {
             Some(i) => {
                 self.nodes[i as usize] = node;
@@ -246,70 +356,59 @@ impl SkipList {
                 (self.nodes.len() - 1) as u32
             }
         };
-        for i in 0..lvl {
-            let u = update[i] as usize;
-            let ul = self.nodes[u].levels[i];
-            self.nodes[new as usize].levels[i] = Level { forward: ul.forward, span: ul.span - (rank[0] - rank[i]) };
-            self.nodes[u].levels[i] = Level { forward: new, span: rank[0] - rank[i] + 1 };
-        }
-        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
-            self.nodes[u as usize].levels[i].span += 1;
-        }
-        self.nodes[new as usize].backward = if update[0] == HEAD { NIL } else { update[0] };
-        let f0 = self.fwd(new, 0);
-        if f0 != NIL {
-            self.nodes[f0 as usize].backward = new;
-        } else {
-            self.tail = new;
-        }
-        self.len += 1;
+        self.link(new, lvl, update, rank);
+        new
     }
 
-    /// Removes `(score, elem)`; false when absent.
-    pub fn remove(&mut self, score: f64, elem: &[u8]) -> bool {
-        let mut update = [HEAD; MAX_LEVEL];
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            loop {
-                let f = self.fwd(x, i);
-                if f == NIL || !less(self.nodes[f as usize].score, &self.nodes[f as usize].elem, score, elem) {
-                    break;
-                }
-                x = f;
-            }
-            update[i] = x;
-        }
-        let x = self.fwd(x, 0);
-        if x == NIL || self.nodes[x as usize].score != score || &*self.nodes[x as usize].elem != elem {
-            return false;
-        }
-        for (i, &u) in update.iter().enumerate().take(self.level) {
-            let u = u as usize;
-            if self.nodes[u].levels[i].forward == x {
-                let xl = self.nodes[x as usize].levels[i];
-                self.nodes[u].levels[i].span += xl.span;
-                self.nodes[u].levels[i].span -= 1;
-                self.nodes[u].levels[i].forward = xl.forward;
-            } else {
-                self.nodes[u].levels[i].span -= 1;
-            }
-        }
-        let f0 = self.fwd(x, 0);
-        let back = self.nodes[x as usize].backward;
-        if f0 != NIL {
-            self.nodes[f0 as usize].backward = back;
-        } else {
-            self.tail = back;
-        }
-        while self.level > 1 && self.fwd(HEAD, self.level - 1) == NIL {
-            self.level -= 1;
-        }
+    /// The predecessors of node `x` at every level.
+    fn path_to(&self, x: u32) -> [u32; MAX_LEVEL] {
+        let n = &self.nodes[x as usize];
+        self.path(n.score, &n.elem, None)
+    }
+
+    /// Removes node `x`; its index may be reused by a later insert.
+    pub fn remove_node(&mut self, x: u32) {
+        let update = self.path_to(x);
+        self.unlink(x, &update);
         let n = &mut self.nodes[x as usize];
         n.elem = Elem::default();
-        n.levels = Levels::new(0);
+        if n.extra != NIL {
+            self.free_extra.push(n.extra);
+            n.extra = NIL;
+        }
         self.free.push(x);
-        self.len -= 1;
-        true
+    }
+
+    /// Gives node `x` score `new` (Redis's zslUpdateScore): in place when the order does not
+    /// change, else unlinked and linked again, reusing the node.
+    pub fn update_score(&mut self, x: u32, new: f64) {
+        let in_place = {
+            let n = &self.nodes[x as usize];
+            let after_back = n.backward == NIL || {
+                let b = &self.nodes[n.backward as usize];
+                less(b.score, &b.elem, new, &n.elem)
+            };
+            let next = n.levels[0].forward;
+            after_back
+                && (next == NIL || {
+                    let f = &self.nodes[next as usize];
+                    less(new, &n.elem, f.score, &f.elem)
+                })
+        };
+        if in_place {
+            self.nodes[x as usize].score = new;
+            return;
+        }
+        let lvl = self.node_level(x);
+        let update = self.path_to(x);
+        self.unlink(x, &update);
+        self.nodes[x as usize].score = new;
+        let mut rank = [0u32; MAX_LEVEL];
+        let update = {
+            let n = &self.nodes[x as usize];
+            self.path(new, &n.elem, Some(&mut rank))
+        };
+        self.link(x, lvl, update, rank);
     }
 
     /// 0-based rank of `(score, elem)`.
@@ -324,7 +423,7 @@ impl SkipList {
                 }
                 let n = &self.nodes[f as usize];
                 if n.score < score || (n.score == score && &*n.elem <= elem) {
-                    rank += self.nodes[x as usize].levels[i].span;
+                    rank += self.lv(x, i).span;
                     x = f;
                 } else {
                     break;
@@ -345,7 +444,7 @@ impl SkipList {
         for i in (0..self.level).rev() {
             loop {
                 let f = self.fwd(x, i);
-                let span = self.nodes[x as usize].levels[i].span;
+                let span = self.lv(x, i).span;
                 if f != NIL && traversed + span <= target {
                     traversed += span;
                     x = f;
@@ -457,18 +556,27 @@ mod tests {
     fn insert_remove_rank_against_a_model() {
         let mut sl = SkipList::default();
         let mut model: Vec<(f64, Vec<u8>)> = Vec::new();
-        for i in 0..2000u64 {
+        // Enough members that some nodes have levels beyond the inline ones.
+        for i in 0..20000u64 {
             let r = rand();
             let score = (r % 100) as f64;
-            let elem = format!("e{}", r % 500).into_bytes();
+            let elem = format!("e{}", r % 2000).into_bytes();
             if let Some(pos) = model.iter().position(|(_, e)| *e == elem) {
-                let (s, e) = model.remove(pos);
-                assert!(sl.remove(s, &e));
+                if r.is_multiple_of(3) {
+                    // A new score: in place or relinked.
+                    let new = ((r >> 8) % 100) as f64;
+                    let x = sl.by_rank(sl.rank(model[pos].0, &elem).unwrap());
+                    sl.update_score(x, new);
+                    model[pos].0 = new;
+                } else {
+                    let (s, e) = model.remove(pos);
+                    sl.remove_node(sl.by_rank(sl.rank(s, &e).unwrap()));
+                }
             } else {
                 sl.insert(score, &elem);
                 model.push((score, elem));
             }
-            if i % 97 == 0 {
+            if i % 997 == 0 {
                 model.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap().then(a.1.cmp(&b.1)));
                 assert_eq!(sl.len(), model.len());
                 for (rank, (s, e)) in model.iter().enumerate() {
@@ -481,6 +589,13 @@ mod tests {
                 while x != NIL {
                     n += 1;
                     x = sl.next(x);
+                }
+                assert_eq!(n, model.len());
+                let mut x = sl.last();
+                let mut n = 0;
+                while x != NIL {
+                    n += 1;
+                    x = sl.prev(x);
                 }
                 assert_eq!(n, model.len());
                 if let Some((s, e)) = model.last() {

@@ -1,18 +1,33 @@
-//! Sorted-set values: a member -> score dictionary plus the skip list ordered by (score, member).
+//! Sorted-set values: the skip list ordered by (score, member) holds the members; a hash index
+//! finds a member's node in O(1), and a set ordered by member hash gives ZSCAN Redis's
+//! guarantee (the cursor is a position in hash space, as for hashes and sets).
 
-use super::hashed::HashedMap;
+use std::collections::BTreeSet;
+
+use hashbrown::HashTable;
+
+use super::hashed::elem_hash;
 use super::skiplist::{LexRange, ScoreRange, SkipList, NIL};
+
+/// Where `ZSetVal::lookup` found a member: its node and score, or the hash to add it with.
+pub enum Lookup {
+    Found(u32, f64),
+    Absent(u64),
+}
 
 /// A sorted set.
 #[derive(Debug, Clone, Default)]
 pub struct ZSetVal {
-    pub dict: HashedMap<f64>,
-    pub list: SkipList,
+    list: SkipList,
+    /// Member -> node, hashed by `elem_hash` of the node's member.
+    index: HashTable<u32>,
+    /// (member hash, node), for ZSCAN and random picks.
+    order: BTreeSet<(u64, u32)>,
 }
 
 impl PartialEq for ZSetVal {
     fn eq(&self, other: &Self) -> bool {
-        self.dict == other.dict
+        self.len() == other.len() && self.iter().all(|(m, s)| other.score(m) == Some(s))
     }
 }
 
@@ -32,26 +47,48 @@ impl ZSetVal {
         "skiplist"
     }
 
+    fn node(&self, m: &[u8], hash: u64) -> Option<u32> {
+        self.index.find(hash, |&x| self.list.elem(x) == m).copied()
+    }
+
     /// Score of a member.
     pub fn score(&self, m: &[u8]) -> Option<f64> {
-        self.dict.get(m).copied()
+        self.node(m, elem_hash(m)).map(|x| self.list.get(x).0)
+    }
+
+    /// Finds a member once, for a caller that reads and then sets its score.
+    pub fn lookup(&self, m: &[u8]) -> Lookup {
+        let hash = elem_hash(m);
+        match self.node(m, hash) {
+            Some(x) => Lookup::Found(x, self.list.get(x).0),
+            None => Lookup::Absent(hash),
+        }
+    }
+
+    /// Gives the member found at `x` a new score.
+    pub fn set_score(&mut self, x: u32, score: f64) {
+        if self.list.get(x).0 != score {
+            self.list.update_score(x, score);
+        }
+    }
+
+    /// Adds member `m` (absent, its hash from `lookup`).
+    pub fn add(&mut self, hash: u64, m: &[u8], score: f64) {
+        let x = self.list.insert(score, m);
+        let list = &self.list;
+        self.index.insert_unique(hash, x, |&y| elem_hash(list.elem(y)));
+        self.order.insert((hash, x));
     }
 
     /// Sets a member's score; returns the previous score.
     pub fn insert(&mut self, m: &[u8], score: f64) -> Option<f64> {
-        match self.dict.get_mut(m) {
-            Some(old) => {
-                let prev = *old;
-                if prev != score {
-                    *old = score;
-                    self.list.remove(prev, m);
-                    self.list.insert(score, m);
-                }
+        match self.lookup(m) {
+            Lookup::Found(x, prev) => {
+                self.set_score(x, score);
                 Some(prev)
             }
-            None => {
-                self.dict.insert(m, score);
-                self.list.insert(score, m);
+            Lookup::Absent(hash) => {
+                self.add(hash, m, score);
                 None
             }
         }
@@ -59,13 +96,49 @@ impl ZSetVal {
 
     /// Removes a member; true when it was there.
     pub fn remove(&mut self, m: &[u8]) -> bool {
-        match self.dict.remove(m) {
-            Some(score) => {
-                self.list.remove(score, m);
-                true
+        let hash = elem_hash(m);
+        let list = &self.list;
+        let Ok(entry) = self.index.find_entry(hash, |&x| list.elem(x) == m) else {
+            return false;
+        };
+        let (x, _) = entry.remove();
+        self.order.remove(&(hash, x));
+        self.list.remove_node(x);
+        true
+    }
+
+    /// Members and scores, in score order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> {
+        let mut x = self.list.first();
+        std::iter::from_fn(move || {
+            if x == NIL {
+                return None;
             }
-            None => false,
+            let (s, e) = self.list.get(x);
+            x = self.list.next(x);
+            Some((e, s))
+        })
+    }
+
+    /// Members with hash >= `cursor`, at least `count` of them (whole hash groups); returns the
+    /// next cursor, 0 when the end was reached.
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], f64)) -> u64 {
+        let mut last = None;
+        for (seen, &(h, x)) in self.order.range((cursor, 0)..).enumerate() {
+            if seen >= count && last != Some(h) {
+                return h;
+            }
+            let (s, e) = self.list.get(x);
+            f(e, s);
+            last = Some(h);
         }
+        0
+    }
+
+    /// A member picked at a random point of hash space.
+    pub fn random(&self, r: u64) -> Option<&[u8]> {
+        let &(_, x) = self.order.range((r, 0)..).next().or_else(|| self.order.iter().next())?;
+        Some(self.list.elem(x))
     }
 
     /// 0-based rank, from the highest score when `rev`.
@@ -176,5 +249,48 @@ impl ZSetVal {
             out.push((e, s));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn index_order_and_list_agree_with_a_model() {
+        let mut z = ZSetVal::default();
+        let mut model: HashMap<Vec<u8>, f64> = HashMap::new();
+        for i in 0..30000u64 {
+            let r = crate::keyspace::evict::rand();
+            let m = format!("m{}", r % 3000).into_bytes();
+            if r.is_multiple_of(5) {
+                assert_eq!(z.remove(&m), model.remove(&m).is_some());
+            } else {
+                let score = ((r >> 16) % 500) as f64;
+                assert_eq!(z.insert(&m, score), model.insert(m.clone(), score));
+            }
+            if i.is_multiple_of(2999) {
+                assert_eq!(z.len(), model.len());
+                for (m, s) in &model {
+                    assert_eq!(z.score(m), Some(*s));
+                }
+                // Score order, and a full scan that returns every member once.
+                let listed: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.to_vec(), s)).collect();
+                assert!(listed.windows(2).all(|w| (w[0].1, &w[0].0) < (w[1].1, &w[1].0)));
+                let mut scanned = Vec::new();
+                let mut cursor = 0;
+                loop {
+                    cursor = z.scan(cursor, 10, |m, s| scanned.push((m.to_vec(), s)));
+                    if cursor == 0 {
+                        break;
+                    }
+                }
+                scanned.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut expected: Vec<_> = model.iter().map(|(m, s)| (m.clone(), *s)).collect();
+                expected.sort_by(|a, b| a.0.cmp(&b.0));
+                assert_eq!(scanned, expected);
+            }
+        }
     }
 }

@@ -5,10 +5,34 @@ use protocol::{Frame, Reply};
 
 /// Converts a command's raw reply into the Lua value `redis.call` returns.
 pub fn resp_to_lua(lua: &Lua, raw: &[u8]) -> mlua::Result<Value> {
+    // The common single-value replies without building a frame first.
+    if let Some(v) = simple_to_lua(lua, raw)? {
+        return Ok(v);
+    }
     match Frame::parse(raw) {
         Ok(Some((frame, _))) => frame_to_lua(lua, &frame),
         _ => Err(mlua::Error::runtime("internal error: unparsable reply")),
     }
+}
+
+/// An integer, bulk string or RESP2 null reply as Lua takes it; None for anything else.
+fn simple_to_lua(lua: &Lua, raw: &[u8]) -> mlua::Result<Option<Value>> {
+    let Some(body) = raw.strip_suffix(b"\r\n") else { return Ok(None) };
+    let parse = |digits: &[u8]| std::str::from_utf8(digits).ok().and_then(|d| d.parse::<i64>().ok());
+    Ok(match body.first() {
+        Some(b':') if !body.contains(&b'\r') => parse(&body[1..]).map(Value::Integer),
+        Some(b'$') => {
+            let Some(cr) = body.iter().position(|&c| c == b'\r') else { return Ok(None) };
+            match parse(&body[1..cr]) {
+                Some(-1) if cr == body.len() => Some(Value::Boolean(false)),
+                Some(n) if n >= 0 && body.len() == cr + 2 + n as usize => {
+                    Some(Value::String(lua.create_string(&body[cr + 2..])?))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    })
 }
 
 fn wrap(lua: &Lua, field: &str, v: Value) -> mlua::Result<Value> {

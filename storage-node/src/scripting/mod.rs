@@ -9,7 +9,8 @@ pub use busy::Adopted;
 mod libs;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+
+use hashbrown::HashMap;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -25,7 +26,15 @@ use crate::server::{Client, Server};
 pub struct Scripting {
     lua: Lua,
     /// Loaded scripts by SHA1 (lowercase hex).
-    pub scripts: HashMap<String, Bytes>,
+    scripts: HashMap<String, Rc<Script>>,
+    /// The same scripts by body, so an EVAL of a body seen before skips hashing it with SHA1.
+    by_body: HashMap<Bytes, Rc<Script>>,
+}
+
+/// A compiled script.
+pub struct Script {
+    pub sha: String,
+    func: mlua::Function,
 }
 
 /// SHA1 of a script body, lowercase hex, as Redis names scripts.
@@ -54,6 +63,8 @@ struct CallCtx {
     client: *mut Client,
     readonly: bool,
     wrote: Rc<Cell<bool>>,
+    /// Time stands still while a script runs (Redis's time snapshot), for expiry decisions.
+    now_ms: i64,
 }
 
 thread_local! {
@@ -66,7 +77,6 @@ thread_local! {
 
 /// `redis.call` / `redis.pcall`.
 fn redis_call(lua: &Lua, args: mlua::Variadic<Value>, raise: bool) -> mlua::Result<Value> {
-    let line = lua.inspect_stack(1).map_or(0, |d| d.curr_line());
     let proto = lua.app_data_ref::<Proto>().map_or(Proto::Resp2, |p| *p);
     let outcome = CURRENT.with(|cur| {
         let cur = cur.borrow();
@@ -76,11 +86,14 @@ fn redis_call(lua: &Lua, args: mlua::Variadic<Value>, raise: bool) -> mlua::Resu
         // SAFETY: `run` stores pointers to the server and client it holds `&mut` to, for the
         // duration of the script only, and nothing else touches them until it returns.
         let (srv, client) = unsafe { (&mut *ctx.srv, &mut *ctx.client) };
-        call_command(srv, client, &args, ctx.readonly, proto, &ctx.wrote)
+        call_command(srv, client, &args, ctx, proto)
     });
     match outcome {
         Ok(reply) => convert::resp_to_lua(lua, &reply),
-        Err(msg) if raise => Err(mlua::Error::external(CallError { msg, line })),
+        Err(msg) if raise => {
+            let line = lua.inspect_stack(1).map_or(0, |d| d.curr_line());
+            Err(mlua::Error::external(CallError { msg, line }))
+        }
         Err(msg) => {
             let t = lua.create_table()?;
             t.set("err", msg)?;
@@ -159,25 +172,32 @@ impl Scripting {
             }
             Ok(mlua::VmState::Continue)
         });
-        Ok(Scripting { lua, scripts: HashMap::new() })
+        Ok(Scripting { lua, scripts: HashMap::new(), by_body: HashMap::new() })
     }
 
-    /// Compiles `body` as `f_<sha>` unless already loaded; returns the SHA.
-    pub fn load(&mut self, body: &[u8]) -> Result<String, Error> {
-        let sha = sha1_hex(body);
-        if self.scripts.contains_key(&sha) {
-            return Ok(sha);
+    /// The script loaded under `sha` (any case).
+    pub fn find(&self, sha: &[u8]) -> Option<Rc<Script>> {
+        self.scripts.get(&String::from_utf8_lossy(sha).to_lowercase()).cloned()
+    }
+
+    /// Compiles `body` as `f_<sha>` unless already loaded.
+    pub fn load(&mut self, body: &Bytes) -> Result<Rc<Script>, Error> {
+        if let Some(script) = self.by_body.get(body) {
+            return Ok(script.clone());
         }
+        let sha = sha1_hex(body);
         // The body is compiled as a chunk of its own, so line numbers match the user's text.
         let func = self
             .lua
-            .load(body)
+            .load(&body[..])
             .set_name("@user_script")
             .into_function()
             .map_err(|e| Error::Msg(format!("ERR Error compiling script (new function): {}", lua_message(&e))))?;
-        self.lua.globals().raw_set(format!("f_{sha}"), func).map_err(internal)?;
-        self.scripts.insert(sha.clone(), Bytes::copy_from_slice(body));
-        Ok(sha)
+        self.lua.globals().raw_set(format!("f_{sha}"), func.clone()).map_err(internal)?;
+        let script = Rc::new(Script { sha: sha.clone(), func });
+        self.scripts.insert(sha, script.clone());
+        self.by_body.insert(body.clone(), script.clone());
+        Ok(script)
     }
 
     /// Forgets every script (SCRIPT FLUSH): a brand-new Lua state.
@@ -216,7 +236,7 @@ fn call_error(e: &mlua::Error) -> Option<&CallError> {
 pub fn run(
     srv: &mut Server,
     client: &mut Client,
-    sha: &str,
+    script: &Script,
     keys: &[Bytes],
     argv: &[Bytes],
     readonly: bool,
@@ -235,7 +255,7 @@ pub fn run(
     };
     globals.raw_set("KEYS", to_table(keys).map_err(internal)?).map_err(internal)?;
     globals.raw_set("ARGV", to_table(argv).map_err(internal)?).map_err(internal)?;
-    let func: mlua::Function = globals.raw_get(format!("f_{sha}")).map_err(internal)?;
+    let sha = &script.sha;
     let wrote = Rc::new(Cell::new(false));
     let watch = Rc::new(busy::Watch {
         started: Instant::now(),
@@ -248,8 +268,9 @@ pub fn run(
         accepted: Default::default(),
     });
     WATCH.with(|w| *w.borrow_mut() = Some(watch.clone()));
-    CURRENT.with(|c| *c.borrow_mut() = Some(CallCtx { srv: &mut *srv, client: &mut *client, readonly, wrote }));
-    let result = func.call::<Value>(());
+    let call = CallCtx { srv: &mut *srv, client: &mut *client, readonly, wrote, now_ms: crate::keyspace::now_ms() };
+    CURRENT.with(|c| *c.borrow_mut() = Some(call));
+    let result = script.func.call::<Value>(());
     CURRENT.with(|c| *c.borrow_mut() = None);
     WATCH.with(|w| *w.borrow_mut() = None);
     // Clients that connected during a busy script get their connection task now.
@@ -287,18 +308,24 @@ fn call_command(
     srv: &mut Server,
     client: &mut Client,
     args: &mlua::Variadic<Value>,
-    readonly: bool,
+    ctx: &CallCtx,
     proto: Proto,
-    wrote: &Cell<bool>,
 ) -> Result<Bytes, String> {
+    // Every argument in one buffer: one allocation per call instead of one per argument.
+    let mut data = bytes::BytesMut::with_capacity(
+        args.iter().map(|a| if let Value::String(s) = a { s.as_bytes().len() } else { 24 }).sum(),
+    );
     let mut argv = Vec::with_capacity(args.len());
     for a in args.iter() {
         match a {
-            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Integer(i) => argv.push(Bytes::from(i.to_string())),
-            Value::Number(n) => argv.push(Bytes::from(protocol::encode::format_g17(*n))),
+            Value::String(s) => data.extend_from_slice(&s.as_bytes()),
+            Value::Integer(i) => {
+                let _ = std::fmt::Write::write_fmt(&mut data, format_args!("{i}"));
+            }
+            Value::Number(n) => data.extend_from_slice(protocol::encode::format_g17(*n).as_bytes()),
             _ => return Err("ERR Lua redis lib command arguments must be strings or integers".into()),
         }
+        argv.push(data.split().freeze());
     }
     if argv.is_empty() {
         return Err("ERR Please specify at least one argument for this redis lib call".into());
@@ -323,16 +350,16 @@ fn call_command(
     if let Some(msg) = crate::commands::script_acl_refusal(srv, client, spec, &argv) {
         return Err(msg);
     }
-    if readonly && spec.has(flags::WRITE) {
+    if ctx.readonly && spec.has(flags::WRITE) {
         return Err("ERR Write commands are not allowed from read-only scripts.".into());
     }
     if spec.has(flags::DENYOOM) && srv.config.maxmemory > 0 && !srv.make_room() {
         return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
     }
     if spec.has(flags::WRITE) {
-        wrote.set(true);
+        ctx.wrote.set(true);
     }
     let mut out = Reply { buf: bytes::BytesMut::new(), proto };
-    execute_for_script(srv, client, idx, &argv, &mut out).map_err(|e| e.text().into_owned())?;
+    execute_for_script(srv, client, idx, &argv, &mut out, ctx.now_ms).map_err(|e| e.text().into_owned())?;
     Ok(out.buf.freeze())
 }

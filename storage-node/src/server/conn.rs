@@ -188,6 +188,10 @@ async fn serve_loop(server: &Shared, stream: &mut Stream, handle: &ClientHandle)
             }
         }
         if !out.buf.is_empty() {
+            // Write after every other ready connection has run, as Redis writes in beforeSleep:
+            // replies leave in one burst, so a client woken by the first finds the rest of its
+            // replies already there instead of being woken once per reply.
+            tokio::task::yield_now().await;
             // A client that stopped reading must not pin this task: a kill (e.g. the pub/sub
             // output limit) ends the write too.
             tokio::select! {
