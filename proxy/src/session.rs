@@ -316,6 +316,9 @@ async fn session_loop<S: ClientStream>(
             out.extend_from_slice(e.as_bytes());
         }
         if !out.is_empty() {
+            // Let the other ready sessions run first, so replies leave in a burst and a client
+            // woken by one finds the others there (as the nodes do, and Redis in beforeSleep).
+            tokio::task::yield_now().await;
             crate::backend::write_flush(&mut *stream, &out).await?;
             out.clear();
         }

@@ -92,3 +92,44 @@ fn cluster_emulation_serves_cluster_clients() {
     let total: u64 = c.ports().iter().map(|p| redis_cli(*p, &["dbsize"]).unwrap().parse::<u64>().unwrap()).sum();
     assert_eq!(total, 101);
 }
+
+#[test]
+fn several_threads_serve_the_same_way_and_a_bad_thread_count_is_refused() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let c = Cluster::redis(3, 0, 5000);
+    let seed = c.ports()[0];
+    let proxy = Proxy::start(seed, &["--threads", "3"]);
+    // Clients on several threads at once, each with a pipeline spanning every node.
+    let workers: Vec<_> = (0..6)
+        .map(|w| {
+            let mut con = proxy.conn();
+            std::thread::spawn(move || {
+                for round in 0..50 {
+                    let mut pipe = redis::pipe();
+                    for i in 0..20 {
+                        pipe.cmd("SET").arg(format!("t{w}:{round}:{i}")).arg(i).ignore();
+                    }
+                    for i in 0..20 {
+                        pipe.cmd("GET").arg(format!("t{w}:{round}:{i}"));
+                    }
+                    let got: Vec<i64> = pipe.query(&mut con).unwrap();
+                    assert_eq!(got, (0..20).collect::<Vec<i64>>());
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert_eq!(redis_cli(proxy.port, &["dbsize"]).unwrap(), "6000");
+
+    let out = Command::new(slotgate_tests::binary("slotgate-proxy"))
+        .args(["--listen", "127.0.0.1:0", "--seed", &format!("127.0.0.1:{seed}"), "--threads", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("threads: must be between 1 and 256"), "{stderr}");
+}
