@@ -66,6 +66,16 @@ pub fn format_g17(d: f64) -> String {
     if d == 0.0 {
         return if d.is_sign_negative() { "-0" } else { "0" }.into();
     }
+    // Whole numbers below 1e17 have at most 17 digits: %.17g prints them exactly, as an integer
+    // does (the common case of scores, and far cheaper than exact formatting).
+    if d.fract() == 0.0 && d.abs() < 1e17 {
+        return (d as i64).to_string();
+    }
+    g17_exact(d)
+}
+
+/// `%.17g` of a finite non-zero double, by exact decimal formatting.
+fn g17_exact(d: f64) -> String {
     let sci = format!("{d:.16e}");
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
@@ -294,6 +304,20 @@ mod tests {
         assert_eq!(format_g17(1e-5), "1.0000000000000001e-05");
         assert_eq!(format_g17(123456789.123), "123456789.123");
         assert_eq!(format_g17(-2.5), "-2.5");
+        assert_eq!(format_g17(1e16), "10000000000000000");
+        assert_eq!(format_g17(99999999999999984.0), "99999999999999984");
+        assert_eq!(format_g17(1e17), "1e+17");
+        // The integer shortcut agrees with exact formatting.
+        let mut x = 1u64;
+        for _ in 0..2000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            for d in [(x >> 11) as f64, -((x >> 20) as f64), (x % 100_000) as f64 + 1.0, ((x >> 7) % (1 << 57)) as f64]
+            {
+                if d != 0.0 && d.abs() < 1e17 {
+                    assert_eq!(format_g17(d), g17_exact(d), "{d}");
+                }
+            }
+        }
         // Long-double style results of INCRBYFLOAT.
         assert_eq!(format_human(0.1 + 0.2), "0.3");
         assert_eq!(format_human(1.5 + 0.1), "1.6");

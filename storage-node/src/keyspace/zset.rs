@@ -107,6 +107,16 @@ impl ZSetVal {
         true
     }
 
+    /// Removes the member at node `x`.
+    fn remove_at(&mut self, x: u32) {
+        let hash = elem_hash(self.list.elem(x));
+        if let Ok(entry) = self.index.find_entry(hash, |&y| y == x) {
+            entry.remove();
+        }
+        self.order.remove(&(hash, x));
+        self.list.remove_node(x);
+    }
+
     /// Members and scores, in score order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> {
         let mut x = self.list.first();
@@ -244,9 +254,8 @@ impl ZSetVal {
                 break;
             }
             let (s, e) = self.list.get(x);
-            let e = e.to_vec();
-            self.remove(&e);
-            out.push((e, s));
+            out.push((e.to_vec(), s));
+            self.remove_at(x);
         }
         out
     }
@@ -266,6 +275,21 @@ mod tests {
             let m = format!("m{}", r % 3000).into_bytes();
             if r.is_multiple_of(5) {
                 assert_eq!(z.remove(&m), model.remove(&m).is_some());
+            } else if r % 7 == 1 {
+                // The lowest (or highest) by (score, member) leaves.
+                let max = r % 2 == 0;
+                let want = model.iter().map(|(m, s)| (*s, m.clone())).reduce(|a, b| {
+                    if ((a.0, &a.1) < (b.0, &b.1)) != max {
+                        a
+                    } else {
+                        b
+                    }
+                });
+                let got = z.pop(1, max);
+                assert_eq!(got.first().map(|(m, s)| (*s, m.clone())), want);
+                if let Some((_, m)) = want {
+                    model.remove(&m);
+                }
             } else {
                 let score = ((r >> 16) % 500) as f64;
                 assert_eq!(z.insert(&m, score), model.insert(m.clone(), score));
