@@ -84,6 +84,43 @@ pub struct CommandDecoder {
 }
 
 /// Index of the first `\r\n` in `buf`.
+/// Calls `f` with the name and first argument of each complete multibulk request at the start
+/// of `buf`, at most `max` of them, consuming nothing. A server looks ahead this way at the keys
+/// of a pipeline (to prefetch them) before it decodes and runs it; anything unusual (an inline
+/// command, a malformed or incomplete request) ends the walk, and the decoder deals with it.
+pub fn peek_requests<'a>(buf: &'a [u8], max: usize, mut f: impl FnMut(&'a [u8], Option<&'a [u8]>)) {
+    let mut pos = 0;
+    // One `$len\r\n<bytes>\r\n` argument at `pos`: its bytes and the position after it.
+    let arg = |pos: usize| -> Option<(&'a [u8], usize)> {
+        let rest = buf.get(pos..)?;
+        if rest.first() != Some(&b'$') {
+            return None;
+        }
+        let end = find_crlf(rest)?;
+        let len = usize::try_from(parse_i64(&rest[1..end])?).ok()?;
+        let start = end.checked_add(2)?;
+        let stop = start.checked_add(len)?;
+        (rest.get(stop..stop.checked_add(2)?)? == b"\r\n").then(|| (&rest[start..stop], pos + stop + 2))
+    };
+    for _ in 0..max {
+        let Some(rest) = buf.get(pos..).filter(|r| r.first() == Some(&b'*')) else { return };
+        let Some(end) = find_crlf(rest) else { return };
+        let Some(n) = parse_i64(&rest[1..end]).filter(|n| (1..=1024 * 1024).contains(n)) else { return };
+        pos += end + 2;
+        let (mut name, mut first) = (&buf[..0], None);
+        for i in 0..n {
+            let Some((a, next)) = arg(pos) else { return };
+            match i {
+                0 => name = a,
+                1 => first = Some(a),
+                _ => {}
+            }
+            pos = next;
+        }
+        f(name, first);
+    }
+}
+
 fn find_crlf(buf: &[u8]) -> Option<usize> {
     let mut from = 0;
     while let Some(off) = buf[from..].iter().position(|&b| b == b'\n') {

@@ -96,6 +96,38 @@ fn commands_decode_the_same_whatever_the_split() {
 }
 
 #[test]
+fn peeking_sees_the_complete_requests_the_decoder_will_return() {
+    let mut r = Rng(7);
+    for _ in 0..300 {
+        let cmds: Vec<Vec<Bytes>> =
+            (0..1 + r.below(6)).map(|_| (0..1 + r.below(5)).map(|_| r.bytes(40)).collect()).collect();
+        let stream: Vec<u8> = cmds.iter().flat_map(|c| encode_command(c)).collect();
+        for cut in 0..=stream.len() {
+            let mut peeked = Vec::new();
+            protocol::decode::peek_requests(&stream[..cut], 64, |name, first| {
+                peeked.push((name.to_vec(), first.map(<[u8]>::to_vec)))
+            });
+            let mut buf = BytesMut::from(&stream[..cut]);
+            let mut decoded = Vec::new();
+            while let Some(cmd) = CommandDecoder::new().decode(&mut buf, &DecodeLimits::default()).unwrap() {
+                decoded.push((cmd[0].to_vec(), cmd.get(1).map(|a| a.to_vec())));
+            }
+            assert_eq!(peeked, decoded, "cut at {cut}");
+        }
+    }
+    // It stops at what it does not understand, and at its limit.
+    let mut n = 0;
+    protocol::decode::peek_requests(b"*1\r\n$4\r\nPING\r\nPING\r\n*1\r\n$4\r\nPING\r\n", 64, |_, _| n += 1);
+    assert_eq!(n, 1);
+    n = 0;
+    protocol::decode::peek_requests(b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n", 1, |_, _| n += 1);
+    assert_eq!(n, 1);
+    protocol::decode::peek_requests(b"*2\r\n$-5\r\n*99999999999999999999\r\n$4\r\n", 64, |_, _| {
+        panic!("nothing complete")
+    });
+}
+
+#[test]
 fn byte_by_byte_and_inline() {
     let stream = b"PING\r\nSET \"a b\" 'c d'\r\n\r\n*2\r\n$4\r\nECHO\r\n$3\r\nhey\r\nGET k\n";
     let mut dec = CommandDecoder::new();

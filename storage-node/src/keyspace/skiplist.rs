@@ -186,15 +186,9 @@ impl SkipList {
     /// Hints the CPU to load node `x` into the cache.
     #[inline(always)]
     fn prefetch(&self, x: u32) {
-        #[cfg(target_arch = "x86_64")]
         if let Some(n) = self.nodes.get(x as usize) {
-            // SAFETY: a prefetch hint has no effect on memory; the pointer is a live node.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((n as *const Node).cast());
-            }
+            super::prefetch(n);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = x;
     }
 
     fn fwd(&self, x: u32, i: usize) -> u32 {

@@ -277,7 +277,7 @@ mod tests {
                 assert_eq!(z.remove(&m), model.remove(&m).is_some());
             } else if r % 7 == 1 {
                 // The lowest (or highest) by (score, member) leaves.
-                let max = r % 2 == 0;
+                let max = r.is_multiple_of(2);
                 let want = model.iter().map(|(m, s)| (*s, m.clone())).reduce(|a, b| {
                     if ((a.0, &a.1) < (b.0, &b.1)) != max {
                         a

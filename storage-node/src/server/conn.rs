@@ -141,6 +141,9 @@ async fn serve_loop(server: &Shared, stream: &mut Stream, handle: &ClientHandle)
                 DecodeLimits { max_bulk_len: srv.config.proto_max_bulk_len as usize, ..Default::default() };
             let mut close = false;
             let mut clock = Clock::start();
+            if client.blocked.is_none() && !decoder.in_progress() && (client.authenticated || srv.acl.default_open()) {
+                prefetch_keys(srv, &inbuf);
+            }
             // A blocked client's further requests wait until it is served, as in Redis.
             while client.blocked.is_none() {
                 limits.unauthenticated = !client.authenticated && !srv.acl.default_open();
@@ -209,5 +212,25 @@ async fn serve_loop(server: &Shared, stream: &mut Stream, handle: &ClientHandle)
         if close {
             return Ok(());
         }
+    }
+}
+
+/// Prefetches the first key of every request of a pipeline before running it (see
+/// `Db::prefetch`). A single request gains nothing, so it is left alone.
+fn prefetch_keys(srv: &super::Server, inbuf: &[u8]) {
+    let mut keys: [&[u8]; 32] = [&[]; 32];
+    let mut n = 0;
+    protocol::decode::peek_requests(inbuf, keys.len(), |name, first| {
+        let first_is_key = srv
+            .commands
+            .lookup(name)
+            .is_some_and(|i| matches!(srv.commands.commands[i].spec.keys, protocol::KeySpec::Range { first: 1, .. }));
+        if let (true, Some(key)) = (first_is_key, first) {
+            keys[n] = key;
+            n += 1;
+        }
+    });
+    if n > 1 {
+        srv.db.prefetch(&keys[..n]);
     }
 }
