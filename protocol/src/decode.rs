@@ -84,11 +84,12 @@ pub struct CommandDecoder {
 }
 
 /// Index of the first `\r\n` in `buf`.
-/// Calls `f` with the name and first argument of each complete multibulk request at the start
-/// of `buf`, at most `max` of them, consuming nothing. A server looks ahead this way at the keys
+/// Calls `f` with the first `PEEK` arguments (fewer when the request has fewer; the name first)
+/// of each complete multibulk request at the start of `buf`, at most `max` of them, consuming
+/// nothing. A server looks ahead this way at the keys
 /// of a pipeline (to prefetch them) before it decodes and runs it; anything unusual (an inline
 /// command, a malformed or incomplete request) ends the walk, and the decoder deals with it.
-pub fn peek_requests<'a>(buf: &'a [u8], max: usize, mut f: impl FnMut(&'a [u8], Option<&'a [u8]>)) {
+pub fn peek_requests<'a>(buf: &'a [u8], max: usize, mut f: impl FnMut(&[&'a [u8]])) {
     let mut pos = 0;
     // One `$len\r\n<bytes>\r\n` argument at `pos`: its bytes and the position after it.
     let arg = |pos: usize| -> Option<(&'a [u8], usize)> {
@@ -107,19 +108,20 @@ pub fn peek_requests<'a>(buf: &'a [u8], max: usize, mut f: impl FnMut(&'a [u8], 
         let Some(end) = find_crlf(rest) else { return };
         let Some(n) = parse_i64(&rest[1..end]).filter(|n| (1..=1024 * 1024).contains(n)) else { return };
         pos += end + 2;
-        let (mut name, mut first) = (&buf[..0], None);
-        for i in 0..n {
+        let mut args: [&[u8]; PEEK] = [&[]; PEEK];
+        for i in 0..n as usize {
             let Some((a, next)) = arg(pos) else { return };
-            match i {
-                0 => name = a,
-                1 => first = Some(a),
-                _ => {}
+            if let Some(slot) = args.get_mut(i) {
+                *slot = a;
             }
             pos = next;
         }
-        f(name, first);
+        f(&args[..(n as usize).min(PEEK)]);
     }
 }
+
+/// How many leading arguments `peek_requests` shows: enough for EVAL's first key.
+pub const PEEK: usize = 4;
 
 fn find_crlf(buf: &[u8]) -> Option<usize> {
     let mut from = 0;

@@ -104,25 +104,25 @@ fn peeking_sees_the_complete_requests_the_decoder_will_return() {
         let stream: Vec<u8> = cmds.iter().flat_map(|c| encode_command(c)).collect();
         for cut in 0..=stream.len() {
             let mut peeked = Vec::new();
-            protocol::decode::peek_requests(&stream[..cut], 64, |name, first| {
-                peeked.push((name.to_vec(), first.map(<[u8]>::to_vec)))
+            protocol::decode::peek_requests(&stream[..cut], 64, |args| {
+                peeked.push(args.iter().map(|a| a.to_vec()).collect::<Vec<_>>())
             });
             let mut buf = BytesMut::from(&stream[..cut]);
             let mut decoded = Vec::new();
             while let Some(cmd) = CommandDecoder::new().decode(&mut buf, &DecodeLimits::default()).unwrap() {
-                decoded.push((cmd[0].to_vec(), cmd.get(1).map(|a| a.to_vec())));
+                decoded.push(cmd.iter().take(protocol::decode::PEEK).map(|a| a.to_vec()).collect::<Vec<_>>());
             }
             assert_eq!(peeked, decoded, "cut at {cut}");
         }
     }
     // It stops at what it does not understand, and at its limit.
     let mut n = 0;
-    protocol::decode::peek_requests(b"*1\r\n$4\r\nPING\r\nPING\r\n*1\r\n$4\r\nPING\r\n", 64, |_, _| n += 1);
+    protocol::decode::peek_requests(b"*1\r\n$4\r\nPING\r\nPING\r\n*1\r\n$4\r\nPING\r\n", 64, |_| n += 1);
     assert_eq!(n, 1);
     n = 0;
-    protocol::decode::peek_requests(b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n", 1, |_, _| n += 1);
+    protocol::decode::peek_requests(b"*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n", 1, |_| n += 1);
     assert_eq!(n, 1);
-    protocol::decode::peek_requests(b"*2\r\n$-5\r\n*99999999999999999999\r\n$4\r\n", 64, |_, _| {
+    protocol::decode::peek_requests(b"*2\r\n$-5\r\n*99999999999999999999\r\n$4\r\n", 64, |_| {
         panic!("nothing complete")
     });
 }

@@ -220,12 +220,15 @@ async fn serve_loop(server: &Shared, stream: &mut Stream, handle: &ClientHandle)
 fn prefetch_keys(srv: &super::Server, inbuf: &[u8]) {
     let mut keys: [&[u8]; 32] = [&[]; 32];
     let mut n = 0;
-    protocol::decode::peek_requests(inbuf, keys.len(), |name, first| {
-        let first_is_key = srv
-            .commands
-            .lookup(name)
-            .is_some_and(|i| matches!(srv.commands.commands[i].spec.keys, protocol::KeySpec::Range { first: 1, .. }));
-        if let (true, Some(key)) = (first_is_key, first) {
+    protocol::decode::peek_requests(inbuf, keys.len(), |args| {
+        let Some(i) = srv.commands.lookup(args[0]) else { return };
+        let at = match srv.commands.commands[i].spec.keys {
+            protocol::KeySpec::Range { first: 1, .. } => 1,
+            // EVAL and friends: the first key follows a non-zero key count.
+            protocol::KeySpec::NumKeys { numkeys: 2, fixed: None } if args.get(2).is_some_and(|c| *c != b"0") => 3,
+            _ => return,
+        };
+        if let Some(key) = args.get(at) {
             keys[n] = key;
             n += 1;
         }
