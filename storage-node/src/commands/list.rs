@@ -5,7 +5,8 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::{arg_i64, arg_positive, delete_if_empty, err, get_list, is, list_or_create, Ctx, Error, Handler};
-use crate::keyspace::hashed::Elem;
+// List elements: inline up to 22 bytes, like keys.
+use crate::keyspace::KeyBuf as Elem;
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     h.extend([

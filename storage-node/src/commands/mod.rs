@@ -33,9 +33,9 @@ use protocol::Reply;
 use std::collections::VecDeque;
 
 use crate::keyspace::hash::HashVal;
-use crate::keyspace::hashed::Elem;
 use crate::keyspace::set::SetVal;
 use crate::keyspace::zset::ZSetVal;
+use crate::keyspace::KeyBuf;
 use crate::keyspace::{now_ms, Db, Value};
 use crate::server::{Client, Server};
 
@@ -501,7 +501,7 @@ macro_rules! typed_access {
 }
 
 typed_access!(get_hash, hash_or_create, Hash, HashVal);
-typed_access!(get_list, list_or_create, List, VecDeque<Elem>);
+typed_access!(get_list, list_or_create, List, VecDeque<KeyBuf>);
 typed_access!(get_set, set_or_create, Set, SetVal);
 typed_access!(get_zset, zset_or_create, ZSet, ZSetVal);
 

@@ -1,5 +1,6 @@
 //! Key bytes stored inline in the entry when short (most keys are), so a lookup touches one
-//! allocation instead of two and short keys cost no allocation of their own.
+//! allocation instead of two and short keys cost no allocation of their own. The same type holds
+//! list elements and sorted-set members.
 
 use std::ops::Deref;
 
@@ -23,6 +24,24 @@ impl KeyBuf {
         } else {
             KeyBuf::Heap(key.into())
         }
+    }
+}
+
+impl Default for KeyBuf {
+    fn default() -> Self {
+        KeyBuf::new(b"")
+    }
+}
+
+impl From<&[u8]> for KeyBuf {
+    fn from(b: &[u8]) -> Self {
+        KeyBuf::new(b)
+    }
+}
+
+impl PartialEq for KeyBuf {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
     }
 }
 

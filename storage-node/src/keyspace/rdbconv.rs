@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use super::hash::HashVal;
 use super::set::SetVal;
 use super::zset::ZSetVal;
-use super::Value;
+use super::{KeyBuf, Value};
 
 /// The RDB form of a stored value.
 pub fn to_rdb(v: &Value) -> rdb::Value {
@@ -24,9 +24,7 @@ pub fn from_rdb(v: rdb::Value) -> Option<Value> {
     Some(match v {
         rdb::Value::String(s) => Value::string(&s),
         rdb::Value::List(items) if items.is_empty() => return None,
-        rdb::Value::List(items) => {
-            Value::List(Box::new(items.into_iter().map(|e| e.into_boxed_slice()).collect::<VecDeque<_>>()))
-        }
+        rdb::Value::List(items) => Value::List(Box::new(items.iter().map(|e| KeyBuf::new(e)).collect::<VecDeque<_>>())),
         rdb::Value::Set(members) if members.is_empty() => return None,
         rdb::Value::Set(members) => Value::Set(Box::new(SetVal::from_members(members.iter().map(|m| &m[..])))),
         rdb::Value::Hash(fields) if fields.is_empty() => return None,

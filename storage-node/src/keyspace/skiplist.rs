@@ -2,6 +2,7 @@
 //! an arena of nodes addressed by index instead of pointers.
 
 use super::evict::rand;
+use super::keybuf::KeyBuf;
 
 /// "No node".
 pub const NIL: u32 = u32::MAX;
@@ -22,49 +23,14 @@ const INLINE: usize = 3;
 /// Levels above the inline ones, for the few nodes that have them.
 type Extra = [Level; MAX_LEVEL - INLINE];
 
-/// A member's bytes: inline up to 22 bytes, so comparing a short member on the way costs no
-/// further cache miss.
-#[derive(Debug, Clone)]
-enum Member {
-    Inline(u8, [u8; 22]),
-    Heap(Box<[u8]>),
-}
-
-impl Default for Member {
-    fn default() -> Self {
-        Member::Inline(0, [0; 22])
-    }
-}
-
-impl From<&[u8]> for Member {
-    fn from(b: &[u8]) -> Self {
-        if b.len() <= 22 {
-            let mut bytes = [0; 22];
-            bytes[..b.len()].copy_from_slice(b);
-            Member::Inline(b.len() as u8, bytes)
-        } else {
-            Member::Heap(b.into())
-        }
-    }
-}
-
-impl std::ops::Deref for Member {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Member::Inline(n, b) => &b[..*n as usize],
-            Member::Heap(b) => b,
-        }
-    }
-}
-
 /// One node in exactly one cache line: a hop of a walk reads the score and the forward pointer
 /// of the same line, so it costs one cache miss.
 #[derive(Debug, Clone)]
 #[repr(align(64))]
 struct Node {
     score: f64,
-    elem: Member,
+    /// Inline up to 22 bytes, so comparing a short member on a walk costs no extra cache miss.
+    elem: KeyBuf,
     backward: u32,
     /// Index into `SkipList::extra` when the node has more than `INLINE` levels, else NIL.
     extra: u32,
@@ -166,7 +132,7 @@ pub struct SkipList {
 
 impl Default for SkipList {
     fn default() -> Self {
-        let head = Node { score: 0.0, elem: Member::default(), backward: NIL, extra: 0, levels: [EMPTY; INLINE] };
+        let head = Node { score: 0.0, elem: KeyBuf::default(), backward: NIL, extra: 0, levels: [EMPTY; INLINE] };
         SkipList {
             nodes: vec![head],
             free: Vec::new(),
@@ -402,7 +368,7 @@ impl SkipList {
         let update = self.path_to(x);
         self.unlink(x, &update);
         let n = &mut self.nodes[x as usize];
-        n.elem = Member::default();
+        n.elem = KeyBuf::default();
         if n.extra != NIL {
             self.free_extra.push(n.extra);
             n.extra = NIL;

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use super::hash::HashVal;
-use super::hashed::Elem;
+use super::keybuf::KeyBuf;
 use super::set::SetVal;
 use super::zset::ZSetVal;
 
@@ -25,7 +25,7 @@ pub enum Value {
     /// A string that has been appended to or ranged into: it keeps spare capacity.
     Growable(Box<Vec<u8>>),
     Hash(Box<HashVal>),
-    List(Box<VecDeque<Elem>>),
+    List(Box<VecDeque<KeyBuf>>),
     Set(Box<SetVal>),
     ZSet(Box<ZSetVal>),
 }
