@@ -1,11 +1,15 @@
-//! A map ordered by the hash of its keys, for large hashes, sets and sorted-set dictionaries.
-//! Lookups are O(log n) without allocating, and the order gives the collection SCANs Redis's
-//! guarantee: the cursor is a position in hash space, so an element present for the whole
-//! iteration is returned whatever is inserted or removed meanwhile.
+//! A map for large hashes and sets: a hash index finds a member in O(1), and a set ordered by
+//! member hash gives the collection SCANs Redis's guarantee: the cursor is a position in hash
+//! space, so an element present for the whole iteration is returned whatever is inserted or
+//! removed meanwhile.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
+
+use hashbrown::HashTable;
+
+use super::keybuf::KeyBuf;
 
 /// Member bytes.
 pub type Elem = Box<[u8]>;
@@ -21,79 +25,139 @@ pub fn elem_hash(e: &[u8]) -> u64 {
     hasher().hash_one(e)
 }
 
-/// Map from member to `V`, ordered by member hash.
-#[derive(Debug, Clone, PartialEq)]
+/// Map from member to `V`, iterated and scanned in member-hash order.
+#[derive(Debug, Clone)]
 pub struct HashedMap<V> {
-    map: BTreeMap<(u64, Elem), V>,
+    /// Members (inline up to 22 bytes) and values; `None` marks a free place.
+    entries: Vec<Option<(KeyBuf, V)>>,
+    free: Vec<u32>,
+    /// Member -> place in `entries`.
+    index: HashTable<u32>,
+    /// (member hash, place), for iteration, SCAN and random picks.
+    order: BTreeSet<(u64, u32)>,
 }
 
 impl<V> Default for HashedMap<V> {
     fn default() -> Self {
-        HashedMap { map: BTreeMap::new() }
+        HashedMap { entries: Vec::new(), free: Vec::new(), index: HashTable::new(), order: BTreeSet::new() }
+    }
+}
+
+impl<V: PartialEq> PartialEq for HashedMap<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
     }
 }
 
 impl<V> HashedMap<V> {
     /// Number of members.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.order.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.order.is_empty()
     }
 
-    fn find(&self, e: &[u8]) -> Option<(&(u64, Elem), &V)> {
-        let h = elem_hash(e);
-        self.map.range((h, Elem::default())..).take_while(|((hh, _), _)| *hh == h).find(|((_, k), _)| &**k == e)
+    fn entry(&self, i: u32) -> &(KeyBuf, V) {
+        self.entries[i as usize].as_ref().expect("indexed places are occupied")
+    }
+
+    fn place(&self, e: &[u8], hash: u64) -> Option<u32> {
+        self.index.find(hash, |&i| &*self.entry(i).0 == e).copied()
     }
 
     /// The value of member `e`.
     pub fn get(&self, e: &[u8]) -> Option<&V> {
-        self.find(e).map(|(_, v)| v)
+        self.place(e, elem_hash(e)).map(|i| &self.entry(i).1)
     }
 
-    /// Inserts or replaces; returns the previous value. One tree search (the key is built up
-    /// front, which costs less than searching twice).
+    /// Inserts or replaces; returns the previous value.
     pub fn insert(&mut self, e: &[u8], v: V) -> Option<V> {
-        match self.map.entry((elem_hash(e), e.into())) {
-            std::collections::btree_map::Entry::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), v)),
-            std::collections::btree_map::Entry::Vacant(slot) => {
-                slot.insert(v);
-                None
-            }
+        let hash = elem_hash(e);
+        if let Some(i) = self.place(e, hash) {
+            let slot = self.entries[i as usize].as_mut().expect("indexed places are occupied");
+            return Some(std::mem::replace(&mut slot.1, v));
         }
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.entries[i as usize] = Some((KeyBuf::new(e), v));
+                i
+            }
+            None => {
+                self.entries.push(Some((KeyBuf::new(e), v)));
+                (self.entries.len() - 1) as u32
+            }
+        };
+        let entries = &self.entries;
+        self.index.insert_unique(hash, i, |&j| elem_hash(&entries[j as usize].as_ref().expect("occupied").0));
+        self.order.insert((hash, i));
+        None
     }
 
     /// Removes member `e`, returning its value.
     pub fn remove(&mut self, e: &[u8]) -> Option<V> {
-        let key = self.find(e).map(|(k, _)| k.clone())?;
-        self.map.remove(&key)
+        let hash = elem_hash(e);
+        let entries = &self.entries;
+        let found = self.index.find_entry(hash, |&i| entries[i as usize].as_ref().is_some_and(|(k, _)| &**k == e));
+        let (i, _) = found.ok()?.remove();
+        self.order.remove(&(hash, i));
+        self.free.push(i);
+        let (_, v) = self.entries[i as usize].take().expect("indexed places are occupied");
+        // Give the memory back once most places are free.
+        if self.free.len() > 64 && self.free.len() * 2 > self.entries.len() {
+            self.compact();
+        }
+        Some(v)
+    }
+
+    /// Moves every member to the front of `entries` and rebuilds the index and order.
+    fn compact(&mut self) {
+        let live: Vec<(KeyBuf, V)> = self.entries.drain(..).flatten().collect();
+        self.free.clear();
+        self.index.clear();
+        self.order.clear();
+        for (i, (k, v)) in live.into_iter().enumerate() {
+            let hash = elem_hash(&k);
+            self.entries.push(Some((k, v)));
+            let entries = &self.entries;
+            self.index
+                .insert_unique(hash, i as u32, |&j| elem_hash(&entries[j as usize].as_ref().expect("occupied").0));
+            self.order.insert((hash, i as u32));
+        }
+        self.entries.shrink_to_fit();
+        self.index.shrink_to_fit(|&j| elem_hash(&self.entries[j as usize].as_ref().expect("occupied").0));
     }
 
     /// Members and values in hash order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
-        self.map.iter().map(|((_, k), v)| (&**k, v))
+        self.order.iter().map(|&(_, i)| {
+            let (k, v) = self.entry(i);
+            (&**k, v)
+        })
     }
 
     /// Members with hash >= `cursor`, at least `count` of them (whole hash groups); returns the
     /// next cursor, 0 when the end was reached.
     pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], &V)) -> u64 {
         let mut last = None;
-        for (seen, ((h, k), v)) in self.map.range((cursor, Elem::default())..).enumerate() {
-            if seen >= count && last != Some(*h) {
-                return *h;
+        for (seen, &(h, i)) in self.order.range((cursor, 0)..).enumerate() {
+            if seen >= count && last != Some(h) {
+                return h;
             }
+            let (k, v) = self.entry(i);
             f(k, v);
-            last = Some(*h);
+            last = Some(h);
         }
         0
     }
 
     /// A member picked at a random point of hash space.
     pub fn random(&self, r: u64) -> Option<(&[u8], &V)> {
-        self.map.range((r, Elem::default())..).next().or_else(|| self.map.iter().next()).map(|((_, k), v)| (&**k, v))
+        let &(_, i) = self.order.range((r, 0)..).next().or_else(|| self.order.iter().next())?;
+        let (k, v) = self.entry(i);
+        Some((&**k, v))
     }
 }
 
@@ -129,6 +193,14 @@ mod tests {
         for i in (0..1000).filter(|i| *i != 5) {
             assert!(seen.contains(format!("m{i}").as_bytes()), "m{i} missed");
         }
+        // Removing most members compacts the places; everything left is still found.
+        for i in 0..900 {
+            m.remove(format!("m{i}").as_bytes());
+        }
+        for i in 900..1000 {
+            assert_eq!(m.get(format!("m{i}").as_bytes()), Some(&i));
+        }
+        assert_eq!(m.iter().count(), m.len());
         assert!(m.random(12345).is_some());
     }
 }
