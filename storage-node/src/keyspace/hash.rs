@@ -1,7 +1,9 @@
 //! Hash values: a small linear list (Redis's listpack) that turns into a hash-ordered map once
 //! it passes 128 fields or a field or value longer than 64 bytes, as Redis's defaults do.
 
-use super::hashed::{Elem, HashedMap};
+use super::hashed::HashedMap;
+// Fields and values inline up to 22 bytes, like keys: a short one costs no allocation.
+use super::keybuf::KeyBuf as Elem;
 
 const MAX_PACK_ENTRIES: usize = 512;
 const MAX_PACK_VALUE: usize = 64;

@@ -11,9 +11,6 @@ use hashbrown::HashTable;
 
 use super::keybuf::KeyBuf;
 
-/// Member bytes.
-pub type Elem = Box<[u8]>;
-
 fn hasher() -> &'static foldhash::fast::FixedState {
     static H: OnceLock<foldhash::fast::FixedState> = OnceLock::new();
     // Seeded once per process, so hash order (and thus cursors) cannot be predicted from outside.
