@@ -83,12 +83,11 @@ pub struct CommandDecoder {
     bulk_len: Option<usize>,
 }
 
-/// Index of the first `\r\n` in `buf`.
 /// Calls `f` with the first `PEEK` arguments (fewer when the request has fewer; the name first)
 /// of each complete multibulk request at the start of `buf`, at most `max` of them, consuming
-/// nothing. A server looks ahead this way at the keys
-/// of a pipeline (to prefetch them) before it decodes and runs it; anything unusual (an inline
-/// command, a malformed or incomplete request) ends the walk, and the decoder deals with it.
+/// nothing. A server looks ahead this way at the keys of a pipeline (to prefetch them) before
+/// it decodes and runs it; anything unusual (an inline command, a malformed or incomplete
+/// request) ends the walk, and the decoder deals with it.
 pub fn peek_requests<'a>(buf: &'a [u8], max: usize, mut f: impl FnMut(&[&'a [u8]])) {
     let mut pos = 0;
     // One `$len\r\n<bytes>\r\n` argument at `pos`: its bytes and the position after it.
@@ -123,6 +122,7 @@ pub fn peek_requests<'a>(buf: &'a [u8], max: usize, mut f: impl FnMut(&[&'a [u8]
 /// How many leading arguments `peek_requests` shows: enough for EVAL's first key.
 pub const PEEK: usize = 4;
 
+/// Index of the first `\r\n` in `buf`.
 fn find_crlf(buf: &[u8]) -> Option<usize> {
     let mut from = 0;
     while let Some(off) = buf[from..].iter().position(|&b| b == b'\n') {

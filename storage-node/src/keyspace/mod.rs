@@ -72,6 +72,14 @@ pub fn prefetch<T>(x: &T) {
     let _ = x;
 }
 
+/// Counts a removed key out of the keyspace and its expiry (`at`, 0 for none) out of the index.
+fn count_out(len: &mut usize, expires: &mut BTreeSet<(i64, Box<[u8]>)>, at: i64, key: &[u8]) {
+    *len -= 1;
+    if at != 0 {
+        expires.remove(&(at, Box::from(key)));
+    }
+}
+
 /// Milliseconds since the unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -127,8 +135,7 @@ impl Db {
             return Some(entry);
         }
         found.remove();
-        *len -= 1;
-        expires.remove(&(at, Box::from(key)));
+        count_out(len, expires, at, key);
         *expired_keys += 1;
         if *track_expired {
             expired_log.push(key.into());
@@ -144,10 +151,7 @@ impl Db {
             let hasher = &self.hasher;
             table.shrink_to_fit(|e| hasher.hash_one(&*e.key));
         }
-        self.len -= 1;
-        if entry.expire_at != 0 {
-            self.expires.remove(&(entry.expire_at, Box::from(&*entry.key)));
-        }
+        count_out(&mut self.len, &mut self.expires, entry.expire_at, &entry.key);
     }
 
     /// Starts loading the entries of `keys` into the cache, so a pipeline's lookups overlap

@@ -9,12 +9,11 @@ pub use busy::Adopted;
 mod libs;
 
 use std::cell::{Cell, RefCell};
-
-use hashbrown::HashMap;
 use std::rc::Rc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use hashbrown::HashMap;
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Value};
 use protocol::command::flags;
 use protocol::{Proto, Reply};

@@ -216,24 +216,32 @@ async fn serve_loop(server: &Shared, stream: &mut Stream, handle: &ClientHandle)
 }
 
 /// Prefetches the first key of every request of a pipeline before running it (see
-/// `Db::prefetch`). A single request gains nothing, so it is left alone.
+/// `Db::prefetch`). A single request gains nothing, so it costs only the peek at its header.
 fn prefetch_keys(srv: &super::Server, inbuf: &[u8]) {
-    let mut keys: [&[u8]; 32] = [&[]; 32];
+    const MAX: usize = 32;
+    let mut requests = [[&[][..]; protocol::decode::PEEK]; MAX];
+    let mut count = 0;
+    protocol::decode::peek_requests(inbuf, MAX, |args| {
+        requests[count][..args.len()].copy_from_slice(args);
+        count += 1;
+    });
+    if count < 2 {
+        return;
+    }
+    let mut keys: [&[u8]; MAX] = [&[]; MAX];
     let mut n = 0;
-    protocol::decode::peek_requests(inbuf, keys.len(), |args| {
-        let Some(i) = srv.commands.lookup(args[0]) else { return };
+    for args in &requests[..count] {
+        let Some(i) = srv.commands.lookup(args[0]) else { continue };
         let at = match srv.commands.commands[i].spec.keys {
             protocol::KeySpec::Range { first: 1, .. } => 1,
             // EVAL and friends: the first key follows a non-zero key count.
-            protocol::KeySpec::NumKeys { numkeys: 2, fixed: None } if args.get(2).is_some_and(|c| *c != b"0") => 3,
-            _ => return,
+            protocol::KeySpec::NumKeys { numkeys: 2, fixed: None } if !args[2].is_empty() && args[2] != b"0" => 3,
+            _ => continue,
         };
-        if let Some(key) = args.get(at) {
-            keys[n] = key;
+        if !args[at].is_empty() {
+            keys[n] = args[at];
             n += 1;
         }
-    });
-    if n > 1 {
-        srv.db.prefetch(&keys[..n]);
     }
+    srv.db.prefetch(&keys[..n]);
 }
