@@ -514,16 +514,29 @@ impl CommandSpec {
         argc: usize,
         numkeys_arg: impl Fn(usize) -> Option<i64>,
     ) -> Result<Vec<usize>, &'static str> {
+        let mut idx = Vec::new();
+        self.for_each_key(argc, numkeys_arg, |i| idx.push(i))?;
+        Ok(idx)
+    }
+
+    /// Calls `f` with the index of each key argument of a concrete invocation, in order,
+    /// without collecting them (the proxy's per-request routing).
+    pub fn for_each_key(
+        &self,
+        argc: usize,
+        numkeys_arg: impl Fn(usize) -> Option<i64>,
+        mut f: impl FnMut(usize),
+    ) -> Result<(), &'static str> {
         match self.keys {
-            KeySpec::None => Ok(Vec::new()),
+            KeySpec::None => {}
             KeySpec::Range { first, last, step } => {
                 let first = first as usize;
                 let last = if last < 0 { argc as i32 + last } else { last };
                 if last < 0 || first >= argc {
-                    return Ok(Vec::new());
+                    return Ok(());
                 }
                 let last = (last as usize).min(argc - 1);
-                Ok((first..=last).step_by(step as usize).collect())
+                (first..=last).step_by(step as usize).for_each(f);
             }
             KeySpec::NumKeys { numkeys, fixed } => {
                 let n = numkeys_arg(numkeys).ok_or("ERR value is not an integer or out of range")?;
@@ -534,11 +547,11 @@ impl CommandSpec {
                 if numkeys + n >= argc {
                     return Err("ERR Number of keys can't be greater than number of args");
                 }
-                let mut idx: Vec<usize> = fixed.into_iter().collect();
-                idx.extend(numkeys + 1..=numkeys + n);
-                Ok(idx)
+                fixed.into_iter().for_each(&mut f);
+                (numkeys + 1..=numkeys + n).for_each(f);
             }
         }
+        Ok(())
     }
 
     /// The subcommand spec named by `sub` (case-insensitive), if this is a container.

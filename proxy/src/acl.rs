@@ -10,7 +10,7 @@ use std::sync::{Mutex, RwLock};
 use bytes::Bytes;
 use config::acl::{AclStore, Effect, LogContext, AUTH_WITHOUT_PASSWORD};
 use protocol::command::flags;
-use protocol::{lookup, Proto, Reply};
+use protocol::{lookup, CommandSpec, Proto, Reply};
 
 use crate::session::{Proxy, Session};
 
@@ -109,7 +109,12 @@ fn client_info(s: &Session) -> String {
 /// Refuses a command the session may not run: NOAUTH before login, NOPERM after. `None` lets
 /// it through. Unknown commands and wrong arities pass here, so they get Redis's own errors.
 pub fn gate(proxy: &Proxy, s: &Session, args: &[Bytes]) -> Option<Bytes> {
-    let spec = lookup(&args[0])?;
+    gate_spec(proxy, s, lookup(&args[0]), args)
+}
+
+/// `gate` for a command already looked up in the table.
+pub fn gate_spec(proxy: &Proxy, s: &Session, spec: Option<&CommandSpec>, args: &[Bytes]) -> Option<Bytes> {
+    let spec = spec?;
     if !s.authenticated {
         return (!spec.has(flags::NO_AUTH)).then(|| error("NOAUTH Authentication required."));
     }
@@ -118,12 +123,12 @@ pub fn gate(proxy: &Proxy, s: &Session, args: &[Bytes]) -> Option<Bytes> {
     if spec.has(flags::NO_AUTH) || !spec.arity_ok(args.len()) || unknown_sub {
         return None;
     }
-    let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
     let denial = {
         let store = proxy.security.read();
         if store.permits_all(&s.user) {
             return None;
         }
+        let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
         store.check(&s.user, &refs).err()?
     };
     proxy.security.write().record_denial(&denial, context(s), &s.user, &client_info(s));

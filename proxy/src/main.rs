@@ -11,6 +11,7 @@ mod outbox;
 mod pinned;
 mod pubsub;
 mod session;
+mod tick;
 mod topology;
 
 use std::sync::atomic::AtomicU64;

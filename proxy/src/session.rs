@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use protocol::command::flags;
-use protocol::{key_slot, lookup, CommandDecoder, DecodeLimits};
+use protocol::{key_slot, lookup, CommandDecoder, CommandSpec, DecodeLimits};
 use tokio::io::AsyncReadExt;
 use tokio::sync::oneshot;
 
@@ -99,13 +99,13 @@ enum Sent {
 
 /// Writes whose second application changes nothing (the reply may differ, the data does not).
 fn idempotent(args: &[Bytes]) -> bool {
-    if args[0].len() > 10 {
-        return false;
-    }
-    let name = lower(&args[0]);
+    let mut lower = [0u8; 10];
+    let Some(name) = lower.get_mut(..args[0].len()) else { return false };
+    name.copy_from_slice(&args[0]);
+    name.make_ascii_lowercase();
     let has_opt =
         |opts: &[&str]| args.iter().skip(2).any(|a| opts.iter().any(|o| a.eq_ignore_ascii_case(o.as_bytes())));
-    match name.as_str() {
+    match std::str::from_utf8(name).unwrap_or("") {
         "set" => !has_opt(&["nx", "xx", "get", "keepttl"]),
         "zadd" => !has_opt(&["nx", "xx", "gt", "lt", "ch", "incr"]),
         "mset" | "del" | "unlink" | "hset" | "hmset" | "hdel" | "sadd" | "srem" | "zrem" | "expireat" | "pexpireat"
@@ -287,7 +287,7 @@ async fn session_loop<S: ClientStream>(
                         }
                         continue;
                     }
-                    let p = plan(proxy, s, &name, &args);
+                    let p = plan(proxy, s, spec, &name, &args);
                     batch.push((spec, p));
                     if s.close {
                         break;
@@ -378,27 +378,33 @@ fn by_slot(keys: impl Iterator<Item = (usize, u16)>) -> Vec<(u16, Vec<usize>)> {
 
 /// The one slot all keys of a command hash to: `Ok(None)` without keys, `Err` on CROSSSLOT or a
 /// bad argument count.
-fn command_slot(args: &[Bytes]) -> Result<Option<u16>, String> {
-    let keys: Vec<usize> = match lookup(&args[0]) {
+fn command_slot(spec: Option<&CommandSpec>, args: &[Bytes]) -> Result<Option<u16>, String> {
+    let mut slot = None;
+    let mut crossslot = false;
+    let mut add = |i: usize| {
+        let k = key_slot(&args[i]);
+        crossslot |= slot.is_some_and(|x| x != k);
+        slot = Some(k);
+    };
+    match spec {
         Some(spec) => {
             if !spec.arity_ok(args.len()) {
                 return Err(format!("ERR wrong number of arguments for '{}' command", spec.name));
             }
-            spec.key_indexes(args.len(), |i| args.get(i).and_then(|a| std::str::from_utf8(a).ok()?.parse().ok()))
-                .map_err(str::to_string)?
+            spec.for_each_key(
+                args.len(),
+                |i| args.get(i).and_then(|a| std::str::from_utf8(a).ok()?.parse().ok()),
+                &mut add,
+            )
+            .map_err(str::to_string)?;
         }
         // A command the table does not describe: its first argument is taken as the key, and
         // a MOVED reply corrects the guess.
-        None if args.len() > 1 => vec![1],
-        None => Vec::new(),
-    };
-    let mut slot = None;
-    for i in keys {
-        let k = key_slot(&args[i]);
-        if slot.is_some_and(|x| x != k) {
-            return Err(CROSSSLOT.to_string());
-        }
-        slot = Some(k);
+        None if args.len() > 1 => add(1),
+        None => {}
+    }
+    if crossslot {
+        return Err(CROSSSLOT.to_string());
     }
     Ok(slot)
 }
@@ -424,9 +430,9 @@ const TX_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "rese
 /// Commands that block: they get a connection of their own.
 const BLOCKING: &[&str] = &["blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax", "bzmpop"];
 
-fn plan(proxy: &Arc<Proxy>, s: &mut Session, name: &str, args: &[Bytes]) -> Pending {
+fn plan(proxy: &Arc<Proxy>, s: &mut Session, spec: Option<&CommandSpec>, name: &str, args: &[Bytes]) -> Pending {
     // Access control comes first: nothing a user may not run reaches a node (or a queue).
-    if let Some(denied) = crate::acl::gate(proxy, s, args) {
+    if let Some(denied) = crate::acl::gate_spec(proxy, s, spec, args) {
         s.multi_error |= s.multi.is_some();
         return Pending::Ready(denied);
     }
@@ -439,7 +445,7 @@ fn plan(proxy: &Arc<Proxy>, s: &mut Session, name: &str, args: &[Bytes]) -> Pend
     if s.multi.is_some() && !TX_CONTROL.contains(&name) {
         // Queued locally; the whole transaction goes to one node at EXEC, so every key must
         // share one slot (an error here dooms the transaction, as Redis's EXECABORT does).
-        match command_slot(args) {
+        match command_slot(spec, args) {
             Ok(slot) => {
                 if let (Some(a), Some(b)) = (s.multi_slot, slot) {
                     if a != b {
@@ -491,7 +497,7 @@ fn plan(proxy: &Arc<Proxy>, s: &mut Session, name: &str, args: &[Bytes]) -> Pend
             if s.multi.is_some() {
                 return err("ERR WATCH inside MULTI is not allowed");
             }
-            match command_slot(args) {
+            match command_slot(spec, args) {
                 Ok(slot) => Pending::Watch(args.to_vec(), slot),
                 Err(e) => err(&e),
             }
@@ -500,15 +506,22 @@ fn plan(proxy: &Arc<Proxy>, s: &mut Session, name: &str, args: &[Bytes]) -> Pend
             s.pinned = None;
             Pending::Ready(Bytes::from_static(b"+OK\r\n"))
         }
-        n if BLOCKING.contains(&n) => match command_slot(args) {
+        n if BLOCKING.contains(&n) => match command_slot(spec, args) {
             Ok(slot) => Pending::Blocking(args.to_vec(), slot),
             Err(e) => err(&e),
         },
-        _ => plan_plain(proxy, s, name, &sub, args),
+        _ => plan_plain(proxy, s, spec, name, &sub, args),
     }
 }
 
-fn plan_plain(proxy: &Arc<Proxy>, s: &mut Session, name: &str, sub: &str, args: &[Bytes]) -> Pending {
+fn plan_plain(
+    proxy: &Arc<Proxy>,
+    s: &mut Session,
+    spec: Option<&CommandSpec>,
+    name: &str,
+    sub: &str,
+    args: &[Bytes],
+) -> Pending {
     match name {
         "ping" => match args.len() {
             1 => Pending::Ready(Bytes::from_static(b"+PONG\r\n")),
@@ -628,7 +641,7 @@ fn plan_plain(proxy: &Arc<Proxy>, s: &mut Session, name: &str, sub: &str, args: 
         // WAIT counts replicas of the node the client last wrote to; across nodes it has no
         // meaning, and MONITOR would need every node's stream.
         "monitor" | "wait" => err(&format!("ERR '{name}' is not supported through slotgate-proxy")),
-        _ => keyed(proxy, s, args),
+        _ => keyed(proxy, s, spec, args),
     }
 }
 
@@ -640,9 +653,9 @@ fn fan(proxy: &Proxy, s: &mut Session, args: &[Bytes], readonly: bool, make: fn(
 }
 
 /// A command with keys goes to the node of its slot; all keys must share it.
-fn keyed(proxy: &Proxy, s: &mut Session, args: &[Bytes]) -> Pending {
-    let readonly = lookup(&args[0]).is_some_and(|c| c.has(flags::READONLY));
-    match command_slot(args) {
+fn keyed(proxy: &Proxy, s: &mut Session, spec: Option<&CommandSpec>, args: &[Bytes]) -> Pending {
+    let readonly = spec.is_some_and(|c| c.has(flags::READONLY));
+    match command_slot(spec, args) {
         Err(e) => err(&e),
         Ok(Some(slot)) => match to_slot(proxy, s, slot, args, readonly) {
             Ok(f) => Pending::Single(f),
@@ -921,7 +934,10 @@ const STALL_CHECK: Duration = Duration::from_millis(250);
 /// Awaits a request's reply, following MOVED/ASK and retrying through failovers until the
 /// retry deadline.
 async fn finish(proxy: &Arc<Proxy>, s: &mut Session, mut f: InFlight) -> Bytes {
-    let deadline = Instant::now() + proxy.cfg.retry_deadline;
+    // The retry deadline starts at the first sign of trouble (a stall, a failure), so a reply
+    // that arrives at once costs no clock read.
+    let mut trouble: Option<Instant> = None;
+    let mut deadline = || *trouble.get_or_insert_with(Instant::now) + proxy.cfg.retry_deadline;
     let mut backoff = Duration::from_millis(20);
     let mut redirects = 0;
     loop {
@@ -931,20 +947,21 @@ async fn finish(proxy: &Arc<Proxy>, s: &mut Session, mut f: InFlight) -> Bytes {
             let outcome = match &mut f.sent {
                 Sent::Queued(t) => s.outbox.reply(t, STALL_CHECK, proxy.cfg.command_timeout).await,
                 Sent::Alone(rx, _) => {
-                    let started = *waited.get_or_insert_with(Instant::now);
-                    let left = proxy.cfg.command_timeout.saturating_sub(started.elapsed());
-                    match tokio::time::timeout(left.min(STALL_CHECK), rx).await {
-                        Err(_) if left > STALL_CHECK => Outcome::Waiting,
-                        Err(_) => Outcome::TimedOut,
-                        Ok(Err(_)) => Outcome::Failed(BackendError::Lost("backend connection dropped".into())),
-                        Ok(Ok(Ok(reply))) => Outcome::Reply(reply),
-                        Ok(Ok(Err(e))) => Outcome::Failed(e),
+                    let now = Instant::now();
+                    let timeout_at = *waited.get_or_insert(now) + proxy.cfg.command_timeout;
+                    match crate::tick::until(timeout_at.min(now + STALL_CHECK), rx).await {
+                        None if Instant::now() < timeout_at => Outcome::Waiting,
+                        None => Outcome::TimedOut,
+                        Some(Err(_)) => Outcome::Failed(BackendError::Lost("backend connection dropped".into())),
+                        Some(Ok(Ok(reply))) => Outcome::Reply(reply),
+                        Some(Ok(Err(e))) => Outcome::Failed(e),
                     }
                 }
             };
             if !matches!(outcome, Outcome::Waiting) {
                 break outcome;
             }
+            deadline();
             // No reply yet: the node may be frozen. Look for a newer map; a repeatable request
             // goes to the slot's new master as soon as a failover has put one there.
             proxy.topo.refresh_soon();
@@ -966,7 +983,7 @@ async fn finish(proxy: &Arc<Proxy>, s: &mut Session, mut f: InFlight) -> Bytes {
                 // A stalled node: a repeatable request waits for a failover to give its slot to
                 // another master, then goes there.
                 match (f.repeatable, f.slot) {
-                    (true, Some(slot)) => match await_new_master(proxy, slot, f.target, deadline).await {
+                    (true, Some(slot)) => match await_new_master(proxy, slot, f.target, deadline()).await {
                         Some(target) => {
                             proxy.retries.fetch_add(1, Ordering::Relaxed);
                             resend(proxy, s, &mut f, target);
@@ -1011,7 +1028,7 @@ async fn finish(proxy: &Arc<Proxy>, s: &mut Session, mut f: InFlight) -> Bytes {
                 Bytes::from(format!("-ERR connection to the cluster node was lost ({e})\r\n"))
             }
         };
-        if Instant::now() + backoff > deadline {
+        if Instant::now() + backoff > deadline() {
             return retry_reason;
         }
         proxy.retries.fetch_add(1, Ordering::Relaxed);
