@@ -58,7 +58,7 @@ pub(crate) struct Outbox {
 
 impl Outbox {
     /// Queues one command for `addr`, behind the batch's earlier commands for the same node.
-    pub(crate) fn push(&mut self, addr: SocketAddr, resp3: bool, args: &[Bytes]) -> Ticket {
+    pub(crate) fn push<A: AsRef<[u8]>>(&mut self, addr: SocketAddr, resp3: bool, args: &[A]) -> Ticket {
         let pos =
             self.groups.iter().position(|g| g.addr == addr && g.resp3 == resp3 && matches!(g.state, State::Open(_)));
         let group = match pos {

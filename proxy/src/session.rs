@@ -98,13 +98,14 @@ enum Sent {
 }
 
 /// Writes whose second application changes nothing (the reply may differ, the data does not).
-fn idempotent(args: &[Bytes]) -> bool {
+fn idempotent<A: AsRef<[u8]>>(args: &[A]) -> bool {
+    let first = args[0].as_ref();
     let mut lower = [0u8; 10];
-    let Some(name) = lower.get_mut(..args[0].len()) else { return false };
-    name.copy_from_slice(&args[0]);
+    let Some(name) = lower.get_mut(..first.len()) else { return false };
+    name.copy_from_slice(first);
     name.make_ascii_lowercase();
     let has_opt =
-        |opts: &[&str]| args.iter().skip(2).any(|a| opts.iter().any(|o| a.eq_ignore_ascii_case(o.as_bytes())));
+        |opts: &[&str]| args.iter().skip(2).any(|a| opts.iter().any(|o| a.as_ref().eq_ignore_ascii_case(o.as_bytes())));
     match std::str::from_utf8(name).unwrap_or("") {
         "set" => !has_opt(&["nx", "xx", "get", "keepttl"]),
         "zadd" => !has_opt(&["nx", "xx", "gt", "lt", "ch", "incr"]),
@@ -332,7 +333,13 @@ pub(crate) fn lower(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_ascii_lowercase()
 }
 
-fn send(s: &mut Session, target: SocketAddr, slot: Option<u16>, args: &[Bytes], readonly: bool) -> InFlight {
+fn send<A: AsRef<[u8]>>(
+    s: &mut Session,
+    target: SocketAddr,
+    slot: Option<u16>,
+    args: &[A],
+    readonly: bool,
+) -> InFlight {
     let ticket = s.outbox.push(target, s.resp3, args);
     InFlight { sent: Sent::Queued(ticket), slot, target, repeatable: readonly || idempotent(args) }
 }
@@ -340,7 +347,18 @@ fn send(s: &mut Session, target: SocketAddr, slot: Option<u16>, args: &[Bytes], 
 /// Sends a request to the master of `slot`, or a read to one of its replicas under
 /// `read-policy prefer-replica` (each client sticks to one replica, keeping its reads in order).
 fn to_slot(proxy: &Proxy, s: &mut Session, slot: u16, args: &[Bytes], readonly: bool) -> Result<InFlight, Pending> {
-    let map = proxy.topo.snapshot();
+    to_slot_in(proxy, &proxy.topo.snapshot(), s, slot, args, readonly)
+}
+
+/// `to_slot` on a map the caller already holds (one snapshot for all parts of a command).
+fn to_slot_in<A: AsRef<[u8]>>(
+    proxy: &Proxy,
+    map: &crate::topology::SlotMap,
+    s: &mut Session,
+    slot: u16,
+    args: &[A],
+    readonly: bool,
+) -> Result<InFlight, Pending> {
     let Some(target) = map.master_of(slot) else {
         proxy.topo.refresh_soon();
         return Err(err("CLUSTERDOWN Hash slot not served"));
@@ -364,16 +382,52 @@ fn to_all(proxy: &Proxy, s: &mut Session, args: &[Bytes], readonly: bool) -> Res
     Ok(map.masters.iter().map(|m| send(s, *m, None, args, readonly)).collect())
 }
 
-/// Groups key positions by slot (Redis Cluster needs one slot per sub-request).
-fn by_slot(keys: impl Iterator<Item = (usize, u16)>) -> Vec<(u16, Vec<usize>)> {
-    let mut groups: Vec<(u16, Vec<usize>)> = Vec::new();
-    for (pos, slot) in keys {
-        match groups.iter_mut().find(|(s, _)| *s == slot) {
-            Some((_, v)) => v.push(pos),
-            None => groups.push((slot, vec![pos])),
+/// Splits a multi-key command into one sub-request per slot (Redis Cluster needs one slot
+/// per command), keys in their order: `stride` arguments per key (MSET's key and value).
+/// With `positions`, also which keys each sub-request carries (MGET merges by them).
+fn split_by_slot(
+    proxy: &Proxy,
+    s: &mut Session,
+    args: &[Bytes],
+    stride: usize,
+    readonly: bool,
+    mut positions: Option<&mut Vec<Vec<usize>>>,
+) -> Result<Vec<InFlight>, Pending> {
+    let n = (args.len() - 1) / stride;
+    let slots: Vec<u16> = (0..n).map(|i| key_slot(&args[1 + i * stride])).collect();
+    let map = proxy.topo.snapshot();
+    // Keys sharing a slot (hash tags) need no split: the command goes as it came.
+    if slots.iter().all(|&x| x == slots[0]) {
+        if let Some(p) = positions {
+            p.push((0..n).collect());
+        }
+        return Ok(vec![to_slot_in(proxy, &map, s, slots[0], args, readonly)?]);
+    }
+    let mut parts = Vec::new();
+    let mut taken = vec![false; n];
+    let mut sub: Vec<&[u8]> = Vec::with_capacity(args.len());
+    for i in 0..n {
+        if taken[i] {
+            continue;
+        }
+        sub.clear();
+        sub.push(&args[0]);
+        let mut pos = Vec::new();
+        for j in i..n {
+            if !taken[j] && slots[j] == slots[i] {
+                taken[j] = true;
+                sub.extend(args[1 + j * stride..1 + (j + 1) * stride].iter().map(|a| &a[..]));
+                if positions.is_some() {
+                    pos.push(j);
+                }
+            }
+        }
+        parts.push(to_slot_in(proxy, &map, s, slots[i], &sub, readonly)?);
+        if let Some(p) = positions.as_deref_mut() {
+            p.push(pos);
         }
     }
-    groups
+    Ok(parts)
 }
 
 /// The one slot all keys of a command hash to: `Ok(None)` without keys, `Err` on CROSSSLOT or a
@@ -555,49 +609,22 @@ fn plan_plain(
             Pending::Ready(Bytes::from_static(b"+OK\r\n"))
         }
         "mget" if args.len() >= 2 => {
-            let groups = by_slot(args[1..].iter().enumerate().map(|(i, k)| (i, key_slot(k))));
-            let mut parts = Vec::new();
             let mut positions = Vec::new();
-            for (slot, pos) in groups {
-                let mut sub_args = vec![args[0].clone()];
-                sub_args.extend(pos.iter().map(|p| args[p + 1].clone()));
-                match to_slot(proxy, s, slot, &sub_args, true) {
-                    Ok(f) => parts.push(f),
-                    Err(e) => return e,
-                }
-                positions.push(pos);
+            match split_by_slot(proxy, s, args, 1, true, Some(&mut positions)) {
+                Ok(parts) => Pending::Mget(args.len() - 1, positions, parts),
+                Err(e) => e,
             }
-            Pending::Mget(args.len() - 1, positions, parts)
         }
-        "mset" if args.len() >= 3 && args.len() % 2 == 1 => {
-            let groups = by_slot(args[1..].chunks(2).enumerate().map(|(i, kv)| (i, key_slot(&kv[0]))));
-            let mut parts = Vec::new();
-            for (slot, pos) in groups {
-                let mut sub_args = vec![args[0].clone()];
-                for p in pos {
-                    sub_args.push(args[1 + 2 * p].clone());
-                    sub_args.push(args[2 + 2 * p].clone());
-                }
-                match to_slot(proxy, s, slot, &sub_args, false) {
-                    Ok(f) => parts.push(f),
-                    Err(e) => return e,
-                }
-            }
-            Pending::AllOk(parts)
-        }
+        "mset" if args.len() >= 3 && args.len() % 2 == 1 => match split_by_slot(proxy, s, args, 2, false, None) {
+            Ok(parts) => Pending::AllOk(parts),
+            Err(e) => e,
+        },
         "del" | "unlink" | "exists" | "touch" if args.len() >= 2 => {
             let readonly = name == "exists" || name == "touch";
-            let groups = by_slot(args[1..].iter().enumerate().map(|(i, k)| (i, key_slot(k))));
-            let mut parts = Vec::new();
-            for (slot, pos) in groups {
-                let mut sub_args = vec![args[0].clone()];
-                sub_args.extend(pos.iter().map(|p| args[p + 1].clone()));
-                match to_slot(proxy, s, slot, &sub_args, readonly) {
-                    Ok(f) => parts.push(f),
-                    Err(e) => return e,
-                }
+            match split_by_slot(proxy, s, args, 1, readonly, None) {
+                Ok(parts) => Pending::Sum(parts),
+                Err(e) => e,
             }
-            Pending::Sum(parts)
         }
         "dbsize" => fan(proxy, s, args, true, Pending::Sum),
         "keys" => fan(proxy, s, args, true, Pending::Concat),
