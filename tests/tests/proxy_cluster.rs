@@ -150,6 +150,14 @@ fn redis_rs_sees_one_standalone_redis(kind: Kind) {
         assert_eq!(query::<i64>(c, &["UNLINK", "k:6", "k:7", "nope"]), 2);
         assert_eq!(query::<i64>(c, &["TOUCH", "k:8", "k:9", "k:6"]), 2);
     }
+    // Keys sharing a hash tag live in one slot: the command goes to its node unsplit.
+    for c in [&mut p, &mut r] {
+        assert_eq!(query::<String>(c, &["MSET", "{t}a", "1", "{t}b", "2", "{t}a", "3"]), "OK");
+        let got: Vec<Option<String>> = query(c, &["MGET", "{t}b", "{t}none", "{t}a"]);
+        assert_eq!(got, vec![Some("2".into()), None, Some("3".into())]);
+        assert_eq!(query::<i64>(c, &["EXISTS", "{t}a", "{t}a", "{t}none"]), 2);
+        assert_eq!(query::<i64>(c, &["DEL", "{t}a", "{t}b", "{t}none"]), 2);
+    }
     let remaining: BTreeSet<String> = keys[8..].iter().cloned().collect();
 
     // DBSIZE and KEYS: the whole cluster.
