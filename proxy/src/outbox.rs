@@ -133,6 +133,22 @@ impl Outbox {
         }
     }
 
+    /// The reply to one command if it is already here and is not an error (errors may need a
+    /// redirect or a retry, which `reply` and the session's `finish` handle); taken only then.
+    pub(crate) fn take_ready(&mut self, t: &Ticket) -> Option<Bytes> {
+        let g = &mut self.groups[t.group];
+        if let State::Sent(bytes, rx) = &mut g.state {
+            let r = rx.try_recv().ok()?;
+            g.state = State::Done(bytes.clone(), r.frames.into_iter().map(Some).collect(), r.error);
+        }
+        let State::Done(_, frames, _) = &mut g.state else { return None };
+        let slot = frames.get_mut(t.index)?;
+        if slot.as_ref()?.first() == Some(&b'-') {
+            return None;
+        }
+        slot.take()
+    }
+
     /// Forgets the finished batch.
     pub(crate) fn clear(&mut self) {
         self.groups.clear();

@@ -304,8 +304,16 @@ async fn session_loop<S: ClientStream>(
         s.outbox.flush(&proxy.pools, s.id as usize);
         let mut specs = Vec::with_capacity(batch.len());
         for (spec, p) in batch {
-            let reply = resolve(proxy, &mut *s, p).await;
-            out.extend_from_slice(&reply);
+            // Most replies are in once their group's first one is: copied out without the
+            // machinery of `finish` (redirects, retries, timeouts).
+            let ready = match &p {
+                Pending::Single(InFlight { sent: Sent::Queued(t), .. }) => s.outbox.take_ready(t),
+                _ => None,
+            };
+            match ready {
+                Some(reply) => out.extend_from_slice(&reply),
+                None => out.extend_from_slice(&resolve(proxy, &mut *s, p).await),
+            }
             specs.push(spec);
         }
         s.outbox.clear();
