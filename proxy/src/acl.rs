@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use bytes::Bytes;
-use config::acl::{AclStore, Effect, LogContext, AUTH_WITHOUT_PASSWORD};
+use config::acl::{AclStore, ChannelGrant, Effect, LogContext, AUTH_WITHOUT_PASSWORD};
 use protocol::command::flags;
 use protocol::{lookup, CommandSpec, Proto, Reply};
 
@@ -18,17 +18,34 @@ use crate::session::{Proxy, Session};
 /// answers the ACL command family, shared between the proxy's sessions.
 pub struct Security {
     store: RwLock<AclStore>,
-    /// Bumped by every ACL DELUSER or ACL LOAD; sessions compare it with the last one they saw.
+    /// Bumped by every ACL change that ends sessions; sessions compare it with the last one
+    /// they saw.
     epoch: AtomicU64,
-    /// Whose sessions each of those ended: (epoch, the users, or None for everyone but `default`).
-    revoked: Mutex<Vec<(u64, Option<Vec<String>>)>>,
+    /// What each of those ended, by epoch.
+    revoked: Mutex<Vec<(u64, Revocation)>>,
+    /// Wakes subscribed sessions, which wait on their nodes' streams rather than on requests.
+    changed: tokio::sync::watch::Sender<u64>,
+}
+
+/// What an ACL change ends.
+enum Revocation {
+    /// Sessions of these users (ACL DELUSER), or of everyone but `default` (ACL LOAD: `None`).
+    Users(Option<Vec<String>>),
+    /// Subscribed sessions of this user holding a subscription the grant no longer covers
+    /// (ACL SETUSER took channels away).
+    Channels(String, ChannelGrant),
 }
 
 impl Security {
     /// Loads `aclfile` (a bad line stops start-up, named); without one, the stock `default`.
     pub fn load(file: Option<&Path>) -> Result<Security, String> {
         let store = AclStore::at_startup(file, &[], None)?;
-        Ok(Security { store: RwLock::new(store), epoch: AtomicU64::new(0), revoked: Mutex::new(Vec::new()) })
+        Ok(Security {
+            store: RwLock::new(store),
+            epoch: AtomicU64::new(0),
+            revoked: Mutex::new(Vec::new()),
+            changed: tokio::sync::watch::Sender::new(0),
+        })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, AclStore> {
@@ -53,23 +70,38 @@ impl Security {
     /// Whether a session logged in as `user`, which has seen revocations up to `seen`, was ended
     /// by a later ACL DELUSER or ACL LOAD (as Redis closes those clients). Updates `seen`.
     pub fn revoked(&self, user: &str, seen: &mut u64) -> bool {
+        // A session outside subscribed mode holds no subscription to lose.
+        self.subscriber_revoked(user, seen, |_| false)
+    }
+
+    /// `revoked` for a subscribed session: also true when ACL SETUSER took away channels its
+    /// subscriptions need (`lost` says whether a grant leaves one uncovered), as Redis closes
+    /// those clients.
+    pub fn subscriber_revoked(&self, user: &str, seen: &mut u64, lost: impl Fn(&ChannelGrant) -> bool) -> bool {
         let now = self.epoch();
         if now == *seen {
             return false;
         }
         let list = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
-        let hit = list.iter().filter(|(e, _)| *e > *seen).any(|(_, users)| match users {
-            Some(users) => users.iter().any(|u| u == user),
-            None => user != "default",
+        let hit = list.iter().filter(|(e, _)| *e > *seen).any(|(_, r)| match r {
+            Revocation::Users(Some(users)) => users.iter().any(|u| u == user),
+            Revocation::Users(None) => user != "default",
+            Revocation::Channels(whose, grant) => whose == user && lost(grant),
         });
         *seen = now;
         hit
     }
 
-    fn revoke(&self, users: Option<Vec<String>>) {
+    /// Changes whenever an ACL change may end sessions.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    fn revoke(&self, what: Revocation) {
         let mut list = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
         let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
-        list.push((epoch, users));
+        list.push((epoch, what));
+        self.changed.send_replace(epoch);
         // Every session catches up at its next request; old entries only matter to sessions
         // idle since then, so a bounded list is enough (they are checked against all kept).
         if list.len() > 1024 {
@@ -175,10 +207,10 @@ pub fn command(proxy: &Proxy, s: &mut Session, args: &[Bytes]) -> Bytes {
     let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
     let effect = proxy.security.write().command(&s.user, &refs, &mut r);
     match effect {
-        Effect::UsersDeleted(users) => proxy.security.revoke(Some(users)),
-        Effect::UsersReplaced => proxy.security.revoke(None),
-        // Subscribed sessions keep their subscriptions (see the README).
-        Effect::ChannelsRevoked { .. } | Effect::None => {}
+        Effect::UsersDeleted(users) => proxy.security.revoke(Revocation::Users(Some(users))),
+        Effect::UsersReplaced => proxy.security.revoke(Revocation::Users(None)),
+        Effect::ChannelsRevoked { user, grant } => proxy.security.revoke(Revocation::Channels(user, grant)),
+        Effect::None => {}
     }
     r.buf.freeze()
 }

@@ -89,10 +89,20 @@ pub(crate) async fn subscribed<S: ClientStream>(
         return Ok(());
     }
     let limits = DecodeLimits::default();
+    let mut acl_changes = proxy.security.changes();
     loop {
         out.clear();
         let retry = subs.retry_at;
         tokio::select! {
+            Ok(()) = acl_changes.changed() => {
+                // ACL DELUSER/LOAD of this user, or channels taken away that a subscription
+                // needs: Redis closes the client, and so does the proxy.
+                if proxy.security.subscriber_revoked(&s.user, &mut s.acl_epoch, |g| subs.lost(g)) {
+                    tracing::info!(peer = ?s.peer, user = s.user, "closing a subscriber whose ACL no longer covers it");
+                    s.close = true;
+                    return Ok(());
+                }
+            }
             r = client.read_buf(inbuf) => {
                 if r? == 0 {
                     s.close = true;
@@ -194,6 +204,13 @@ impl Drop for Subscriptions {
 }
 
 impl Subscriptions {
+    /// Whether a subscription is left uncovered by `grant`: a pattern must be granted as
+    /// written, a channel (plain or shard) must match a granted pattern, as Redis checks.
+    fn lost(&self, grant: &config::acl::ChannelGrant) -> bool {
+        self.patterns.iter().any(|p| !grant.allows(p, true))
+            || self.channels.iter().chain(self.shard.keys()).chain(self.pending.keys()).any(|c| !grant.allows(c, false))
+    }
+
     fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }

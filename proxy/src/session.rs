@@ -67,7 +67,7 @@ pub(crate) struct Session {
     /// The current batch's requests, grouped per node.
     outbox: Outbox,
     /// The last ACL revocation this session checked itself against.
-    acl_epoch: u64,
+    pub(crate) acl_epoch: u64,
 }
 
 impl Session {

@@ -1,7 +1,8 @@
 //! ACLs at slotgate-proxy: the guide's users through a plain client (AUTH, HELLO AUTH, NOAUTH,
 //! WRONGPASS, NOPERM for commands, keys (also inside MGET, EVAL and MULTI) and channels), the ACL
-//! command family and ACL LOG, a reload on SIGHUP, a bad file at start-up, and 200+ (user,
-//! command) decisions compared with Debian's redis-server `ACL DRYRUN` on the same file.
+//! command family and ACL LOG, ACL changes closing the subscribers they no longer cover, a
+//! reload on SIGHUP, a bad file at start-up, and 200+ (user, command) decisions compared with
+//! Debian's redis-server `ACL DRYRUN` on the same file.
 
 use std::path::Path;
 use std::process::Command;
@@ -268,4 +269,60 @@ fn decisions_match_redis_acl_dryrun() {
     let mut reader = login(&proxy, "reader", "reader_password");
     let e = q::<String>(&mut reader, &["GET", "out:1"]).unwrap_err().to_string();
     assert!(e.contains("no permissions"), "{e}");
+}
+
+/// Reads one reply's worth of bytes (`expected`'s length) and compares.
+fn expect(c: &mut slotgate_tests::RawConn, expected: &str, what: &str) {
+    let got = c.read_exact_len(expected.len());
+    assert_eq!(String::from_utf8_lossy(&got), expected, "{what}");
+}
+
+/// A raw connection logged in as chan_user and subscribed to `channel`.
+fn subscriber(port: u16, channel: &str) -> slotgate_tests::RawConn {
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut c = slotgate_tests::RawConn(s);
+    c.roundtrip(&resp(&[b"AUTH", b"chan_user", b"chan_password"]), "+OK\r\n");
+    c.send(&resp(&[b"SUBSCRIBE", channel.as_bytes()]));
+    expect(&mut c, &format!("*3\r\n$9\r\nsubscribe\r\n${}\r\n{channel}\r\n:1\r\n", channel.len()), "subscribed");
+    c
+}
+
+/// ACL changes reach subscribed clients as in Redis: channels taken away close a subscriber
+/// that needs them (and only that one), ACL DELUSER closes the user's subscribers. The same
+/// steps run against redis-server with the same file.
+#[test]
+fn acl_changes_close_subscribers_they_no_longer_cover() {
+    let Some((_cluster, proxy, path)) = setup(USERS) else { return };
+    let redis = Server::redis(&["--aclfile", path.to_str().unwrap()]);
+    for (name, port) in [("redis-server", redis.port), ("slotgate-proxy", proxy.port)] {
+        let mut admin = redis::Client::open(format!("redis://admin:admin_password@127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let mut today = subscriber(port, "news:today");
+        let mut sport = subscriber(port, "news:sport");
+        assert_eq!(
+            q::<String>(&mut admin, &["ACL", "SETUSER", "chan_user", "resetchannels", "&news:today"]).unwrap(),
+            "OK"
+        );
+        assert!(sport.closed(), "{name}: the subscriber to a channel taken away is closed");
+        // The other one is still subscribed and served.
+        today.send(&resp(&[b"PING"]));
+        expect(&mut today, "*2\r\n$4\r\npong\r\n$0\r\n\r\n", &format!("{name}: PING in subscribed mode"));
+        let mut publisher = redis::Client::open(format!("redis://chan_user:chan_password@127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        assert!(wait_until(Duration::from_secs(5), || {
+            // Through the proxy the message travels the cluster bus to the subscriber's node.
+            let _: i64 = q(&mut publisher, &["PUBLISH", "news:today", "hi"]).unwrap();
+            let mut buf = [0u8; 256];
+            today.0.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+            matches!(std::io::Read::read(&mut today.0, &mut buf), Ok(n) if String::from_utf8_lossy(&buf[..n]).contains("$2\r\nhi\r\n"))
+        }));
+        today.0.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(q::<i64>(&mut admin, &["ACL", "DELUSER", "chan_user"]).unwrap(), 1);
+        assert!(today.closed(), "{name}: ACL DELUSER closes the user's subscriber");
+    }
 }
