@@ -162,6 +162,8 @@ pub struct NodeConfig {
     pub databases: u32,
     /// `busy-reply-threshold` in milliseconds (alias `lua-time-limit`).
     pub busy_reply_threshold: u64,
+    /// `acllog-max-len`: how many ACL LOG entries are kept.
+    pub acllog_max_len: u64,
     /// `repl-backlog-size` in bytes.
     pub repl_backlog_size: u64,
     /// `repl-ping-replica-period` in seconds (alias `repl-ping-slave-period`).
@@ -254,6 +256,7 @@ impl Default for NodeConfig {
             hz: 10,
             databases: 16,
             busy_reply_threshold: 5000,
+            acllog_max_len: crate::acl::DEFAULT_LOG_MAX_LEN as u64,
             repl_backlog_size: MB,
             repl_ping_replica_period: 10,
             masteruser: None,

@@ -280,6 +280,7 @@ pub(crate) static TABLE: &[Directive] = &[
     d!("tls-ciphersuites", string!(null tls_ciphersuites)),
     d!("tls-cluster", boolean!(tls_cluster)),
     d!("tls-replication", boolean!(tls_replication)),
+    d!("acllog-max-len", num!(0, LLONG_MAX, true, false, |c| c.acllog_max_len, |c, v| c.acllog_max_len = v)),
 ];
 
 /// Canonical names of `TABLE`, same order.
@@ -347,6 +348,7 @@ pub(crate) static NAMES: &[&str] = &[
     "tls-ciphersuites",
     "tls-cluster",
     "tls-replication",
+    "acllog-max-len",
 ];
 
 /// Finds a directive by name or alias, case-insensitively.

@@ -96,6 +96,7 @@ fn main() {
         let pidfile = config.pidfile.clone();
         let mut srv = server::Server::new(config);
         srv.acl = acl;
+        srv.acl.set_log_max_len(srv.config.acllog_max_len as usize);
         srv.port = port;
         srv.tls_port = tls_port;
         srv.tls = tls;

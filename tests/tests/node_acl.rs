@@ -726,3 +726,35 @@ fn redis_cli_cluster_create_with_auth() {
         Command::new("redis-cli").args(auth).args(["--cluster", "check", &addrs[0]]).output().expect("redis-cli");
     assert!(String::from_utf8_lossy(&check.stdout).contains("[OK] All 16384 slots covered."));
 }
+
+/// `acllog-max-len` bounds ACL LOG from the command line and after CONFIG SET, on both servers.
+#[test]
+fn acllog_max_len_bounds_the_log_as_redis_does() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    for server in [Server::redis(&["--acllog-max-len", "2"]), Server::node(&["--acllog-max-len", "2"])] {
+        let mut c = server.conn();
+        let log_len = |c: &mut redis::Connection| -> usize {
+            match redis::cmd("ACL").arg("LOG").query::<redis::Value>(c).unwrap() {
+                redis::Value::Array(entries) => entries.len(),
+                other => panic!("ACL LOG gave {other:?}"),
+            }
+        };
+        let _: () = redis::cmd("ACL").arg(&["SETUSER", "limited", "on", ">pw", "~*", "+get"]).query(&mut c).unwrap();
+        let mut limited = server.conn();
+        let _: () = redis::cmd("AUTH").arg(&["limited", "pw"]).query(&mut limited).unwrap();
+        // Each refused command is an entry of its own (repeats of one would be counted in it).
+        for (name, args) in [("SET", &["a", "1"][..]), ("DEL", &["a"]), ("INCR", &["a"])] {
+            assert!(redis::cmd(name).arg(args).query::<redis::Value>(&mut limited).is_err(), "{name} is refused");
+        }
+        assert_eq!(log_len(&mut c), 2, "port {}", server.port);
+        // A lower bound trims the log at its next entry.
+        let _: () = redis::cmd("CONFIG").arg(&["SET", "acllog-max-len", "1"]).query(&mut c).unwrap();
+        assert_eq!(log_len(&mut c), 2, "port {}", server.port);
+        assert!(redis::cmd("LPUSH").arg(&["a", "x"]).query::<redis::Value>(&mut limited).is_err());
+        assert_eq!(log_len(&mut c), 1, "port {}", server.port);
+        let got: Vec<String> = redis::cmd("CONFIG").arg(&["GET", "acllog-max-len"]).query(&mut c).unwrap();
+        assert_eq!(got, ["acllog-max-len", "1"]);
+    }
+}

@@ -95,10 +95,10 @@ impl AclLog {
         AclLog { entries: VecDeque::new(), max_len }
     }
 
-    /// Changes the bound (`CONFIG SET acllog-max-len`); the oldest entries go first.
+    /// Changes the bound (`CONFIG SET acllog-max-len`). As in Redis, a log over the new bound
+    /// is trimmed (oldest entries first) when the next entry is recorded, not at once.
     pub fn set_max_len(&mut self, max_len: usize) {
         self.max_len = max_len;
-        self.entries.truncate(max_len);
     }
 
     /// Records an event at `now`, folding it into a recent similar entry when there is one.
@@ -196,7 +196,10 @@ mod tests {
         let e = log.entries(None).next().unwrap();
         assert_eq!((e.reason.as_str(), e.context.as_str(), e.object.as_slice()), ("key", "lua", &b"k"[..]));
         log.set_max_len(1);
+        assert_eq!(log.len(), 3);
+        log.record(LogReason::Auth, LogContext::Toplevel, b"AUTH", "y", "id=7", t0 + Duration::from_secs(93));
         assert_eq!(log.len(), 1);
+        assert_eq!(log.entries(None).next().unwrap().client_info, "id=7");
         log.reset();
         assert!(log.is_empty());
     }

@@ -224,6 +224,7 @@ impl Server {
     /// Applies side effects of a config change made by CONFIG SET.
     pub fn config_changed(&mut self) {
         self.db.lfu = is_lfu(&self.config);
+        self.acl.set_log_max_len(self.config.acllog_max_len as usize);
     }
 
     /// TLS for links between nodes (cluster bus, MIGRATE) when `tls-cluster yes`.
