@@ -195,7 +195,16 @@ async fn start_cluster(srv: &mut server::Server) -> Result<Vec<tokio::net::TcpLi
     };
     // What we tell other nodes: the announced addresses win over the bound ones.
     let me = cl.me_mut();
-    me.port = if config.cluster_announce_port != 0 { config.cluster_announce_port } else { client_port };
+    // Under tls-cluster the TLS port is the node's port and the plaintext one (announced or
+    // bound) is its `pport`, shown to plaintext clients (Redis's deriveAnnouncedPorts).
+    let announced_plain = if config.cluster_announce_port != 0 { config.cluster_announce_port } else { srv.port };
+    if config.tls_cluster {
+        me.port = client_port;
+        me.pport = announced_plain;
+    } else {
+        me.port = announced_plain;
+        me.pport = 0;
+    }
     me.cport = if config.cluster_announce_bus_port != 0 { config.cluster_announce_bus_port } else { cport };
     if !config.cluster_announce_ip.is_empty() {
         me.ip = config.cluster_announce_ip.clone();

@@ -428,3 +428,70 @@ fn tls_only_cluster_with_replicas_formed_by_redis_cli() {
     assert_eq!(nodes_seen_by(&nodes[1]).len(), before);
     assert!(nodes.iter().all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok")));
 }
+
+/// Under `tls-cluster`, nodes that also have a plaintext port show it to plaintext clients
+/// (CLUSTER SLOTS and NODES, MOVED), and their TLS port to TLS clients, as Redis 7.0 does; the
+/// plaintext port travels in the bus messages. CLUSTER SHARDS lists both.
+#[test]
+fn tls_cluster_shows_plaintext_clients_the_plaintext_ports() {
+    if !tools() {
+        return;
+    }
+    let pki = Pki::create();
+    let mut taken = HashSet::new();
+    let mut nodes = Vec::new();
+    while nodes.len() < 2 {
+        let tls_port = cluster_port(&taken);
+        taken.insert(tls_port);
+        let extra = ["--cluster-enabled", "yes", "--cluster-node-timeout", "5000", "--tls-cluster", "yes"];
+        if let Some(node) = TlsNode::spawn(&pki, tls_port, free_port(), &extra) {
+            nodes.push(node);
+        }
+        assert!(taken.len() < 12, "TLS cluster nodes did not start");
+    }
+    let (a, b) = (&nodes[0], &nodes[1]);
+    assert_eq!(a.cli(&["CLUSTER", "ADDSLOTSRANGE", "0", "8191"]), "OK");
+    assert_eq!(b.cli(&["CLUSTER", "ADDSLOTSRANGE", "8192", "16383"]), "OK");
+    assert_eq!(a.cli(&["CLUSTER", "MEET", "127.0.0.1", &b.tls_port.to_string()]), "OK");
+    let plain_slots = || redis_cli(a.port, &["CLUSTER", "SLOTS"]).unwrap_or_default();
+    let formed = wait_until(Duration::from_secs(30), || {
+        nodes.iter().all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+            && plain_slots().lines().any(|l| l == b.port.to_string())
+    });
+    assert!(formed, "the cluster did not form: {}", plain_slots());
+    // Plaintext client: plaintext ports everywhere, the bus port unchanged.
+    let slots = plain_slots();
+    for n in &nodes {
+        assert!(slots.lines().any(|l| l == n.port.to_string()), "{slots}");
+        assert!(!slots.lines().any(|l| l == n.tls_port.to_string()), "{slots}");
+    }
+    let text = redis_cli(a.port, &["CLUSTER", "NODES"]).unwrap();
+    for n in &nodes {
+        assert!(text.contains(&format!("127.0.0.1:{}@{}", n.port, n.tls_port + 10000)), "{text}");
+    }
+    // A key of b's slots: MOVED to b's plaintext port, or its TLS port for a TLS client.
+    let key = "{a}key";
+    let slot: u16 = a.cli(&["CLUSTER", "KEYSLOT", key]).parse().unwrap();
+    assert!(slot >= 8192, "pick a key of b's half");
+    // (redis-cli exits non-zero on an error reply; its output is what counts here.)
+    let moved = Command::new("redis-cli").args(["-p", &a.port.to_string(), "SET", key, "v"]).output().unwrap();
+    assert_eq!(stdout(&moved), format!("MOVED {slot} 127.0.0.1:{}", b.port));
+    assert_eq!(a.cli(&["SET", key, "v"]), format!("MOVED {slot} 127.0.0.1:{}", b.tls_port));
+    // A plaintext cluster client follows it.
+    assert_eq!(redis_cli(a.port, &["-c", "SET", key, "v"]).as_deref(), Some("OK"));
+    assert_eq!(b.cli(&["GET", key]), "v");
+    // TLS client: TLS ports.
+    let slots = a.cli(&["CLUSTER", "SLOTS"]);
+    for n in &nodes {
+        assert!(slots.lines().any(|l| l == n.tls_port.to_string()), "{slots}");
+    }
+    // SHARDS: both ports, named.
+    let shards = redis_cli(a.port, &["CLUSTER", "SHARDS"]).unwrap();
+    let lines: Vec<&str> = shards.lines().collect();
+    for n in &nodes {
+        let port_at = lines.iter().position(|l| *l == n.port.to_string()).expect("port listed");
+        assert_eq!(lines[port_at - 1], "port", "{shards}");
+        let tls_at = lines.iter().position(|l| *l == n.tls_port.to_string()).expect("tls-port listed");
+        assert_eq!(lines[tls_at - 1], "tls-port", "{shards}");
+    }
+}

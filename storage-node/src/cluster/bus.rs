@@ -42,6 +42,7 @@ pub fn header(cl: &Cluster) -> Header {
             | if cl.mf_pause.is_some() { flag::MF_PAUSED } else { 0 },
         port: me.port,
         cport: me.cport,
+        pport: me.pport,
         ip: cl.announce_ip.clone(),
         master,
         slots: cl.slot_bitmap(&served),
@@ -67,7 +68,14 @@ pub fn ping(cl: &Cluster, kind: Type) -> Bytes {
     picked.extend(cl.nodes.values().filter(|n| n.failing() && !n.has(flag::MYSELF)));
     let entries = picked
         .into_iter()
-        .map(|n| Gossip { id: n.id.to_string(), ip: n.ip.clone(), port: n.port, cport: n.cport, flags: n.flags })
+        .map(|n| Gossip {
+            id: n.id.to_string(),
+            ip: n.ip.clone(),
+            port: n.port,
+            cport: n.cport,
+            pport: n.pport,
+            flags: n.flags,
+        })
         .collect();
     wire::encode(&Message { kind, hdr: header(cl), body: Body::Gossip(entries) })
 }
@@ -340,6 +348,7 @@ pub fn process(srv: &mut Server, msg: Message, origin: Origin) -> Option<Bytes> 
                 _ => h.ip.clone(),
             };
             let mut node = Node::new(h.sender.as_str().into(), ip, h.port, h.cport, flag::MASTER);
+            node.pport = h.pport;
             node.pong_received = now;
             cl.add_node(node);
         }
@@ -427,6 +436,7 @@ fn from_known_sender(cl: &mut Cluster, msg: &Message, now: i64) -> Vec<u16> {
         }
         let n = cl.nodes.get_mut(&sender).expect("known sender");
         n.repl_offset = h.repl_offset;
+        n.pport = h.pport;
         if (n.flags & flag::NOFAILOVER) != (h.flags & flag::NOFAILOVER) {
             n.flags ^= flag::NOFAILOVER;
         }
@@ -530,6 +540,7 @@ fn gossip(cl: &mut Cluster, sender: &NodeId, entries: &[Gossip], now: i64) {
         }
         let role = if g.flags & flag::SLAVE != 0 { flag::SLAVE } else { flag::MASTER };
         let mut node = Node::new(g.id.as_str().into(), g.ip.clone(), g.port, g.cport, role);
+        node.pport = g.pport;
         node.pong_received = now;
         cl.add_node(node);
     }

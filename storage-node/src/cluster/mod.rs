@@ -58,6 +58,8 @@ pub struct Node {
     pub ip: String,
     pub port: u16,
     pub cport: u16,
+    /// Under `tls-cluster`, the plaintext client port (`port` is the TLS one); 0 when none.
+    pub pport: u16,
     pub flags: u16,
     pub master: Option<NodeId>,
     pub config_epoch: u64,
@@ -75,12 +77,23 @@ pub struct Node {
 }
 
 impl Node {
+    /// The port a client is shown: under `tls-cluster`, a plaintext client gets the node's
+    /// plaintext port when it has one, as in Redis 7.0.
+    pub fn client_port(&self, plaintext_client: bool) -> u16 {
+        if plaintext_client && self.pport != 0 {
+            self.pport
+        } else {
+            self.port
+        }
+    }
+
     pub fn new(id: NodeId, ip: String, port: u16, cport: u16, flags: u16) -> Node {
         Node {
             id,
             ip,
             port,
             cport,
+            pport: 0,
             flags,
             master: None,
             config_epoch: 0,
@@ -433,13 +446,14 @@ impl Cluster {
         self.state_ok = ok;
     }
 
-    /// CLUSTER NODES (and nodes.conf) line of one node.
-    pub fn node_line(&self, n: &Node) -> String {
+    /// CLUSTER NODES (and nodes.conf) line of one node, with the ports a plaintext or a TLS
+    /// client is shown (nodes.conf keeps the TLS ones, as Redis does).
+    pub fn node_line(&self, n: &Node, plaintext_client: bool) -> String {
         let mut line = format!(
             "{} {}:{}@{} {} {} {} {} {} {}",
             n.id,
             n.ip,
-            n.port,
+            n.client_port(plaintext_client),
             n.cport,
             n.flag_names(),
             n.master.as_deref().unwrap_or("-"),
@@ -476,12 +490,12 @@ impl Cluster {
     }
 
     /// CLUSTER NODES: myself first is not required; Redis prints in table order.
-    pub fn nodes_text(&self) -> String {
+    pub fn nodes_text(&self, plaintext_client: bool) -> String {
         let mut ids: Vec<&NodeId> = self.nodes.keys().collect();
         ids.sort();
         let mut out = String::new();
         for id in ids {
-            out.push_str(&self.node_line(&self.nodes[id]));
+            out.push_str(&self.node_line(&self.nodes[id], plaintext_client));
             out.push('\n');
         }
         out

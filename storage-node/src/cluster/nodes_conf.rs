@@ -10,7 +10,7 @@ use crate::keyspace::now_ms;
 
 /// The file's whole text.
 pub fn render(cl: &Cluster) -> String {
-    let mut text = cl.nodes_text();
+    let mut text = cl.nodes_text(false);
     text.push_str(&format!("vars currentEpoch {} lastVoteEpoch {}\n", cl.current_epoch, cl.last_vote_epoch));
     text
 }

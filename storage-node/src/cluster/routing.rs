@@ -56,7 +56,7 @@ pub fn check(srv: &Server, client: &Client, spec: &CommandSpec, args: &[Bytes], 
                 if present > 0 {
                     return Some("TRYAGAIN Multiple keys request during rehashing of slot".into());
                 }
-                return Some(redirect(cl, "ASK", slot, target));
+                return Some(redirect(cl, client, "ASK", slot, target));
             }
         }
         if importing && (client.asking || spec.has(flags::ASKING)) {
@@ -74,12 +74,12 @@ pub fn check(srv: &Server, client: &Client, spec: &CommandSpec, args: &[Bytes], 
     if client.readonly && !spec.has(flags::WRITE) && me.has(flag::SLAVE) && me.master.as_ref() == Some(owner) {
         return None;
     }
-    Some(redirect(cl, "MOVED", slot, owner))
+    Some(redirect(cl, client, "MOVED", slot, owner))
 }
 
-fn redirect(cl: &super::Cluster, kind: &str, slot: u16, to: &str) -> String {
+fn redirect(cl: &super::Cluster, client: &Client, kind: &str, slot: u16, to: &str) -> String {
     match cl.nodes.get(to) {
-        Some(n) => format!("{kind} {slot} {}:{}", n.ip, n.port),
+        Some(n) => format!("{kind} {slot} {}:{}", n.ip, n.client_port(!client.tls)),
         None => "CLUSTERDOWN Hash slot not served".into(),
     }
 }

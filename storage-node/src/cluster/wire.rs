@@ -8,7 +8,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use super::SLOTS;
 
 pub const MAGIC: &[u8; 4] = b"SGbu";
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 const PREFIX: usize = 12;
 /// Large enough for a PUBLISH of a maximal bulk string, small enough to refuse garbage lengths.
 pub const MAX_MESSAGE: usize = 512 * 1024 * 1024 + 64 * 1024;
@@ -56,6 +56,9 @@ pub struct Header {
     pub flags: u16,
     pub port: u16,
     pub cport: u16,
+    /// Under `tls-cluster`, `port` is the TLS port and this the plaintext one (0: none), which
+    /// plaintext clients are shown (Redis's `pport`).
+    pub pport: u16,
     /// The announced IP; empty means "the address you see me connect from".
     pub ip: String,
     pub master: Option<String>,
@@ -71,6 +74,7 @@ pub struct Gossip {
     pub ip: String,
     pub port: u16,
     pub cport: u16,
+    pub pport: u16,
     pub flags: u16,
 }
 
@@ -132,6 +136,7 @@ pub fn encode(msg: &Message) -> Bytes {
     out.put_u16(h.flags);
     out.put_u16(h.port);
     out.put_u16(h.cport);
+    out.put_u16(h.pport);
     put_str(&mut out, h.ip.as_bytes());
     out.put_u8(h.master.is_some() as u8);
     if let Some(m) = &h.master {
@@ -147,6 +152,7 @@ pub fn encode(msg: &Message) -> Bytes {
                 put_str(&mut out, g.ip.as_bytes());
                 out.put_u16(g.port);
                 out.put_u16(g.cport);
+                out.put_u16(g.pport);
                 out.put_u16(g.flags);
             }
         }
@@ -258,6 +264,7 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Message>, String> {
         flags: r.u16()?,
         port: r.u16()?,
         cport: r.u16()?,
+        pport: r.u16()?,
         ip: r.text(64)?,
         master: if r.u8()? == 1 { Some(r.id()?) } else { None },
         slots: r.bytes(SLOTS / 8)?.to_vec(),
@@ -268,7 +275,14 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Message>, String> {
             let n = r.u16()? as usize;
             let mut entries = Vec::with_capacity(n.min(64));
             for _ in 0..n {
-                entries.push(Gossip { id: r.id()?, ip: r.text(64)?, port: r.u16()?, cport: r.u16()?, flags: r.u16()? });
+                entries.push(Gossip {
+                    id: r.id()?,
+                    ip: r.text(64)?,
+                    port: r.u16()?,
+                    cport: r.u16()?,
+                    pport: r.u16()?,
+                    flags: r.u16()?,
+                });
             }
             Body::Gossip(entries)
         }
@@ -302,12 +316,20 @@ mod tests {
                 flags: 2,
                 port: 7000,
                 cport: 17000,
+                pport: 6999,
                 ip: "127.0.0.1".into(),
                 master: Some("b".repeat(40)),
                 slots,
                 state_ok: true,
             },
-            body: Body::Gossip(vec![Gossip { id: "c".repeat(40), ip: "10.0.0.1".into(), port: 1, cport: 2, flags: 8 }]),
+            body: Body::Gossip(vec![Gossip {
+                id: "c".repeat(40),
+                ip: "10.0.0.1".into(),
+                port: 1,
+                cport: 2,
+                pport: 3,
+                flags: 8,
+            }]),
         }
     }
 

@@ -160,12 +160,13 @@ fn myshardid(ctx: &mut Ctx) -> Result<(), Error> {
 }
 
 fn nodes(ctx: &mut Ctx) -> Result<(), Error> {
+    let plaintext = !ctx.client.tls;
     let cl = cluster(ctx)?;
-    let mut text = cl.nodes_text();
+    let mut text = cl.nodes_text(plaintext);
     if cl.me().ip.is_empty() {
         // Before anyone met us our IP is unknown; show the address the client used.
         let me = cl.me();
-        let (id, port) = (me.id.clone(), me.port);
+        let (id, port) = (me.id.clone(), me.client_port(plaintext));
         let ip = node_ip(ctx, &ctx.srv.cluster.as_deref().expect("checked").nodes[&id]);
         text = text.replace(&format!("{id} :{port}@"), &format!("{id} {ip}:{port}@"));
     }
@@ -395,12 +396,13 @@ fn forget(ctx: &mut Ctx) -> Result<(), Error> {
 
 fn replicas(ctx: &mut Ctx) -> Result<(), Error> {
     let name = ctx.args[2].clone();
+    let plaintext = !ctx.client.tls;
     let cl = cluster(ctx)?;
     let id = node_id(cl, &name).ok_or_else(|| unknown_node(&name))?;
     if !cl.nodes[&id].is_master() {
         return err("ERR The specified node is not a master");
     }
-    let lines: Vec<String> = cl.replicas_of(&id).map(|n| cl.node_line(n)).collect();
+    let lines: Vec<String> = cl.replicas_of(&id).map(|n| cl.node_line(n, plaintext)).collect();
     ctx.out.array(lines.len());
     for l in lines {
         ctx.out.bulk(l.as_bytes());
@@ -558,7 +560,7 @@ fn slots(ctx: &mut Ctx) -> Result<(), Error> {
             let cl = ctx.srv.cluster.as_deref().expect("checked");
             let n = &cl.nodes[&id];
             let ip = node_ip(ctx, n);
-            let port = n.port;
+            let port = n.client_port(!ctx.client.tls);
             ctx.out.array(4);
             ctx.out.bulk(ip.as_bytes());
             ctx.out.int(port as i64);
@@ -597,20 +599,25 @@ fn shards(ctx: &mut Ctx) -> Result<(), Error> {
         for id in members {
             let cl = ctx.srv.cluster.as_deref().expect("checked");
             let n = &cl.nodes[&id];
-            let (ip, port, offset) = (node_ip(ctx, n), n.port, n.repl_offset);
+            let (ip, offset) = (node_ip(ctx, n), n.repl_offset);
             let role = if n.is_master() { "master" } else { "replica" };
             let health = if n.failing() { "failed" } else { "online" };
-            // Under tls-cluster the port nodes announce is their TLS port, and Redis names it so.
-            let port_key = if ctx.srv.config.tls_cluster { "tls-port" } else { "port" };
-            ctx.out.map(7);
-            for (k, v) in [("id", id.to_string()), (port_key, String::new()), ("ip", ip.clone()), ("endpoint", ip)] {
+            // Under tls-cluster the port nodes announce is their TLS port, and Redis lists it as
+            // `tls-port`, after the plaintext `port` when the node has one.
+            let (port, tls_port) = if ctx.srv.config.tls_cluster { (n.pport, n.port) } else { (n.port, 0) };
+            let ports: Vec<(&str, u16)> =
+                [("port", port), ("tls-port", tls_port)].into_iter().filter(|p| p.1 != 0).collect();
+            ctx.out.map(6 + ports.len());
+            ctx.out.bulk(b"id");
+            ctx.out.bulk(id.as_bytes());
+            for (k, v) in ports {
                 ctx.out.bulk(k.as_bytes());
-                if k == port_key {
-                    ctx.out.int(port as i64);
-                } else {
-                    ctx.out.bulk(v.as_bytes());
-                }
+                ctx.out.int(v as i64);
             }
+            ctx.out.bulk(b"ip");
+            ctx.out.bulk(ip.as_bytes());
+            ctx.out.bulk(b"endpoint");
+            ctx.out.bulk(ip.as_bytes());
             ctx.out.bulk(b"role");
             ctx.out.bulk(role.as_bytes());
             ctx.out.bulk(b"replication-offset");

@@ -14,6 +14,8 @@ pub struct Client {
     pub id: u64,
     pub addr: String,
     pub laddr: String,
+    /// Connected over TLS (under `tls-cluster`, plaintext clients are shown plaintext ports).
+    pub tls: bool,
     pub name: Option<Bytes>,
     pub proto: Proto,
     pub authenticated: bool,
@@ -68,6 +70,7 @@ impl Client {
             id,
             addr,
             laddr,
+            tls: false,
             name: None,
             proto: Proto::Resp2,
             authenticated: !needs_auth,

@@ -60,7 +60,9 @@ fn register_and_spawn(server: &Shared, srv: &mut super::Server, stream: Stream, 
     srv.next_client_id += 1;
     let laddr = stream.tcp().local_addr().map(|a| a.to_string()).unwrap_or_default();
     let needs_auth = !srv.acl.default_open();
-    let mut handle = ClientHandle::new(Client::new(id, peer.to_string(), laddr, needs_auth));
+    let mut client = Client::new(id, peer.to_string(), laddr, needs_auth);
+    client.tls = matches!(stream, Stream::Tls(_));
+    let mut handle = ClientHandle::new(client);
     // A second handle on the socket lets a busy script answer -BUSY (see scripting::busy); a
     // TLS session cannot be shared that way.
     if let Stream::Plain(s) = &stream {
