@@ -140,6 +140,9 @@ pub struct NodeConfig {
     pub cluster_announce_port: u16,
     /// `cluster-announce-bus-port`.
     pub cluster_announce_bus_port: u16,
+    /// `cluster-announce-tls-port`: the TLS port other nodes and TLS clients are told under
+    /// `tls-cluster` (0: the bound one).
+    pub cluster_announce_tls_port: u16,
     /// `cluster-require-full-coverage`.
     pub cluster_require_full_coverage: bool,
     /// `cluster-allow-reads-when-down`.
@@ -245,6 +248,7 @@ impl Default for NodeConfig {
             cluster_announce_ip: String::new(),
             cluster_announce_port: 0,
             cluster_announce_bus_port: 0,
+            cluster_announce_tls_port: 0,
             cluster_require_full_coverage: true,
             cluster_allow_reads_when_down: false,
             cluster_replica_validity_factor: 10,

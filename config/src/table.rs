@@ -205,6 +205,11 @@ pub(crate) static TABLE: &[Directive] = &[
         num!(0, 65535, true, false, |c| c.cluster_announce_port.into(), |c, v| c.cluster_announce_port = v as u16)
     ),
     d!(
+        "cluster-announce-tls-port",
+        num!(0, 65535, true, false, |c| c.cluster_announce_tls_port.into(), |c, v| c.cluster_announce_tls_port =
+            v as u16)
+    ),
+    d!(
         "cluster-announce-bus-port",
         num!(0, 65535, true, false, |c| c.cluster_announce_bus_port.into(), |c, v| c.cluster_announce_bus_port =
             v as u16)
@@ -316,6 +321,7 @@ pub(crate) static NAMES: &[&str] = &[
     "cluster-port",
     "cluster-announce-ip",
     "cluster-announce-port",
+    "cluster-announce-tls-port",
     "cluster-announce-bus-port",
     "cluster-require-full-coverage",
     "cluster-allow-reads-when-down",

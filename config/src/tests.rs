@@ -133,6 +133,7 @@ fn every_directive_round_trips() {
         ("cluster-announce-ip", "10.0.0.1", "10.0.0.1"),
         ("cluster-announce-port", "7001", "7001"),
         ("cluster-announce-bus-port", "17001", "17001"),
+        ("cluster-announce-tls-port", "7101", "7101"),
         ("cluster-require-full-coverage", "no", "no"),
         ("cluster-allow-reads-when-down", "yes", "yes"),
         ("cluster-replica-validity-factor", "0", "0"),

@@ -199,7 +199,7 @@ async fn start_cluster(srv: &mut server::Server) -> Result<Vec<tokio::net::TcpLi
     // bound) is its `pport`, shown to plaintext clients (Redis's deriveAnnouncedPorts).
     let announced_plain = if config.cluster_announce_port != 0 { config.cluster_announce_port } else { srv.port };
     if config.tls_cluster {
-        me.port = client_port;
+        me.port = if config.cluster_announce_tls_port != 0 { config.cluster_announce_tls_port } else { client_port };
         me.pport = announced_plain;
     } else {
         me.port = announced_plain;

@@ -495,3 +495,23 @@ fn tls_cluster_shows_plaintext_clients_the_plaintext_ports() {
         assert_eq!(lines[tls_at - 1], "tls-port", "{shards}");
     }
 }
+
+/// `cluster-announce-tls-port` and `cluster-announce-port` under `tls-cluster`: the first is
+/// the port TLS clients are shown, the second the one plaintext clients are shown.
+#[test]
+fn announced_ports_under_tls_cluster() {
+    if !tools() {
+        return;
+    }
+    let pki = Pki::create();
+    let extra = ["--cluster-enabled", "yes", "--tls-cluster", "yes"];
+    let extra: Vec<&str> =
+        extra.into_iter().chain(["--cluster-announce-tls-port", "6390", "--cluster-announce-port", "6391"]).collect();
+    let node = TlsNode::start(&pki, true, &extra);
+    let bus = node.tls_port + 10000;
+    let over_tls = node.cli(&["CLUSTER", "NODES"]);
+    assert!(over_tls.contains(&format!(":6390@{bus} myself,master")), "{over_tls}");
+    let plain = redis_cli(node.port, &["CLUSTER", "NODES"]).unwrap();
+    assert!(plain.contains(&format!(":6391@{bus} myself,master")), "{plain}");
+    assert_eq!(node.cli(&["CONFIG", "GET", "cluster-announce-tls-port"]), "cluster-announce-tls-port\n6390");
+}
