@@ -193,23 +193,7 @@ async fn start_cluster(srv: &mut server::Server) -> Result<Vec<tokio::net::TcpLi
             cl
         }
     };
-    // What we tell other nodes: the announced addresses win over the bound ones.
-    let me = cl.me_mut();
-    // Under tls-cluster the TLS port is the node's port and the plaintext one (announced or
-    // bound) is its `pport`, shown to plaintext clients (Redis's deriveAnnouncedPorts).
-    let announced_plain = if config.cluster_announce_port != 0 { config.cluster_announce_port } else { srv.port };
-    if config.tls_cluster {
-        me.port = if config.cluster_announce_tls_port != 0 { config.cluster_announce_tls_port } else { client_port };
-        me.pport = announced_plain;
-    } else {
-        me.port = announced_plain;
-        me.pport = 0;
-    }
-    me.cport = if config.cluster_announce_bus_port != 0 { config.cluster_announce_bus_port } else { cport };
-    if !config.cluster_announce_ip.is_empty() {
-        me.ip = config.cluster_announce_ip.clone();
-        cl.announce_ip = config.cluster_announce_ip.clone();
-    }
+    cluster::announce(&mut cl, config, srv.port, srv.tls_port);
     cl.update_state(config.cluster_require_full_coverage);
     cluster::nodes_conf::save(&cl)
         .map_err(|e| format!("Can't write the cluster config file {}: {e}", cl.conf_path.display()))?;

@@ -508,3 +508,31 @@ fn transactions_must_stay_in_one_slot() {
     raw.roundtrip(&resp(&[b"INCR", b"{a}2"]), "+QUEUED\r\n");
     raw.roundtrip(&resp(&[b"EXEC"]), "*2\r\n+OK\r\n:1\r\n");
 }
+
+/// CONFIG SET cluster-announce-port is announced at once, as in Redis: the node shows the new
+/// port for itself, and the other nodes learn it from its next ping.
+#[test]
+fn config_set_announce_port_is_announced_at_once() {
+    if !require_tool("redis-cli") {
+        return;
+    }
+    let c = Cluster::slotgate(3, 0, 3000);
+    let ports = c.ports();
+    let myself_line = |port: u16, of: u16| {
+        let id = redis_cli(of, &["CLUSTER", "MYID"]).unwrap();
+        redis_cli(port, &["CLUSTER", "NODES"]).unwrap().lines().find(|l| l.starts_with(&id)).unwrap().to_string()
+    };
+    assert!(myself_line(ports[0], ports[0]).contains(&format!(":{}@", ports[0])));
+    assert_eq!(redis_cli(ports[0], &["CONFIG", "SET", "cluster-announce-port", "6999"]).as_deref(), Some("OK"));
+    assert!(myself_line(ports[0], ports[0]).contains(":6999@"), "{}", myself_line(ports[0], ports[0]));
+    assert!(
+        wait_until(Duration::from_secs(10), || myself_line(ports[1], ports[0]).contains(":6999@")),
+        "the others did not learn the new port: {}",
+        myself_line(ports[1], ports[0])
+    );
+    // Back to the bound port: announced again.
+    assert_eq!(redis_cli(ports[0], &["CONFIG", "SET", "cluster-announce-port", "0"]).as_deref(), Some("OK"));
+    assert!(
+        wait_until(Duration::from_secs(10), || myself_line(ports[2], ports[0]).contains(&format!(":{}@", ports[0])))
+    );
+}

@@ -437,6 +437,12 @@ fn from_known_sender(cl: &mut Cluster, msg: &Message, now: i64) -> Vec<u16> {
         let n = cl.nodes.get_mut(&sender).expect("known sender");
         n.repl_offset = h.repl_offset;
         n.pport = h.pport;
+        // A node that announces another client port now (CONFIG SET cluster-announce-port)
+        // is shown there; the bus port only changes with a new link, as in Redis.
+        if n.port != h.port {
+            n.port = h.port;
+            cl.todo_save = true;
+        }
         if (n.flags & flag::NOFAILOVER) != (h.flags & flag::NOFAILOVER) {
             n.flags ^= flag::NOFAILOVER;
         }

@@ -51,6 +51,32 @@ pub struct Link {
     pub connected: bool,
 }
 
+/// What we tell other nodes and clients about ourselves: the announced addresses win over
+/// the bound ones. Under `tls-cluster` the TLS port is the node's port and the plaintext one
+/// its `pport`, shown to plaintext clients (Redis's deriveAnnouncedPorts). Runs at start and
+/// after CONFIG SET, so a changed `cluster-announce-*` is announced at once, as in Redis.
+pub fn announce(cl: &mut Cluster, config: &config::NodeConfig, port: u16, tls_port: u16) {
+    let client_port = if config.tls_cluster { tls_port } else { port };
+    let cport = if config.cluster_port != 0 { config.cluster_port } else { client_port.wrapping_add(10000) };
+    let plain = if config.cluster_announce_port != 0 { config.cluster_announce_port } else { port };
+    let (announced, pport) = if config.tls_cluster {
+        let tls = if config.cluster_announce_tls_port != 0 { config.cluster_announce_tls_port } else { tls_port };
+        (tls, plain)
+    } else {
+        (plain, 0)
+    };
+    let cport = if config.cluster_announce_bus_port != 0 { config.cluster_announce_bus_port } else { cport };
+    let me = cl.me_mut();
+    let changed = (me.port, me.pport, me.cport) != (announced, pport, cport);
+    (me.port, me.pport, me.cport) = (announced, pport, cport);
+    if !config.cluster_announce_ip.is_empty() && cl.announce_ip != config.cluster_announce_ip {
+        cl.me_mut().ip = config.cluster_announce_ip.clone();
+        cl.announce_ip = config.cluster_announce_ip.clone();
+        cl.todo_save = true;
+    }
+    cl.todo_save |= changed;
+}
+
 /// One node as this node sees it.
 #[derive(Debug)]
 pub struct Node {

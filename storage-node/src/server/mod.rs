@@ -225,6 +225,9 @@ impl Server {
     pub fn config_changed(&mut self) {
         self.db.lfu = is_lfu(&self.config);
         self.acl.set_log_max_len(self.config.acllog_max_len as usize);
+        if let Some(cl) = self.cluster.as_deref_mut() {
+            crate::cluster::announce(cl, &self.config, self.port, self.tls_port);
+        }
     }
 
     /// TLS for links between nodes (cluster bus, MIGRATE) when `tls-cluster yes`.
