@@ -41,6 +41,13 @@ enum State {
     TimedOut(Bytes),
 }
 
+impl State {
+    /// Replies arrived: each is taken once.
+    fn done(bytes: Bytes, r: Replies) -> State {
+        State::Done(bytes, r.frames.into_iter().map(Some).collect(), r.error)
+    }
+}
+
 struct Group {
     addr: SocketAddr,
     resp3: bool,
@@ -118,7 +125,7 @@ impl Outbox {
                 Some(Err(())) => {
                     State::Done(bytes, Vec::new(), Some(BackendError::Lost("backend connection dropped".into())))
                 }
-                Some(Ok(r)) => State::Done(bytes, r.frames.into_iter().map(Some).collect(), r.error),
+                Some(Ok(r)) => State::done(bytes, r),
             };
         }
         match &mut g.state {
@@ -139,7 +146,7 @@ impl Outbox {
         let g = &mut self.groups[t.group];
         if let State::Sent(bytes, rx) = &mut g.state {
             let r = rx.try_recv().ok()?;
-            g.state = State::Done(bytes.clone(), r.frames.into_iter().map(Some).collect(), r.error);
+            g.state = State::done(bytes.clone(), r);
         }
         let State::Done(_, frames, _) = &mut g.state else { return None };
         let slot = frames.get_mut(t.index)?;

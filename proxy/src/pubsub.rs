@@ -207,8 +207,7 @@ impl Subscriptions {
     /// Whether a subscription is left uncovered by `grant`: a pattern must be granted as
     /// written, a channel (plain or shard) must match a granted pattern, as Redis checks.
     fn lost(&self, grant: &config::acl::ChannelGrant) -> bool {
-        self.patterns.iter().any(|p| !grant.allows(p, true))
-            || self.channels.iter().chain(self.shard.keys()).chain(self.pending.keys()).any(|c| !grant.allows(c, false))
+        grant.leaves_uncovered(&self.patterns, self.channels.iter().chain(self.shard.keys()).chain(self.pending.keys()))
     }
 
     fn count(&self) -> usize {

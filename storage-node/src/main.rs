@@ -173,7 +173,7 @@ async fn start_cluster(srv: &mut server::Server) -> Result<Vec<tokio::net::TcpLi
     let path = std::path::PathBuf::from(&config.cluster_config_file);
     let timeout = config.cluster_node_timeout as i64;
     // With `tls-cluster yes` the TLS port is the one the cluster knows us by, as in Redis.
-    let client_port = if config.tls_cluster { srv.tls_port } else { srv.port };
+    let (client_port, cport) = cluster::bound_ports(config, srv.port, srv.tls_port);
     if client_port == 0 {
         return Err(if config.tls_cluster {
             "tls-cluster yes needs a tls-port".into()
@@ -181,7 +181,6 @@ async fn start_cluster(srv: &mut server::Server) -> Result<Vec<tokio::net::TcpLi
             "cluster mode needs a port (or tls-port with tls-cluster yes)".into()
         });
     }
-    let cport = if config.cluster_port != 0 { config.cluster_port } else { client_port.wrapping_add(10000) };
     let mut cl = match cluster::nodes_conf::load(&path, timeout)? {
         Some(cl) => {
             log(config, &format!("Node configuration loaded, I'm {}", cl.myself));

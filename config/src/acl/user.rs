@@ -61,6 +61,19 @@ impl ChannelGrant {
     pub fn allows(&self, name: &[u8], is_pattern: bool) -> bool {
         self.patterns.iter().any(|p| if is_pattern { p == name } else { protocol::glob_match(p, name) })
     }
+
+    /// Whether a subscriber holding these pattern and channel (plain or shard) subscriptions
+    /// loses one: Redis closes such a client after ACL SETUSER.
+    pub fn leaves_uncovered<P, C>(&self, patterns: P, channels: C) -> bool
+    where
+        P: IntoIterator,
+        P::Item: AsRef<[u8]>,
+        C: IntoIterator,
+        C::Item: AsRef<[u8]>,
+    {
+        patterns.into_iter().any(|p| !self.allows(p.as_ref(), true))
+            || channels.into_iter().any(|c| !self.allows(c.as_ref(), false))
+    }
 }
 
 /// Lowercase hex SHA-256 of a password, as Redis stores it.

@@ -51,13 +51,20 @@ pub struct Link {
     pub connected: bool,
 }
 
+/// The client port the cluster knows this node by (the TLS one under `tls-cluster`, as in
+/// Redis) and the bus port bound for it: `cluster-port`, or that port + 10000.
+pub fn bound_ports(config: &config::NodeConfig, port: u16, tls_port: u16) -> (u16, u16) {
+    let client_port = if config.tls_cluster { tls_port } else { port };
+    let cport = if config.cluster_port != 0 { config.cluster_port } else { client_port.wrapping_add(10000) };
+    (client_port, cport)
+}
+
 /// What we tell other nodes and clients about ourselves: the announced addresses win over
 /// the bound ones. Under `tls-cluster` the TLS port is the node's port and the plaintext one
 /// its `pport`, shown to plaintext clients (Redis's deriveAnnouncedPorts). Runs at start and
 /// after CONFIG SET, so a changed `cluster-announce-*` is announced at once, as in Redis.
 pub fn announce(cl: &mut Cluster, config: &config::NodeConfig, port: u16, tls_port: u16) {
-    let client_port = if config.tls_cluster { tls_port } else { port };
-    let cport = if config.cluster_port != 0 { config.cluster_port } else { client_port.wrapping_add(10000) };
+    let (_, cport) = bound_ports(config, port, tls_port);
     let plain = if config.cluster_announce_port != 0 { config.cluster_announce_port } else { port };
     let (announced, pport) = if config.tls_cluster {
         let tls = if config.cluster_announce_tls_port != 0 { config.cluster_announce_tls_port } else { tls_port };

@@ -87,11 +87,7 @@ fn acl(ctx: &mut Ctx) -> Result<(), Error> {
             super::connection::kill_matching(ctx, |c| c.user != "default" && !c.is_master, false);
         }
         Effect::ChannelsRevoked { user, grant } => {
-            let lost = |c: &Client| {
-                c.user == user
-                    && (c.psubs.iter().any(|p| !grant.allows(p, true))
-                        || c.subs.iter().chain(&c.ssubs).any(|ch| !grant.allows(ch, false)))
-            };
+            let lost = |c: &Client| c.user == user && grant.leaves_uncovered(&c.psubs, c.subs.iter().chain(&c.ssubs));
             super::connection::kill_matching(ctx, lost, false);
         }
     }
