@@ -6,11 +6,20 @@
 # Keys are spread with -r: through the proxy each MSET's 10 keys land in up to 10 slots and are
 # split per slot; redis-benchmark --cluster hash-tags them into one slot, so the direct MSET
 # is a single-node command.
-# Usage: bench/proxy-vs-direct.sh   (env: ROUNDS=3 N=100000 CLIENTS=50 TESTS=set,get,mset IDLE=1000)
+# Yardstick: twemproxy (Debian's nutcracker, a mature single-threaded C proxy) in front of three
+# standalone redis-servers, driven by the same redis-benchmark line as the proxy, and its ratio
+# to the same direct run. It shows what an extra hop costs on this machine, whoever makes it.
+# Run length: --cluster makes redis-benchmark multi-threaded (one thread per master), and a
+# threaded run only notices it is done on its 250 ms timer, so its elapsed time is rounded up to
+# the next 250 ms. Runs are sized to last seconds (N per test below) so that rounding stays small.
+# Usage: bench/proxy-vs-direct.sh
+#   env: ROUNDS=3 N=400000 (P=1; P=16 runs 10*N; MSET a quarter of those) CLIENTS=50
+#        TESTS=set,get,mset IDLE=1000 TWEMPROXY=1 (0: no yardstick)
 source "$(dirname "$0")/common.sh"
 ensure_tools
 PROXY_BIN=$ROOT/target/release/slotgate-proxy
-ROUNDS=${ROUNDS:-3} N=${N:-100000} CLIENTS=${CLIENTS:-50} TESTS=${TESTS:-set,get,mset} IDLE=${IDLE:-1000}
+ROUNDS=${ROUNDS:-3} N=${N:-400000} CLIENTS=${CLIENTS:-50} TESTS=${TESTS:-set,get,mset} IDLE=${IDLE:-1000}
+TWEMPROXY=${TWEMPROXY:-1}
 
 read -r -a nodes <<<"$(cluster_ports 3)"
 start_cluster redis-server "${nodes[@]}"
@@ -43,35 +52,61 @@ grep -q ready "$WORK/idle.out" || { echo "could not open $IDLE connections: $(ca
 rss_held=$(rss_kb "$proxy_pid")
 kill "$idle_pid"; wait "$idle_pid" 2>/dev/null || true
 
+if [[ $TWEMPROXY == 1 ]]; then
+  command -v nutcracker >/dev/null || { apt-get update -qq && apt-get install -y -qq nutcracker >/dev/null; }
+  standalone=()
+  for _ in 1 2 3; do q=$(free_port); start_server redis-server "$q" --save "" --appendonly no; standalone+=("$q"); done
+  tp=$(free_port)
+  {
+    echo "bench:"
+    echo "  listen: 127.0.0.1:$tp"
+    echo "  hash: fnv1a_64"
+    echo "  distribution: ketama"
+    echo "  redis: true"
+    echo "  server_connections: 1"
+    echo "  servers:"
+    for q in "${standalone[@]}"; do echo "   - 127.0.0.1:$q:1"; done
+  } >"$WORK/twemproxy.yml"
+  nutcracker -c "$WORK/twemproxy.yml" -s "$(free_port)" -o "$WORK/twemproxy.log" &
+  PIDS+=($!)
+  wait_ping "$tp"
+fi
+
 echo "3-master $(redis-server --version | cut -d' ' -f3) cluster :${nodes[*]}; slotgate-proxy :$pp"
-echo "redis-benchmark -c $CLIENTS -r 100000 -n N (P=1: N=$N, P=16: N=$((N * 5))), median of $ROUNDS, proxy and direct alternating"
-printf '%-16s %3s %12s %12s %6s %9s %9s %9s %9s\n' test P 'proxy rps' 'direct rps' ratio \
-  'prx p50' 'dir p50' 'prx p99' 'dir p99'
+[[ $TWEMPROXY == 1 ]] && echo "yardstick: $(nutcracker --version 2>&1 | head -1) :$tp over standalone redis-servers :${standalone[*]}"
+echo "redis-benchmark -c $CLIENTS -r 100000 -n N (P=1: N=$N, P=16: N=$((N * 10)); MSET a quarter), median of $ROUNDS, alternating"
+printf '%-16s %3s %11s %11s %6s %8s %8s %8s %8s %11s %6s\n' test P 'proxy rps' 'direct rps' ratio \
+  'prx p50' 'dir p50' 'prx p99' 'dir p99' 'twem rps' 'twem'
+med() { tr ' ' '\n' <<<"$1" | grep . | median; }
 for P in 1 16; do
-  n=$N; [[ $P == 16 ]] && n=$((N * 5))
-  declare -A rps p50 p99; rps=(); p50=(); p99=()
-  for round in $(seq 1 "$ROUNDS"); do
-    for who in proxy direct; do
-      if [[ $who == proxy ]]; then target=(-p "$pp"); else target=(--cluster -p "${nodes[0]}"); fi
-      # CSV (7.0): test,rps,avg,min,p50,p95,p99,max
-      while IFS=, read -r name r _avg _min l50 _l95 l99 _max; do
-        name=${name//\"/}
-        key="$who|$name"
-        rps[$key]+="${r//\"/} "; p50[$key]+="${l50//\"/} "; p99[$key]+="${l99//\"/} "
-      done < <(redis-benchmark "${target[@]}" -c "$CLIENTS" -n "$n" -r 100000 -P "$P" -t "$TESTS" --csv |
-                 grep '^"' | grep -v '^"test"')
+  for test in ${TESTS//,/ }; do
+    n=$N; [[ $P == 16 ]] && n=$((N * 10)); [[ $test == mset ]] && n=$((n / 4))
+    who_list=(proxy direct); [[ $TWEMPROXY == 1 ]] && who_list+=(twemproxy)
+    declare -A rps p50 p99; rps=(); p50=(); p99=()
+    for round in $(seq 1 "$ROUNDS"); do
+      for who in "${who_list[@]}"; do
+        case $who in
+          proxy) target=(-p "$pp") ;;
+          direct) target=(--cluster -p "${nodes[0]}") ;;
+          twemproxy) target=(-p "$tp") ;;
+        esac
+        # CSV (7.0): test,rps,avg,min,p50,p95,p99,max
+        IFS=, read -r name r _avg _min l50 _l95 l99 _max < <(
+          redis-benchmark "${target[@]}" -c "$CLIENTS" -n "$n" -r 100000 -P "$P" -t "$test" --csv 2> >(grep -v 'Could not fetch server CONFIG' >&2) |
+            grep '^"' | grep -v '^"test"')
+        title=${name//\"/}
+        rps[$who]+="${r//\"/} "; p50[$who]+="${l50//\"/} "; p99[$who]+="${l99//\"/} "
+      done
     done
-  done
-  for key in "${!rps[@]}"; do
-    [[ $key == proxy\|* ]] || continue
-    name=${key#proxy|}
-    med() { tr ' ' '\n' <<<"$1" | grep . | median; }
-    a=$(med "${rps[proxy|$name]}"); b=$(med "${rps[direct|$name]}")
-    printf '%-16s %3s %12.0f %12.0f %6.2f %9.3f %9.3f %9.3f %9.3f\n' "$name" "$P" "$a" "$b" \
+    a=$(med "${rps[proxy]}"); b=$(med "${rps[direct]}")
+    tw=-; twr=-
+    if [[ $TWEMPROXY == 1 ]]; then
+      tw=$(printf '%.0f' "$(med "${rps[twemproxy]}")"); twr=$(awk -v a="$tw" -v b="$b" 'BEGIN{printf "%.2f", a/b}')
+    fi
+    printf '%-16s %3s %11.0f %11.0f %6.2f %8.3f %8.3f %8.3f %8.3f %11s %6s\n' "$title" "$P" "$a" "$b" \
       "$(awk -v a="$a" -v b="$b" 'BEGIN{print a/b}')" \
-      "$(med "${p50[proxy|$name]}")" "$(med "${p50[direct|$name]}")" \
-      "$(med "${p99[proxy|$name]}")" "$(med "${p99[direct|$name]}")"
-  done | sort
+      "$(med "${p50[proxy]}")" "$(med "${p50[direct]}")" "$(med "${p99[proxy]}")" "$(med "${p99[direct]}")" "$tw" "$twr"
+  done
 done
 echo "latencies in ms"
 printf 'proxy RSS: %.1f MB idle, %.1f MB with %d idle client connections (%.1f KB each)\n' \
