@@ -536,3 +536,92 @@ fn config_set_announce_port_is_announced_at_once() {
         wait_until(Duration::from_secs(10), || myself_line(ports[2], ports[0]).contains(&format!(":{}@", ports[0])))
     );
 }
+
+/// A TCP relay on a loopback port to `target`, counting the connections it took; it stops
+/// accepting when dropped (relayed connections end with their peers).
+struct Relay {
+    port: u16,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Relay {
+    fn to(target: u16) -> Relay {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (count, done) = (accepted.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let Ok(upstream) = TcpStream::connect(("127.0.0.1", target)) else { continue };
+                count.fetch_add(1, Ordering::Relaxed);
+                client.set_nonblocking(false).unwrap();
+                for (mut from, mut to) in
+                    [(client.try_clone().unwrap(), upstream.try_clone().unwrap()), (upstream, client)]
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Relay { port, accepted, stop }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn config_set_announce_bus_port_moves_the_peers_links() {
+    if !require_tool("redis-cli") {
+        return;
+    }
+    let c = Cluster::slotgate(3, 0, 3000);
+    let ports = c.ports();
+    // The new bus port only leads to node 0 through the relay: peers that use it connect there.
+    let relay = Relay::to(ports[0] + 10000);
+    let id = redis_cli(ports[0], &["CLUSTER", "MYID"]).unwrap();
+    let line_of = |port: u16| {
+        redis_cli(port, &["CLUSTER", "NODES"]).unwrap().lines().find(|l| l.starts_with(&id)).unwrap().to_string()
+    };
+    let announced = format!("@{}", relay.port);
+    let bus_port = relay.port.to_string();
+    assert_eq!(redis_cli(ports[0], &["CONFIG", "SET", "cluster-announce-bus-port", &bus_port]).as_deref(), Some("OK"));
+    assert!(line_of(ports[0]).contains(&announced), "{}", line_of(ports[0]));
+    for &p in &ports[1..] {
+        assert!(
+            wait_until(Duration::from_secs(10), || line_of(p).contains(&announced)),
+            "node :{p} did not learn the new bus port: {}",
+            line_of(p)
+        );
+    }
+    // Both peers relinked to the announced port, and the cluster stays healthy over it.
+    assert!(
+        wait_until(Duration::from_secs(10), || relay.accepted() >= 2),
+        "the peers did not reconnect to the announced bus port ({} links through the relay)",
+        relay.accepted()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    for &p in &ports {
+        let info = redis_cli(p, &["CLUSTER", "INFO"]).unwrap();
+        assert!(info.contains("cluster_state:ok"), ":{p}\n{info}");
+        assert!(!line_of(p).contains("fail"), ":{p} {}", line_of(p));
+    }
+}

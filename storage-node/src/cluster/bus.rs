@@ -364,7 +364,8 @@ pub fn process(srv: &mut Server, msg: Message, origin: Origin) -> Option<Bytes> 
             }
         }
         if known(cl) {
-            lost_slots = from_known_sender(cl, &msg, now);
+            let inbound = matches!(origin, Origin::Inbound { .. });
+            lost_slots = from_known_sender(cl, &msg, inbound, now);
         }
         if let Body::Publish { channel, message } = msg.body {
             publish = Some((channel, message));
@@ -424,7 +425,7 @@ fn outbound_reply(cl: &mut Cluster, owner: &NodeId, h: &Header, kind: Type, now:
 }
 
 /// What a known sender's message tells us: its role, slots, epochs and its gossip.
-fn from_known_sender(cl: &mut Cluster, msg: &Message, now: i64) -> Vec<u16> {
+fn from_known_sender(cl: &mut Cluster, msg: &Message, inbound: bool, now: i64) -> Vec<u16> {
     let h = &msg.hdr;
     let sender: NodeId = cl.nodes.get_key_value(h.sender.as_str()).map(|(k, _)| k.clone()).expect("known sender");
     let mut lost = Vec::new();
@@ -437,10 +438,17 @@ fn from_known_sender(cl: &mut Cluster, msg: &Message, now: i64) -> Vec<u16> {
         let n = cl.nodes.get_mut(&sender).expect("known sender");
         n.repl_offset = h.repl_offset;
         n.pport = h.pport;
-        // A node that announces another client port now (CONFIG SET cluster-announce-port)
-        // is shown there; the bus port only changes with a new link, as in Redis.
+        // A node that announces other ports now (CONFIG SET cluster-announce-port or
+        // -bus-port) is shown there. A new bus port, told by a ping on a link the node opened
+        // to us, drops our link to it: cron reconnects to the new port (Redis's
+        // nodeUpdateAddressIfNeeded).
         if n.port != h.port {
             n.port = h.port;
+            cl.todo_save = true;
+        }
+        if inbound && msg.kind == Type::Ping && h.cport != 0 && n.cport != h.cport {
+            n.cport = h.cport;
+            n.link = None;
             cl.todo_save = true;
         }
         if (n.flags & flag::NOFAILOVER) != (h.flags & flag::NOFAILOVER) {
