@@ -35,17 +35,32 @@ pub fn write_int(out: &mut BytesMut, n: i64) {
 /// stream and AOF, MIGRATE, and the proxy's requests to nodes all use this one encoder.
 pub fn write_command<A: AsRef<[u8]>>(out: &mut BytesMut, args: &[A]) {
     out.reserve(16 + args.iter().map(|a| a.as_ref().len() + 16).sum::<usize>());
-    out.put_u8(b'*');
-    write_int(out, args.len() as i64);
-    out.put_slice(b"\r\n");
+    write_header(out, b'*', args.len());
     for a in args {
         let a = a.as_ref();
-        out.put_u8(b'$');
-        write_int(out, a.len() as i64);
-        out.put_slice(b"\r\n");
+        write_header(out, b'$', a.len());
         out.put_slice(a);
         out.put_slice(b"\r\n");
     }
+}
+
+/// `<kind><n>\r\n` in one append: a request has one per argument, so the header is built on
+/// the stack rather than in three appends.
+fn write_header(out: &mut BytesMut, kind: u8, mut n: usize) {
+    let mut buf = [0u8; 24];
+    let mut i = buf.len() - 2;
+    buf[i..].copy_from_slice(b"\r\n");
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    i -= 1;
+    buf[i] = kind;
+    out.put_slice(&buf[i..]);
 }
 
 /// Formats a double as Redis replies it: `inf`, `-inf`, `nan`, integers without a fraction, and
@@ -278,6 +293,19 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_are_multibulks_of_bulk_strings() {
+        let mut b = BytesMut::new();
+        write_command(&mut b, &[&b"SET"[..], b"", b"0123456789ab"]);
+        assert_eq!(&b[..], b"*3\r\n$3\r\nSET\r\n$0\r\n\r\n$12\r\n0123456789ab\r\n");
+        let long = vec![b'x'; 123_456];
+        let mut b = BytesMut::new();
+        write_command(&mut b, &[long.as_slice()]);
+        assert!(b.starts_with(b"*1\r\n$123456\r\nxxx"));
+        assert!(b.ends_with(b"xxx\r\n"));
+        assert_eq!(b.len(), 4 + 9 + 123_456 + 2);
+    }
 
     #[test]
     fn ints() {

@@ -11,6 +11,9 @@ use tokio::sync::oneshot;
 
 use crate::backend::{BackendError, Pools, Replies};
 
+/// A new group's buffer: a `-P 16` batch's commands for one node fit without growing.
+const GROUP_CAPACITY: usize = 512;
+
 /// Where one command sits in the outbox: its group, its place in the group, its bytes.
 #[derive(Debug, Clone)]
 pub(crate) struct Ticket {
@@ -36,15 +39,16 @@ enum State {
     Open(BytesMut),
     /// Sent; the replies are on their way.
     Sent(Bytes, oneshot::Receiver<Replies>),
-    /// Replies arrived (each taken once), or the reason the rest did not.
-    Done(Bytes, Vec<Option<Bytes>>, Option<BackendError>),
+    /// Replies arrived (each taken once: a taken one is left empty, which no RESP frame is),
+    /// or the reason the rest did not.
+    Done(Bytes, Vec<Bytes>, Option<BackendError>),
     TimedOut(Bytes),
 }
 
 impl State {
     /// Replies arrived: each is taken once.
     fn done(bytes: Bytes, r: Replies) -> State {
-        State::Done(bytes, r.frames.into_iter().map(Some).collect(), r.error)
+        State::Done(bytes, r.frames, r.error)
     }
 }
 
@@ -71,7 +75,9 @@ impl Outbox {
         let group = match pos {
             Some(i) => i,
             None => {
-                self.groups.push(Group { addr, resp3, count: 0, state: State::Open(BytesMut::new()), deadline: None });
+                // Sized for a batch's share of a pipeline, so encoding rarely reallocates.
+                let buf = BytesMut::with_capacity(GROUP_CAPACITY);
+                self.groups.push(Group { addr, resp3, count: 0, state: State::Open(buf), deadline: None });
                 self.groups.len() - 1
             }
         };
@@ -129,12 +135,14 @@ impl Outbox {
             };
         }
         match &mut g.state {
-            State::Done(_, frames, error) => match frames.get_mut(t.index).and_then(Option::take) {
-                Some(frame) => Outcome::Reply(frame),
-                None => {
-                    Outcome::Failed(error.clone().unwrap_or_else(|| BackendError::Lost("reply already taken".into())))
+            State::Done(_, frames, error) => {
+                match frames.get_mut(t.index).map(std::mem::take).filter(|f| !f.is_empty()) {
+                    Some(frame) => Outcome::Reply(frame),
+                    None => Outcome::Failed(
+                        error.clone().unwrap_or_else(|| BackendError::Lost("reply already taken".into())),
+                    ),
                 }
-            },
+            }
             State::TimedOut(_) => Outcome::TimedOut,
             State::Open(_) | State::Sent(..) => Outcome::Failed(BackendError::NotSent("request was never sent".into())),
         }
@@ -149,11 +157,11 @@ impl Outbox {
             g.state = State::done(bytes.clone(), r);
         }
         let State::Done(_, frames, _) = &mut g.state else { return None };
-        let slot = frames.get_mut(t.index)?;
-        if slot.as_ref()?.first() == Some(&b'-') {
+        let frame = frames.get_mut(t.index)?;
+        if frame.first().is_none_or(|&b| b == b'-') {
             return None;
         }
-        slot.take()
+        Some(std::mem::take(frame))
     }
 
     /// Forgets the finished batch.

@@ -233,6 +233,9 @@ async fn session_loop<S: ClientStream>(
     let mut limits = DecodeLimits::default();
     let auth_deadline = proxy.cfg.auth_timeout.map(|t| Instant::now() + t);
     let mut out = BytesMut::new();
+    // Reused from batch to batch: the requests planned, then their commands for the metrics.
+    let mut batch = Vec::new();
+    let mut specs = Vec::new();
     loop {
         if inbuf.capacity() - inbuf.len() < 4096 {
             inbuf.reserve(16 * 1024);
@@ -257,7 +260,6 @@ async fn session_loop<S: ClientStream>(
         // pipelined upstream. Every reply is written at the end, so the batch's start is each
         // command's start.
         let started = Instant::now();
-        let mut batch = Vec::new();
         let mut protocol_error = None;
         loop {
             // Before login only small frames are read (Redis's CVE-2021-32675 limits).
@@ -302,8 +304,7 @@ async fn session_loop<S: ClientStream>(
             }
         }
         s.outbox.flush(&proxy.pools, s.id as usize);
-        let mut specs = Vec::with_capacity(batch.len());
-        for (spec, p) in batch {
+        for (spec, p) in batch.drain(..) {
             // Most replies are in once their group's first one is: copied out without the
             // machinery of `finish` (redirects, retries, timeouts).
             let ready = match &p {
@@ -318,7 +319,7 @@ async fn session_loop<S: ClientStream>(
         }
         s.outbox.clear();
         let elapsed = started.elapsed().as_secs_f64();
-        for spec in specs {
+        for spec in specs.drain(..) {
             proxy.metrics.observe(spec, elapsed);
         }
         if let Some(e) = &protocol_error {
@@ -411,7 +412,7 @@ fn split_by_slot(
         }
         return Ok(vec![to_slot_in(proxy, &map, s, slots[0], args, readonly)?]);
     }
-    let mut parts = Vec::new();
+    let mut parts = Vec::with_capacity(n);
     let mut taken = vec![false; n];
     let mut sub: Vec<&[u8]> = Vec::with_capacity(args.len());
     for i in 0..n {
@@ -929,7 +930,15 @@ async fn resolve(proxy: &Arc<Proxy>, s: &mut Session, p: Pending) -> Bytes {
 async fn finish_all(proxy: &Arc<Proxy>, s: &mut Session, parts: Vec<InFlight>) -> Vec<Bytes> {
     let mut out = Vec::with_capacity(parts.len());
     for f in parts {
-        out.push(finish(proxy, s, f).await);
+        // As in the session loop: a reply already in needs none of `finish`'s machinery.
+        let ready = match &f.sent {
+            Sent::Queued(t) => s.outbox.take_ready(t),
+            Sent::Alone(..) => None,
+        };
+        match ready {
+            Some(reply) => out.push(reply),
+            None => out.push(finish(proxy, s, f).await),
+        }
     }
     out
 }
