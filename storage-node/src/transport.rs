@@ -17,6 +17,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// How long a peer may take to finish a TLS handshake.
+pub mod shared_tls;
+pub use shared_tls::SharedTls;
+
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The node's TLS configurations (cheap to clone; rebuilt whole when a `tls-*` setting changes).
@@ -77,9 +80,23 @@ impl NodeTls {
         Ok(Some(NodeTls { clients, bus, outgoing }))
     }
 
-    /// Finishes the handshake of a client on the TLS port.
+    /// Finishes the handshake of a client on the TLS port. The session is then shared with a
+    /// busy script's hook, which answers the client while the script runs.
     pub async fn accept_client(&self, tcp: TcpStream) -> Result<Stream, String> {
-        accept(TlsAcceptor::from(self.clients.clone()), tcp).await
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, TlsAcceptor::from(self.clients.clone()).accept(tcp)).await {
+            Ok(Ok(s)) => {
+                let (tcp, session) = s.into_inner();
+                Ok(Stream::TlsClient(SharedTls::new(tcp, session)))
+            }
+            Ok(Err(e)) => Err(format!("TLS handshake refused: {e}")),
+            Err(_) => Err("TLS handshake timed out".into()),
+        }
+    }
+
+    /// The configuration clients on the TLS port are served with (for handshakes a busy
+    /// script's hook runs itself).
+    pub fn client_config(&self) -> Arc<ServerConfig> {
+        self.clients.clone()
     }
 
     /// Finishes the handshake of a node on our cluster bus.
@@ -123,6 +140,8 @@ async fn accept(acceptor: TlsAcceptor, tcp: TcpStream) -> Result<Stream, String>
 pub enum Stream {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
+    /// A client on the TLS port.
+    TlsClient(SharedTls),
 }
 
 impl Stream {
@@ -131,6 +150,7 @@ impl Stream {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(s) => s.get_ref().0,
+            Stream::TlsClient(s) => &s.tcp,
         }
     }
 }
@@ -140,6 +160,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::TlsClient(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -149,6 +170,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::TlsClient(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -156,6 +178,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::TlsClient(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -163,6 +186,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::TlsClient(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

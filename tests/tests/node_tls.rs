@@ -254,6 +254,46 @@ fn certificate_reload_by_config_set_keeps_sessions() {
 }
 
 /// Runs slotgate-node expecting it to refuse to start: its exit code and stderr.
+#[test]
+fn tls_clients_get_busy_replies_and_can_kill_a_slow_script() {
+    if !tools() {
+        return;
+    }
+    let pki = Pki::create();
+    let node = TlsNode::start(&pki, false, &["--busy-reply-threshold", "100"]);
+    // A client whose session was set up before the script started.
+    let mut other = RawTls::connect(&pki, node.tls_port);
+    assert_eq!(other.call(&["PING"]), "+PONG\r\n");
+    let mut runner = RawTls::connect(&pki, node.tls_port);
+    assert_eq!(runner.call(&["PING"]), "+PONG\r\n");
+    runner.0.write_all(&slotgate_tests::resp(&[b"EVAL", b"while true do end", b"0"])).unwrap();
+    runner.0.flush().unwrap();
+    let mut last = String::new();
+    let busy = wait_until(Duration::from_secs(10), || {
+        last = other.call(&["GET", "k"]);
+        last.starts_with("-BUSY Redis is busy running a script.")
+    });
+    assert!(busy, "the established TLS client got no -BUSY: {last:?}");
+    // A client that connects while the script runs: its handshake and its -BUSY come from
+    // the script's hook.
+    let mut fresh = RawTls::connect(&pki, node.tls_port);
+    assert_eq!(
+        fresh.call(&["PING"]),
+        "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    // The operator's way out: redis-cli --tls, connecting now.
+    assert_eq!(node.cli(&["SCRIPT", "KILL"]), "OK");
+    let mut buf = [0u8; 256];
+    let n = runner.0.read(&mut buf).expect("the runner's reply");
+    let reply = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(reply.starts_with("-ERR Script killed by user with SCRIPT KILL"), "{reply:?}");
+    // Every session goes on as before.
+    assert_eq!(other.call(&["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(fresh.call(&["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(runner.call(&["PING"]), "+PONG\r\n");
+    assert_eq!(node.cli(&["GET", "k"]), "v");
+}
+
 fn refused_start(args: &[&str]) -> (Option<i32>, String) {
     let dir = scratch_dir("tls-bad");
     let mut child = Command::new(binary("slotgate-node"))

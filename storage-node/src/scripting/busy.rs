@@ -1,17 +1,22 @@
 //! What happens while a script runs longer than `busy-reply-threshold`: the node's thread is
 //! inside the script, so the Lua hook polls the other clients' sockets itself. Every request
 //! gets `-BUSY`, except SCRIPT KILL (stops a script that has not written yet) and SHUTDOWN
-//! NOSAVE, as in Redis.
+//! NOSAVE, as in Redis. TLS clients are answered through their own session (shared with their
+//! connection, see `transport::shared_tls`), and new ones get their handshake from the hook.
 
 use std::cell::Cell;
 use std::io::{Read, Write};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
+
+use tls::rustls::{ServerConfig, ServerConnection};
 
 use bytes::{Buf, BytesMut};
 use protocol::{CommandDecoder, DecodeLimits};
 
 use crate::server::Registry;
+use crate::transport::shared_tls::{read_arrived, write_queued};
 
 const BUSY: &[u8] = b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
 const UNKILLABLE: &[u8] = b"-UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.\r\n";
@@ -28,6 +33,9 @@ pub struct Watch {
     pub kill: Cell<bool>,
     /// Duplicates of the listening sockets: new clients are accepted (and told -BUSY) too.
     pub listeners: Rc<Vec<std::net::TcpListener>>,
+    /// The same for the TLS port, with the configuration its handshakes use.
+    pub tls_listeners: Rc<Vec<std::net::TcpListener>>,
+    pub tls_config: Option<Arc<ServerConfig>>,
     /// Clients accepted during the script, handed to the runtime once it ends.
     pub accepted: std::cell::RefCell<Vec<Adopted>>,
 }
@@ -37,6 +45,8 @@ pub struct Adopted {
     pub stream: std::net::TcpStream,
     pub peer: std::net::SocketAddr,
     pub pending: BytesMut,
+    /// The TLS session of a client of the TLS port (its handshake may still be under way).
+    pub tls: Option<ServerConnection>,
 }
 
 impl Watch {
@@ -57,18 +67,28 @@ impl Watch {
             drop(state);
             let Some(raw) = handle.raw.as_ref() else { continue };
             let mut pending = handle.pending_input.borrow_mut();
-            let mut buf = [0u8; 4096];
-            let mut raw_ref = raw;
-            while let Ok(n) = raw_ref.read(&mut buf) {
-                if n == 0 {
-                    break;
+            match &handle.tls {
+                None => {
+                    let mut buf = [0u8; 4096];
+                    let mut raw_ref = raw;
+                    while let Ok(n) = raw_ref.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        pending.extend_from_slice(&buf[..n]);
+                        if n < buf.len() {
+                            break;
+                        }
+                    }
+                    let mut out = raw;
+                    self.answer(&mut pending, &mut out);
                 }
-                pending.extend_from_slice(&buf[..n]);
-                if n < buf.len() {
-                    break;
+                Some(session) => {
+                    // Its connection is parked between polls, so the session is free.
+                    let Ok(mut session) = session.try_borrow_mut() else { continue };
+                    self.answer_tls(&mut session, raw, &mut pending);
                 }
             }
-            self.answer(&mut pending, raw);
             if !pending.is_empty() {
                 handle.wake.notify_one();
             }
@@ -77,28 +97,68 @@ impl Watch {
     }
 
     fn poll_new_clients(&self) {
-        for l in self.listeners.iter() {
+        let tls_config = self.tls_config.as_ref();
+        let plain = self.listeners.iter().map(|l| (l, None));
+        let tls = self.tls_listeners.iter().filter_map(|l| Some((l, Some(tls_config?))));
+        for (l, config) in plain.chain(tls) {
             while let Ok((stream, peer)) = l.accept() {
+                let session = match config {
+                    None => None,
+                    Some(c) => match ServerConnection::new(c.clone()) {
+                        Ok(s) => Some(s),
+                        Err(_) => continue,
+                    },
+                };
                 if stream.set_nonblocking(true).is_ok() {
-                    self.accepted.borrow_mut().push(Adopted { stream, peer, pending: BytesMut::new() });
+                    self.accepted.borrow_mut().push(Adopted { stream, peer, pending: BytesMut::new(), tls: session });
                 }
             }
         }
         for a in self.accepted.borrow_mut().iter_mut() {
-            let mut buf = [0u8; 4096];
-            let mut s = &a.stream;
-            while let Ok(n) = s.read(&mut buf) {
-                if n == 0 {
-                    break;
+            match &mut a.tls {
+                None => {
+                    let mut buf = [0u8; 4096];
+                    let mut s = &a.stream;
+                    while let Ok(n) = s.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        a.pending.extend_from_slice(&buf[..n]);
+                    }
+                    let mut out = &a.stream;
+                    self.answer(&mut a.pending, &mut out);
                 }
-                a.pending.extend_from_slice(&buf[..n]);
+                Some(session) => self.answer_tls(session, &a.stream, &mut a.pending),
             }
-            self.answer(&mut a.pending, &a.stream);
         }
     }
 
+    /// The TLS side of a poll: decrypt what the client sent (finishing its handshake first if
+    /// need be), answer it, encrypt and send the replies. A broken session is left for the
+    /// connection to find once the script ends.
+    fn answer_tls(&self, session: &mut ServerConnection, raw: &std::net::TcpStream, pending: &mut BytesMut) {
+        let mut buf = [0u8; 4096];
+        let (mut input, mut output) = (raw, raw);
+        loop {
+            match read_arrived(session, &mut input, &mut output) {
+                Ok(Some(n)) if n > 0 => {}
+                _ => break,
+            }
+            while let Ok(n) = session.reader().read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                pending.extend_from_slice(&buf[..n]);
+            }
+        }
+        if !session.is_handshaking() {
+            self.answer(pending, &mut session.writer());
+        }
+        let _ = write_queued(session, &mut output);
+    }
+
     /// Answers every complete request in `pending`, leaving a partial one in place.
-    fn answer(&self, pending: &mut BytesMut, mut raw: &std::net::TcpStream) {
+    fn answer(&self, pending: &mut BytesMut, out: &mut impl Write) {
         let limits = DecodeLimits::default();
         loop {
             let mut probe = pending.clone();
@@ -119,7 +179,7 @@ impl Watch {
             } else {
                 BUSY
             };
-            let _ = raw.write_all(reply);
+            let _ = out.write_all(reply);
         }
     }
 }

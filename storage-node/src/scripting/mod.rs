@@ -264,6 +264,8 @@ pub fn run(
         wrote: wrote.clone(),
         kill: Cell::new(false),
         listeners: srv.listeners.clone(),
+        tls_listeners: srv.tls_listeners.clone(),
+        tls_config: srv.tls.as_ref().map(|t| t.client_config()),
         accepted: Default::default(),
     });
     WATCH.with(|w| *w.borrow_mut() = Some(watch.clone()));

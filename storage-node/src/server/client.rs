@@ -156,6 +156,8 @@ pub struct ClientHandle {
     pub raw: Option<std::net::TcpStream>,
     /// Bytes read through `raw` that belong to a request not answered yet.
     pub pending_input: RefCell<bytes::BytesMut>,
+    /// A TLS client's session, which the busy-script hook shares with the connection.
+    pub tls: Option<crate::transport::shared_tls::Session>,
 }
 
 impl ClientHandle {
@@ -172,6 +174,7 @@ impl ClientHandle {
             soft_since: Cell::new(None),
             raw: None,
             pending_input: RefCell::new(bytes::BytesMut::new()),
+            tls: None,
         }
     }
 

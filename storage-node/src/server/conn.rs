@@ -26,8 +26,12 @@ pub fn accept(server: &Shared, stream: Stream, peer: SocketAddr) {
 fn adopt_pending(server: &Shared, srv: &mut super::Server) {
     let adopted: Vec<_> = srv.adopt.drain(..).collect();
     for a in adopted {
-        if let Ok(stream) = TcpStream::from_std(a.stream) {
-            register_and_spawn(server, srv, Stream::Plain(stream), a.peer, a.pending);
+        if let Ok(tcp) = TcpStream::from_std(a.stream) {
+            let stream = match a.tls {
+                None => Stream::Plain(tcp),
+                Some(session) => Stream::TlsClient(crate::transport::SharedTls::new(tcp, session)),
+            };
+            register_and_spawn(server, srv, stream, a.peer, a.pending);
         }
     }
 }
@@ -61,12 +65,17 @@ fn register_and_spawn(server: &Shared, srv: &mut super::Server, stream: Stream, 
     let laddr = stream.tcp().local_addr().map(|a| a.to_string()).unwrap_or_default();
     let needs_auth = !srv.acl.default_open();
     let mut client = Client::new(id, peer.to_string(), laddr, needs_auth);
-    client.tls = matches!(stream, Stream::Tls(_));
+    client.tls = matches!(stream, Stream::Tls(_) | Stream::TlsClient(_));
     let mut handle = ClientHandle::new(client);
-    // A second handle on the socket lets a busy script answer -BUSY (see scripting::busy); a
-    // TLS session cannot be shared that way.
-    if let Stream::Plain(s) = &stream {
-        handle.raw = stream_clone(s);
+    // A second handle on the socket lets a busy script answer -BUSY (see scripting::busy),
+    // through the shared session for a TLS client.
+    match &stream {
+        Stream::Plain(s) => handle.raw = stream_clone(s),
+        Stream::TlsClient(s) => {
+            handle.raw = stream_clone(&s.tcp);
+            handle.tls = Some(s.session.clone());
+        }
+        Stream::Tls(_) => {}
     }
     handle.pending_input = std::cell::RefCell::new(early);
     let handle = Rc::new(handle);

@@ -83,6 +83,7 @@ pub struct Server {
     pub scripting: crate::scripting::Scripting,
     /// Duplicates of the listening sockets, for accepting while a script is busy.
     pub listeners: Rc<Vec<std::net::TcpListener>>,
+    pub tls_listeners: Rc<Vec<std::net::TcpListener>>,
     /// Connections accepted during a busy script, waiting for their task.
     pub adopt: Vec<crate::scripting::Adopted>,
     /// The cluster view when `cluster-enabled yes`.
@@ -151,6 +152,7 @@ impl Server {
             // A Lua state that cannot be created means the process is broken, not bad input.
             scripting: crate::scripting::Scripting::new().expect("cannot create the Lua state"),
             listeners: Rc::default(),
+            tls_listeners: Rc::default(),
             adopt: Vec::new(),
             cluster: None,
             repl: crate::replication::Replication::new(backlog_size),
@@ -300,11 +302,13 @@ fn bind_one(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
 /// listeners and on the TLS ones.
 pub async fn run(server: Shared, listeners: Vec<TcpListener>, tls_listeners: Vec<TcpListener>) {
     {
-        // (A busy script answers plaintext clients only: TLS ones wait until it ends.)
         use std::os::fd::AsFd;
-        let dups =
-            listeners.iter().filter_map(|l| l.as_fd().try_clone_to_owned().ok()).map(std::net::TcpListener::from);
-        server.borrow_mut().listeners = Rc::new(dups.collect());
+        let dups = |ls: &[TcpListener]| -> Vec<std::net::TcpListener> {
+            ls.iter().filter_map(|l| l.as_fd().try_clone_to_owned().ok()).map(std::net::TcpListener::from).collect()
+        };
+        let mut srv = server.borrow_mut();
+        srv.listeners = Rc::new(dups(&listeners));
+        srv.tls_listeners = Rc::new(dups(&tls_listeners));
     }
     for listener in listeners {
         tokio::task::spawn_local(accept_loop(server.clone(), listener));
