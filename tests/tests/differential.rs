@@ -740,6 +740,36 @@ EXISTS z1 z2 sset
         "SINTERCARD 2 bigset smallset LIMIT 100".into(),
         "SISMEMBER bigset 512".into(),
     ]);
+    // Sorted sets: a listpack up to 128 members of up to 64 bytes (Redis 7.0's defaults),
+    // a skip list past either for good (ZADD's argument count does not decide: 129 times
+    // the same member stay a listpack), and a small one scanned whole.
+    let members = |n: usize, key: &str| {
+        let mut cmd = format!("ZADD {key}");
+        for i in 0..n {
+            cmd.push_str(&format!(" {i} m{i}"));
+        }
+        cmd
+    };
+    t.extend([
+        members(128, "zpack"),
+        "OBJECT ENCODING zpack".into(),
+        "ZADD zpack 1000 one-more".into(),
+        "OBJECT ENCODING zpack".into(),
+        "ZREMRANGEBYRANK zpack 0 126".into(),
+        "OBJECT ENCODING zpack".into(),
+        "ZUNIONSTORE zpackcopy 1 zpack".into(),
+        "OBJECT ENCODING zpackcopy".into(),
+        format!("ZADD zlong 1 {}", "x".repeat(64)),
+        "OBJECT ENCODING zlong".into(),
+        format!("ZADD zlong 2 {}", "y".repeat(65)),
+        "OBJECT ENCODING zlong".into(),
+        format!("ZADD zdup{}", " 1 same".repeat(129)),
+        "OBJECT ENCODING zdup".into(),
+        members(20, "zsmall"),
+        "ZSCAN zsmall 0 COUNT 2".into(),
+        "ZSCAN zsmall 0 MATCH m1* COUNT 1".into(),
+        "DEL zpack zpackcopy zlong zdup zsmall".into(),
+    ]);
     t
 }
 

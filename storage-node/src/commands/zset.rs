@@ -601,6 +601,11 @@ fn zscan(ctx: &mut Ctx) -> Result<(), Error> {
     let mut found = Vec::new();
     let next = match get_zset(&mut ctx.srv.db, &args[1], ctx.now)? {
         None => 0,
+        // A listpack is scanned whole, in its (score) order, as Redis does.
+        Some(z) if z.is_packed() => {
+            found.extend(z.iter().filter(|(m, _)| key_matches(pattern, m)).map(|(m, s)| (m.to_vec(), s)));
+            0
+        }
         Some(z) => z.scan(cursor, count, |m, s| {
             if key_matches(pattern, m) {
                 found.push((m.to_vec(), s));

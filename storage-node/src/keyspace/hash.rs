@@ -1,5 +1,5 @@
 //! Hash values: a small linear list (Redis's listpack) that turns into a hash-ordered map once
-//! it passes 128 fields or a field or value longer than 64 bytes, as Redis's defaults do.
+//! it passes 512 fields or a field or value longer than 64 bytes, as Redis 7.0's defaults do.
 
 use super::hashed::HashedMap;
 // Fields and values inline up to 22 bytes, like keys: a short one costs no allocation.

@@ -1,6 +1,10 @@
 //! Sorted-set values: the skip list ordered by (score, member) holds the members; a hash index
 //! finds a member's node in O(1), and a set ordered by member hash gives ZSCAN Redis's
 //! guarantee (the cursor is a position in hash space, as for hashes and sets).
+//! Redis keeps a small sorted set in a listpack and converts it to a skip list for good once
+//! it passes 128 members or holds a member longer than 64 bytes (its defaults). The structure
+//! here is the same at every size; the flag only tracks which encoding Redis would report, and
+//! a small set scans in one call as a listpack does.
 
 use std::collections::BTreeSet;
 
@@ -8,6 +12,10 @@ use hashbrown::HashTable;
 
 use super::hashed::elem_hash;
 use super::skiplist::{LexRange, ScoreRange, SkipList, NIL};
+
+/// Redis 7.0's `zset-max-listpack-entries` and `zset-max-listpack-value` defaults.
+const MAX_PACK_ENTRIES: usize = 128;
+const MAX_PACK_VALUE: usize = 64;
 
 /// Where `ZSetVal::lookup` found a member: its node and score, or the hash to add it with.
 pub enum Lookup {
@@ -23,6 +31,8 @@ pub struct ZSetVal {
     index: HashTable<u32>,
     /// (member hash, node), for ZSCAN and random picks.
     order: BTreeSet<(u64, u32)>,
+    /// Past Redis's listpack limits at some point (never reset, as in Redis).
+    skiplist: bool,
 }
 
 impl PartialEq for ZSetVal {
@@ -44,7 +54,16 @@ impl ZSetVal {
 
     /// OBJECT ENCODING.
     pub fn encoding(&self) -> &'static str {
-        "skiplist"
+        if self.skiplist {
+            "skiplist"
+        } else {
+            "listpack"
+        }
+    }
+
+    /// Whether Redis would hold this set as a listpack (ZSCAN returns it whole).
+    pub fn is_packed(&self) -> bool {
+        !self.skiplist
     }
 
     fn node(&self, m: &[u8], hash: u64) -> Option<u32> {
@@ -78,6 +97,7 @@ impl ZSetVal {
         let list = &self.list;
         self.index.insert_unique(hash, x, |&y| elem_hash(list.elem(y)));
         self.order.insert((hash, x));
+        self.skiplist |= m.len() > MAX_PACK_VALUE || self.list.len() > MAX_PACK_ENTRIES;
     }
 
     /// Sets a member's score; returns the previous score.
@@ -265,6 +285,27 @@ impl ZSetVal {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn encoding_follows_redis_listpack_limits_one_way() {
+        let mut z = ZSetVal::default();
+        for i in 0..128 {
+            z.insert(format!("m{i}").as_bytes(), i as f64);
+        }
+        assert_eq!(z.encoding(), "listpack");
+        z.insert(b"one-more", 0.0);
+        assert_eq!(z.encoding(), "skiplist");
+        // Shrinking does not convert back.
+        while z.len() > 1 {
+            z.pop(1, false);
+        }
+        assert_eq!(z.encoding(), "skiplist");
+        let mut z = ZSetVal::default();
+        z.insert(&[b'x'; 64], 1.0);
+        assert_eq!(z.encoding(), "listpack");
+        z.insert(&[b'x'; 65], 1.0);
+        assert_eq!(z.encoding(), "skiplist");
+    }
 
     #[test]
     fn index_order_and_list_agree_with_a_model() {
