@@ -167,6 +167,29 @@ pub struct NodeConfig {
     pub busy_reply_threshold: u64,
     /// `acllog-max-len`: how many ACL LOG entries are kept.
     pub acllog_max_len: u64,
+    /// `enable-protected-configs` (immutable): `no`, `yes` or `local`; who may CONFIG SET `dir`
+    /// and `dbfilename`.
+    pub enable_protected_configs: String,
+    /// `stop-writes-on-bgsave-error`: writes get -MISCONF after a failed background save.
+    pub stop_writes_on_bgsave_error: bool,
+    /// `replica-read-only` (alias `slave-read-only`).
+    pub replica_read_only: bool,
+    /// `replica-priority` (alias `slave-priority`): shown in INFO, for Sentinel.
+    pub replica_priority: u64,
+    /// `disable-thp` (immutable): transparent huge pages off for the process.
+    pub disable_thp: bool,
+    /// `hash-max-listpack-entries` (alias `hash-max-ziplist-entries`).
+    pub hash_max_listpack_entries: u64,
+    /// `hash-max-listpack-value` (alias `hash-max-ziplist-value`).
+    pub hash_max_listpack_value: u64,
+    /// `set-max-intset-entries`.
+    pub set_max_intset_entries: u64,
+    /// `zset-max-listpack-entries` (alias `zset-max-ziplist-entries`).
+    pub zset_max_listpack_entries: u64,
+    /// `zset-max-listpack-value` (alias `zset-max-ziplist-value`).
+    pub zset_max_listpack_value: u64,
+    /// Directives accepted for redis.conf compatibility whose work does not apply to slotgate (README, "Config directives").
+    pub compat: CompatSettings,
     /// `repl-backlog-size` in bytes.
     pub repl_backlog_size: u64,
     /// `repl-ping-replica-period` in seconds (alias `repl-ping-slave-period`).
@@ -261,6 +284,17 @@ impl Default for NodeConfig {
             databases: 16,
             busy_reply_threshold: 5000,
             acllog_max_len: crate::acl::DEFAULT_LOG_MAX_LEN as u64,
+            enable_protected_configs: "no".into(),
+            stop_writes_on_bgsave_error: true,
+            replica_read_only: true,
+            replica_priority: 100,
+            disable_thp: true,
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            compat: CompatSettings::default(),
             repl_backlog_size: MB,
             repl_ping_replica_period: 10,
             masteruser: None,
@@ -324,5 +358,95 @@ impl NodeConfig {
             return Err("can't set immutable config".into());
         }
         d.set_runtime(self, value)
+    }
+}
+
+/// Settings of directives slotgate accepts, checks and reports (CONFIG GET) as Redis 7.0 does,
+/// but that tune machinery slotgate does not have: the process title, lazy freeing, diskless
+/// replication, incremental fsyncs, rehashing, the slow log, list/stream/HyperLogLog encodings.
+/// Directives whose other values would promise a feature slotgate lacks accept only the value
+/// that matches what it does (see `table.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompatSettings {
+    pub always_show_logo: bool,
+    pub set_proc_title: bool,
+    pub proc_title_template: String,
+    pub rdbcompression: bool,
+    pub rdbchecksum: bool,
+    pub rdb_del_sync_files: bool,
+    pub replica_serve_stale_data: String,
+    pub repl_diskless_sync: bool,
+    pub repl_diskless_sync_delay: u64,
+    pub repl_diskless_sync_max_replicas: u64,
+    pub repl_diskless_load: String,
+    pub repl_disable_tcp_nodelay: bool,
+    pub lazyfree_lazy_eviction: bool,
+    pub lazyfree_lazy_expire: bool,
+    pub lazyfree_lazy_server_del: bool,
+    pub lazyfree_lazy_user_del: bool,
+    pub lazyfree_lazy_user_flush: bool,
+    pub replica_lazy_flush: bool,
+    pub oom_score_adj: String,
+    pub oom_score_adj_values: String,
+    pub no_appendfsync_on_rewrite: bool,
+    pub aof_use_rdb_preamble: bool,
+    pub aof_timestamp_enabled: String,
+    pub aof_rewrite_incremental_fsync: bool,
+    pub rdb_save_incremental_fsync: bool,
+    pub slowlog_log_slower_than: u64,
+    pub slowlog_max_len: u64,
+    pub latency_monitor_threshold: String,
+    pub notify_keyspace_events: String,
+    pub list_max_listpack_size: u64,
+    pub list_compress_depth: u64,
+    pub hll_sparse_max_bytes: u64,
+    pub stream_node_max_bytes: u64,
+    pub stream_node_max_entries: u64,
+    pub activerehashing: bool,
+    pub dynamic_hz: bool,
+    pub jemalloc_bg_thread: bool,
+}
+
+impl Default for CompatSettings {
+    fn default() -> Self {
+        CompatSettings {
+            always_show_logo: false,
+            set_proc_title: true,
+            proc_title_template: "{title} {listen-addr} {server-mode}".into(),
+            rdbcompression: true,
+            rdbchecksum: true,
+            rdb_del_sync_files: false,
+            replica_serve_stale_data: "yes".into(),
+            repl_diskless_sync: true,
+            repl_diskless_sync_delay: 5,
+            repl_diskless_sync_max_replicas: 0,
+            repl_diskless_load: "disabled".into(),
+            repl_disable_tcp_nodelay: false,
+            lazyfree_lazy_eviction: false,
+            lazyfree_lazy_expire: false,
+            lazyfree_lazy_server_del: false,
+            lazyfree_lazy_user_del: false,
+            lazyfree_lazy_user_flush: false,
+            replica_lazy_flush: false,
+            oom_score_adj: "no".into(),
+            oom_score_adj_values: "0 200 800".into(),
+            no_appendfsync_on_rewrite: false,
+            aof_use_rdb_preamble: true,
+            aof_timestamp_enabled: "no".into(),
+            aof_rewrite_incremental_fsync: true,
+            rdb_save_incremental_fsync: true,
+            slowlog_log_slower_than: 10000,
+            slowlog_max_len: 128,
+            latency_monitor_threshold: "0".into(),
+            notify_keyspace_events: String::new(),
+            list_max_listpack_size: (-2i64) as u64,
+            list_compress_depth: 0,
+            hll_sparse_max_bytes: 3000,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
+            activerehashing: true,
+            dynamic_hz: true,
+            jemalloc_bg_thread: true,
+        }
     }
 }

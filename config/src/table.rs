@@ -146,6 +146,100 @@ macro_rules! enumeration {
     };
 }
 
+macro_rules! compat_bool {
+    ($field:ident) => {
+        Kind::Bool { get: |c| c.compat.$field, set: |c, v| c.compat.$field = v }
+    };
+}
+
+macro_rules! compat_num {
+    ($min:expr, $max:expr, $mem:expr, $field:ident) => {
+        Kind::Num {
+            min: $min,
+            max: $max,
+            signed: true,
+            memory: $mem,
+            get: |c| c.compat.$field,
+            set: |c, v| c.compat.$field = v,
+        }
+    };
+}
+
+macro_rules! compat_str {
+    ($field:ident, $check:expr) => {
+        Kind::Str {
+            get: |c| c.compat.$field.clone(),
+            set: |c, v| c.compat.$field = v.to_ascii_lowercase(),
+            check: $check,
+            empty_is_null: false,
+        }
+    };
+}
+
+/// Accepts only `want` (as Redis compares it), for a directive whose other values would ask
+/// for a feature slotgate does not have.
+fn only(v: &str, want: &str, why: &str) -> Result<(), String> {
+    if v.eq_ignore_ascii_case(want) {
+        Ok(())
+    } else {
+        Err(format!("only '{want}' is supported: {why}"))
+    }
+}
+
+fn check_serve_stale(v: &str) -> Result<(), String> {
+    only(v, "yes", "a replica always serves its data while its master link is down")
+}
+
+fn check_aof_timestamp(v: &str) -> Result<(), String> {
+    only(v, "no", "slotgate writes no timestamp annotations into the AOF")
+}
+
+fn check_oom_score_adj(v: &str) -> Result<(), String> {
+    only(v, "no", "slotgate does not set its OOM score")
+}
+
+fn check_latency_threshold(v: &str) -> Result<(), String> {
+    only(v, "0", "slotgate has no latency monitor")
+}
+
+fn check_notify(v: &str) -> Result<(), String> {
+    only(v, "", "slotgate sends no keyspace notifications")
+}
+
+fn check_oom_values(v: &str) -> Result<(), String> {
+    let vals: Vec<&str> = v.split_whitespace().collect();
+    let ok = vals.len() == 3 && vals.iter().all(|x| x.parse::<i32>().is_ok_and(|n| (-2000..=2000).contains(&n)));
+    if ok {
+        Ok(())
+    } else {
+        Err("Invalid oom-score-adj-values".into())
+    }
+}
+
+fn check_yes_no_local(v: &str) -> Result<(), String> {
+    if ["no", "yes", "local"].iter().any(|n| n.eq_ignore_ascii_case(v)) {
+        Ok(())
+    } else {
+        Err("argument(s) must be one of the following: no, yes, local".into())
+    }
+}
+
+fn check_diskless_load(v: &str) -> Result<(), String> {
+    if ["disabled", "on-empty-db", "swapdb"].iter().any(|n| n.eq_ignore_ascii_case(v)) {
+        Ok(())
+    } else {
+        Err("argument(s) must be one of the following: disabled, on-empty-db, swapdb".into())
+    }
+}
+
+fn check_proc_title(v: &str) -> Result<(), String> {
+    if v.contains("{title}") {
+        Ok(())
+    } else {
+        Err("format is invalid or missing the {title} placeholder".into())
+    }
+}
+
 /// All directives, in CONFIG GET / names() order.
 pub(crate) static TABLE: &[Directive] = &[
     d!("port", num!(0, 65535, true, false, |c| c.port.into(), |c, v| c.port = v as u16)),
@@ -286,6 +380,101 @@ pub(crate) static TABLE: &[Directive] = &[
     d!("tls-cluster", boolean!(tls_cluster)),
     d!("tls-replication", boolean!(tls_replication)),
     d!("acllog-max-len", num!(0, LLONG_MAX, true, false, |c| c.acllog_max_len, |c, v| c.acllog_max_len = v)),
+    d!(
+        "enable-protected-configs",
+        "",
+        true,
+        Kind::Str {
+            get: |c| c.enable_protected_configs.clone(),
+            set: |c, v| c.enable_protected_configs = v.to_ascii_lowercase(),
+            check: check_yes_no_local,
+            empty_is_null: false,
+        }
+    ),
+    d!("stop-writes-on-bgsave-error", boolean!(stop_writes_on_bgsave_error)),
+    d!("rdbchecksum", "", true, compat_bool!(rdbchecksum)),
+    d!("replica-read-only", "slave-read-only", false, boolean!(replica_read_only)),
+    d!(
+        "replica-priority",
+        "slave-priority",
+        false,
+        num!(0, INT_MAX, true, false, |c| c.replica_priority, |c, v| c.replica_priority = v)
+    ),
+    d!("disable-thp", "", true, boolean!(disable_thp)),
+    d!(
+        "hash-max-listpack-entries",
+        "hash-max-ziplist-entries",
+        false,
+        num!(0, LLONG_MAX, false, false, |c| c.hash_max_listpack_entries, |c, v| c.hash_max_listpack_entries = v)
+    ),
+    d!(
+        "hash-max-listpack-value",
+        "hash-max-ziplist-value",
+        false,
+        num!(0, LLONG_MAX, false, true, |c| c.hash_max_listpack_value, |c, v| c.hash_max_listpack_value = v)
+    ),
+    d!(
+        "set-max-intset-entries",
+        num!(0, LLONG_MAX, false, false, |c| c.set_max_intset_entries, |c, v| c.set_max_intset_entries = v)
+    ),
+    d!(
+        "zset-max-listpack-entries",
+        "zset-max-ziplist-entries",
+        false,
+        num!(0, LLONG_MAX, false, false, |c| c.zset_max_listpack_entries, |c, v| c.zset_max_listpack_entries = v)
+    ),
+    d!(
+        "zset-max-listpack-value",
+        "zset-max-ziplist-value",
+        false,
+        num!(0, LLONG_MAX, false, true, |c| c.zset_max_listpack_value, |c, v| c.zset_max_listpack_value = v)
+    ),
+    d!("always-show-logo", "", true, compat_bool!(always_show_logo)),
+    d!("set-proc-title", "", true, compat_bool!(set_proc_title)),
+    d!("proc-title-template", compat_str!(proc_title_template, check_proc_title)),
+    d!("rdbcompression", compat_bool!(rdbcompression)),
+    d!("rdb-del-sync-files", compat_bool!(rdb_del_sync_files)),
+    d!(
+        "replica-serve-stale-data",
+        "slave-serve-stale-data",
+        false,
+        compat_str!(replica_serve_stale_data, check_serve_stale)
+    ),
+    d!("repl-diskless-sync", compat_bool!(repl_diskless_sync)),
+    d!("repl-diskless-sync-delay", compat_num!(0, INT_MAX, false, repl_diskless_sync_delay)),
+    d!("repl-diskless-sync-max-replicas", compat_num!(0, INT_MAX, false, repl_diskless_sync_max_replicas)),
+    d!("repl-diskless-load", compat_str!(repl_diskless_load, check_diskless_load)),
+    d!("repl-disable-tcp-nodelay", compat_bool!(repl_disable_tcp_nodelay)),
+    d!("lazyfree-lazy-eviction", compat_bool!(lazyfree_lazy_eviction)),
+    d!("lazyfree-lazy-expire", compat_bool!(lazyfree_lazy_expire)),
+    d!("lazyfree-lazy-server-del", compat_bool!(lazyfree_lazy_server_del)),
+    d!("lazyfree-lazy-user-del", compat_bool!(lazyfree_lazy_user_del)),
+    d!("lazyfree-lazy-user-flush", compat_bool!(lazyfree_lazy_user_flush)),
+    d!("replica-lazy-flush", "slave-lazy-flush", false, compat_bool!(replica_lazy_flush)),
+    d!("oom-score-adj", compat_str!(oom_score_adj, check_oom_score_adj)),
+    d!("oom-score-adj-values", compat_str!(oom_score_adj_values, check_oom_values)),
+    d!("no-appendfsync-on-rewrite", compat_bool!(no_appendfsync_on_rewrite)),
+    d!("aof-use-rdb-preamble", compat_bool!(aof_use_rdb_preamble)),
+    d!("aof-timestamp-enabled", compat_str!(aof_timestamp_enabled, check_aof_timestamp)),
+    d!("aof-rewrite-incremental-fsync", compat_bool!(aof_rewrite_incremental_fsync)),
+    d!("rdb-save-incremental-fsync", compat_bool!(rdb_save_incremental_fsync)),
+    d!("slowlog-log-slower-than", compat_num!(-1, LLONG_MAX, false, slowlog_log_slower_than)),
+    d!("slowlog-max-len", compat_num!(0, LLONG_MAX, false, slowlog_max_len)),
+    d!("latency-monitor-threshold", compat_str!(latency_monitor_threshold, check_latency_threshold)),
+    d!("notify-keyspace-events", compat_str!(notify_keyspace_events, check_notify)),
+    d!(
+        "list-max-listpack-size",
+        "list-max-ziplist-size",
+        false,
+        compat_num!(i32::MIN as i128, INT_MAX, false, list_max_listpack_size)
+    ),
+    d!("list-compress-depth", compat_num!(0, INT_MAX, false, list_compress_depth)),
+    d!("hll-sparse-max-bytes", compat_num!(0, LLONG_MAX, true, hll_sparse_max_bytes)),
+    d!("stream-node-max-bytes", compat_num!(0, LLONG_MAX, true, stream_node_max_bytes)),
+    d!("stream-node-max-entries", compat_num!(0, LLONG_MAX, false, stream_node_max_entries)),
+    d!("activerehashing", compat_bool!(activerehashing)),
+    d!("dynamic-hz", compat_bool!(dynamic_hz)),
+    d!("jemalloc-bg-thread", compat_bool!(jemalloc_bg_thread)),
 ];
 
 /// Canonical names of `TABLE`, same order.
@@ -355,6 +544,53 @@ pub(crate) static NAMES: &[&str] = &[
     "tls-cluster",
     "tls-replication",
     "acllog-max-len",
+    "enable-protected-configs",
+    "stop-writes-on-bgsave-error",
+    "rdbchecksum",
+    "replica-read-only",
+    "replica-priority",
+    "disable-thp",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "set-max-intset-entries",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "always-show-logo",
+    "set-proc-title",
+    "proc-title-template",
+    "rdbcompression",
+    "rdb-del-sync-files",
+    "replica-serve-stale-data",
+    "repl-diskless-sync",
+    "repl-diskless-sync-delay",
+    "repl-diskless-sync-max-replicas",
+    "repl-diskless-load",
+    "repl-disable-tcp-nodelay",
+    "lazyfree-lazy-eviction",
+    "lazyfree-lazy-expire",
+    "lazyfree-lazy-server-del",
+    "lazyfree-lazy-user-del",
+    "lazyfree-lazy-user-flush",
+    "replica-lazy-flush",
+    "oom-score-adj",
+    "oom-score-adj-values",
+    "no-appendfsync-on-rewrite",
+    "aof-use-rdb-preamble",
+    "aof-timestamp-enabled",
+    "aof-rewrite-incremental-fsync",
+    "rdb-save-incremental-fsync",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
+    "latency-monitor-threshold",
+    "notify-keyspace-events",
+    "list-max-listpack-size",
+    "list-compress-depth",
+    "hll-sparse-max-bytes",
+    "stream-node-max-bytes",
+    "stream-node-max-entries",
+    "activerehashing",
+    "dynamic-hz",
+    "jemalloc-bg-thread",
 ];
 
 /// Finds a directive by name or alias, case-insensitively.

@@ -170,6 +170,53 @@ fn every_directive_round_trips() {
         ("tls-ciphersuites", "TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384"),
         ("tls-cluster", "yes", "yes"),
         ("tls-replication", "yes", "yes"),
+        ("enable-protected-configs", "LOCAL", "local"),
+        ("stop-writes-on-bgsave-error", "no", "no"),
+        ("rdbchecksum", "no", "no"),
+        ("replica-read-only", "no", "no"),
+        ("replica-priority", "0", "0"),
+        ("disable-thp", "no", "no"),
+        ("hash-max-listpack-entries", "100", "100"),
+        ("hash-max-listpack-value", "1kb", "1024"),
+        ("set-max-intset-entries", "10", "10"),
+        ("zset-max-listpack-entries", "7", "7"),
+        ("zset-max-listpack-value", "32", "32"),
+        ("always-show-logo", "yes", "yes"),
+        ("set-proc-title", "no", "no"),
+        ("proc-title-template", "{title} x", "{title} x"),
+        ("rdbcompression", "no", "no"),
+        ("rdb-del-sync-files", "yes", "yes"),
+        ("replica-serve-stale-data", "YES", "yes"),
+        ("repl-diskless-sync", "no", "no"),
+        ("repl-diskless-sync-delay", "0", "0"),
+        ("repl-diskless-sync-max-replicas", "2", "2"),
+        ("repl-diskless-load", "SWAPDB", "swapdb"),
+        ("repl-disable-tcp-nodelay", "yes", "yes"),
+        ("lazyfree-lazy-eviction", "yes", "yes"),
+        ("lazyfree-lazy-expire", "yes", "yes"),
+        ("lazyfree-lazy-server-del", "yes", "yes"),
+        ("lazyfree-lazy-user-del", "yes", "yes"),
+        ("lazyfree-lazy-user-flush", "yes", "yes"),
+        ("replica-lazy-flush", "yes", "yes"),
+        ("oom-score-adj", "no", "no"),
+        ("oom-score-adj-values", "0 100 -2000", "0 100 -2000"),
+        ("no-appendfsync-on-rewrite", "yes", "yes"),
+        ("aof-use-rdb-preamble", "no", "no"),
+        ("aof-timestamp-enabled", "no", "no"),
+        ("aof-rewrite-incremental-fsync", "no", "no"),
+        ("rdb-save-incremental-fsync", "no", "no"),
+        ("slowlog-log-slower-than", "-1", "-1"),
+        ("slowlog-max-len", "1000", "1000"),
+        ("latency-monitor-threshold", "0", "0"),
+        ("notify-keyspace-events", "", ""),
+        ("list-max-listpack-size", "-5", "-5"),
+        ("list-compress-depth", "2", "2"),
+        ("hll-sparse-max-bytes", "1kb", "1024"),
+        ("stream-node-max-bytes", "8kb", "8192"),
+        ("stream-node-max-entries", "50", "50"),
+        ("activerehashing", "no", "no"),
+        ("dynamic-hz", "no", "no"),
+        ("jemalloc-bg-thread", "no", "no"),
     ];
     let mut covered: Vec<&str> = Vec::new();
     for &(name, input, shown) in cases {
@@ -194,6 +241,28 @@ fn every_directive_round_trips() {
     for name in NodeConfig::names() {
         assert!(covered.contains(name), "no round-trip case for {name}");
     }
+}
+
+#[test]
+fn directives_for_features_slotgate_lacks_take_only_what_it_does() {
+    let mut c = NodeConfig::default();
+    let one = |v: &str| vec![v.to_string()];
+    for (name, value) in [
+        ("notify-keyspace-events", "KEA"),
+        ("latency-monitor-threshold", "100"),
+        ("aof-timestamp-enabled", "yes"),
+        ("oom-score-adj", "relative"),
+        ("replica-serve-stale-data", "no"),
+    ] {
+        let e = c.apply(name, &[value.to_string()]).unwrap_err();
+        assert!(e.starts_with("only '"), "{name} {value}: {e}");
+    }
+    assert_eq!(c.apply("oom-score-adj-values", &one("0 200 3000")), Err("Invalid oom-score-adj-values".into()));
+    assert_eq!(
+        c.apply("proc-title-template", &one("{server-mode}")).unwrap_err(),
+        "format is invalid or missing the {title} placeholder"
+    );
+    assert_eq!(c, NodeConfig::default(), "a refused value changes nothing");
 }
 
 #[test]

@@ -35,6 +35,8 @@ pub(crate) fn apply_directive(
     if !d.is_multi() {
         return match args {
             [v] => d.set_single(cfg, v),
+            // Its three values may come as three arguments, as in redis.conf.
+            [_, _, _] if d.name == "oom-score-adj-values" => d.set_single(cfg, &args.join(" ")),
             _ => Err("wrong number of arguments".into()),
         };
     }
@@ -74,7 +76,8 @@ impl Directive {
                 if val < *min || val > *max {
                     return Err(format!("argument must be between {min} and {max} inclusive"));
                 }
-                // In range, hence non-negative and within u64.
+                // In range, hence within u64, or a negative i64 kept in its two's complement
+                // (shown signed, below).
                 set(cfg, val as u64);
             }
             Kind::Str { set, check, .. } => {
@@ -127,6 +130,7 @@ impl Directive {
     pub(crate) fn get(&self, cfg: &NodeConfig) -> String {
         match &self.kind {
             Kind::Bool { get, .. } => yes_no(get(cfg)).into(),
+            Kind::Num { get, min, .. } if *min < 0 => (get(cfg) as i64).to_string(),
             Kind::Num { get, .. } => get(cfg).to_string(),
             Kind::Str { get, .. } => get(cfg),
             Kind::Enum { names, get, .. } => names[get(cfg)].into(),

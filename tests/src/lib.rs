@@ -93,6 +93,11 @@ impl Server {
         Self::start_with(&binary("slotgate-node"), Some(config), args)
     }
 
+    /// Starts `redis-server` with a config file, as `node_with_config` does.
+    pub fn redis_with_config(config: &Path, args: &[&str]) -> Server {
+        Self::start_with(Path::new("redis-server"), Some(config), args)
+    }
+
     /// Starts `slotgate-node` working in `dir`, which is kept when the server goes (so a test
     /// can start it again on the same files).
     pub fn node_in(dir: &Path, args: &[&str]) -> Server {

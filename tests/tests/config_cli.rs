@@ -175,3 +175,113 @@ fn quoted_values_with_escapes() {
     c.roundtrip(&req(&["GET", "k"]), "$1\r\nv\r\n");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every directive slotgate added for Debian's stock redis.conf, as CONFIG GET names them.
+const STOCK_DIRECTIVES: &[&str] = &[
+    "always-show-logo",
+    "set-proc-title",
+    "proc-title-template",
+    "stop-writes-on-bgsave-error",
+    "rdbcompression",
+    "rdbchecksum",
+    "rdb-del-sync-files",
+    "replica-serve-stale-data",
+    "replica-read-only",
+    "repl-diskless-sync",
+    "repl-diskless-sync-delay",
+    "repl-diskless-sync-max-replicas",
+    "repl-diskless-load",
+    "repl-disable-tcp-nodelay",
+    "replica-priority",
+    "lazyfree-lazy-eviction",
+    "lazyfree-lazy-expire",
+    "lazyfree-lazy-server-del",
+    "replica-lazy-flush",
+    "lazyfree-lazy-user-del",
+    "lazyfree-lazy-user-flush",
+    "oom-score-adj",
+    "oom-score-adj-values",
+    "disable-thp",
+    "no-appendfsync-on-rewrite",
+    "aof-use-rdb-preamble",
+    "aof-timestamp-enabled",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
+    "latency-monitor-threshold",
+    "notify-keyspace-events",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "list-max-listpack-size",
+    "list-compress-depth",
+    "set-max-intset-entries",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "hll-sparse-max-bytes",
+    "stream-node-max-bytes",
+    "stream-node-max-entries",
+    "activerehashing",
+    "dynamic-hz",
+    "aof-rewrite-incremental-fsync",
+    "rdb-save-incremental-fsync",
+    "jemalloc-bg-thread",
+];
+
+#[test]
+fn debians_stock_redis_conf_starts_a_node_that_reports_it_as_redis_does() {
+    if !slotgate_tests::require_tool("redis-server") {
+        return;
+    }
+    let stock = Path::new("/etc/redis/redis.conf");
+    assert!(stock.exists(), "the redis-server package installs {}", stock.display());
+    // The file's service settings (log file, pid file, daemonizing) are the package's own.
+    let local = ["--logfile", "", "--pidfile", "", "--daemonize", "no"];
+    let node = slotgate_tests::Server::node_with_config(stock, &local);
+    let redis = slotgate_tests::Server::redis_with_config(stock, &local);
+    let (mut a, mut b) = (node.conn(), redis.conn());
+    for name in STOCK_DIRECTIVES.iter().chain(&["hz", "maxmemory-policy", "appendfsync", "save"]) {
+        let got: Vec<String> = redis::cmd("CONFIG").arg("GET").arg(name).query(&mut a).unwrap();
+        let want: Vec<String> = redis::cmd("CONFIG").arg("GET").arg(name).query(&mut b).unwrap();
+        assert_eq!(got, want, "CONFIG GET {name}");
+    }
+    // Defaults too, without any file.
+    let node = slotgate_tests::Server::node(&[]);
+    let redis = slotgate_tests::Server::redis(&[]);
+    let (mut a, mut b) = (node.conn(), redis.conn());
+    for name in STOCK_DIRECTIVES {
+        let got: Vec<String> = redis::cmd("CONFIG").arg("GET").arg(name).query(&mut a).unwrap();
+        let want: Vec<String> = redis::cmd("CONFIG").arg("GET").arg(name).query(&mut b).unwrap();
+        assert_eq!(got, want, "default of {name}");
+    }
+}
+
+#[test]
+fn directives_asking_for_missing_features_are_refused_with_the_line() {
+    let dir = scratch_dir("cfg-missing");
+    for (line, why) in [
+        ("notify-keyspace-events KEA", "slotgate sends no keyspace notifications"),
+        ("latency-monitor-threshold 100", "slotgate has no latency monitor"),
+    ] {
+        let conf = write_conf(&dir, "missing.conf", &format!("port 0\n{line}\n"));
+        let out = run_to_exit(&[conf.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "{line}: {text}");
+        assert!(text.contains("missing.conf:2") && text.contains(why), "{line}: {text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn disable_thp_turns_transparent_huge_pages_off_for_the_node() {
+    let thp = |pid: u32| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status.lines().find_map(|l| l.strip_prefix("THP_enabled:").map(|v| v.trim().to_string()))
+    };
+    if thp(std::process::id()).is_none() {
+        println!("skipped: this kernel does not report THP_enabled in /proc");
+        return;
+    }
+    let on = slotgate_tests::Server::node(&[]);
+    assert_eq!(thp(on.pid()).as_deref(), Some("0"), "disable-thp defaults to yes");
+    let off = slotgate_tests::Server::node(&["--disable-thp", "no"]);
+    assert_eq!(thp(off.pid()).as_deref(), Some("1"));
+}

@@ -769,6 +769,27 @@ EXISTS z1 z2 sset
         "ZSCAN zsmall 0 COUNT 2".into(),
         "ZSCAN zsmall 0 MATCH m1* COUNT 1".into(),
         "DEL zpack zpackcopy zlong zdup zsmall".into(),
+        // The thresholds are settings: lowered, the next insert converts.
+        "CONFIG SET zset-max-listpack-entries 4 hash-max-listpack-entries 2 set-max-intset-entries 2".into(),
+        "ZADD zt 1 a 2 b 3 c 4 d".into(),
+        "OBJECT ENCODING zt".into(),
+        "ZADD zt 5 e".into(),
+        "OBJECT ENCODING zt".into(),
+        "CONFIG SET zset-max-listpack-value 3".into(),
+        "ZADD zv 1 abc".into(),
+        "OBJECT ENCODING zv".into(),
+        "ZADD zv 1 abcd".into(),
+        "OBJECT ENCODING zv".into(),
+        "HSET ht a 1 b 2".into(),
+        "OBJECT ENCODING ht".into(),
+        "HSET ht c 3".into(),
+        "OBJECT ENCODING ht".into(),
+        "SADD st 1 2".into(),
+        "OBJECT ENCODING st".into(),
+        "SADD st 3".into(),
+        "OBJECT ENCODING st".into(),
+        "CONFIG SET zset-max-listpack-entries 128 zset-max-listpack-value 64 hash-max-listpack-entries 512 set-max-intset-entries 512".into(),
+        "DEL zt zv ht st".into(),
     ]);
     t
 }

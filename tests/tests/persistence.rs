@@ -569,3 +569,37 @@ fn write_load_counts_acknowledgements() {
     assert_eq!(acked.len(), 50);
     assert!(missing_writes(&mut node.conn(), &acked, false).is_empty());
 }
+
+#[test]
+fn a_failed_background_save_stops_writes_as_redis_does() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    // `dir` is a protected config: CONFIG SET takes it only when enabled.
+    for server in [Server::node(&[]), Server::redis(&[])] {
+        let e = q::<String>(&mut server.conn(), &["CONFIG", "SET", "dir", "/tmp"]).unwrap_err();
+        assert!(e.to_string().contains("can't set protected config"), "{e}");
+    }
+    let args = ["--save", "3600 1", "--enable-protected-configs", "local"];
+    for server in [Server::node(&args), Server::redis(&args)] {
+        let mut c = server.conn();
+        assert_eq!(q::<String>(&mut c, &["SET", "a", "1"]).unwrap(), "OK");
+        // The save directory disappears: the next background save fails.
+        let gone = server.dir.join("gone");
+        std::fs::create_dir(&gone).unwrap();
+        assert_eq!(q::<String>(&mut c, &["CONFIG", "SET", "dir", gone.to_str().unwrap()]).unwrap(), "OK");
+        std::fs::remove_dir(&gone).unwrap();
+        let _ = q::<String>(&mut c, &["BGSAVE"]);
+        assert!(
+            wait_until(Duration::from_secs(10), || info_field(&mut c, "rdb_last_bgsave_status") == "err"),
+            "the background save did not fail"
+        );
+        let e = q::<String>(&mut c, &["SET", "a", "2"]).unwrap_err();
+        assert_eq!(e.code(), Some("MISCONF"), "{e}");
+        assert!(e.to_string().contains("stop-writes-on-bgsave-error option"), "{e}");
+        assert_eq!(q::<String>(&mut c, &["PING"]).unwrap_err().code(), Some("MISCONF"));
+        assert_eq!(q::<String>(&mut c, &["GET", "a"]).unwrap(), "1", "reads go on");
+        assert_eq!(q::<String>(&mut c, &["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"]).unwrap(), "OK");
+        assert_eq!(q::<String>(&mut c, &["SET", "a", "3"]).unwrap(), "OK");
+    }
+}

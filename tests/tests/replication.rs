@@ -68,6 +68,24 @@ fn full_sync_then_partial_resync_after_a_link_drop() {
 }
 
 #[test]
+fn replica_read_only_and_priority_follow_the_config() {
+    let master = Server::node(&[]);
+    let replica = Server::node(&["--replica-priority", "7"]);
+    let mut r = replica.conn();
+    let _: String = q(&mut r, &["REPLICAOF", "127.0.0.1", &master.port.to_string()]).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || link_up(replica.port)), "the replica never synced");
+    let e = q::<String>(&mut r, &["SET", "local", "1"]).unwrap_err();
+    assert_eq!(e.code(), Some("READONLY"), "{e}");
+    assert_eq!(info_field(replica.port, "replication", "slave_read_only").as_deref(), Some("1"));
+    assert_eq!(info_field(replica.port, "replication", "slave_priority").as_deref(), Some("7"));
+    // A writable replica (Redis's replica-read-only no) keeps a local write.
+    let _: String = q(&mut r, &["CONFIG", "SET", "replica-read-only", "no"]).unwrap();
+    assert_eq!(q::<String>(&mut r, &["SET", "local", "1"]).unwrap(), "OK");
+    assert_eq!(q::<String>(&mut r, &["GET", "local"]).unwrap(), "1");
+    assert_eq!(info_field(replica.port, "replication", "slave_read_only").as_deref(), Some("0"));
+}
+
+#[test]
 fn replicates_to_and_from_redis_server() {
     if !require_tool("redis-server") {
         return;

@@ -93,6 +93,9 @@ impl Error {
     }
 }
 
+/// Redis's reply to writes while the last background save failed.
+const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
 /// Shorthand for a custom error reply.
 pub fn err<T>(msg: impl Into<String>) -> Result<T, Error> {
     Err(Error::Msg(msg.into()))
@@ -283,8 +286,14 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
         srv.paused_clients.push(client.id);
         return;
     }
-    if srv.repl.master.is_some() && spec.has(flags::WRITE) && !client.is_master {
+    if srv.repl.master.is_some() && srv.config.replica_read_only && spec.has(flags::WRITE) && !client.is_master {
         return reject(srv, client, out, "READONLY You can't write against a read only replica.");
+    }
+    // A failed background save stops writes (and PING) while saving is configured, as in Redis.
+    let disk_error =
+        srv.config.stop_writes_on_bgsave_error && !srv.config.save.is_empty() && !srv.persist.last_bgsave_ok;
+    if disk_error && (spec.has(flags::WRITE) || spec.name == "ping") && !client.is_master {
+        return reject(srv, client, out, MISCONF);
     }
     let min_replicas = srv.config.min_replicas_to_write as usize;
     if min_replicas > 0 && spec.has(flags::WRITE) && !client.is_master && srv.repl.master.is_none() {

@@ -63,6 +63,19 @@ fn config_get(ctx: &mut Ctx) -> Result<(), Error> {
     Ok(())
 }
 
+/// Settings that move where the node writes its files: CONFIG SET takes them only under
+/// `enable-protected-configs` (Redis 7.0's PROTECTED_CONFIG).
+const PROTECTED: &[&str] = &["dir", "dbfilename"];
+
+/// `enable-protected-configs yes`, or `local` for a client on a loopback address.
+fn protected_allowed(config: &NodeConfig, peer: &str) -> bool {
+    match config.enable_protected_configs.as_str() {
+        "yes" => true,
+        "local" => peer.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().to_canonical().is_loopback()),
+        _ => false,
+    }
+}
+
 fn config_set(ctx: &mut Ctx) -> Result<(), Error> {
     let args = &ctx.args[2..];
     if !args.len().is_multiple_of(2) {
@@ -79,6 +92,11 @@ fn config_set(ctx: &mut Ctx) -> Result<(), Error> {
         seen.push(name.clone());
         if NodeConfig::names().iter().all(|n| *n != name) && ctx.srv.config.get(&name).is_none() {
             return err(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"));
+        }
+        if PROTECTED.contains(&name.as_str()) && !protected_allowed(&ctx.srv.config, &ctx.client.addr) {
+            return err(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config"
+            ));
         }
         let value = String::from_utf8_lossy(&pair[1]);
         if let Err(e) = next.set(&name, &value) {
@@ -97,6 +115,15 @@ fn config_set(ctx: &mut Ctx) -> Result<(), Error> {
                     "ERR CONFIG SET failed (possibly related to argument '{name}') - Unable to update TLS configuration. Check server logs."
                 ));
             }
+        }
+    }
+    // `dir` is the working directory, where saves and the AOF go: changed at once, as in Redis.
+    if seen.iter().any(|n| n == "dir") && next.dir != ctx.srv.config.dir {
+        if let Err(e) = std::env::set_current_dir(&next.dir) {
+            let why = e.kind().to_string();
+            let why =
+                if e.kind() == std::io::ErrorKind::NotFound { "No such file or directory".to_string() } else { why };
+            return err(format!("ERR CONFIG SET failed (possibly related to argument 'dir') - {why}"));
         }
     }
     if seen.iter().any(|n| n == "requirepass") {

@@ -1,12 +1,10 @@
 //! Hash values: a small linear list (Redis's listpack) that turns into a hash-ordered map once
-//! it passes 512 fields or a field or value longer than 64 bytes, as Redis 7.0's defaults do.
+//! it passes 512 fields or a field or value longer than 64 bytes, as Redis 7.0's defaults do
+//! (`hash-max-listpack-entries`, `hash-max-listpack-value`).
 
 use super::hashed::HashedMap;
 // Fields and values inline up to 22 bytes, like keys: a short one costs no allocation.
 use super::keybuf::KeyBuf as Elem;
-
-const MAX_PACK_ENTRIES: usize = 512;
-const MAX_PACK_VALUE: usize = 64;
 
 /// A hash value.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +69,7 @@ impl HashVal {
 
     fn maybe_convert(&mut self, longest: usize) {
         if let HashVal::Pack(v) = self {
-            if v.len() > MAX_PACK_ENTRIES || longest > MAX_PACK_VALUE {
+            if v.len() > super::limits::hash_entries() || longest > super::limits::hash_value() {
                 let mut m = HashedMap::default();
                 for (f, val) in v.drain(..) {
                     m.insert(&f, val);

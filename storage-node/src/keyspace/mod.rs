@@ -9,6 +9,7 @@ pub mod evict;
 pub mod hash;
 pub mod hashed;
 pub mod keybuf;
+pub mod limits;
 pub mod rdbconv;
 pub mod set;
 pub mod skiplist;

@@ -1,10 +1,8 @@
 //! Set values: a sorted integer array (Redis's intset) while every member is an integer and
-//! there are at most 512 of them, else a hash-ordered map.
+//! there are at most 512 of them (`set-max-intset-entries`), else a hash-ordered map.
 
 use super::hashed::HashedMap;
 use super::value::canonical_int;
-
-const MAX_INTSET_ENTRIES: usize = 512;
 
 /// A set value.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,7 +65,7 @@ impl SetVal {
             if let Some(n) = canonical_int(m) {
                 match v.binary_search(&n) {
                     Ok(_) => return false,
-                    Err(i) if v.len() < MAX_INTSET_ENTRIES => {
+                    Err(i) if v.len() < super::limits::set_intset_entries() => {
                         v.insert(i, n);
                         return true;
                     }

@@ -2,7 +2,8 @@
 //! finds a member's node in O(1), and a set ordered by member hash gives ZSCAN Redis's
 //! guarantee (the cursor is a position in hash space, as for hashes and sets).
 //! Redis keeps a small sorted set in a listpack and converts it to a skip list for good once
-//! it passes 128 members or holds a member longer than 64 bytes (its defaults). The structure
+//! it passes 128 members or holds a member longer than 64 bytes (its defaults,
+//! `zset-max-listpack-*`). The structure
 //! here is the same at every size; the flag only tracks which encoding Redis would report, and
 //! a small set scans in one call as a listpack does.
 
@@ -12,10 +13,6 @@ use hashbrown::HashTable;
 
 use super::hashed::elem_hash;
 use super::skiplist::{LexRange, ScoreRange, SkipList, NIL};
-
-/// Redis 7.0's `zset-max-listpack-entries` and `zset-max-listpack-value` defaults.
-const MAX_PACK_ENTRIES: usize = 128;
-const MAX_PACK_VALUE: usize = 64;
 
 /// Where `ZSetVal::lookup` found a member: its node and score, or the hash to add it with.
 pub enum Lookup {
@@ -97,7 +94,7 @@ impl ZSetVal {
         let list = &self.list;
         self.index.insert_unique(hash, x, |&y| elem_hash(list.elem(y)));
         self.order.insert((hash, x));
-        self.skiplist |= m.len() > MAX_PACK_VALUE || self.list.len() > MAX_PACK_ENTRIES;
+        self.skiplist |= m.len() > super::limits::zset_value() || self.list.len() > super::limits::zset_entries();
     }
 
     /// Sets a member's score; returns the previous score.

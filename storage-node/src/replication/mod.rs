@@ -337,7 +337,11 @@ pub fn info(srv: &Server) -> String {
                 let down = r.down_since.map_or(-1, |t| t.elapsed().as_secs() as i64);
                 s.push_str(&format!("master_link_down_since_seconds:{down}\r\n"));
             }
-            s.push_str("slave_priority:100\r\nslave_read_only:1\r\nreplica_announced:1\r\n");
+            s.push_str(&format!(
+                "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
+                srv.config.replica_priority,
+                u8::from(srv.config.replica_read_only)
+            ));
         }
         None => s.push_str("role:master\r\n"),
     }

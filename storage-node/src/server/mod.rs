@@ -126,6 +126,7 @@ impl Server {
         evict::seed(seed);
         let mut db = Db::new();
         db.lfu = is_lfu(&config);
+        crate::keyspace::limits::apply(&config);
         let backlog_size = config.repl_backlog_size as usize;
         Server {
             db,
@@ -226,6 +227,7 @@ impl Server {
     /// Applies side effects of a config change made by CONFIG SET.
     pub fn config_changed(&mut self) {
         self.db.lfu = is_lfu(&self.config);
+        crate::keyspace::limits::apply(&self.config);
         self.acl.set_log_max_len(self.config.acllog_max_len as usize);
         if let Some(cl) = self.cluster.as_deref_mut() {
             crate::cluster::announce(cl, &self.config, self.port, self.tls_port);
