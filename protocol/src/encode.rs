@@ -14,21 +14,26 @@ pub enum Proto {
 /// Writes a signed integer in decimal without going through `fmt`.
 pub fn write_int(out: &mut BytesMut, n: i64) {
     let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let neg = n < 0;
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if neg {
+    let end = buf.len();
+    let i = digits_before(&mut buf, end, n.unsigned_abs());
+    if n < 0 {
         out.put_u8(b'-');
     }
     out.put_slice(&buf[i..]);
+}
+
+/// Writes the decimal digits of `n` into `buf` so that they end just before `end`; returns
+/// where they start.
+fn digits_before(buf: &mut [u8], end: usize, mut n: u64) -> usize {
+    let mut i = end;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return i;
+        }
+    }
 }
 
 /// Appends a command as clients send it: a multibulk of bulk strings. The node's replication
@@ -46,19 +51,11 @@ pub fn write_command<A: AsRef<[u8]>>(out: &mut BytesMut, args: &[A]) {
 
 /// `<kind><n>\r\n` in one append: a request has one per argument, so the header is built on
 /// the stack rather than in three appends.
-fn write_header(out: &mut BytesMut, kind: u8, mut n: usize) {
+fn write_header(out: &mut BytesMut, kind: u8, n: usize) {
     let mut buf = [0u8; 24];
-    let mut i = buf.len() - 2;
-    buf[i..].copy_from_slice(b"\r\n");
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    i -= 1;
+    let end = buf.len() - 2;
+    buf[end..].copy_from_slice(b"\r\n");
+    let i = digits_before(&mut buf, end, n as u64) - 1;
     buf[i] = kind;
     out.put_slice(&buf[i..]);
 }
