@@ -169,6 +169,15 @@ macro_rules! compat_str {
     ($field:ident, $check:expr) => {
         Kind::Str {
             get: |c| c.compat.$field.clone(),
+            set: |c, v| c.compat.$field = v,
+            check: $check,
+            empty_is_null: false,
+        }
+    };
+    // An enum-like value, kept as Redis shows it: lowercase.
+    (lower $field:ident, $check:expr) => {
+        Kind::Str {
+            get: |c| c.compat.$field.clone(),
             set: |c, v| c.compat.$field = v.to_ascii_lowercase(),
             check: $check,
             empty_is_null: false,
@@ -438,12 +447,12 @@ pub(crate) static TABLE: &[Directive] = &[
         "replica-serve-stale-data",
         "slave-serve-stale-data",
         false,
-        compat_str!(replica_serve_stale_data, check_serve_stale)
+        compat_str!(lower replica_serve_stale_data, check_serve_stale)
     ),
     d!("repl-diskless-sync", compat_bool!(repl_diskless_sync)),
     d!("repl-diskless-sync-delay", compat_num!(0, INT_MAX, false, repl_diskless_sync_delay)),
     d!("repl-diskless-sync-max-replicas", compat_num!(0, INT_MAX, false, repl_diskless_sync_max_replicas)),
-    d!("repl-diskless-load", compat_str!(repl_diskless_load, check_diskless_load)),
+    d!("repl-diskless-load", compat_str!(lower repl_diskless_load, check_diskless_load)),
     d!("repl-disable-tcp-nodelay", compat_bool!(repl_disable_tcp_nodelay)),
     d!("lazyfree-lazy-eviction", compat_bool!(lazyfree_lazy_eviction)),
     d!("lazyfree-lazy-expire", compat_bool!(lazyfree_lazy_expire)),
@@ -451,11 +460,11 @@ pub(crate) static TABLE: &[Directive] = &[
     d!("lazyfree-lazy-user-del", compat_bool!(lazyfree_lazy_user_del)),
     d!("lazyfree-lazy-user-flush", compat_bool!(lazyfree_lazy_user_flush)),
     d!("replica-lazy-flush", "slave-lazy-flush", false, compat_bool!(replica_lazy_flush)),
-    d!("oom-score-adj", compat_str!(oom_score_adj, check_oom_score_adj)),
+    d!("oom-score-adj", compat_str!(lower oom_score_adj, check_oom_score_adj)),
     d!("oom-score-adj-values", compat_str!(oom_score_adj_values, check_oom_values)),
     d!("no-appendfsync-on-rewrite", compat_bool!(no_appendfsync_on_rewrite)),
     d!("aof-use-rdb-preamble", compat_bool!(aof_use_rdb_preamble)),
-    d!("aof-timestamp-enabled", compat_str!(aof_timestamp_enabled, check_aof_timestamp)),
+    d!("aof-timestamp-enabled", compat_str!(lower aof_timestamp_enabled, check_aof_timestamp)),
     d!("aof-rewrite-incremental-fsync", compat_bool!(aof_rewrite_incremental_fsync)),
     d!("rdb-save-incremental-fsync", compat_bool!(rdb_save_incremental_fsync)),
     d!("slowlog-log-slower-than", compat_num!(-1, LLONG_MAX, false, slowlog_log_slower_than)),

@@ -183,7 +183,7 @@ fn every_directive_round_trips() {
         ("zset-max-listpack-value", "32", "32"),
         ("always-show-logo", "yes", "yes"),
         ("set-proc-title", "no", "no"),
-        ("proc-title-template", "{title} x", "{title} x"),
+        ("proc-title-template", "{title} X", "{title} X"),
         ("rdbcompression", "no", "no"),
         ("rdb-del-sync-files", "yes", "yes"),
         ("replica-serve-stale-data", "YES", "yes"),

@@ -308,7 +308,7 @@ async fn session_loop<S: ClientStream>(
             // Most replies are in once their group's first one is: copied out without the
             // machinery of `finish` (redirects, retries, timeouts).
             let ready = match &p {
-                Pending::Single(InFlight { sent: Sent::Queued(t), .. }) => s.outbox.take_ready(t),
+                Pending::Single(f) => ready_reply(s, f),
                 _ => None,
             };
             match ready {
@@ -927,15 +927,19 @@ async fn resolve(proxy: &Arc<Proxy>, s: &mut Session, p: Pending) -> Bytes {
     }
 }
 
+/// A queued request's reply when it is already in and needs none of `finish`'s machinery
+/// (redirects, retries, timeouts).
+fn ready_reply(s: &mut Session, f: &InFlight) -> Option<Bytes> {
+    match &f.sent {
+        Sent::Queued(t) => s.outbox.take_ready(t),
+        Sent::Alone(..) => None,
+    }
+}
+
 async fn finish_all(proxy: &Arc<Proxy>, s: &mut Session, parts: Vec<InFlight>) -> Vec<Bytes> {
     let mut out = Vec::with_capacity(parts.len());
     for f in parts {
-        // As in the session loop: a reply already in needs none of `finish`'s machinery.
-        let ready = match &f.sent {
-            Sent::Queued(t) => s.outbox.take_ready(t),
-            Sent::Alone(..) => None,
-        };
-        match ready {
+        match ready_reply(s, &f) {
             Some(reply) => out.push(reply),
             None => out.push(finish(proxy, s, f).await),
         }

@@ -16,10 +16,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-/// How long a peer may take to finish a TLS handshake.
 pub mod shared_tls;
 pub use shared_tls::SharedTls;
 
+/// How long a peer may take to finish a TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The node's TLS configurations (cheap to clone; rebuilt whole when a `tls-*` setting changes).
@@ -83,14 +83,8 @@ impl NodeTls {
     /// Finishes the handshake of a client on the TLS port. The session is then shared with a
     /// busy script's hook, which answers the client while the script runs.
     pub async fn accept_client(&self, tcp: TcpStream) -> Result<Stream, String> {
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, TlsAcceptor::from(self.clients.clone()).accept(tcp)).await {
-            Ok(Ok(s)) => {
-                let (tcp, session) = s.into_inner();
-                Ok(Stream::TlsClient(SharedTls::new(tcp, session)))
-            }
-            Ok(Err(e)) => Err(format!("TLS handshake refused: {e}")),
-            Err(_) => Err("TLS handshake timed out".into()),
-        }
+        let (tcp, session) = handshake(TlsAcceptor::from(self.clients.clone()), tcp).await?.into_inner();
+        Ok(Stream::TlsClient(SharedTls::new(tcp, session)))
     }
 
     /// The configuration clients on the TLS port are served with (for handshakes a busy
@@ -101,7 +95,8 @@ impl NodeTls {
 
     /// Finishes the handshake of a node on our cluster bus.
     pub async fn accept_peer(&self, tcp: TcpStream) -> Result<Stream, String> {
-        accept(TlsAcceptor::from(self.bus.clone()), tcp).await
+        let s = handshake(TlsAcceptor::from(self.bus.clone()), tcp).await?;
+        Ok(Stream::Tls(Box::new(s.into())))
     }
 
     /// Starts TLS on a connection we opened to `host`.
@@ -127,9 +122,13 @@ impl NodeTls {
     }
 }
 
-async fn accept(acceptor: TlsAcceptor, tcp: TcpStream) -> Result<Stream, String> {
+/// The server side of a handshake, bounded in time.
+async fn handshake(
+    acceptor: TlsAcceptor,
+    tcp: TcpStream,
+) -> Result<tokio_rustls::server::TlsStream<TcpStream>, String> {
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-        Ok(Ok(s)) => Ok(Stream::Tls(Box::new(s.into()))),
+        Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) => Err(format!("TLS handshake refused: {e}")),
         Err(_) => Err("TLS handshake timed out".into()),
     }

@@ -290,8 +290,9 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
         return reject(srv, client, out, "READONLY You can't write against a read only replica.");
     }
     // A failed background save stops writes (and PING) while saving is configured, as in Redis.
+    // (The usual case, a good last save, decides at the first test.)
     let disk_error =
-        srv.config.stop_writes_on_bgsave_error && !srv.config.save.is_empty() && !srv.persist.last_bgsave_ok;
+        !srv.persist.last_bgsave_ok && srv.config.stop_writes_on_bgsave_error && !srv.config.save.is_empty();
     if disk_error && (spec.has(flags::WRITE) || spec.name == "ping") && !client.is_master {
         return reject(srv, client, out, MISCONF);
     }

@@ -120,9 +120,12 @@ fn config_set(ctx: &mut Ctx) -> Result<(), Error> {
     // `dir` is the working directory, where saves and the AOF go: changed at once, as in Redis.
     if seen.iter().any(|n| n == "dir") && next.dir != ctx.srv.config.dir {
         if let Err(e) = std::env::set_current_dir(&next.dir) {
-            let why = e.kind().to_string();
-            let why =
-                if e.kind() == std::io::ErrorKind::NotFound { "No such file or directory".to_string() } else { why };
+            // Redis's strerror text for the usual case.
+            let why = if e.kind() == std::io::ErrorKind::NotFound {
+                "No such file or directory".into()
+            } else {
+                e.kind().to_string()
+            };
             return err(format!("ERR CONFIG SET failed (possibly related to argument 'dir') - {why}"));
         }
     }

@@ -3,9 +3,8 @@
 //! guarantee (the cursor is a position in hash space, as for hashes and sets).
 //! Redis keeps a small sorted set in a listpack and converts it to a skip list for good once
 //! it passes 128 members or holds a member longer than 64 bytes (its defaults,
-//! `zset-max-listpack-*`). The structure
-//! here is the same at every size; the flag only tracks which encoding Redis would report, and
-//! a small set scans in one call as a listpack does.
+//! `zset-max-listpack-*`). The structure here is the same at every size; the flag only tracks
+//! which encoding Redis would report, and a small set scans in one call as a listpack does.
 
 use std::collections::BTreeSet;
 

@@ -68,21 +68,7 @@ impl Watch {
             let Some(raw) = handle.raw.as_ref() else { continue };
             let mut pending = handle.pending_input.borrow_mut();
             match &handle.tls {
-                None => {
-                    let mut buf = [0u8; 4096];
-                    let mut raw_ref = raw;
-                    while let Ok(n) = raw_ref.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        pending.extend_from_slice(&buf[..n]);
-                        if n < buf.len() {
-                            break;
-                        }
-                    }
-                    let mut out = raw;
-                    self.answer(&mut pending, &mut out);
-                }
+                None => self.answer_plain(raw, &mut pending),
                 Some(session) => {
                     // Its connection is parked between polls, so the session is free.
                     let Ok(mut session) = session.try_borrow_mut() else { continue };
@@ -116,21 +102,25 @@ impl Watch {
         }
         for a in self.accepted.borrow_mut().iter_mut() {
             match &mut a.tls {
-                None => {
-                    let mut buf = [0u8; 4096];
-                    let mut s = &a.stream;
-                    while let Ok(n) = s.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        a.pending.extend_from_slice(&buf[..n]);
-                    }
-                    let mut out = &a.stream;
-                    self.answer(&mut a.pending, &mut out);
-                }
+                None => self.answer_plain(&a.stream, &mut a.pending),
                 Some(session) => self.answer_tls(session, &a.stream, &mut a.pending),
             }
         }
+    }
+
+    /// The plaintext side of a poll: read what the client sent and answer it.
+    fn answer_plain(&self, mut raw: &std::net::TcpStream, pending: &mut BytesMut) {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = raw.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            pending.extend_from_slice(&buf[..n]);
+            if n < buf.len() {
+                break;
+            }
+        }
+        self.answer(pending, &mut raw);
     }
 
     /// The TLS side of a poll: decrypt what the client sent (finishing its handshake first if
