@@ -9,6 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod cluster;
+pub mod docker;
 pub mod pki;
 pub use cluster::{
     cluster_nodes, cluster_port, parse_cluster_nodes, redis_cli, slot_owner, Cluster, Kind, NodeInfo, Proxy,
@@ -268,14 +269,13 @@ pub fn js_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/js"))
 }
 
-/// Installs ioredis from the lock file once (scripts/test.sh does it up front in CI).
+/// Installs ioredis once from the vendored tarballs (scripts/test.sh does it up front in CI).
 pub fn ensure_ioredis() {
     if js_dir().join("node_modules/ioredis").exists() {
         return;
     }
-    let status =
-        Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(js_dir()).status().expect("npm");
-    assert!(status.success(), "npm ci failed in tests/js");
+    let status = Command::new(js_dir().join("install.sh")).status().expect("tests/js/install.sh");
+    assert!(status.success(), "tests/js/install.sh (npm ci --offline from tests/js/vendor) failed");
 }
 
 /// Runs one command given as words through a redis-rs connection.

@@ -1,0 +1,176 @@
+//! Containers for the suites that need separate hosts: an image built from the workspace's own
+//! binaries without pulling anything (the machine has no registry), private networks, and
+//! containers on them. Every image, network and container is removed on drop, also when a test
+//! fails, so a failed run leaves nothing behind on the engine.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::{binary, scratch_dir};
+
+/// Runs `docker <args>` and returns its output.
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker").args(args).output().expect("cannot run docker")
+}
+
+/// Runs `docker <args>`, panicking with docker's own message when it fails; returns stdout.
+fn docker_ok(args: &[&str]) -> String {
+    let out = docker(args);
+    assert!(out.status.success(), "docker {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Whether a Docker engine answers. In CI (`CI` set) a missing or stopped engine fails the test
+/// loudly; elsewhere the test is skipped with the reason printed.
+pub fn require_docker() -> bool {
+    let answers = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !answers {
+        if std::env::var_os("CI").is_some() {
+            panic!("a running Docker engine is required in CI (docker version failed)");
+        }
+        eprintln!("SKIPPED: no Docker engine answers (install docker.io and start it)");
+    }
+    answers
+}
+
+/// A name no other test run uses: the engine is shared by everything on the machine.
+fn unique(tag: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("slotgate-{tag}-{}-{nanos:x}-{n}", std::process::id())
+}
+
+/// The shared libraries `ldd` says a binary loads, the dynamic loader included.
+fn shared_libraries(bin: &Path) -> Vec<PathBuf> {
+    let out = Command::new("ldd").arg(bin).output().expect("cannot run ldd");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Lines are `name => /path (addr)` or `/path (addr)`; vdso has no path.
+    let mut libs: Vec<PathBuf> = text.split_whitespace().filter(|w| w.starts_with('/')).map(PathBuf::from).collect();
+    libs.sort();
+    libs.dedup();
+    libs
+}
+
+/// An image made `FROM scratch` of workspace binaries and the libraries they load, copied to the
+/// same paths, so nothing is pulled and no static build is needed. Removed on drop.
+pub struct Image {
+    pub tag: String,
+}
+
+impl Image {
+    /// Builds an image holding `binaries` (workspace binary names) under `/usr/local/bin`, an
+    /// empty `/data` to work in, and the first binary as its entry point.
+    pub fn from_binaries(binaries: &[&str]) -> Image {
+        let context = scratch_dir("image");
+        let bin_dir = context.join("usr/local/bin");
+        std::fs::create_dir_all(&bin_dir).unwrap();
+        std::fs::create_dir_all(context.join("data")).unwrap();
+        std::fs::create_dir_all(context.join("tmp")).unwrap();
+        for name in binaries {
+            let bin = binary(name);
+            std::fs::copy(&bin, bin_dir.join(name)).unwrap_or_else(|e| panic!("copy {}: {e}", bin.display()));
+            for lib in shared_libraries(&bin) {
+                let dest = context.join(lib.strip_prefix("/").unwrap());
+                std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+                // `copy` follows symlinks, so the soname path holds the real library.
+                std::fs::copy(&lib, &dest).unwrap_or_else(|e| panic!("copy {}: {e}", lib.display()));
+            }
+        }
+        let dockerfile =
+            format!("FROM scratch\nCOPY . /\nWORKDIR /data\nENTRYPOINT [\"/usr/local/bin/{}\"]\n", binaries[0]);
+        std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
+        let image = Image { tag: unique("image") };
+        let context_str = context.to_str().unwrap();
+        let built = docker(&["build", "--quiet", "--tag", &image.tag, context_str]);
+        let _ = std::fs::remove_dir_all(&context);
+        assert!(built.status.success(), "docker build failed: {}", String::from_utf8_lossy(&built.stderr));
+        image
+    }
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = docker(&["rmi", "--force", &self.tag]);
+    }
+}
+
+/// A private bridge network. Removed on drop (after the containers on it, which are dropped first
+/// when declared after it).
+pub struct Network {
+    pub name: String,
+}
+
+impl Network {
+    pub fn create() -> Network {
+        let name = unique("net");
+        docker_ok(&["network", "create", "--driver", "bridge", &name]);
+        Network { name }
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = docker(&["network", "rm", &self.name]);
+    }
+}
+
+/// A detached container on a network, removed (with its volumes) on drop.
+pub struct Container {
+    pub name: String,
+    /// Its address on the network.
+    pub ip: String,
+}
+
+impl Container {
+    /// Runs `image` on `network` with `args` after the entry point.
+    pub fn run(image: &Image, network: &Network, args: &[&str]) -> Container {
+        let name = unique("ctr");
+        let mut run = vec!["run", "--detach", "--name", &name, "--network", &network.name, &image.tag];
+        run.extend_from_slice(args);
+        let out = docker(&run);
+        // Removed even if `run` failed halfway (created but not started).
+        let mut container = Container { name, ip: String::new() };
+        assert!(out.status.success(), "docker run failed: {}", String::from_utf8_lossy(&out.stderr));
+        let format = format!("{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}", network.name);
+        container.ip = docker_ok(&["inspect", "--format", &format, &container.name]);
+        assert!(!container.ip.is_empty(), "container {} has no address on {}", container.name, network.name);
+        container
+    }
+
+    /// What the container printed (for failure messages).
+    pub fn logs(&self) -> String {
+        let out = docker(&["logs", "--tail", "50", &self.name]);
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    }
+
+    /// Whether the container is running.
+    pub fn running(&self) -> bool {
+        docker(&["inspect", "--format", "{{.State.Running}}", &self.name]).stdout.starts_with(b"true")
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "--force", "--volumes", &self.name]);
+    }
+}
+
+/// Names of the images, networks and containers this process made that still exist (a test can
+/// check that cleanup happened).
+pub fn leftovers() -> Vec<String> {
+    let ours = format!("-{}-", std::process::id());
+    let mut found = Vec::new();
+    for args in [
+        &["ps", "--all", "--format", "{{.Names}}"][..],
+        &["network", "ls", "--format", "{{.Name}}"][..],
+        &["images", "--format", "{{.Repository}}"][..],
+    ] {
+        let listed = docker_ok(args);
+        found.extend(listed.lines().filter(|l| l.starts_with("slotgate-") && l.contains(&ours)).map(str::to_string));
+    }
+    found
+}
