@@ -5,7 +5,7 @@
 //! run the same code; they only apply its effects to their connections.
 //!
 //! Commands, categories and key positions come from `protocol::command::COMMANDS`; per-key
-//! read/write use comes from Redis 7.0's key specs (see `commands::KEY_USES`).
+//! read/write use comes from the command table (`protocol::command::KeyUse`, from Redis 7.0's key specs).
 
 mod commands;
 mod family;

@@ -8,6 +8,7 @@ pub mod encode;
 pub mod frame;
 pub mod glob;
 pub mod introspect;
+pub mod route;
 pub mod slot;
 pub mod split;
 

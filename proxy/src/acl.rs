@@ -12,7 +12,7 @@ use config::acl::{AclStore, ChannelGrant, Effect, LogContext, AUTH_WITHOUT_PASSW
 use protocol::command::flags;
 use protocol::{lookup, CommandSpec, Proto, Reply};
 
-use crate::session::{Proxy, Session};
+use crate::state::{Proxy, Session};
 
 /// The users, what they were refused, and the ACL file: `config::acl::AclStore`, which also
 /// answers the ACL command family, shared between the proxy's sessions.

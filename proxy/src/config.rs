@@ -24,6 +24,7 @@ struct FileConfig {
     threads: Option<usize>,
     refresh_interval_ms: Option<u64>,
     read_policy: Option<String>,
+    cross_slot: Option<String>,
     cluster_emulation: Option<bool>,
     log_level: Option<String>,
     aclfile: Option<PathBuf>,
@@ -50,6 +51,15 @@ pub enum ReadPolicy {
     /// Read-only commands go to a replica of the slot's master when it has one (the guide's
     /// `scaleReads: 'slave'`); the master serves them when no replica answers.
     PreferReplica,
+}
+
+/// What a multi-key command whose keys span slots gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrossSlot {
+    /// The proxy computes the answer as one Redis would (the README lists how, per family).
+    Emulate,
+    /// Redis Cluster's `-CROSSSLOT` error.
+    Refuse,
 }
 
 /// Command-line flags.
@@ -93,6 +103,10 @@ pub struct Flags {
     /// `master` (default) or `prefer-replica`.
     #[arg(long)]
     pub read_policy: Option<String>,
+    /// `emulate` (default: commands whose keys span slots are computed by the proxy) or
+    /// `refuse` (Redis Cluster's CROSSSLOT error).
+    #[arg(long)]
+    pub cross_slot: Option<String>,
     /// Answer CLUSTER SLOTS/NODES/SHARDS/INFO as a one-node cluster owning every slot, so
     /// cluster-aware clients can use the proxy too.
     #[arg(long)]
@@ -158,6 +172,7 @@ pub struct ProxyConfig {
     pub threads: usize,
     pub refresh_interval: Duration,
     pub read_policy: ReadPolicy,
+    pub cross_slot: CrossSlot,
     pub cluster_emulation: bool,
     pub log_level: tracing::Level,
     pub aclfile: Option<PathBuf>,
@@ -218,6 +233,11 @@ impl ProxyConfig {
             Some("prefer-replica") => ReadPolicy::PreferReplica,
             Some(other) => return Err(format!("read-policy: '{other}' is not 'master' or 'prefer-replica'")),
         };
+        let cross_slot = match flags.cross_slot.or(file.cross_slot).as_deref() {
+            None | Some("emulate") => CrossSlot::Emulate,
+            Some("refuse") => CrossSlot::Refuse,
+            Some(other) => return Err(format!("cross-slot: '{other}' is not 'emulate' or 'refuse'")),
+        };
         let log_level = match flags.log_level.or(file.log_level).as_deref().unwrap_or("info") {
             "error" => tracing::Level::ERROR,
             "warn" => tracing::Level::WARN,
@@ -254,6 +274,7 @@ impl ProxyConfig {
             threads,
             refresh_interval: ms(flags.refresh_interval_ms, file.refresh_interval_ms, 5000, "refresh-interval-ms")?,
             read_policy,
+            cross_slot,
             cluster_emulation: flags.cluster_emulation || file.cluster_emulation.unwrap_or(false),
             log_level,
             aclfile: flags.aclfile.or(file.aclfile),

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use protocol::key_slot;
 use protocol::Reply;
 
-use crate::session::{Proxy, Session};
+use crate::state::{Proxy, Session};
 
 /// The emulated node's name: 40 hex digits, fixed for the life of the process.
 fn node_id() -> &'static str {

@@ -4,15 +4,21 @@
 mod acl;
 mod backend;
 mod config;
+mod crossslot;
 mod emulation;
+mod exec;
+mod local;
 mod merge;
 mod metrics;
 mod outbox;
 mod pinned;
+mod plan;
 mod pubsub;
 mod session;
+mod state;
 mod tick;
 mod topology;
+mod wait;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;

@@ -14,7 +14,7 @@ use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::session::Proxy;
+use crate::state::Proxy;
 
 /// The label of per-command series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -19,7 +19,8 @@ use tokio::task::JoinHandle;
 
 use crate::backend::{encode, NodeStream};
 use crate::pinned::Pinned;
-use crate::session::{lower, target_for, ClientStream, Proxy, Session, CROSSSLOT};
+use crate::plan::{lower, CROSSSLOT};
+use crate::state::{target_for, ClientStream, Proxy, Session};
 
 /// What a node connection's reader reports.
 enum Event {

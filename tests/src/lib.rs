@@ -15,6 +15,24 @@ pub use cluster::{
     cluster_nodes, cluster_port, parse_cluster_nodes, redis_cli, slot_owner, Cluster, Kind, NodeInfo, Proxy,
 };
 
+/// Runs each named test body (`fn name(kind: Kind)`) twice: against a Redis 7.0 cluster and
+/// against a slotgate-node cluster.
+#[macro_export]
+macro_rules! on_both_clusters {
+    ($($name:ident),*) => {$(
+        mod $name {
+            #[test]
+            fn redis() {
+                super::$name($crate::Kind::Redis)
+            }
+            #[test]
+            fn slotgate() {
+                super::$name($crate::Kind::Slotgate)
+            }
+        }
+    )*};
+}
+
 /// Where the workspace's build output is.
 fn target_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {

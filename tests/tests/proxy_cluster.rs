@@ -18,23 +18,7 @@ use slotgate_tests::{
     RawConn, Server,
 };
 
-/// Runs a test body against a Redis cluster and against a slotgate cluster.
-macro_rules! on_both_clusters {
-    ($($name:ident),*) => {$(
-        mod $name {
-            #[test]
-            fn redis() {
-                super::$name(slotgate_tests::Kind::Redis)
-            }
-            #[test]
-            fn slotgate() {
-                super::$name(slotgate_tests::Kind::Slotgate)
-            }
-        }
-    )*};
-}
-
-on_both_clusters!(
+slotgate_tests::on_both_clusters!(
     redis_rs_sees_one_standalone_redis,
     redis_cli_without_cluster_mode,
     redis_py_runs_the_guide_scenarios,
@@ -180,14 +164,18 @@ fn redis_rs_sees_one_standalone_redis(kind: Kind) {
         assert_eq!(query::<String>(&mut p, &["GET", k]), format!("value-{i}"));
     }
 
-    // CROSSSLOT for keys in different slots, byte for byte what a cluster node says.
+    // Keys in different slots: a node says CROSSSLOT, the proxy answers as one Redis.
     let node = cluster.ports()[0];
     let slots: BTreeSet<u16> = ["dst", "a", "b"].iter().map(|k| keyslot(node, k)).collect();
     assert_eq!(slots.len(), 3, "dst, a and b should be in three slots");
     let sinterstore = resp(&[b"SINTERSTORE", b"dst", b"a", b"b"]);
-    proxy.raw().roundtrip(&sinterstore, &format!("-{CROSSSLOT}\r\n"));
+    proxy.raw().roundtrip(&sinterstore, ":0\r\n");
     raw_node(node).roundtrip(&sinterstore, &format!("-{CROSSSLOT}\r\n"));
-    let e = redis::cmd("SINTERSTORE").arg("dst").arg("a").arg("b").query::<i64>(&mut p).unwrap_err();
+    // A script cannot be split: CROSSSLOT, byte for byte what a cluster node says.
+    let eval = resp(&[b"EVAL", b"return 1", b"2", b"a", b"b"]);
+    proxy.raw().roundtrip(&eval, &format!("-{CROSSSLOT}\r\n"));
+    raw_node(node).roundtrip(&eval, &format!("-{CROSSSLOT}\r\n"));
+    let e = redis::cmd("EVAL").arg("return 1").arg(2).arg("a").arg("b").query::<i64>(&mut p).unwrap_err();
     assert!(e.to_string().contains("Keys in request don't hash to the same slot"), "{e}");
     // The same keys with a hash tag share a slot and work.
     assert_eq!(query::<i64>(&mut p, &["SADD", "{t}a", "x", "y"]), 2);

@@ -2,7 +2,6 @@
 //! `protocol::command::COMMANDS` numbered densely (Redis's command ids), its ACL categories, how
 //! a concrete invocation resolves to one of them, and whether each key is read or written.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use protocol::command::{acl as cat, CommandSpec, COMMANDS};
@@ -122,198 +121,9 @@ pub(crate) fn category(name: &[u8]) -> Option<u32> {
     cat::NAMES.iter().find(|(_, n)| n.as_bytes().eq_ignore_ascii_case(name)).map(|(bit, _)| *bit)
 }
 
-/// How a command uses one of its keys, reduced to what ACL key patterns check (Redis 7 key-spec
-/// flags: ACCESS needs read permission; INSERT, DELETE and UPDATE need write permission).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KeyUse {
-    /// Neither flag (EXISTS, TYPE, STRLEN...): any pattern matching the name allows it.
-    Neither,
-    Read,
-    Write,
-    ReadWrite,
-    /// Sits in a key position for routing but is not a key (shard channels).
-    NotKey,
-}
-
-impl KeyUse {
-    /// `(needs read, needs write)`.
-    pub fn needs(self) -> (bool, bool) {
-        match self {
-            KeyUse::Neither | KeyUse::NotKey => (false, false),
-            KeyUse::Read => (true, false),
-            KeyUse::Write => (false, true),
-            KeyUse::ReadWrite => (true, true),
-        }
-    }
-}
-
-use KeyUse::{Neither as N, NotKey as NK, Read as R, ReadWrite as RW, Write as W};
-
-/// Per-key access of the commands with keys, from Redis 7.0's key specs (`COMMAND INFO`). The
-/// protocol table has key positions but no per-key read/write flags, so they live here. An entry
-/// is `(command, first key, other keys)`: commands whose first key differs (destination or
-/// source) name it separately, the others give the same use twice. SET is special-cased (its GET
-/// option makes it read). A command missing here falls back to its command flags: `write` means
-/// read+write, `readonly` means read; `tests::every_keyed_command_has_key_uses` keeps it complete.
-const KEY_USES: &[(&str, KeyUse, KeyUse)] = &[
-    // Written only.
-    ("append", W, W),
-    ("del", W, W),
-    ("expire", W, W),
-    ("expireat", W, W),
-    ("hdel", W, W),
-    ("hmset", W, W),
-    ("hset", W, W),
-    ("hsetnx", W, W),
-    ("linsert", W, W),
-    ("lpush", W, W),
-    ("lpushx", W, W),
-    ("lrem", W, W),
-    ("lset", W, W),
-    ("ltrim", W, W),
-    ("mset", W, W),
-    ("msetnx", W, W),
-    ("persist", W, W),
-    ("pexpire", W, W),
-    ("pexpireat", W, W),
-    ("psetex", W, W),
-    ("restore", W, W),
-    ("restore-asking", W, W),
-    ("rpush", W, W),
-    ("rpushx", W, W),
-    ("sadd", W, W),
-    ("setex", W, W),
-    ("setnx", W, W),
-    ("setrange", W, W),
-    ("srem", W, W),
-    ("unlink", W, W),
-    ("zadd", W, W),
-    ("zrem", W, W),
-    ("zremrangebylex", W, W),
-    ("zremrangebyrank", W, W),
-    ("zremrangebyscore", W, W),
-    // Read and written.
-    ("blmpop", RW, RW),
-    ("blpop", RW, RW),
-    ("brpop", RW, RW),
-    ("bzmpop", RW, RW),
-    ("bzpopmax", RW, RW),
-    ("bzpopmin", RW, RW),
-    ("decr", RW, RW),
-    ("decrby", RW, RW),
-    ("eval", RW, RW),
-    ("evalsha", RW, RW),
-    ("getdel", RW, RW),
-    ("getex", RW, RW),
-    ("getset", RW, RW),
-    ("hincrby", RW, RW),
-    ("hincrbyfloat", RW, RW),
-    ("incr", RW, RW),
-    ("incrby", RW, RW),
-    ("incrbyfloat", RW, RW),
-    ("lmpop", RW, RW),
-    ("lpop", RW, RW),
-    ("rpop", RW, RW),
-    ("spop", RW, RW),
-    ("zincrby", RW, RW),
-    ("zmpop", RW, RW),
-    ("zpopmax", RW, RW),
-    ("zpopmin", RW, RW),
-    // Source read+written, destination written.
-    ("blmove", RW, W),
-    ("brpoplpush", RW, W),
-    ("lmove", RW, W),
-    ("rename", RW, W),
-    ("renamenx", RW, W),
-    ("rpoplpush", RW, W),
-    ("smove", RW, W),
-    // Source read, destination written.
-    ("copy", R, W),
-    // Destination written, sources read.
-    ("sdiffstore", W, R),
-    ("sinterstore", W, R),
-    ("sunionstore", W, R),
-    ("zdiffstore", W, R),
-    ("zinterstore", W, R),
-    ("zrangestore", W, R),
-    ("zunionstore", W, R),
-    // Read only.
-    ("dump", R, R),
-    ("eval_ro", R, R),
-    ("evalsha_ro", R, R),
-    ("expiretime", R, R),
-    ("get", R, R),
-    ("getrange", R, R),
-    ("hget", R, R),
-    ("hgetall", R, R),
-    ("hkeys", R, R),
-    ("hmget", R, R),
-    ("hrandfield", R, R),
-    ("hscan", R, R),
-    ("hvals", R, R),
-    ("lcs", R, R),
-    ("lindex", R, R),
-    ("lpos", R, R),
-    ("lrange", R, R),
-    ("mget", R, R),
-    ("pexpiretime", R, R),
-    ("pttl", R, R),
-    ("sdiff", R, R),
-    ("sinter", R, R),
-    ("sintercard", R, R),
-    ("smembers", R, R),
-    ("smismember", R, R),
-    ("srandmember", R, R),
-    ("sscan", R, R),
-    ("substr", R, R),
-    ("sunion", R, R),
-    ("ttl", R, R),
-    ("zcount", R, R),
-    ("zdiff", R, R),
-    ("zinter", R, R),
-    ("zintercard", R, R),
-    ("zlexcount", R, R),
-    ("zmscore", R, R),
-    ("zrandmember", R, R),
-    ("zrange", R, R),
-    ("zrangebylex", R, R),
-    ("zrangebyscore", R, R),
-    ("zrank", R, R),
-    ("zrevrange", R, R),
-    ("zrevrangebylex", R, R),
-    ("zrevrangebyscore", R, R),
-    ("zrevrank", R, R),
-    ("zscan", R, R),
-    ("zscore", R, R),
-    ("zunion", R, R),
-    // Neither read nor write access to the value (metadata only).
-    ("exists", N, N),
-    ("hexists", N, N),
-    ("hlen", N, N),
-    ("hstrlen", N, N),
-    ("llen", N, N),
-    ("object|encoding", N, N),
-    ("object|freq", N, N),
-    ("object|idletime", N, N),
-    ("object|refcount", N, N),
-    ("scard", N, N),
-    ("sismember", N, N),
-    ("strlen", N, N),
-    ("touch", N, N),
-    ("type", N, N),
-    ("watch", N, N),
-    ("zcard", N, N),
-    // Shard channels in key positions.
-    ("spublish", NK, NK),
-    ("ssubscribe", NK, NK),
-    ("sunsubscribe", NK, NK),
-];
-
-/// The listed `(first, rest)` uses of a command, if it is in [`KEY_USES`].
-pub(crate) fn listed_key_uses(name: &str) -> Option<(KeyUse, KeyUse)> {
-    static MAP: OnceLock<HashMap<&'static str, (KeyUse, KeyUse)>> = OnceLock::new();
-    MAP.get_or_init(|| KEY_USES.iter().map(|(n, f, r)| (*n, (*f, *r))).collect()).get(name).copied()
-}
+/// How a command uses one of its keys, as the command table says (Redis 7 key-spec flags: ACCESS
+/// needs read permission; INSERT, DELETE and UPDATE need write permission).
+pub(crate) use protocol::command::KeyUse;
 
 /// The keys of an invocation with how each is used: `(argument index, use)`. A bad `numkeys`
 /// yields no keys (Redis's key extraction finds none and the command itself fails later).
@@ -324,15 +134,8 @@ pub(crate) fn keys_of(spec: &CommandSpec, args: &[&[u8]]) -> Vec<(usize, KeyUse)
     };
     let (first, rest) = match spec.name {
         // SET reads its key only with the GET option (Redis's setGetKeys).
-        "set" => {
-            let get = args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
-            let u = if get { RW } else { W };
-            (u, u)
-        }
-        name => listed_key_uses(name).unwrap_or_else(|| {
-            let u = if spec.has(protocol::command::flags::WRITE) { RW } else { R };
-            (u, u)
-        }),
+        "set" if args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get")) => (KeyUse::ReadWrite, KeyUse::ReadWrite),
+        _ => spec.uses.unwrap_or((KeyUse::Neither, KeyUse::Neither)),
     };
     idx.into_iter().enumerate().map(|(n, i)| (i, if n == 0 { first } else { rest })).collect()
 }
@@ -359,19 +162,7 @@ pub(crate) fn channels_of(spec: &CommandSpec, argc: usize) -> Option<ChannelUse>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_keyed_command_has_key_uses() {
-        for spec in CommandIndex::get().entries.iter().filter_map(|e| e.spec) {
-            let keyed = !matches!(spec.keys, protocol::KeySpec::None);
-            if keyed && spec.name != "set" {
-                assert!(listed_key_uses(spec.name).is_some(), "{} has keys but no entry in KEY_USES", spec.name);
-            }
-        }
-        for (name, _, _) in KEY_USES {
-            assert!(CommandIndex::get().id(name.as_bytes()).is_some(), "{name} is not in the command table");
-        }
-    }
+    use KeyUse::{Read as R, ReadWrite as RW, Write as W};
 
     #[test]
     fn resolves_subcommands() {

@@ -1,0 +1,584 @@
+//! Multi-key commands whose keys sit on several slots, computed by the proxy as one Redis would
+//! answer them (`--cross-slot emulate`). Each family's order of effects is chosen so that a
+//! failure halfway loses no acknowledged data, and a failed second step is reported as an
+//! error, never as success (the README's "Across slots" section lists what a concurrent client
+//! can observe).
+//!
+//! - Colocate (set and sorted-set algebra, the *STORE commands, LCS): the sources are copied
+//!   with DUMP/RESTORE to temporary keys that share one slot (expiring after a minute should
+//!   the proxy die halfway), the node runs the command itself on them, so replies are exactly
+//!   Redis's, and a destination is written in one RESTORE ... REPLACE on its node (an empty
+//!   result deletes it; like Redis, it loses its TTL unless it was also a source).
+//! - RENAME/RENAMENX/COPY: value and absolute expiry copied first; RENAME then deletes the
+//!   source in a MULTI under WATCH, copying again if the source changed meanwhile.
+//! - SMOVE: added to the destination, then removed from the source (undone if another client
+//!   removed it first). LMOVE/RPOPLPUSH: popped, pushed, pushed back if the push fails.
+//! - MSETNX: no key exists, then MSET per slot. LMPOP/ZMPOP: each key in turn.
+//! - Blocking pops over several slots poll each key's node in the given order with the
+//!   non-blocking form of the command; the first element popped ends the wait, so no element is
+//!   taken twice or lost.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use protocol::command::{Gather, KeyUse};
+use protocol::{key_slot, CommandSpec, Frame};
+
+use crate::exec::{finish, InFlight, Sent};
+use crate::pinned::Pinned;
+use crate::state::{Proxy, Session};
+
+/// Temporary keys live this long should the proxy die before removing them.
+const TEMP_TTL_MS: &str = "60000";
+/// How often a source that changed under RENAME is copied again before giving up.
+const RENAME_ATTEMPTS: usize = 16;
+
+fn error(msg: &str) -> Bytes {
+    Bytes::from(format!("-{msg}\r\n"))
+}
+
+const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+/// Sends requests, each to the master of its key's slot, all at once; replies in order.
+async fn call_many(proxy: &Arc<Proxy>, s: &mut Session, reqs: Vec<(u16, Vec<Bytes>)>) -> Vec<Bytes> {
+    let map = proxy.topo.snapshot();
+    let mut flights = Vec::with_capacity(reqs.len());
+    for (slot, args) in reqs {
+        let Some(target) = map.master_of(slot) else {
+            proxy.topo.refresh_soon();
+            flights.push(Err(error("CLUSTERDOWN Hash slot not served")));
+            continue;
+        };
+        let bytes = crate::backend::encode(&args);
+        let rx = proxy.pools.send(target, s.resp3, s.id as usize, bytes.clone());
+        s.wrote_to(target);
+        // Only reads are sent again after a lost connection; the table says which.
+        let repeatable = protocol::lookup(&args[0]).is_some_and(|c| c.has(protocol::command::flags::READONLY));
+        flights.push(Ok(InFlight { sent: Sent::Alone(rx, bytes), slot: Some(slot), target, repeatable }));
+    }
+    let mut out = Vec::with_capacity(flights.len());
+    for f in flights {
+        out.push(match f {
+            Ok(f) => finish(proxy, s, f).await,
+            Err(e) => e,
+        });
+    }
+    out
+}
+
+/// One request to the master of `key`'s slot.
+async fn on_key(proxy: &Arc<Proxy>, s: &mut Session, key: &[u8], args: Vec<Bytes>) -> Bytes {
+    call_many(proxy, s, vec![(key_slot(key), args)]).await.pop().unwrap_or_default()
+}
+
+fn words(w: &[&[u8]]) -> Vec<Bytes> {
+    w.iter().map(|x| Bytes::copy_from_slice(x)).collect()
+}
+
+fn parse(raw: &[u8]) -> Option<Frame> {
+    Frame::parse(raw).ok().flatten().map(|(f, _)| f)
+}
+
+fn is_error(raw: &[u8]) -> bool {
+    raw.first() == Some(&b'-')
+}
+
+fn is_null(raw: &[u8]) -> bool {
+    matches!(parse(raw), Some(Frame::Null)) || raw.starts_with(b"*-1") || raw.starts_with(b"$-1")
+}
+
+fn integer(raw: &[u8]) -> Option<i64> {
+    match parse(raw)? {
+        Frame::Integer(n) => Some(n),
+        _ => None,
+    }
+}
+
+fn bulk(raw: &[u8]) -> Option<Bytes> {
+    match parse(raw)? {
+        Frame::Bulk(b) => Some(b),
+        _ => None,
+    }
+}
+
+fn simple(raw: &[u8]) -> String {
+    match parse(raw) {
+        Some(Frame::Simple(b)) | Some(Frame::Bulk(b)) => String::from_utf8_lossy(&b).into_owned(),
+        _ => String::new(),
+    }
+}
+
+/// RESTORE of `payload` at `dst` with the expiry a `PEXPIRETIME` replied (`expiry`): absolute
+/// when the source had one, none otherwise.
+fn restore_at(dst: &Bytes, payload: Bytes, expiry: &[u8], replace: bool) -> Vec<Bytes> {
+    let at = integer(expiry).filter(|&at| at > 0);
+    let ttl = at.map_or(Bytes::from_static(b"0"), |at| Bytes::from(at.to_string()));
+    let mut restore = vec![Bytes::from_static(b"RESTORE"), dst.clone(), ttl, payload];
+    if replace {
+        restore.push(Bytes::from_static(b"REPLACE"));
+    }
+    if at.is_some() {
+        restore.push(Bytes::from_static(b"ABSTTL"));
+    }
+    restore
+}
+
+/// Computes a cross-slot command (`spec` is its table entry, already resolved).
+pub(crate) async fn gather(
+    proxy: &Arc<Proxy>,
+    s: &mut Session,
+    g: Gather,
+    spec: &CommandSpec,
+    args: Vec<Bytes>,
+) -> Bytes {
+    match g {
+        Gather::Colocate => colocate(proxy, s, spec, &args).await,
+        Gather::Rename => rename(proxy, s, &args, false).await,
+        Gather::RenameNx => rename(proxy, s, &args, true).await,
+        Gather::Copy => copy(proxy, s, &args).await,
+        Gather::Smove => smove(proxy, s, &args).await,
+        Gather::Lmove => lmove(proxy, s, &args).await,
+        Gather::Msetnx => msetnx(proxy, s, &args).await,
+        Gather::FirstNonEmpty => first_non_empty(proxy, s, spec, &args).await,
+    }
+}
+
+fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
+    spec.key_indexes(args.len(), |i| args.get(i).and_then(|a| std::str::from_utf8(a).ok()?.parse().ok()))
+        .unwrap_or_default()
+}
+
+/// A hash tag no other request uses, so temporary keys of concurrent requests never meet.
+fn temp_tag(s: &Session) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("{{slotgate:tmp:{}:{}:{}}}", std::process::id(), s.id, N.fetch_add(1, Ordering::Relaxed))
+}
+
+async fn colocate(proxy: &Arc<Proxy>, s: &mut Session, spec: &CommandSpec, args: &[Bytes]) -> Bytes {
+    let positions = key_positions(spec, args);
+    let (first_use, rest_use) = spec.uses.unwrap_or((KeyUse::Read, KeyUse::Read));
+    let tag = temp_tag(s);
+    let temp_slot = key_slot(tag.as_bytes());
+    // Distinct key names, each with its temporary name and whether its value is read.
+    let mut keys: Vec<(Bytes, Bytes, bool)> = Vec::new();
+    let mut rewritten = args.to_vec();
+    for (n, &i) in positions.iter().enumerate() {
+        let reads = (if n == 0 { first_use } else { rest_use }).needs().0;
+        let j = match keys.iter().position(|(k, _, _)| *k == args[i]) {
+            Some(j) => j,
+            None => {
+                keys.push((args[i].clone(), Bytes::from(format!("{tag}:{}", keys.len())), false));
+                keys.len() - 1
+            }
+        };
+        keys[j].2 |= reads;
+        rewritten[i] = keys[j].1.clone();
+    }
+    let dest = (first_use.needs().1).then(|| (args[positions[0]].clone(), rewritten[positions[0]].clone()));
+    // A destination the command also reads (PFMERGE) keeps its expiry; a *STORE's is replaced.
+    let dest = dest.map(|(d, t)| (d, t, first_use.needs().0));
+    let result = colocated_run(proxy, s, &keys, temp_slot, rewritten, dest).await;
+    // The temporary keys go whatever happened (they expire on their own otherwise).
+    let mut del = vec![Bytes::from_static(b"DEL")];
+    del.extend(keys.iter().map(|(_, t, _)| t.clone()));
+    call_many(proxy, s, vec![(temp_slot, del)]).await;
+    result
+}
+
+async fn colocated_run(
+    proxy: &Arc<Proxy>,
+    s: &mut Session,
+    keys: &[(Bytes, Bytes, bool)],
+    temp_slot: u16,
+    rewritten: Vec<Bytes>,
+    dest: Option<(Bytes, Bytes, bool)>,
+) -> Bytes {
+    // Copy what is read: DUMP and the expiry (kept for a destination that is also a source).
+    let sources: Vec<&(Bytes, Bytes, bool)> = keys.iter().filter(|k| k.2).collect();
+    let mut reqs = Vec::new();
+    for (key, _, _) in &sources {
+        reqs.push((key_slot(key), vec![Bytes::from_static(b"DUMP"), key.clone()]));
+        reqs.push((key_slot(key), vec![Bytes::from_static(b"PEXPIRETIME"), key.clone()]));
+    }
+    let dumped = call_many(proxy, s, reqs).await;
+    if let Some(e) = dumped.iter().find(|r| is_error(r)) {
+        return e.clone();
+    }
+    let mut restores = Vec::new();
+    let mut dest_expiry = None;
+    for ((key, temp, _), pair) in sources.iter().zip(dumped.chunks(2)) {
+        if dest.as_ref().is_some_and(|(d, _, keeps_ttl)| *keeps_ttl && d == key) {
+            dest_expiry = Some(pair[1].clone());
+        }
+        if let Some(payload) = bulk(&pair[0]) {
+            let restore =
+                vec![Bytes::from_static(b"RESTORE"), temp.clone(), Bytes::from_static(TEMP_TTL_MS.as_bytes()), payload];
+            restores.push((temp_slot, restore));
+        }
+    }
+    if let Some(e) = call_many(proxy, s, restores).await.into_iter().find(|r| is_error(r)) {
+        return e;
+    }
+    let reply = call_many(proxy, s, vec![(temp_slot, rewritten)]).await.pop().unwrap_or_default();
+    let Some((dest, temp_dest, _)) = dest else { return reply };
+    if is_error(&reply) {
+        return reply;
+    }
+    // The destination is replaced in one step on its own node.
+    let payload = call_many(proxy, s, vec![(temp_slot, vec![Bytes::from_static(b"DUMP"), temp_dest])]).await;
+    let written = match payload.first().and_then(|p| bulk(p)) {
+        None => on_key(proxy, s, &dest, vec![Bytes::from_static(b"DEL"), dest.clone()]).await,
+        Some(payload) => {
+            let expiry = dest_expiry.unwrap_or_else(|| Bytes::from_static(b":-1\r\n"));
+            on_key(proxy, s, &dest, restore_at(&dest, payload, &expiry, true)).await
+        }
+    };
+    if is_error(&written) {
+        return written;
+    }
+    reply
+}
+
+/// Whether a reply asks to try again once the topology settles (a slot moving or failing over).
+fn transient(raw: &[u8]) -> bool {
+    [&b"-MOVED"[..], b"-ASK", b"-TRYAGAIN", b"-CLUSTERDOWN", b"-LOADING"].iter().any(|p| raw.starts_with(p))
+}
+
+async fn rename(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes], nx: bool) -> Bytes {
+    let (src, dst) = (&args[1], &args[2]);
+    if nx {
+        let exists = on_key(proxy, s, dst, vec![Bytes::from_static(b"EXISTS"), dst.clone()]).await;
+        match integer(&exists) {
+            Some(0) => {}
+            Some(_) => return Bytes::from_static(b":0\r\n"),
+            None => return exists,
+        }
+    }
+    let deadline = Instant::now() + proxy.cfg.retry_deadline;
+    // RENAMENX replaces nothing, until its own first copy is in the destination.
+    let mut replace = !nx;
+    for _ in 0..RENAME_ATTEMPTS {
+        // The source is read under WATCH on a connection of its own, so deleting it fails if
+        // another client changed it after it was copied; then it is copied again.
+        let Some(node) = proxy.topo.snapshot().master_of(key_slot(src)) else {
+            return error("CLUSTERDOWN Hash slot not served");
+        };
+        let mut conn = match Pinned::open(node, s.resp3, proxy.pools.opts()).await {
+            Ok(c) => c,
+            Err(e) => return error(&format!("ERR cluster node unreachable: {e}")),
+        };
+        let reqs = [
+            crate::backend::encode(&words(&[b"WATCH", src])),
+            crate::backend::encode(&words(&[b"DUMP", src])),
+            crate::backend::encode(&words(&[b"PEXPIRETIME", src])),
+        ];
+        let read = match conn.call(&reqs, 3, Some(proxy.cfg.command_timeout)).await {
+            Ok(r) => r,
+            Err(e) => return error(&format!("ERR RENAME failed reading the source: {e}")),
+        };
+        if let Some(t) = read.iter().find(|r| transient(r)) {
+            if Instant::now() > deadline {
+                return t.clone();
+            }
+            proxy.topo.refresh_soon();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        if let Some(e) = read.iter().find(|r| is_error(r)) {
+            return e.clone();
+        }
+        let Some(payload) = bulk(&read[1]) else { return error("ERR no such key") };
+        let restored = on_key(proxy, s, dst, restore_at(dst, payload, &read[2], replace)).await;
+        if restored.starts_with(b"-BUSYKEY") && !replace {
+            return Bytes::from_static(b":0\r\n");
+        }
+        if is_error(&restored) {
+            return restored;
+        }
+        let delete = [
+            crate::backend::encode(&words(&[b"MULTI"])),
+            crate::backend::encode(&words(&[b"DEL", src])),
+            crate::backend::encode(&words(&[b"EXEC"])),
+        ];
+        let done = match conn.call(&delete, 3, Some(proxy.cfg.command_timeout)).await {
+            Ok(r) => r,
+            Err(e) => {
+                return error(&format!("ERR RENAME copied the value but could not delete the source: {e}"));
+            }
+        };
+        let exec = done.last().cloned().unwrap_or_default();
+        if is_null(&exec) {
+            // The source changed after it was copied: copy it again, replacing our earlier copy.
+            replace = true;
+            continue;
+        }
+        if is_error(&exec) {
+            return exec;
+        }
+        return if nx { Bytes::from_static(b":1\r\n") } else { Bytes::from_static(b"+OK\r\n") };
+    }
+    error("ERR RENAME gave up: the source kept changing while it was copied")
+}
+
+async fn copy(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Bytes {
+    let (src, dst) = (&args[1], &args[2]);
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if args[i].eq_ignore_ascii_case(b"replace") {
+            replace = true;
+            i += 1;
+        } else if args[i].eq_ignore_ascii_case(b"db") && i + 1 < args.len() {
+            if &args[i + 1][..] != b"0" {
+                return error("ERR DB index is out of range");
+            }
+            i += 2;
+        } else {
+            return error("ERR syntax error");
+        }
+    }
+    let read = call_many(
+        proxy,
+        s,
+        vec![(key_slot(src), words(&[b"DUMP", src])), (key_slot(src), words(&[b"PEXPIRETIME", src]))],
+    )
+    .await;
+    if let Some(e) = read.iter().find(|r| is_error(r)) {
+        return e.clone();
+    }
+    let Some(payload) = bulk(&read[0]) else { return Bytes::from_static(b":0\r\n") };
+    let restored = on_key(proxy, s, dst, restore_at(dst, payload, &read[1], replace)).await;
+    if restored.starts_with(b"-BUSYKEY") {
+        return Bytes::from_static(b":0\r\n");
+    }
+    if is_error(&restored) {
+        return restored;
+    }
+    Bytes::from_static(b":1\r\n")
+}
+
+/// TYPE of both keys; an error when either holds another type than `want` (or nothing).
+async fn check_types(proxy: &Arc<Proxy>, s: &mut Session, keys: [&Bytes; 2], want: &str) -> Option<Bytes> {
+    let reqs = keys.iter().map(|k| (key_slot(k), words(&[b"TYPE", k]))).collect();
+    for t in call_many(proxy, s, reqs).await {
+        if is_error(&t) {
+            return Some(t);
+        }
+        let t = simple(&t);
+        if t != "none" && t != want {
+            return Some(error(WRONGTYPE));
+        }
+    }
+    None
+}
+
+async fn smove(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Bytes {
+    let (src, dst, member) = (&args[1], &args[2], &args[3]);
+    if let Some(e) = check_types(proxy, s, [src, dst], "set").await {
+        return e;
+    }
+    let present = on_key(proxy, s, src, words(&[b"SISMEMBER", src, member])).await;
+    match integer(&present) {
+        Some(1) => {}
+        Some(_) => return Bytes::from_static(b":0\r\n"),
+        None => return present,
+    }
+    // Added first, removed second: a failure in between leaves the member in both, never in
+    // neither.
+    let added = on_key(proxy, s, dst, words(&[b"SADD", dst, member])).await;
+    let Some(added) = integer(&added) else { return added };
+    let removed = on_key(proxy, s, src, words(&[b"SREM", src, member])).await;
+    match integer(&removed) {
+        Some(1) => Bytes::from_static(b":1\r\n"),
+        Some(_) => {
+            // Another client removed it first: as on one Redis, this SMOVE found nothing.
+            if added == 1 {
+                on_key(proxy, s, dst, words(&[b"SREM", dst, member])).await;
+            }
+            Bytes::from_static(b":0\r\n")
+        }
+        None => removed,
+    }
+}
+
+async fn lmove(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Bytes {
+    let (src, dst) = (&args[1], &args[2]);
+    // RPOPLPUSH is LMOVE RIGHT LEFT.
+    let (from, to): (&[u8], &[u8]) = if args.len() == 3 { (b"RIGHT", b"LEFT") } else { (&args[3], &args[4]) };
+    let side = |w: &[u8]| {
+        if w.eq_ignore_ascii_case(b"left") {
+            Some(true)
+        } else if w.eq_ignore_ascii_case(b"right") {
+            Some(false)
+        } else {
+            None
+        }
+    };
+    let (Some(from_left), Some(to_left)) = (side(from), side(to)) else { return error("ERR syntax error") };
+    if let Some(e) = check_types(proxy, s, [src, dst], "list").await {
+        return e;
+    }
+    let pop: &[u8] = if from_left { b"LPOP" } else { b"RPOP" };
+    let popped = on_key(proxy, s, src, words(&[pop, src])).await;
+    let Some(elem) = bulk(&popped) else { return popped };
+    let push: &[u8] = if to_left { b"LPUSH" } else { b"RPUSH" };
+    let pushed = on_key(proxy, s, dst, words(&[push, dst, &elem])).await;
+    if is_error(&pushed) {
+        // Back where it came from, so the failed move loses nothing.
+        let back: &[u8] = if from_left { b"LPUSH" } else { b"RPUSH" };
+        on_key(proxy, s, src, words(&[back, src, &elem])).await;
+        return pushed;
+    }
+    let mut r = s.reply();
+    r.bulk(&elem);
+    r.buf.freeze()
+}
+
+/// Key-value pairs grouped by slot, as `(slot, [name, k1, v1, k2, v2...])` requests.
+fn per_slot(name: &'static [u8], args: &[Bytes], stride: usize) -> Vec<(u16, Vec<Bytes>)> {
+    let mut groups: Vec<(u16, Vec<Bytes>)> = Vec::new();
+    for chunk in args[1..].chunks(stride) {
+        let slot = key_slot(&chunk[0]);
+        match groups.iter_mut().find(|(s, _)| *s == slot) {
+            Some((_, g)) => g.extend_from_slice(chunk),
+            None => {
+                let mut g = vec![Bytes::from_static(name)];
+                g.extend_from_slice(chunk);
+                groups.push((slot, g));
+            }
+        }
+    }
+    groups
+}
+
+async fn msetnx(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Bytes {
+    if args.len().is_multiple_of(2) {
+        return error("ERR wrong number of arguments for 'msetnx' command");
+    }
+    let keys: Vec<Bytes> = std::iter::once(args[0].clone()).chain(args[1..].iter().step_by(2).cloned()).collect();
+    let mut found = 0;
+    for reply in call_many(proxy, s, per_slot(b"EXISTS", &keys, 1)).await {
+        match integer(&reply) {
+            Some(n) => found += n,
+            None => return reply,
+        }
+    }
+    if found > 0 {
+        return Bytes::from_static(b":0\r\n");
+    }
+    if let Some(e) = call_many(proxy, s, per_slot(b"MSET", args, 2)).await.into_iter().find(|r| is_error(r)) {
+        return e;
+    }
+    Bytes::from_static(b":1\r\n")
+}
+
+/// LMPOP/ZMPOP numkeys key... rest: each key in turn with `numkeys` 1; the first that pops.
+async fn first_non_empty(proxy: &Arc<Proxy>, s: &mut Session, spec: &CommandSpec, args: &[Bytes]) -> Bytes {
+    let positions = key_positions(spec, args);
+    let (Some(&first), Some(&last)) = (positions.first(), positions.last()) else {
+        return error("ERR syntax error");
+    };
+    let numkeys_at = first - 1;
+    for &i in &positions {
+        let mut one = args[..numkeys_at].to_vec();
+        one.push(Bytes::from_static(b"1"));
+        one.push(args[i].clone());
+        one.extend_from_slice(&args[last + 1..]);
+        let reply = on_key(proxy, s, &args[i], one).await;
+        if is_error(&reply) || !is_null(&reply) {
+            return reply;
+        }
+    }
+    let mut r = s.reply();
+    r.null_array();
+    r.buf.freeze()
+}
+
+/// A blocking pop or move whose keys span slots: the non-blocking form of the command is tried
+/// on each key's node in the order given until one yields or the timeout passes.
+pub(crate) async fn blocking(proxy: &Arc<Proxy>, s: &mut Session, spec: &CommandSpec, args: Vec<Bytes>) -> Bytes {
+    let name = spec.name;
+    let multi = matches!(name, "blmpop" | "bzmpop");
+    let timeout_arg = if multi { &args[1] } else { &args[args.len() - 1] };
+    let timeout = match std::str::from_utf8(timeout_arg).ok().and_then(|t| t.parse::<f64>().ok()) {
+        Some(t) if t.is_finite() && t < 0.0 => return error("ERR timeout is negative"),
+        Some(t) if t.is_finite() => t,
+        _ => return error("ERR timeout is not a float or out of range"),
+    };
+    let deadline = (timeout > 0.0).then(|| Instant::now() + Duration::from_secs_f64(timeout));
+    let mut pause = Duration::from_millis(2);
+    loop {
+        let got = match name {
+            "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => {
+                let pop: &[u8] = match name {
+                    "blpop" => b"LPOP",
+                    "brpop" => b"RPOP",
+                    "bzpopmin" => b"ZPOPMIN",
+                    _ => b"ZPOPMAX",
+                };
+                pop_each(proxy, s, pop, &args[1..args.len() - 1]).await
+            }
+            "blmpop" | "bzmpop" => {
+                let mut nonblocking = vec![Bytes::from_static(if name == "blmpop" { b"LMPOP" } else { b"ZMPOP" })];
+                nonblocking.extend_from_slice(&args[2..]);
+                let spec = protocol::lookup(&nonblocking[0]).expect("LMPOP and ZMPOP are in the table");
+                Some(first_non_empty(proxy, s, spec, &nonblocking).await)
+            }
+            _ => {
+                // BLMOVE src dst from to timeout, BRPOPLPUSH src dst timeout.
+                let moved = lmove(proxy, s, &args[..args.len() - 1]).await;
+                Some(moved)
+            }
+        };
+        if let Some(reply) = got.filter(|r| is_error(r) || !is_null(r)) {
+            return reply;
+        }
+        if deadline.is_some_and(|d| Instant::now() + pause > d) {
+            let mut r = s.reply();
+            if matches!(name, "blmove" | "brpoplpush") {
+                r.null();
+            } else {
+                r.null_array();
+            }
+            return r.buf.freeze();
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// BLPOP-style: `pop key` on each key in order; the first element (or error) wins, given back
+/// in the blocking command's shape: `[key, element]` or `[key, member, score]`.
+async fn pop_each(proxy: &Arc<Proxy>, s: &mut Session, pop: &'static [u8], keys: &[Bytes]) -> Option<Bytes> {
+    for key in keys {
+        let reply = on_key(proxy, s, key, words(&[pop, key])).await;
+        if is_error(&reply) {
+            return Some(reply);
+        }
+        let mut r = s.reply();
+        match parse(&reply) {
+            Some(Frame::Bulk(elem)) => {
+                r.array(2);
+                r.bulk(key);
+                r.bulk(&elem);
+            }
+            Some(Frame::Array(items)) if !items.is_empty() => {
+                // ZPOPMIN's [member, score] after the key.
+                r.array(items.len() + 1);
+                r.bulk(key);
+                for item in &items {
+                    if s.resp3 {
+                        item.encode(&mut r.buf);
+                    } else {
+                        item.encode_resp2(&mut r.buf);
+                    }
+                }
+            }
+            _ => continue,
+        }
+        return Some(r.buf.freeze());
+    }
+    None
+}

@@ -1,0 +1,62 @@
+//! WAIT through the proxy: the client's writes since its last WAIT went to some nodes; each of
+//! them is asked until that many replicas acknowledged, and the reply is the smallest count, as
+//! one Redis would give for all of them.
+//!
+//! A node counts the replicas that acknowledged the last write of the connection WAIT arrives
+//! on. The client's writes went out on its lane's shared connection to each node, so WAIT goes
+//! there too, behind them; to keep that connection from being held for the whole timeout, it is
+//! asked in short slices until the count is reached or the client's timeout runs out.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use protocol::Frame;
+
+use crate::state::{target_for, Proxy, Session};
+
+/// The longest one WAIT holds a shared connection.
+const SLICE: Duration = Duration::from_millis(10);
+
+fn error(msg: &str) -> Bytes {
+    Bytes::from(format!("-{msg}\r\n"))
+}
+
+/// WAIT numreplicas timeout, for writes that went to `nodes`.
+pub(crate) async fn wait(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes], mut nodes: Vec<SocketAddr>) -> Bytes {
+    let number = |b: &Bytes| std::str::from_utf8(b).ok().and_then(|t| t.parse::<i64>().ok());
+    let Some(want) = number(&args[1]) else { return error("ERR value is not an integer or out of range") };
+    let timeout = match number(&args[2]) {
+        None => return error("ERR timeout is not an integer or out of range"),
+        Some(t) if t < 0 => return error("ERR timeout is negative"),
+        Some(t) => t as u64,
+    };
+    // No writes: the replicas of the client's master, as a fresh connection to one Redis sees.
+    if nodes.is_empty() {
+        match target_for(proxy, s, None) {
+            Some(m) => nodes.push(m),
+            None => return error("CLUSTERDOWN The cluster is down"),
+        }
+    }
+    let deadline = (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout));
+    let mut least = i64::MAX;
+    for node in nodes {
+        loop {
+            let slice = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
+                None => SLICE,
+            };
+            let ms = Bytes::from(slice.as_millis().max(1).to_string());
+            let reply =
+                crate::exec::call(proxy, s, node, None, &[Bytes::from_static(b"WAIT"), args[1].clone(), ms], true)
+                    .await;
+            let Ok(Some((Frame::Integer(n), _))) = Frame::parse(&reply) else { return reply };
+            if n >= want || deadline.is_some_and(|d| Instant::now() >= d) {
+                least = least.min(n);
+                break;
+            }
+        }
+    }
+    Bytes::from(format!(":{least}\r\n"))
+}

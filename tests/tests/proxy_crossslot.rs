@@ -1,0 +1,390 @@
+//! Cross-slot commands through `slotgate-proxy`, against one redis-server as the reference: the
+//! same command lines, with keys placed on different masters of a 3-master cluster (Redis's and
+//! slotgate's, `on_both_clusters`), must get the same replies as on one Redis. Then the blocking
+//! pops over several masters under concurrent pushes (every element received exactly once),
+//! `--cross-slot refuse`, and WAIT.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use redis::{cmd, RedisResult, Value};
+use slotgate_tests::{require_tool, Cluster, Kind, Proxy, Server};
+
+slotgate_tests::on_both_clusters!(
+    cross_slot_commands_answer_as_one_redis,
+    blocking_pops_over_three_masters_take_each_element_once,
+    cross_slot_refuse_gives_crossslot,
+    wait_counts_the_replicas_of_every_node_written
+);
+
+/// A key named `prefix` plus a number whose slot lies in the `third` of the slot space that
+/// `redis-cli --cluster create` gives the `third` master of three.
+fn key_on(third: usize, prefix: &str) -> String {
+    let range = [0..5461, 5461..10923, 10923..16384][third].clone();
+    (0..).map(|n| format!("{prefix}{n}")).find(|k| range.contains(&protocol::key_slot(k.as_bytes()))).unwrap()
+}
+
+/// Placeholders `$A`.. `$Z` in command lines, each a key on master `index % 3`.
+fn keys() -> HashMap<String, String> {
+    ('A'..='Z').enumerate().map(|(i, c)| (format!("${c}"), key_on(i % 3, &format!("k{c}:")))).collect()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Order {
+    Exact,
+    /// Compared as a sorted multiset (Redis leaves the order of set replies unspecified).
+    Sorted,
+}
+
+fn order_of(name: &str) -> Order {
+    match name.to_ascii_uppercase().as_str() {
+        "SMEMBERS" | "SINTER" | "SUNION" | "SDIFF" => Order::Sorted,
+        _ => Order::Exact,
+    }
+}
+
+/// A reply in comparable form: the value (sorted where the order is unspecified) or the error.
+fn run(c: &mut redis::Connection, words: &[String]) -> Result<Value, String> {
+    let mut command = cmd(&words[0]);
+    for a in &words[1..] {
+        command.arg(a.as_str());
+    }
+    let r: RedisResult<Value> = command.query(c);
+    match r {
+        Ok(Value::Array(mut items)) if order_of(&words[0]) == Order::Sorted => {
+            items.sort_by_key(|x| format!("{x:?}"));
+            Ok(Value::Array(items))
+        }
+        Ok(v) => Ok(v),
+        Err(e) => Err(format!("{:?} {} {}", e.kind(), e.code().unwrap_or(""), e.detail().unwrap_or(""))),
+    }
+}
+
+/// Every family of section 2 of the proxy's cross-slot work, with errors and edge cases.
+const LINES: &str = r#"
+SADD $A x y z
+SADD $B y z w
+SADD $C z q
+SINTER $A $B
+SINTER $A $B $C
+SUNION $A $B $C
+SDIFF $A $B $C
+SDIFF $A $Z
+SINTERCARD 2 $A $B
+SINTERCARD 3 $A $B $C LIMIT 1
+SINTERCARD 2 $A $B LIMIT -1
+SINTERSTORE $D $A $B
+SMEMBERS $D
+SUNIONSTORE $D $A $B $C
+SCARD $D
+SDIFFSTORE $D $C $A $B
+SMEMBERS $D
+SDIFFSTORE $D $A $A
+EXISTS $D
+SET $E str
+PEXPIRE $E 100000
+SINTER $A $E
+SUNIONSTORE $E $A $B
+TTL $E
+TYPE $E
+SADD $G1 a b y
+PEXPIRE $G1 100000
+SINTERSTORE $G1 $G1 $B
+TTL $G1
+SMEMBERS $G1
+SMOVE $A $B x
+SMOVE $A $B nope
+SMEMBERS $A
+SMEMBERS $B
+SMOVE $A $F y
+SMEMBERS $F
+SET $G str
+SMOVE $A $G z
+SMOVE $G $A z
+SMEMBERS $A
+ZADD $H 1 a 2 b 3 c
+ZADD $I 10 b 20 c 30 d
+ZUNION 2 $H $I WITHSCORES
+ZUNION 2 $H $I WEIGHTS 2 0.5 AGGREGATE MAX WITHSCORES
+ZINTER 2 $H $I WEIGHTS 2 3 AGGREGATE MIN WITHSCORES
+ZINTER 2 $H $I
+ZDIFF 2 $H $I WITHSCORES
+ZINTERCARD 2 $H $I
+ZINTERCARD 2 $H $I LIMIT 1
+ZUNIONSTORE $J 2 $H $I AGGREGATE SUM
+ZRANGE $J 0 -1 WITHSCORES
+ZINTERSTORE $J 2 $H $I WEIGHTS 1 1
+ZRANGE $J 0 -1 WITHSCORES
+ZDIFFSTORE $J 2 $H $I
+ZRANGE $J 0 -1 WITHSCORES
+ZRANGESTORE $J $I 0 1
+ZRANGE $J 0 -1 WITHSCORES
+ZRANGESTORE $J $I (15 +inf BYSCORE
+ZRANGE $J 0 -1 WITHSCORES
+ZUNIONSTORE $J 2 $H $G
+ZINTER 2 $H $A
+ZUNION 2 $H $A WITHSCORES
+SET $K ohmytext
+SET $L mynewtext
+LCS $K $L
+LCS $K $L LEN
+LCS $K $L IDX
+LCS $K $L IDX MINMATCHLEN 4 WITHMATCHLEN
+LCS $K $Z
+LCS $K $H
+SET $M v1
+RENAME $M $N
+GET $N
+EXISTS $M
+RENAME $M $N
+SADD $O member
+PEXPIRE $O 500000
+RENAME $O $N
+TYPE $N
+SMEMBERS $N
+EXISTS $O
+SET $P x
+RENAMENX $N $P
+RENAMENX $N $Q
+SMEMBERS $Q
+RENAMENX $Z $R
+COPY $Q $R
+COPY $Q $R
+SET $S other
+COPY $Q $S
+COPY $Q $S REPLACE
+TYPE $S
+COPY $Z $T
+COPY $Q $T DB 0
+COPY $Q $T BADOPTION
+RPUSH $U a b c d
+LMOVE $U $V LEFT RIGHT
+LMOVE $U $V RIGHT LEFT
+RPOPLPUSH $U $V
+LRANGE $U 0 -1
+LRANGE $V 0 -1
+LMOVE $Z $V LEFT LEFT
+LMOVE $U $P LEFT LEFT
+LRANGE $U 0 -1
+LMOVE $U $V UP DOWN
+MSETNX $W 1 $X 2
+MSETNX $X 3 $Y 4
+MGET $W $X $Y
+MSETNX $W 1 $X
+LMPOP 2 $Z $V LEFT COUNT 2
+LMPOP 2 $Z $Y LEFT
+LMPOP 3 $Z $U $V RIGHT
+ZMPOP 2 $Z $I MIN
+ZMPOP 2 $Z $I MAX COUNT 5
+ZMPOP 2 $Z $Y MIN
+ZMPOP 2 $Z $H SIDEWAYS
+RPUSH $A1 one two
+BLPOP $Z $A1 1
+BRPOP $Z $A1 1
+BLPOP $Z $Y 0.05
+ZADD $B1 5 m 6 n
+BZPOPMIN $Z $B1 1
+BZPOPMAX $Z $B1 1
+BZPOPMAX $Z $B1 0.05
+RPUSH $C1 p q r
+BLMPOP 1 2 $Z $C1 LEFT COUNT 2
+BLMPOP 0.05 2 $Z $Y LEFT
+BLMOVE $C1 $D1 LEFT LEFT 1
+BRPOPLPUSH $Z $D1 0.05
+BRPOPLPUSH $D1 $E1 1
+LRANGE $E1 0 -1
+BLPOP $Z $Y -1
+BLPOP $Z $Y notanumber
+"#;
+
+/// `$A1`.. style placeholders too: a second key per master, named after the first.
+fn expand(line: &str, keys: &HashMap<String, String>) -> Vec<String> {
+    line.split_whitespace()
+        .map(|w| {
+            if let Some(rest) = w.strip_prefix('$') {
+                let (letter, suffix) = rest.split_at(1);
+                let base = &keys[&format!("${letter}")];
+                if suffix.is_empty() {
+                    base.clone()
+                } else {
+                    key_on(letter.as_bytes()[0] as usize % 3, &format!("{base}:{suffix}:"))
+                }
+            } else {
+                w.to_string()
+            }
+        })
+        .collect()
+}
+
+fn cross_slot_commands_answer_as_one_redis(kind: Kind) {
+    if !require_tool("redis-server") || !require_tool("redis-cli") {
+        return;
+    }
+    let cluster = Cluster::create(kind, 3, 0, 5000);
+    let proxy = Proxy::start(cluster.ports()[0], &[]);
+    let reference = Server::redis(&[]);
+    let mut through = proxy.conn();
+    let mut one = reference.conn();
+    let keys = keys();
+    let mut mismatches = Vec::new();
+    let mut crossing = 0;
+    for line in LINES.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let words = expand(line, &keys);
+        let slots: Vec<u16> =
+            words.iter().filter(|w| w.starts_with('k')).map(|w| protocol::key_slot(w.as_bytes())).collect();
+        crossing += usize::from(slots.windows(2).any(|p| p[0] != p[1]));
+        let got = run(&mut through, &words);
+        let want = run(&mut one, &words);
+        if got != want {
+            mismatches.push(format!("{line}\n    proxy: {got:?}\n    redis: {want:?}"));
+        }
+    }
+    assert!(crossing > 80, "only {crossing} lines span slots");
+    assert!(mismatches.is_empty(), "{} of the lines differ:\n{}", mismatches.len(), mismatches.join("\n"));
+    // RENAME, RENAMENX and COPY keep the expiry ($O's, now in $Q, copied to $S).
+    for key in ["$Q", "$S"] {
+        let ttl: i64 = cmd("TTL").arg(&keys[key]).query(&mut through).unwrap();
+        assert!((490..=500).contains(&ttl), "{key} has a TTL of {ttl}");
+    }
+    // No temporary key is left behind on any master.
+    let all: Vec<String> = cmd("KEYS").arg("*slotgate*").query(&mut through).unwrap();
+    assert!(all.is_empty(), "temporary keys left: {all:?}");
+}
+
+fn blocking_pops_over_three_masters_take_each_element_once(kind: Kind) {
+    if (kind == Kind::Redis && !require_tool("redis-server")) || !require_tool("redis-cli") {
+        return;
+    }
+    let cluster = Cluster::create(kind, 3, 0, 5000);
+    let proxy = Arc::new(Proxy::start(cluster.ports()[0], &[]));
+    // Six lists, two per master.
+    let lists: Vec<String> = (0..6).map(|i| key_on(i % 3, &format!("queue{i}:"))).collect();
+    const ELEMENTS: usize = 10_000;
+    const POPPERS: usize = 4;
+    let received = Arc::new(Mutex::new(Vec::with_capacity(ELEMENTS)));
+    let done = Arc::new(AtomicBool::new(false));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let poppers: Vec<_> = (0..POPPERS)
+        .map(|p| {
+            let (proxy, lists, received, done) = (proxy.clone(), lists.clone(), received.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut c = proxy.conn();
+                // Each popper lists the keys in its own order.
+                let mut order = lists.clone();
+                order.rotate_left(p);
+                while !done.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    let mut command = cmd(if p % 2 == 0 { "BLPOP" } else { "BRPOP" });
+                    command.arg(&order).arg(0.2);
+                    let got: Option<(String, String)> = command.query(&mut c).expect("blocking pop");
+                    if let Some((key, value)) = got {
+                        assert!(lists.contains(&key), "popped from {key}");
+                        received.lock().unwrap().push(value);
+                    }
+                }
+            })
+        })
+        .collect();
+    let pushers: Vec<_> = (0..2)
+        .map(|t| {
+            let (proxy, lists) = (proxy.clone(), lists.clone());
+            std::thread::spawn(move || {
+                let mut c = proxy.conn();
+                let mut x: u64 = 0x9e37_79b9 + t;
+                for i in (t as usize..ELEMENTS).step_by(2) {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let key = &lists[(x % lists.len() as u64) as usize];
+                    let _: i64 = cmd("RPUSH").arg(key).arg(format!("e{i}")).query(&mut c).expect("push");
+                }
+            })
+        })
+        .collect();
+    for p in pushers {
+        p.join().unwrap();
+    }
+    let all_in = slotgate_tests::wait_until(Duration::from_secs(90), || received.lock().unwrap().len() >= ELEMENTS);
+    done.store(true, Ordering::Relaxed);
+    for p in poppers {
+        p.join().unwrap();
+    }
+    let mut got = received.lock().unwrap().clone();
+    assert!(all_in, "only {} of {ELEMENTS} elements were popped", got.len());
+    got.sort();
+    let before = got.len();
+    got.dedup();
+    assert_eq!(before, got.len(), "an element was popped twice");
+    assert_eq!(got.len(), ELEMENTS);
+    let mut c = proxy.conn();
+    for key in &lists {
+        let left: i64 = cmd("LLEN").arg(key).query(&mut c).unwrap();
+        assert_eq!(left, 0, "{key} still holds elements");
+    }
+}
+
+fn cross_slot_refuse_gives_crossslot(kind: Kind) {
+    if (kind == Kind::Redis && !require_tool("redis-server")) || !require_tool("redis-cli") {
+        return;
+    }
+    let cluster = Cluster::create(kind, 3, 0, 5000);
+    let proxy = Proxy::start(cluster.ports()[0], &["--cross-slot", "refuse"]);
+    let mut c = proxy.conn();
+    let (a, b) = (key_on(0, "ra:"), key_on(1, "rb:"));
+    for args in [vec!["SINTER", &a, &b], vec!["RENAME", &a, &b], vec!["BLPOP", &a, &b, "0.1"]] {
+        let mut command = cmd(args[0]);
+        command.arg(&args[1..]);
+        let r: RedisResult<Value> = command.query(&mut c);
+        let e = r.expect_err("refused");
+        assert_eq!(e.code(), Some("CROSSSLOT"), "{args:?}: {e}");
+    }
+    // Same-slot commands are unaffected.
+    let _: i64 = cmd("SADD").arg("{t}1").arg("x").query(&mut c).unwrap();
+    let got: Vec<String> = cmd("SUNION").arg("{t}1").arg("{t}2").query(&mut c).unwrap();
+    assert_eq!(got, vec!["x"]);
+}
+
+fn wait_counts_the_replicas_of_every_node_written(kind: Kind) {
+    if (kind == Kind::Redis && !require_tool("redis-server")) || !require_tool("redis-cli") {
+        return;
+    }
+    let cluster = Cluster::create(kind, 3, 1, 5000);
+    let proxy = Proxy::start(cluster.ports()[0], &[]);
+    let mut c = proxy.conn();
+    // Writes on all three masters, each with one replica.
+    for third in 0..3 {
+        let _: () = cmd("SET").arg(key_on(third, "w:")).arg("v").query(&mut c).unwrap();
+    }
+    let n: i64 = cmd("WAIT").arg(1).arg(2000).query(&mut c).unwrap();
+    assert_eq!(n, 1, "every master has its one replica");
+    // Two replicas are asked for, one exists: the timeout passes and the count is 1.
+    let _: () = cmd("SET").arg(key_on(1, "w2:")).arg("v").query(&mut c).unwrap();
+    let started = Instant::now();
+    let n: i64 = cmd("WAIT").arg(2).arg(300).query(&mut c).unwrap();
+    assert_eq!(n, 1);
+    assert!(started.elapsed() >= Duration::from_millis(290), "WAIT returned early: {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(3), "WAIT overran its timeout: {:?}", started.elapsed());
+    // Redis's own argument errors.
+    let e = cmd("WAIT").arg(1).arg(-1).query::<i64>(&mut c).unwrap_err();
+    assert_eq!(e.detail(), Some("timeout is negative"), "{e}");
+    let e = cmd("WAIT").arg("x").arg(1).query::<i64>(&mut c).unwrap_err();
+    assert_eq!(e.detail(), Some("value is not an integer or out of range"), "{e}");
+    // The replica of a master written through the proxy holds the value once WAIT said so.
+    let key = key_on(2, "w3:");
+    let _: () = cmd("SET").arg(&key).arg("acked").query(&mut c).unwrap();
+    let n: i64 = cmd("WAIT").arg(1).arg(2000).query(&mut c).unwrap();
+    assert_eq!(n, 1);
+    // Exactly one replica holds it: the one of the key's master (the others answer MOVED).
+    let mut holders = 0;
+    for node in cluster.nodes().into_iter().filter(|n| !n.is_master()) {
+        let mut r = redis::Client::open(format!("redis://127.0.0.1:{}/", node.port)).unwrap().get_connection().unwrap();
+        let _: () = cmd("READONLY").query(&mut r).unwrap();
+        let v: RedisResult<Option<String>> = cmd("GET").arg(&key).query(&mut r);
+        if let Ok(v) = v {
+            assert_eq!(v.as_deref(), Some("acked"), "replica {} of the key's master", node.port);
+            holders += 1;
+        }
+    }
+    assert_eq!(holders, 1);
+}
