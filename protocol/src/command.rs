@@ -389,7 +389,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("copy", -3, RW, KEYSPACE, K12).r(Route::CrossSlot(Gather::Copy)).u(KR, KW),
     c("keys", 2, RO, KEYSPACE | DANGEROUS, NK).r(Route::Fanout(Merge::Concat)),
     c("scan", -2, RO, KEYSPACE, NK).r(Route::Scan),
-    c("randomkey", 1, RO, KEYSPACE, NK).r(SLOT),
+    c("randomkey", 1, RO, KEYSPACE, NK).r(Route::Fanout(Merge::RandomKey)),
     container("object", -2, 0, 0, OBJECT_SUBS).r(SLOT),
     // Transactions.
     c("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, TRANSACTION, NK).r(Route::Pinned(Pin::Transaction)),

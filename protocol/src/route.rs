@@ -19,6 +19,9 @@ pub enum Merge {
     FirstReply,
     /// The proxy's own INFO with the nodes' keyspace sections summed.
     Info,
+    /// RANDOMKEY: every master's DBSIZE, then RANDOMKEY on one master picked by its share of
+    /// the keys, so every key of the keyspace is as likely as on one Redis.
+    RandomKey,
 }
 
 /// How the proxy computes a multi-key command whose keys sit on several slots.

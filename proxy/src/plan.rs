@@ -96,9 +96,13 @@ pub(crate) fn plan(ctx: &Ctx, spec: Option<&CommandSpec>, args: &[Bytes]) -> Pla
         Route::Wait => Plan::Wait,
         Route::Scan => scan(ctx, args),
         Route::Fanout(merge) => {
-            // INFO through the proxy is the proxy's own, with the nodes' keyspace summed.
-            let sub =
-                (merge == Merge::Info).then(|| vec![Bytes::from_static(b"INFO"), Bytes::from_static(b"keyspace")]);
+            // INFO through the proxy is the proxy's own, with the nodes' keyspace summed;
+            // RANDOMKEY first weighs the masters by their key counts.
+            let sub = match merge {
+                Merge::Info => Some(vec![Bytes::from_static(b"INFO"), Bytes::from_static(b"keyspace")]),
+                Merge::RandomKey => Some(vec![Bytes::from_static(b"DBSIZE")]),
+                _ => None,
+            };
             if ctx.map.masters.is_empty() {
                 return Plan::error("CLUSTERDOWN The cluster is down");
             }

@@ -74,7 +74,7 @@ fn reads_go_to_a_replica_under_prefer_replica_and_writes_do_not() {
 #[test]
 fn keyless_commands_go_to_the_clients_master() {
     let m = map();
-    for cmd in [&["TIME"][..], &["RANDOMKEY"], &["CONFIG", "GET", "maxmemory"], &["LASTSAVE"]] {
+    for cmd in [&["TIME"][..], &["CONFIG", "GET", "maxmemory"], &["LASTSAVE"]] {
         let Plan::One(p) = run(&ctx(&m), cmd) else { panic!("{cmd:?}") };
         assert_eq!(p.target, m.masters[4 % 3], "{cmd:?}");
     }
@@ -135,6 +135,9 @@ fn fanout_commands_reach_every_master() {
     }
     let Plan::Fanout(Merge::Info, parts) = run(&ctx(&m), &["INFO"]) else { panic!() };
     assert_eq!(parts[0].args.as_deref(), Some(&args(&["INFO", "keyspace"])[..]));
+    let Plan::Fanout(Merge::RandomKey, parts) = run(&ctx(&m), &["RANDOMKEY"]) else { panic!() };
+    assert_eq!(parts.len(), 3);
+    assert_eq!(parts[2].args.as_deref(), Some(&args(&["DBSIZE"])[..]));
 }
 
 #[test]

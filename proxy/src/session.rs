@@ -39,6 +39,8 @@ enum Pending {
     BlockingAcross(&'static CommandSpec, Vec<Bytes>),
     /// Keys across slots, computed by the proxy.
     Gather(protocol::command::Gather, &'static CommandSpec, Vec<Bytes>),
+    /// RANDOMKEY after every master's DBSIZE.
+    RandomKey(Vec<InFlight>),
     /// WAIT on the nodes the client wrote to.
     Wait(Vec<Bytes>, Vec<SocketAddr>),
 }
@@ -262,6 +264,9 @@ fn plan(proxy: &Arc<Proxy>, s: &mut Session, spec: Option<&'static CommandSpec>,
         Plan::Fanout(Merge::Info, parts) => {
             Pending::Info(own_info(proxy), parts.into_iter().map(|p| push(s, p, args, false)).collect())
         }
+        Plan::Fanout(Merge::RandomKey, parts) => {
+            Pending::RandomKey(parts.into_iter().map(|p| push(s, p, args, false)).collect())
+        }
         Plan::Fanout(merge, parts) => {
             Pending::Merged(merge, parts.into_iter().map(|p| push(s, p, args, writes)).collect())
         }
@@ -280,6 +285,42 @@ fn plan(proxy: &Arc<Proxy>, s: &mut Session, spec: Option<&'static CommandSpec>,
         // Handled before planning; inside MULTI it was queued.
         Plan::Subscribe => err("ERR SUBSCRIBE is not allowed here"),
     }
+}
+
+/// RANDOMKEY on a master picked by its share of the keys (`sizes`: each master's DBSIZE); nil
+/// only when every master is empty.
+async fn random_key(proxy: &Arc<Proxy>, s: &mut Session, sizes: Vec<InFlight>) -> Bytes {
+    let targets: Vec<SocketAddr> = sizes.iter().map(|f| f.target).collect();
+    let mut counts: Vec<u64> = Vec::with_capacity(targets.len());
+    for reply in finish_all(proxy, s, sizes).await {
+        match protocol::Frame::parse(&reply) {
+            Ok(Some((protocol::Frame::Integer(n), _))) => counts.push(n.max(0) as u64),
+            _ => return reply,
+        }
+    }
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let mut seed = u64::from(nanos) ^ s.id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    // A master emptied since its DBSIZE answers nil: the others are asked in turn.
+    while counts.iter().any(|&c| c > 0) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut pick = seed % counts.iter().sum::<u64>();
+        let mut i = 0;
+        while pick >= counts[i] {
+            pick -= counts[i];
+            i += 1;
+        }
+        let reply = crate::exec::call(proxy, s, targets[i], None, &[&b"RANDOMKEY"[..]], true).await;
+        let nil = reply.starts_with(b"$-1") || reply.starts_with(b"_");
+        if !nil {
+            return reply;
+        }
+        counts[i] = 0;
+    }
+    let mut r = s.reply();
+    r.null();
+    r.buf.freeze()
 }
 
 /// Whether a command is queued inside MULTI: all but the transaction's own commands, and QUIT
@@ -453,11 +494,12 @@ async fn resolve(proxy: &Arc<Proxy>, s: &mut Session, p: Pending) -> Bytes {
                 Merge::AllOk => merge::all_ok(&all),
                 Merge::Concat => merge::concat(&all, s.resp3),
                 Merge::AllTrue => merge::all_true(&all, s.resp3),
-                Merge::FirstReply | Merge::InKeyOrder | Merge::Info => {
+                Merge::FirstReply | Merge::InKeyOrder | Merge::Info | Merge::RandomKey => {
                     all.iter().find(|p| p.first() == Some(&b'-')).or(all.first()).cloned().unwrap_or_default()
                 }
             }
         }
+        Pending::RandomKey(parts) => random_key(proxy, s, parts).await,
         Pending::Gather(g, spec, args) => crate::crossslot::gather(proxy, s, g, spec, args).await,
         Pending::BlockingAcross(spec, args) => crate::crossslot::blocking(proxy, s, spec, args).await,
         Pending::Wait(args, nodes) => crate::wait::wait(proxy, s, &args, nodes).await,

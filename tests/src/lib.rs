@@ -287,6 +287,25 @@ pub fn js_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/js"))
 }
 
+/// The redis-py scripts.
+pub fn py_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/py"))
+}
+
+/// Installs redis-py from tests/py/requirements.txt unless it is importable already.
+pub fn ensure_redis_py() {
+    let importable = || Command::new("python3").args(["-c", "import redis"]).output().is_ok_and(|o| o.status.success());
+    if importable() {
+        return;
+    }
+    let status = Command::new("python3")
+        .args(["-m", "pip", "install", "-q", "-r", "requirements.txt"])
+        .current_dir(py_dir())
+        .status()
+        .expect("pip");
+    assert!(status.success() && importable(), "pip install -r tests/py/requirements.txt failed");
+}
+
 /// Installs ioredis once from the vendored tarballs (scripts/test.sh does it up front in CI).
 pub fn ensure_ioredis() {
     if js_dir().join("node_modules/ioredis").exists() {

@@ -7,15 +7,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use slotgate_tests::{
-    cluster_nodes, ensure_ioredis, js_dir, redis_cli, require_tool, resp, slot_owner, wait_until, Cluster, Kind, Proxy,
-    RawConn, Server,
+    cluster_nodes, ensure_ioredis, ensure_redis_py, js_dir, py_dir, redis_cli, require_tool, resp, slot_owner,
+    wait_until, Cluster, Kind, Proxy, RawConn, Server,
 };
 
 slotgate_tests::on_both_clusters!(
@@ -212,24 +211,6 @@ fn redis_cli_without_cluster_mode(kind: Kind) {
     assert_eq!(cli(&["MGET", "cli:a", "cli:b", "nope", "cli:c", "cli:d"]), "10\n20\n\n30\n40\n");
     assert_eq!(cli(&["DBSIZE"]), "4\n");
     assert_eq!(cli(&["PING"]), "PONG\n");
-}
-
-fn py_dir() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/py"))
-}
-
-/// Installs redis-py from tests/py/requirements.txt unless it is importable already.
-fn ensure_redis_py() {
-    let importable = || Command::new("python3").args(["-c", "import redis"]).output().is_ok_and(|o| o.status.success());
-    if importable() {
-        return;
-    }
-    let status = Command::new("python3")
-        .args(["-m", "pip", "install", "-q", "-r", "requirements.txt"])
-        .current_dir(py_dir())
-        .status()
-        .expect("pip");
-    assert!(status.success() && importable(), "pip install -r tests/py/requirements.txt failed");
 }
 
 fn redis_py_runs_the_guide_scenarios(kind: Kind) {

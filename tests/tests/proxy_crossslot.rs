@@ -10,13 +10,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::{cmd, RedisResult, Value};
-use slotgate_tests::{require_tool, Cluster, Kind, Proxy, Server};
+use slotgate_tests::{ensure_ioredis, ensure_redis_py, js_dir, py_dir, require_tool, Cluster, Kind, Proxy, Server};
 
 slotgate_tests::on_both_clusters!(
     cross_slot_commands_answer_as_one_redis,
     blocking_pops_over_three_masters_take_each_element_once,
     cross_slot_refuse_gives_crossslot,
-    wait_counts_the_replicas_of_every_node_written
+    wait_counts_the_replicas_of_every_node_written,
+    redis_py_and_ioredis_run_a_cross_slot_scenario,
+    one_redis_connection_commands,
+    wait_keeps_every_write_it_confirmed_through_a_failover
 );
 
 /// A key named `prefix` plus a number whose slot lies in the `third` of the slot space that
@@ -387,4 +390,173 @@ fn wait_counts_the_replicas_of_every_node_written(kind: Kind) {
         }
     }
     assert_eq!(holders, 1);
+}
+
+/// Runs a client script with the port; it prints "ok" when every check held.
+fn client_script(program: &str, script: std::path::PathBuf, port: u16) {
+    let out = std::process::Command::new(program).arg(&script).arg(port.to_string()).output().expect(program);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
+        "{} on port {port} failed:\nstdout: {}\nstderr: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn redis_py_and_ioredis_run_a_cross_slot_scenario(kind: Kind) {
+    if !require_tool("python3") || !require_tool("node") || !require_tool("redis-server") || !require_tool("redis-cli")
+    {
+        return;
+    }
+    ensure_redis_py();
+    ensure_ioredis();
+    // The scripts' expectations hold on one Redis...
+    let reference = Server::redis(&[]);
+    client_script("python3", py_dir().join("cross_slot.py"), reference.port);
+    client_script("node", js_dir().join("cross_slot.js"), reference.port);
+    // ...and through the proxy, where their keys sit on different slots.
+    for (a, b) in [("tags:a", "tags:all"), ("cart:old", "cart:new"), ("jobs:high", "jobs:low")] {
+        assert_ne!(protocol::key_slot(a.as_bytes()), protocol::key_slot(b.as_bytes()), "{a} and {b} share a slot");
+    }
+    let cluster = Cluster::create(kind, 3, 0, 5000);
+    let proxy = Proxy::start(cluster.ports()[0], &[]);
+    client_script("python3", py_dir().join("cross_slot.py"), proxy.port);
+    client_script("node", js_dir().join("cross_slot.js"), proxy.port);
+}
+
+fn one_redis_connection_commands(kind: Kind) {
+    if (kind == Kind::Redis && !require_tool("redis-server")) || !require_tool("redis-cli") {
+        return;
+    }
+    let cluster = Cluster::create(kind, 3, 0, 5000);
+    let proxy = Proxy::start(cluster.ports()[0], &[]);
+    let mut c = proxy.conn();
+    // A small keyspace over three masters is scanned in one call, as on one Redis.
+    let names: Vec<String> = (0..6).map(|i| key_on(i % 3, &format!("scan{i}:"))).collect();
+    for k in &names {
+        let _: () = cmd("SET").arg(k).arg(1).query(&mut c).unwrap();
+    }
+    let (cursor, mut got): (String, Vec<String>) = cmd("SCAN").arg(0).query(&mut c).unwrap();
+    got.sort();
+    let mut want = names.clone();
+    want.sort();
+    assert_eq!((cursor.as_str(), got), ("0", want.clone()));
+    // With COUNT 2 it takes several calls and still returns every key once.
+    let mut seen = Vec::new();
+    let mut cursor = "0".to_string();
+    for _ in 0..100 {
+        let (next, keys): (String, Vec<String>) = cmd("SCAN").arg(&cursor).arg("COUNT").arg(2).query(&mut c).unwrap();
+        seen.extend(keys);
+        cursor = next;
+        if cursor == "0" {
+            break;
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), names.len());
+    // RANDOMKEY draws from the whole keyspace: every key turns up (each is 1 in 6 per draw).
+    let mut drawn = std::collections::BTreeSet::new();
+    for _ in 0..300 {
+        let k: Option<String> = cmd("RANDOMKEY").query(&mut c).unwrap();
+        drawn.insert(k.expect("a key"));
+    }
+    assert_eq!(drawn.into_iter().collect::<Vec<_>>(), want);
+    let _: () = cmd("FLUSHALL").query(&mut c).unwrap();
+    let none: Option<String> = cmd("RANDOMKEY").query(&mut c).unwrap();
+    assert_eq!(none, None);
+    // Replies the proxy builds itself take the client's protocol.
+    let mut raw = proxy.raw();
+    raw.send(b"HELLO 3\r\n");
+    // The map's last entry is `modules`, an empty array.
+    let mut hello = Vec::new();
+    while !hello.ends_with(b"$7\r\nmodules\r\n*0\r\n") && hello.len() < 4096 {
+        let mut buf = [0u8; 512];
+        let n = std::io::Read::read(&mut raw.0, &mut buf).expect("HELLO reply");
+        assert!(n > 0, "closed after HELLO");
+        hello.extend_from_slice(&buf[..n]);
+    }
+    assert!(hello.starts_with(b"%7\r\n"), "HELLO 3 answers with a map: {}", String::from_utf8_lossy(&hello));
+    raw.roundtrip(b"CLIENT GETNAME\r\n", "_\r\n");
+    raw.roundtrip(b"PING\r\n", "+PONG\r\n");
+    raw.roundtrip(b"SELECT 1\r\n", "-ERR DB index is out of range\r\n");
+    raw.roundtrip(b"READONLY\r\n", "-ERR This instance has cluster support disabled\r\n");
+}
+
+/// 8 clients through the proxy each SET a unique key then WAIT 1 1000 while a master is
+/// SIGKILLed and its replica takes over (node timeout 2000): no write whose WAIT answered at
+/// least 1 is lost.
+fn wait_keeps_every_write_it_confirmed_through_a_failover(kind: Kind) {
+    if (kind == Kind::Redis && !require_tool("redis-server")) || !require_tool("redis-cli") {
+        return;
+    }
+    let mut cluster = Cluster::create(kind, 3, 1, 2000);
+    let seed = cluster.ports()[0];
+    let proxy = Arc::new(Proxy::start(seed, &["--retry-deadline-ms", "8000"]));
+    let nodes = cluster.nodes();
+    let victim = nodes.iter().find(|n| n.is_master() && n.slots > 0 && n.port != seed).expect("a master").clone();
+    let replica = nodes.iter().find(|n| n.master_id.as_deref() == Some(victim.id.as_str())).expect("a replica").clone();
+    let observer = cluster.ports().into_iter().find(|&p| p != victim.port && p != replica.port).unwrap();
+
+    const WRITERS: usize = 8;
+    const PER_WRITER: usize = 600;
+    let stop = Arc::new(AtomicBool::new(false));
+    let confirmed = Arc::new(Mutex::new(Vec::new()));
+    let attempted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (proxy, stop, confirmed, attempted) =
+                (proxy.clone(), stop.clone(), confirmed.clone(), attempted.clone());
+            std::thread::spawn(move || {
+                let mut c = proxy.conn();
+                for i in 0..PER_WRITER {
+                    if stop.load(Ordering::Relaxed) || Instant::now() > deadline {
+                        break;
+                    }
+                    attempted.fetch_add(1, Ordering::Relaxed);
+                    let key = format!("wait:{w}:{i}");
+                    let set: RedisResult<()> = cmd("SET").arg(&key).arg(i).query(&mut c);
+                    if set.is_err() {
+                        continue;
+                    }
+                    let acked: RedisResult<i64> = cmd("WAIT").arg(1).arg(1000).query(&mut c);
+                    if acked.is_ok_and(|n| n >= 1) {
+                        confirmed.lock().unwrap().push((key, i));
+                    }
+                }
+            })
+        })
+        .collect();
+    let going = slotgate_tests::wait_until(Duration::from_secs(30), || confirmed.lock().unwrap().len() >= 200);
+    assert!(going, "writes with WAIT do not get going");
+    let before_kill = confirmed.lock().unwrap().len();
+    cluster.kill(victim.port);
+    let failed_over = slotgate_tests::wait_until(Duration::from_secs(30), || {
+        slotgate_tests::cluster_nodes(observer).is_some_and(|ns| ns.iter().any(|n| n.id == replica.id && n.is_master()))
+    });
+    assert!(failed_over, "replica {} did not take over from {}", replica.port, victim.port);
+    let at_failover = confirmed.lock().unwrap().len();
+    let continued =
+        slotgate_tests::wait_until(Duration::from_secs(30), || confirmed.lock().unwrap().len() >= at_failover + 200);
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert!(continued, "confirmed writes did not continue after the failover");
+    let confirmed = confirmed.lock().unwrap();
+    let mut c = proxy.conn();
+    let lost: Vec<&String> = confirmed
+        .iter()
+        .filter(|(key, i)| cmd("GET").arg(key).query::<Option<String>>(&mut c).ok().flatten() != Some(i.to_string()))
+        .map(|(key, _)| key)
+        .collect();
+    println!(
+        "{} writes attempted, {} confirmed by WAIT (>= 1): {before_kill} before the kill, {} after the failover",
+        attempted.load(Ordering::Relaxed),
+        confirmed.len(),
+        confirmed.len() - at_failover
+    );
+    assert!(lost.is_empty(), "{} writes confirmed by WAIT are lost: {:?}", lost.len(), &lost[..lost.len().min(10)]);
 }
