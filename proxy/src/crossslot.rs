@@ -309,8 +309,17 @@ async fn rename(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes], nx: bool) -
             }
         };
         let exec = done.last().cloned().unwrap_or_default();
-        if is_null(&exec) {
-            // The source changed after it was copied: copy it again, replacing our earlier copy.
+        // The source changed after it was copied (EXEC nil), or its slot began moving (the DEL
+        // queued was redirected, EXECABORT): copy again, replacing our earlier copy.
+        let moving = exec.starts_with(b"-EXECABORT") || done.iter().any(|r| transient(r));
+        if is_null(&exec) || moving {
+            if moving {
+                if Instant::now() > deadline {
+                    return exec;
+                }
+                proxy.topo.refresh_soon();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             replace = true;
             continue;
         }

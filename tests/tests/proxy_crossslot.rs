@@ -19,7 +19,8 @@ slotgate_tests::on_both_clusters!(
     wait_counts_the_replicas_of_every_node_written,
     redis_py_and_ioredis_run_a_cross_slot_scenario,
     one_redis_connection_commands,
-    wait_keeps_every_write_it_confirmed_through_a_failover
+    wait_keeps_every_write_it_confirmed_through_a_failover,
+    moves_across_slots_while_resharding_lose_and_duplicate_nothing
 );
 
 /// A key named `prefix` plus a number whose slot lies in the `third` of the slot space that
@@ -559,4 +560,116 @@ fn wait_keeps_every_write_it_confirmed_through_a_failover(kind: Kind) {
         confirmed.len() - at_failover
     );
     assert!(lost.is_empty(), "{} writes confirmed by WAIT are lost: {:?}", lost.len(), &lost[..lost.len().min(10)]);
+}
+
+/// A key named `prefix` plus a number whose slot is in `slots`.
+fn key_in(slots: std::ops::Range<u16>, prefix: &str) -> String {
+    (0..).map(|n| format!("{prefix}{n}")).find(|k| slots.contains(&protocol::key_slot(k.as_bytes()))).unwrap()
+}
+
+/// RENAME, SMOVE and LMOVE move values back and forth between keys on two masters while
+/// `redis-cli --cluster reshard` moves the source keys' slots to a third: afterwards every value
+/// is in exactly one place, none lost, none twice.
+fn moves_across_slots_while_resharding_lose_and_duplicate_nothing(kind: Kind) {
+    if (kind == Kind::Redis && !require_tool("redis-server")) || !require_tool("redis-cli") {
+        return;
+    }
+    let cluster = Cluster::create(kind, 3, 0, 5000);
+    let seed = cluster.ports()[0];
+    let proxy = Arc::new(Proxy::start(seed, &[]));
+    // Low keys sit in slots 0..900, which the reshard moves; high keys on another master.
+    let (r_low, r_high) = (key_in(0..900, "rn:"), key_in(11000..16384, "rn:"));
+    let (s_low, s_high) = (key_in(0..900, "st:"), key_in(11000..16384, "st:"));
+    let (l_low, l_high) = (key_in(0..900, "ls:"), key_in(11000..16384, "ls:"));
+    let from = slotgate_tests::slot_owner(seed, 0).expect("slot 0 has an owner");
+    let high_owner = slotgate_tests::slot_owner(seed, protocol::key_slot(r_high.as_bytes())).unwrap();
+    let to = cluster.master_ports().into_iter().find(|&p| p != from && p != high_owner).expect("a third master");
+    const MEMBERS: usize = 20;
+    {
+        let mut c = proxy.conn();
+        let _: () = cmd("SET").arg(&r_low).arg("token").query(&mut c).unwrap();
+        let members: Vec<String> = (0..MEMBERS).map(|i| format!("m{i}")).collect();
+        let _: i64 = cmd("SADD").arg(&s_low).arg(&members).query(&mut c).unwrap();
+        let _: i64 = cmd("RPUSH").arg(&l_low).arg(&members).query(&mut c).unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let ops = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let mover = {
+        let (proxy, stop, ops, errors) = (proxy.clone(), stop.clone(), ops.clone(), errors.clone());
+        let keys = [r_low.clone(), r_high.clone(), s_low.clone(), s_high.clone(), l_low.clone(), l_high.clone()];
+        std::thread::spawn(move || {
+            let [r_low, r_high, s_low, s_high, l_low, l_high] = keys;
+            let mut c = proxy.conn();
+            let deadline = Instant::now() + Duration::from_secs(120);
+            let mut token_low = true;
+            for i in 0..200_000usize {
+                if stop.load(Ordering::Relaxed) || Instant::now() > deadline {
+                    break;
+                }
+                let (src, dst) = if token_low { (&r_low, &r_high) } else { (&r_high, &r_low) };
+                match cmd("RENAME").arg(src).arg(dst).query::<()>(&mut c) {
+                    Ok(()) => token_low = !token_low,
+                    Err(e) => errors.lock().unwrap().push(format!("RENAME: {e}")),
+                }
+                let member = format!("m{}", i % MEMBERS);
+                let (a, b) = if i % 2 == 0 { (&s_low, &s_high) } else { (&s_high, &s_low) };
+                if let Err(e) = cmd("SMOVE").arg(a).arg(b).arg(&member).query::<i64>(&mut c) {
+                    errors.lock().unwrap().push(format!("SMOVE: {e}"));
+                }
+                let (a, b) = if (i / MEMBERS) % 2 == 0 { (&l_low, &l_high) } else { (&l_high, &l_low) };
+                if let Err(e) = cmd("LMOVE").arg(a).arg(b).arg("LEFT").arg("RIGHT").query::<Option<String>>(&mut c) {
+                    errors.lock().unwrap().push(format!("LMOVE: {e}"));
+                }
+                ops.fetch_add(3, Ordering::Relaxed);
+            }
+        })
+    };
+    assert!(
+        slotgate_tests::wait_until(Duration::from_secs(30), || ops.load(Ordering::Relaxed) >= 300),
+        "moves do not get going"
+    );
+    let before = ops.load(Ordering::Relaxed);
+    let out = std::process::Command::new("redis-cli")
+        .args(["--cluster", "reshard", &format!("127.0.0.1:{from}")])
+        .args(["--cluster-from", &cluster.node_id(from), "--cluster-to", &cluster.node_id(to)])
+        .args(["--cluster-slots", "1000", "--cluster-yes"])
+        .output()
+        .expect("redis-cli --cluster reshard");
+    let during = ops.load(Ordering::Relaxed) - before;
+    let after = ops.load(Ordering::Relaxed);
+    let continued = slotgate_tests::wait_until(Duration::from_secs(30), || ops.load(Ordering::Relaxed) >= after + 300);
+    stop.store(true, Ordering::Relaxed);
+    mover.join().unwrap();
+    assert!(
+        out.status.success(),
+        "reshard failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        slotgate_tests::slot_owner(seed, protocol::key_slot(r_low.as_bytes())),
+        Some(to),
+        "the low keys' slot moved"
+    );
+    let errors = errors.lock().unwrap();
+    println!("{during} moves during the reshard, {} errors: {:?}", errors.len(), &errors[..errors.len().min(5)]);
+    assert!(continued, "moves stalled after the reshard");
+    let mut c = proxy.conn();
+    let tokens: Vec<Option<String>> = cmd("MGET").arg(&r_low).arg(&r_high).query(&mut c).unwrap();
+    assert_eq!(tokens.iter().flatten().collect::<Vec<_>>(), vec!["token"], "the renamed value: {tokens:?}");
+    let mut members: Vec<String> = cmd("SMEMBERS").arg(&s_low).query(&mut c).unwrap();
+    members.extend(cmd("SMEMBERS").arg(&s_high).query::<Vec<String>>(&mut c).unwrap());
+    let mut elements: Vec<String> = cmd("LRANGE").arg(&l_low).arg(0).arg(-1).query(&mut c).unwrap();
+    elements.extend(cmd("LRANGE").arg(&l_high).arg(0).arg(-1).query::<Vec<String>>(&mut c).unwrap());
+    let want: Vec<String> = {
+        let mut w: Vec<String> = (0..MEMBERS).map(|i| format!("m{i}")).collect();
+        w.sort();
+        w
+    };
+    members.sort();
+    elements.sort();
+    assert_eq!(members, want, "set members after SMOVEs (lost or in both sets)");
+    assert_eq!(elements, want, "list elements after LMOVEs (lost or in both lists)");
+    assert!(errors.is_empty(), "{} moves got errors: {:?}", errors.len(), &errors[..errors.len().min(10)]);
 }
