@@ -613,11 +613,11 @@ fn moves_across_slots_while_resharding_lose_and_duplicate_nothing(kind: Kind) {
                     Err(e) => errors.lock().unwrap().push(format!("RENAME: {e}")),
                 }
                 let member = format!("m{}", i % MEMBERS);
-                let (a, b) = if i % 2 == 0 { (&s_low, &s_high) } else { (&s_high, &s_low) };
+                let (a, b) = if i.is_multiple_of(2) { (&s_low, &s_high) } else { (&s_high, &s_low) };
                 if let Err(e) = cmd("SMOVE").arg(a).arg(b).arg(&member).query::<i64>(&mut c) {
                     errors.lock().unwrap().push(format!("SMOVE: {e}"));
                 }
-                let (a, b) = if (i / MEMBERS) % 2 == 0 { (&l_low, &l_high) } else { (&l_high, &l_low) };
+                let (a, b) = if (i / MEMBERS).is_multiple_of(2) { (&l_low, &l_high) } else { (&l_high, &l_low) };
                 if let Err(e) = cmd("LMOVE").arg(a).arg(b).arg("LEFT").arg("RIGHT").query::<Option<String>>(&mut c) {
                     errors.lock().unwrap().push(format!("LMOVE: {e}"));
                 }
