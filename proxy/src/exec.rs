@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::backend::{BackendError, ReplyResult};
 use crate::outbox::{Outcome, Ticket};
-use crate::plan::{Part, SCAN_NODE_SHIFT};
+use crate::plan::{Part, PartArgs, SCAN_NODE_SHIFT};
 use crate::state::{Proxy, Session};
 
 /// A request sent to one node, with what is needed to send it again.
@@ -35,11 +35,15 @@ pub(crate) enum Sent {
     Alone(oneshot::Receiver<ReplyResult>, Bytes),
 }
 
-/// Queues a planned part in the batch's outbox (`args` when the part has none of its own).
+/// Queues a planned part in the batch's outbox; `args` is the whole request.
 pub(crate) fn push(s: &mut Session, part: Part, args: &[Bytes], writes: bool) -> InFlight {
     let sent = match &part.args {
-        Some(own) => s.outbox.push(part.target, s.resp3, own),
-        None => s.outbox.push(part.target, s.resp3, args),
+        PartArgs::Whole => s.outbox.push(part.target, s.resp3, args),
+        PartArgs::Own(own) => s.outbox.push(part.target, s.resp3, own),
+        PartArgs::Keys { stride, keys } => {
+            let picked = keys.iter().flat_map(|&k| &args[1 + k * stride..1 + (k + 1) * stride]);
+            s.outbox.push_of(part.target, s.resp3, std::iter::once(&args[0]).chain(picked).map(|a| &a[..]))
+        }
     };
     if writes {
         s.wrote_to(part.target);

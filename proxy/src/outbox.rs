@@ -70,6 +70,16 @@ pub(crate) struct Outbox {
 impl Outbox {
     /// Queues one command for `addr`, behind the batch's earlier commands for the same node.
     pub(crate) fn push<A: AsRef<[u8]>>(&mut self, addr: SocketAddr, resp3: bool, args: &[A]) -> Ticket {
+        self.push_of(addr, resp3, args.iter().map(AsRef::as_ref))
+    }
+
+    /// `push` for arguments picked out of a larger request (a split command's part).
+    pub(crate) fn push_of<'a>(
+        &mut self,
+        addr: SocketAddr,
+        resp3: bool,
+        args: impl Iterator<Item = &'a [u8]> + Clone,
+    ) -> Ticket {
         let pos =
             self.groups.iter().position(|g| g.addr == addr && g.resp3 == resp3 && matches!(g.state, State::Open(_)));
         let group = match pos {
@@ -84,7 +94,7 @@ impl Outbox {
         let g = &mut self.groups[group];
         let State::Open(buf) = &mut g.state else { unreachable!("the group was chosen open") };
         let start = buf.len();
-        protocol::encode::write_command(buf, args);
+        protocol::encode::write_command_of(buf, args);
         let ticket = Ticket { group, index: g.count, range: start..buf.len() };
         g.count += 1;
         ticket

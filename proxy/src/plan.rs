@@ -29,10 +29,22 @@ pub(crate) struct Ctx<'a> {
 pub(crate) struct Part {
     pub target: SocketAddr,
     pub slot: Option<u16>,
-    /// What to send: `None` for the request as it came.
-    pub args: Option<Vec<Bytes>>,
+    /// What to send.
+    pub args: PartArgs,
     /// Sending it twice leaves the same data as once (a read, or an idempotent write).
     pub repeatable: bool,
+}
+
+/// The arguments of a part.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum PartArgs {
+    /// The request as it came.
+    Whole,
+    /// Arguments of its own (SCAN with the node's cursor, INFO keyspace).
+    Own(Vec<Bytes>),
+    /// The command name and these keys of the request (by their order among its keys), each
+    /// with the arguments that follow it, `stride` in all (MSET's key and value).
+    Keys { stride: usize, keys: Vec<usize> },
 }
 
 /// What a request becomes.
@@ -46,8 +58,8 @@ pub(crate) enum Plan {
     Local,
     /// One node.
     One(Part),
-    /// One part per slot, merged; for [`Merge::InKeyOrder`] also which keys each part carries.
-    Split(Merge, Vec<Part>, Vec<Vec<usize>>),
+    /// One part per slot (each with [`PartArgs::Keys`]), merged.
+    Split(Merge, Vec<Part>),
     /// Every master, merged.
     Fanout(Merge, Vec<Part>),
     /// SCAN on the master at this index.
@@ -81,7 +93,7 @@ pub(crate) fn plan(ctx: &Ctx, spec: Option<&CommandSpec>, args: &[Bytes]) -> Pla
     let Some(spec) = spec else {
         // Its first argument is taken as the key, and a MOVED reply corrects the guess.
         let slot = args.get(1).map(|k| key_slot(k));
-        return one(ctx, slot, None, false, false);
+        return one(ctx, slot, false, false);
     };
     let spec = resolve(spec, args);
     if !spec.arity_ok(args.len()) {
@@ -99,9 +111,9 @@ pub(crate) fn plan(ctx: &Ctx, spec: Option<&CommandSpec>, args: &[Bytes]) -> Pla
             // INFO through the proxy is the proxy's own, with the nodes' keyspace summed;
             // RANDOMKEY first weighs the masters by their key counts.
             let sub = match merge {
-                Merge::Info => Some(vec![Bytes::from_static(b"INFO"), Bytes::from_static(b"keyspace")]),
-                Merge::RandomKey => Some(vec![Bytes::from_static(b"DBSIZE")]),
-                _ => None,
+                Merge::Info => PartArgs::Own(vec![Bytes::from_static(b"INFO"), Bytes::from_static(b"keyspace")]),
+                Merge::RandomKey => PartArgs::Own(vec![Bytes::from_static(b"DBSIZE")]),
+                _ => PartArgs::Whole,
             };
             if ctx.map.masters.is_empty() {
                 return Plan::error("CLUSTERDOWN The cluster is down");
@@ -116,11 +128,11 @@ pub(crate) fn plan(ctx: &Ctx, spec: Option<&CommandSpec>, args: &[Bytes]) -> Pla
         }
         Route::Split { stride, merge } => split(ctx, args, stride as usize, merge, readonly, repeatable),
         Route::Slot => match command_slot(spec, args) {
-            Ok(slot) => one(ctx, slot, None, readonly, repeatable),
+            Ok(slot) => one(ctx, slot, readonly, repeatable),
             Err(e) => Plan::Error(e),
         },
         Route::CrossSlot(gather) => match command_slot(spec, args) {
-            Ok(slot) => one(ctx, slot, None, readonly, repeatable),
+            Ok(slot) => one(ctx, slot, readonly, repeatable),
             Err(e) if e == CROSSSLOT && ctx.cross_slot == CrossSlot::Emulate => Plan::Gather(gather),
             Err(e) => Plan::Error(e),
         },
@@ -138,9 +150,9 @@ pub(crate) fn plan(ctx: &Ctx, spec: Option<&CommandSpec>, args: &[Bytes]) -> Pla
 
 /// A request to the master of `slot` (a read to one of its replicas under `prefer-replica`,
 /// each client sticking to one so its reads stay in order); keyless to the client's master.
-fn one(ctx: &Ctx, slot: Option<u16>, args: Option<Vec<Bytes>>, readonly: bool, repeatable: bool) -> Plan {
+fn one(ctx: &Ctx, slot: Option<u16>, readonly: bool, repeatable: bool) -> Plan {
     match target(ctx, slot, readonly) {
-        Ok(target) => Plan::One(Part { target, slot, args, repeatable }),
+        Ok(target) => Plan::One(Part { target, slot, args: PartArgs::Whole, repeatable }),
         Err(e) => Plan::Error(e),
     }
 }
@@ -171,40 +183,33 @@ fn split(ctx: &Ctx, args: &[Bytes], stride: usize, merge: Merge, readonly: bool,
         return Plan::error(format!("ERR wrong number of arguments for '{}' command", lower(&args[0])));
     }
     let n = (args.len() - 1) / stride;
-    let slots: Vec<u16> = (0..n).map(|i| key_slot(&args[1 + i * stride])).collect();
-    if slots.iter().all(|&x| x == slots[0]) {
-        return match target(ctx, Some(slots[0]), readonly) {
-            Ok(target) => Plan::Split(
-                merge,
-                vec![Part { target, slot: Some(slots[0]), args: None, repeatable }],
-                vec![(0..n).collect()],
-            ),
-            Err(e) => Plan::Error(e),
-        };
+    let slot_of = |i: usize| key_slot(&args[1 + i * stride]);
+    let first = slot_of(0);
+    if (1..n).all(|i| slot_of(i) == first) {
+        return one(ctx, Some(first), readonly, repeatable);
     }
-    let mut parts = Vec::new();
-    let mut positions = Vec::new();
+    let slots: Vec<u16> = (0..n).map(slot_of).collect();
+    let mut parts: Vec<Part> = Vec::new();
     let mut taken = vec![false; n];
     for i in 0..n {
         if taken[i] {
             continue;
         }
-        let mut sub = vec![args[0].clone()];
-        let mut pos = Vec::new();
+        let mut keys = Vec::new();
         for j in i..n {
             if !taken[j] && slots[j] == slots[i] {
                 taken[j] = true;
-                sub.extend_from_slice(&args[1 + j * stride..1 + (j + 1) * stride]);
-                pos.push(j);
+                keys.push(j);
             }
         }
         match target(ctx, Some(slots[i]), readonly) {
-            Ok(target) => parts.push(Part { target, slot: Some(slots[i]), args: Some(sub), repeatable }),
+            Ok(target) => {
+                parts.push(Part { target, slot: Some(slots[i]), args: PartArgs::Keys { stride, keys }, repeatable })
+            }
             Err(e) => return Plan::Error(e),
         }
-        positions.push(pos);
     }
-    Plan::Split(merge, parts, positions)
+    Plan::Split(merge, parts)
 }
 
 /// SCAN: the cursor's top bits say which master it is on.
@@ -219,7 +224,7 @@ fn scan(ctx: &Ctx, args: &[Bytes]) -> Plan {
     };
     let mut sub = args.to_vec();
     sub[1] = Bytes::from((cursor & ((1 << SCAN_NODE_SHIFT) - 1)).to_string());
-    Plan::Scan(node, Part { target, slot: None, args: Some(sub), repeatable: true })
+    Plan::Scan(node, Part { target, slot: None, args: PartArgs::Own(sub), repeatable: true })
 }
 
 /// The one slot all keys of a command hash to: `Ok(None)` without keys, `Err` on CROSSSLOT or a

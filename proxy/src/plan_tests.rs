@@ -55,7 +55,7 @@ fn single_slot_commands_go_to_the_slot_master() {
     let Plan::One(p) = run(&ctx(&m), &["GET", "user:1"]) else { panic!() };
     assert_eq!(p.target, owner("user:1"));
     assert_eq!(p.slot, Some(key_slot(b"user:1")));
-    assert!(p.repeatable && p.args.is_none());
+    assert!(p.repeatable && p.args == PartArgs::Whole);
     // Hash-tagged multi-key commands stay whole on their slot.
     let Plan::One(p) = run(&ctx(&m), &["SINTER", "{t}a", "{t}b"]) else { panic!() };
     assert_eq!(p.target, owner("t"));
@@ -99,19 +99,18 @@ fn retry_rule_comes_from_the_table() {
 fn split_commands_carry_their_keys_per_slot() {
     let m = map();
     let (x, y) = apart();
-    let Plan::Split(Merge::InKeyOrder, parts, pos) = run(&ctx(&m), &["MGET", x, y, x]) else { panic!() };
+    let Plan::Split(Merge::InKeyOrder, parts) = run(&ctx(&m), &["MGET", x, y, x]) else { panic!() };
     assert_eq!(parts.len(), 2);
-    assert_eq!(pos, vec![vec![0, 2], vec![1]]);
-    assert_eq!(parts[0].args.as_deref(), Some(&args(&["MGET", x, x])[..]));
-    assert_eq!(parts[1].target, owner(y));
-    let Plan::Split(Merge::AllOk, parts, _) = run(&ctx(&m), &["MSET", x, "1", y, "2"]) else { panic!() };
-    assert_eq!(parts[1].args.as_deref(), Some(&args(&["MSET", y, "2"])[..]));
-    assert!(matches!(run(&ctx(&m), &["DEL", x, y]), Plan::Split(Merge::Sum, ..)));
-    assert!(matches!(run(&ctx(&m), &["EXISTS", x, y]), Plan::Split(Merge::Sum, ..)));
-    // One slot: sent as it came.
-    let Plan::Split(_, parts, _) = run(&ctx(&m), &["DEL", "{t}1", "{t}2"]) else { panic!() };
-    assert_eq!(parts.len(), 1);
-    assert!(parts[0].args.is_none());
+    assert_eq!(parts[0].args, PartArgs::Keys { stride: 1, keys: vec![0, 2] });
+    assert_eq!(parts[1].args, PartArgs::Keys { stride: 1, keys: vec![1] });
+    assert_eq!((parts[0].target, parts[1].target), (owner(x), owner(y)));
+    let Plan::Split(Merge::AllOk, parts) = run(&ctx(&m), &["MSET", x, "1", y, "2"]) else { panic!() };
+    assert_eq!(parts[1].args, PartArgs::Keys { stride: 2, keys: vec![1] });
+    assert!(matches!(run(&ctx(&m), &["DEL", x, y]), Plan::Split(Merge::Sum, _)));
+    assert!(matches!(run(&ctx(&m), &["EXISTS", x, y]), Plan::Split(Merge::Sum, _)));
+    // One slot: sent as it came, and the node's reply is the answer.
+    let Plan::One(part) = run(&ctx(&m), &["DEL", "{t}1", "{t}2"]) else { panic!() };
+    assert_eq!(part.args, PartArgs::Whole);
     assert_eq!(
         run(&ctx(&m), &["MSET", "a", "1", "b"]),
         Plan::Error("ERR wrong number of arguments for 'mset' command".into())
@@ -134,10 +133,10 @@ fn fanout_commands_reach_every_master() {
         assert_eq!(parts.iter().map(|p| p.target).collect::<Vec<_>>(), m.masters);
     }
     let Plan::Fanout(Merge::Info, parts) = run(&ctx(&m), &["INFO"]) else { panic!() };
-    assert_eq!(parts[0].args.as_deref(), Some(&args(&["INFO", "keyspace"])[..]));
+    assert_eq!(parts[0].args, PartArgs::Own(args(&["INFO", "keyspace"])));
     let Plan::Fanout(Merge::RandomKey, parts) = run(&ctx(&m), &["RANDOMKEY"]) else { panic!() };
     assert_eq!(parts.len(), 3);
-    assert_eq!(parts[2].args.as_deref(), Some(&args(&["DBSIZE"])[..]));
+    assert_eq!(parts[2].args, PartArgs::Own(args(&["DBSIZE"])));
 }
 
 #[test]
@@ -214,7 +213,7 @@ fn scan_cursors_name_the_master() {
     assert_eq!(p.target, m.masters[0]);
     let cursor = ((2u64 << SCAN_NODE_SHIFT) | 17).to_string();
     let Plan::Scan(2, p) = run(&ctx(&m), &["SCAN", &cursor]) else { panic!() };
-    assert_eq!(p.args.as_deref(), Some(&args(&["SCAN", "17"])[..]));
+    assert_eq!(p.args, PartArgs::Own(args(&["SCAN", "17"])));
     assert_eq!(run(&ctx(&m), &["SCAN", "x"]), Plan::Error("ERR invalid cursor".into()));
     let gone = (5u64 << SCAN_NODE_SHIFT).to_string();
     assert!(matches!(run(&ctx(&m), &["SCAN", &gone]), Plan::Reply(_)));

@@ -17,7 +17,7 @@ use crate::backend::encode;
 use crate::exec::{finish, finish_all, push, ready_reply, redirect_target, scan_onwards, InFlight};
 use crate::merge;
 use crate::pinned::Pinned;
-use crate::plan::{command_slot, Plan, CROSSSLOT};
+use crate::plan::{command_slot, PartArgs, Plan, CROSSSLOT};
 use crate::state::{target_for, Session};
 pub use crate::state::{ClientStream, Proxy};
 
@@ -254,11 +254,18 @@ fn plan(proxy: &Arc<Proxy>, s: &mut Session, spec: Option<&'static CommandSpec>,
             Pending::Ready(crate::local::answer(proxy, s, name, args))
         }
         Plan::One(part) => Pending::Single(push(s, part, args, writes)),
-        Plan::Split(Merge::InKeyOrder, parts, positions) => {
+        Plan::Split(Merge::InKeyOrder, parts) => {
+            let positions = parts
+                .iter()
+                .map(|p| match &p.args {
+                    PartArgs::Keys { keys, .. } => keys.clone(),
+                    _ => Vec::new(),
+                })
+                .collect();
             let parts = parts.into_iter().map(|p| push(s, p, args, writes)).collect();
             Pending::Mget(args.len() - 1, positions, parts)
         }
-        Plan::Split(merge, parts, _) => {
+        Plan::Split(merge, parts) => {
             Pending::Merged(merge, parts.into_iter().map(|p| push(s, p, args, writes)).collect())
         }
         Plan::Fanout(Merge::Info, parts) => {
