@@ -30,6 +30,9 @@ pub mod flags {
     /// Keys are optional (EVAL with numkeys 0).
     pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
     pub const NO_ASYNC_LOADING: u32 = 1 << 18;
+    /// Not one of Redis's flags: slotgate-node does not serve the command yet (the node's table
+    /// leaves it out), while the proxy routes it to Redis nodes. COMMAND never prints it.
+    pub const NOT_ON_NODE: u32 = 1 << 19;
 
     /// Flag names in Redis's spelling, in the order Redis 7.0 prints them (it hides
     /// `may_replicate`, and adds `movablekeys` for keys found by a key count).
@@ -139,7 +142,10 @@ pub struct CommandSpec {
     pub uses: Option<(KeyUse, KeyUse)>,
 }
 
-use acl::{CONNECTION, DANGEROUS, HASH, KEYSPACE, LIST, SCRIPTING, SET, SORTEDSET, STRING, TRANSACTION};
+use acl::{
+    BITMAP, CONNECTION, DANGEROUS, GEO, HASH, HYPERLOGLOG, KEYSPACE, LIST, SCRIPTING, SET, SORTEDSET, STRING,
+    TRANSACTION,
+};
 use flags::*;
 
 const fn c(name: &'static str, arity: i32, flags: u32, acl: u32, keys: KeySpec) -> CommandSpec {
@@ -172,6 +178,7 @@ impl CommandSpec {
 }
 
 const SLOT: Route = Route::Slot;
+const GATHER: Route = Route::CrossSlot(Gather::Colocate);
 const LOCAL: Route = Route::Local;
 const SPLIT_SUM: Route = Route::Split { stride: 1, merge: Merge::Sum };
 const SPLIT_MGET: Route = Route::Split { stride: 1, merge: Merge::InKeyOrder };
@@ -240,6 +247,19 @@ static PUBSUB_SUBS: &[CommandSpec] = &[
     c("pubsub|shardchannels", -2, PUBSUB | LOADING | STALE, 0, NK).r(SLOT),
     c("pubsub|shardnumsub", -2, PUBSUB | LOADING | STALE, 0, NK).r(SLOT),
     c("pubsub|help", 2, LOADING | STALE, 0, NK).r(SLOT),
+];
+/// Functions: libraries change on every master; reads answer from the client's master.
+const FN_WRITE: u32 = WRITE | NOSCRIPT | NOT_ON_NODE;
+static FUNCTION_SUBS: &[CommandSpec] = &[
+    c("function|load", -3, FN_WRITE | DENYOOM, SCRIPTING, NK).r(Route::Fanout(Merge::FirstReply)),
+    c("function|delete", 3, FN_WRITE, SCRIPTING, NK).r(Route::Fanout(Merge::AllOk)),
+    c("function|flush", -2, FN_WRITE, SCRIPTING, NK).r(Route::Fanout(Merge::AllOk)),
+    c("function|restore", -3, FN_WRITE | DENYOOM, SCRIPTING, NK).r(Route::Fanout(Merge::AllOk)),
+    c("function|list", -2, NOSCRIPT | NOT_ON_NODE, SCRIPTING, NK).r(SLOT),
+    c("function|dump", 2, NOSCRIPT | NOT_ON_NODE, SCRIPTING, NK).r(SLOT),
+    c("function|stats", 2, NOSCRIPT | ALLOW_BUSY | NOT_ON_NODE, SCRIPTING, NK).r(SLOT),
+    c("function|kill", 2, NOSCRIPT | ALLOW_BUSY | NOT_ON_NODE, SCRIPTING, NK).r(SLOT),
+    c("function|help", 2, LOADING | STALE | NOT_ON_NODE, SCRIPTING, NK).r(SLOT),
 ];
 static SCRIPT_SUBS: &[CommandSpec] = &[
     c("script|load", 3, NOSCRIPT | STALE, SCRIPTING, NK).r(Route::Fanout(Merge::FirstReply)),
@@ -509,6 +529,27 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("zdiffstore", -4, RW, SORTEDSET, NK2D).r(Route::CrossSlot(Gather::Colocate)).u(KW, KR),
     c("zintercard", -3, RO, SORTEDSET, NK1).r(Route::CrossSlot(Gather::Colocate)).u(KR, KR),
     c("zscan", -3, RO, SORTEDSET, K1).r(SLOT).u(KR, KR),
+    // HyperLogLog, bitmaps, geo and functions: key specs and ACL categories as Redis 7.0 has
+    // them, so the proxy routes them (and computes them across slots) in front of Redis nodes.
+    c("pfadd", -2, RWF | NOT_ON_NODE, HYPERLOGLOG, K1).r(SLOT).u(KW, KW),
+    c("pfcount", -2, RO | MAY_REPLICATE | NOT_ON_NODE, HYPERLOGLOG, KALL).r(GATHER).u(KR, KR),
+    c("pfmerge", -2, RW | NOT_ON_NODE, HYPERLOGLOG, KALL).r(GATHER).u(KRW, KR),
+    c("setbit", 4, RW | NOT_ON_NODE, BITMAP, K1).r(SLOT).u(KRW, KRW),
+    c("getbit", 3, ROF | NOT_ON_NODE, BITMAP, K1).r(SLOT).u(KR, KR),
+    c("bitcount", -2, RO | NOT_ON_NODE, BITMAP, K1).r(SLOT).u(KR, KR),
+    c("bitpos", -3, RO | NOT_ON_NODE, BITMAP, K1).r(SLOT).u(KR, KR),
+    c("bitop", -4, RW | NOT_ON_NODE, BITMAP, k(2, -1, 1)).r(GATHER).u(KW, KR),
+    c("bitfield", -2, RW | NOT_ON_NODE, BITMAP, K1).r(SLOT).u(KRW, KRW),
+    c("bitfield_ro", -2, ROF | NOT_ON_NODE, BITMAP, K1).r(SLOT).u(KR, KR),
+    c("geoadd", -5, RW | NOT_ON_NODE, GEO, K1).r(SLOT).u(KW, KW),
+    c("geodist", -4, RO | NOT_ON_NODE, GEO, K1).r(SLOT).u(KR, KR),
+    c("geohash", -2, RO | NOT_ON_NODE, GEO, K1).r(SLOT).u(KR, KR),
+    c("geopos", -2, RO | NOT_ON_NODE, GEO, K1).r(SLOT).u(KR, KR),
+    c("geosearch", -7, RO | NOT_ON_NODE, GEO, K1).r(SLOT).u(KR, KR),
+    c("geosearchstore", -8, RW | NOT_ON_NODE, GEO, K12).r(GATHER).u(KW, KR),
+    container("function", -2, NOT_ON_NODE, 0, FUNCTION_SUBS).r(SLOT),
+    c("fcall", -3, SCRIPT_FLAGS | MAY_REPLICATE | NOT_ON_NODE, SCRIPTING, NK2).r(SLOT).u(KRW, KRW),
+    c("fcall_ro", -3, SCRIPT_FLAGS | READONLY | NOT_ON_NODE, SCRIPTING, NK2).r(SLOT).u(KR, KR),
 ];
 
 impl CommandSpec {

@@ -203,6 +203,46 @@ BLPOP $Z $Y -1
 BLPOP $Z $Y notanumber
 "#;
 
+/// HyperLogLog, bitmap and geo commands across slots. slotgate-node does not serve these types
+/// yet, so they run on a Redis cluster only (the node-types work adds the slotgate run).
+const LINES_REDIS_TYPES: &str = r#"
+PFADD $A2 a b c d
+PFADD $B2 c d e f g
+PFCOUNT $A2 $B2
+PFCOUNT $A2 $Z
+PFCOUNT $A2 $B2 $Z
+PFMERGE $C2 $A2 $B2
+PFCOUNT $C2
+PFMERGE $C2 $A2 $Z
+PFCOUNT $C2
+SET $D2 notahll
+PFCOUNT $A2 $D2
+PFMERGE $E2 $A2 $D2
+SETBIT $F2 1 1
+SETBIT $G2 2 1
+BITOP OR $H2 $F2 $G2
+GET $H2
+BITOP AND $H2 $F2 $G2
+BITCOUNT $H2
+GET $H2
+BITOP XOR $H2 $F2 $G2 $Z
+GET $H2
+BITOP NOT $H2 $F2
+GET $H2
+BITOP NOT $H2 $F2 $G2
+BITOP AND $H2 $Z $Y
+EXISTS $H2
+GEOADD $I2 13.361389 38.115556 Palermo 15.087269 37.502669 Catania
+GEOSEARCHSTORE $J2 $I2 FROMLONLAT 15 37 BYRADIUS 200 km ASC
+ZRANGE $J2 0 -1 WITHSCORES
+GEOSEARCHSTORE $J2 $I2 FROMLONLAT 15 37 BYRADIUS 200 km ASC COUNT 1 STOREDIST
+ZRANGE $J2 0 -1 WITHSCORES
+GEOSEARCHSTORE $J2 $I2 FROMMEMBER Palermo BYBOX 400 400 km DESC
+ZRANGE $J2 0 -1
+GEOSEARCHSTORE $J2 $I2 FROMLONLAT 0 0 BYRADIUS 1 m
+EXISTS $J2
+"#;
+
 /// `$A1`.. style placeholders too: a second key per master, named after the first.
 fn expand(line: &str, keys: &HashMap<String, String>) -> Vec<String> {
     line.split_whitespace()
@@ -222,6 +262,26 @@ fn expand(line: &str, keys: &HashMap<String, String>) -> Vec<String> {
         .collect()
 }
 
+/// Runs `lines` through the proxy and on one redis-server; the mismatches, and how many lines
+/// had keys on more than one slot.
+fn differ(through: &mut redis::Connection, one: &mut redis::Connection, lines: &str) -> (Vec<String>, usize) {
+    let keys = keys();
+    let mut mismatches = Vec::new();
+    let mut crossing = 0;
+    for line in lines.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let words = expand(line, &keys);
+        let slots: Vec<u16> =
+            words.iter().filter(|w| w.starts_with('k')).map(|w| protocol::key_slot(w.as_bytes())).collect();
+        crossing += usize::from(slots.windows(2).any(|p| p[0] != p[1]));
+        let got = run(through, &words);
+        let want = run(one, &words);
+        if got != want {
+            mismatches.push(format!("{line}\n    proxy: {got:?}\n    redis: {want:?}"));
+        }
+    }
+    (mismatches, crossing)
+}
+
 fn cross_slot_commands_answer_as_one_redis(kind: Kind) {
     if !require_tool("redis-server") || !require_tool("redis-cli") {
         return;
@@ -232,19 +292,7 @@ fn cross_slot_commands_answer_as_one_redis(kind: Kind) {
     let mut through = proxy.conn();
     let mut one = reference.conn();
     let keys = keys();
-    let mut mismatches = Vec::new();
-    let mut crossing = 0;
-    for line in LINES.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let words = expand(line, &keys);
-        let slots: Vec<u16> =
-            words.iter().filter(|w| w.starts_with('k')).map(|w| protocol::key_slot(w.as_bytes())).collect();
-        crossing += usize::from(slots.windows(2).any(|p| p[0] != p[1]));
-        let got = run(&mut through, &words);
-        let want = run(&mut one, &words);
-        if got != want {
-            mismatches.push(format!("{line}\n    proxy: {got:?}\n    redis: {want:?}"));
-        }
-    }
+    let (mismatches, crossing) = differ(&mut through, &mut one, LINES);
     assert!(crossing > 80, "only {crossing} lines span slots");
     assert!(mismatches.is_empty(), "{} of the lines differ:\n{}", mismatches.len(), mismatches.join("\n"));
     // RENAME, RENAMENX and COPY keep the expiry ($O's, now in $Q, copied to $S).
@@ -672,4 +720,65 @@ fn moves_across_slots_while_resharding_lose_and_duplicate_nothing(kind: Kind) {
     assert_eq!(members, want, "set members after SMOVEs (lost or in both sets)");
     assert_eq!(elements, want, "list elements after LMOVEs (lost or in both lists)");
     assert!(errors.is_empty(), "{} moves got errors: {:?}", errors.len(), &errors[..errors.len().min(10)]);
+}
+
+/// The HyperLogLog, bitmap and geo lines on a Redis cluster (see [`LINES_REDIS_TYPES`]), and
+/// PFMERGE keeping its destination's TTL as Redis does.
+#[test]
+fn hyperloglog_bitmap_and_geo_across_slots_on_a_redis_cluster() {
+    if !require_tool("redis-server") || !require_tool("redis-cli") {
+        return;
+    }
+    let cluster = Cluster::create(Kind::Redis, 3, 0, 5000);
+    let proxy = Proxy::start(cluster.ports()[0], &[]);
+    let reference = Server::redis(&[]);
+    let (mut through, mut one) = (proxy.conn(), reference.conn());
+    let (mismatches, crossing) = differ(&mut through, &mut one, LINES_REDIS_TYPES);
+    assert!(crossing >= 15, "only {crossing} lines span slots");
+    assert!(mismatches.is_empty(), "{} of the lines differ:\n{}", mismatches.len(), mismatches.join("\n"));
+    let keys = keys();
+    let dest = expand("$C2", &keys).remove(0);
+    let _: () = cmd("PEXPIRE").arg(&dest).arg(100_000).query(&mut through).unwrap();
+    let _: () = cmd("PFMERGE").arg(&dest).arg(expand("$B2", &keys).remove(0)).query(&mut through).unwrap();
+    let ttl: i64 = cmd("TTL").arg(&dest).query(&mut through).unwrap();
+    assert!((95..=100).contains(&ttl), "PFMERGE kept a TTL of {ttl}");
+}
+
+/// FUNCTION LOAD/DELETE/FLUSH reach every master of a Redis cluster through the proxy; LIST
+/// answers from one; FCALL routes by its key.
+#[test]
+fn functions_reach_every_master_of_a_redis_cluster() {
+    if !require_tool("redis-server") || !require_tool("redis-cli") {
+        return;
+    }
+    let cluster = Cluster::create(Kind::Redis, 3, 0, 5000);
+    let proxy = Proxy::start(cluster.ports()[0], &[]);
+    let mut c = proxy.conn();
+    let code = "#!lua name=mylib\nredis.register_function{function_name='myget', callback=function(keys, args) return redis.call('GET', keys[1]) end, flags={'no-writes'}}";
+    let name: String = cmd("FUNCTION").arg("LOAD").arg(code).query(&mut c).unwrap();
+    assert_eq!(name, "mylib");
+    let e = cmd("FUNCTION").arg("LOAD").arg(code).query::<String>(&mut c).unwrap_err();
+    assert!(e.to_string().contains("already exists"), "{e}");
+    for third in 0..3 {
+        let key = key_on(third, "fn:");
+        let _: () = cmd("SET").arg(&key).arg(third).query(&mut c).unwrap();
+        let got: String = cmd("FCALL").arg("myget").arg(1).arg(&key).query(&mut c).unwrap();
+        assert_eq!(got, third.to_string(), "FCALL on master {third}");
+        let got: String = cmd("FCALL_RO").arg("myget").arg(1).arg(&key).query(&mut c).unwrap();
+        assert_eq!(got, third.to_string(), "FCALL_RO on master {third}");
+    }
+    for port in cluster.master_ports() {
+        let listed = slotgate_tests::redis_cli(port, &["FUNCTION", "LIST"]).unwrap_or_default();
+        assert!(listed.contains("mylib"), "master {port} lacks the library: {listed}");
+    }
+    let listed: Value = cmd("FUNCTION").arg("LIST").query(&mut c).unwrap();
+    assert!(format!("{listed:?}").contains("mylib"));
+    let _: () = cmd("FUNCTION").arg("DELETE").arg("mylib").query(&mut c).unwrap();
+    for port in cluster.master_ports() {
+        let listed = slotgate_tests::redis_cli(port, &["FUNCTION", "LIST"]).unwrap_or_default();
+        assert!(!listed.contains("mylib"), "master {port} still has the library");
+    }
+    let e = cmd("FCALL").arg("myget").arg(1).arg("x").query::<String>(&mut c).unwrap_err();
+    assert!(e.to_string().contains("Function not found"), "{e}");
+    let _: () = cmd("FUNCTION").arg("FLUSH").query(&mut c).unwrap();
 }
