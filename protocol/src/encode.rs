@@ -39,14 +39,13 @@ fn digits_before(buf: &mut [u8], end: usize, mut n: u64) -> usize {
 /// Appends a command as clients send it: a multibulk of bulk strings. The node's replication
 /// stream and AOF, MIGRATE, and the proxy's requests to nodes all use this one encoder.
 pub fn write_command<A: AsRef<[u8]>>(out: &mut BytesMut, args: &[A]) {
-    write_command_of(out, args.iter().map(AsRef::as_ref));
+    out.reserve(16 + args.iter().map(|a| a.as_ref().len() + 16).sum::<usize>());
+    write_command_of(out, args.len(), args.iter().map(AsRef::as_ref));
 }
 
-/// `write_command` for arguments picked out of a larger request without collecting them (the
-/// proxy's per-slot parts of MSET or MGET).
-pub fn write_command_of<'a>(out: &mut BytesMut, args: impl Iterator<Item = &'a [u8]> + Clone) {
-    let (count, bytes) = args.clone().fold((0, 16), |(n, len), a| (n + 1, len + a.len() + 16));
-    out.reserve(bytes);
+/// `write_command` for `count` arguments picked out of a larger request without collecting
+/// them (the proxy's per-slot parts of MSET or MGET).
+pub fn write_command_of<'a>(out: &mut BytesMut, count: usize, args: impl Iterator<Item = &'a [u8]>) {
     write_header(out, b'*', count);
     for a in args {
         write_header(out, b'$', a.len());

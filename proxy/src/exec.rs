@@ -35,14 +35,16 @@ pub(crate) enum Sent {
     Alone(oneshot::Receiver<ReplyResult>, Bytes),
 }
 
-/// Queues a planned part in the batch's outbox; `args` is the whole request.
-pub(crate) fn push(s: &mut Session, part: Part, args: &[Bytes], writes: bool) -> InFlight {
+/// Queues a planned part in the batch's outbox; `args` is the whole request, `keys` the plan's
+/// key list for split parts.
+pub(crate) fn push(s: &mut Session, part: Part, args: &[Bytes], keys: &[(u16, usize)], writes: bool) -> InFlight {
     let sent = match &part.args {
         PartArgs::Whole => s.outbox.push(part.target, s.resp3, args),
         PartArgs::Own(own) => s.outbox.push(part.target, s.resp3, own),
-        PartArgs::Keys { stride, keys } => {
-            let picked = keys.iter().flat_map(|&k| &args[1 + k * stride..1 + (k + 1) * stride]);
-            s.outbox.push_of(part.target, s.resp3, std::iter::once(&args[0]).chain(picked).map(|a| &a[..]))
+        PartArgs::Keys { stride, range } => {
+            let picked = keys[range.clone()].iter().flat_map(|&(_, k)| &args[1 + k * stride..1 + (k + 1) * stride]);
+            let count = 1 + range.len() * stride;
+            s.outbox.push_of(part.target, s.resp3, count, std::iter::once(&args[0]).chain(picked).map(|a| &a[..]))
         }
     };
     if writes {

@@ -70,16 +70,21 @@ pub(crate) struct Outbox {
 impl Outbox {
     /// Queues one command for `addr`, behind the batch's earlier commands for the same node.
     pub(crate) fn push<A: AsRef<[u8]>>(&mut self, addr: SocketAddr, resp3: bool, args: &[A]) -> Ticket {
-        self.push_of(addr, resp3, args.iter().map(AsRef::as_ref))
+        self.push_with(addr, resp3, |buf| protocol::encode::write_command(buf, args))
     }
 
-    /// `push` for arguments picked out of a larger request (a split command's part).
+    /// `push` for `count` arguments picked out of a larger request (a split command's part).
     pub(crate) fn push_of<'a>(
         &mut self,
         addr: SocketAddr,
         resp3: bool,
-        args: impl Iterator<Item = &'a [u8]> + Clone,
+        count: usize,
+        args: impl Iterator<Item = &'a [u8]>,
     ) -> Ticket {
+        self.push_with(addr, resp3, |buf| protocol::encode::write_command_of(buf, count, args))
+    }
+
+    fn push_with(&mut self, addr: SocketAddr, resp3: bool, encode: impl FnOnce(&mut BytesMut)) -> Ticket {
         let pos =
             self.groups.iter().position(|g| g.addr == addr && g.resp3 == resp3 && matches!(g.state, State::Open(_)));
         let group = match pos {
@@ -94,7 +99,7 @@ impl Outbox {
         let g = &mut self.groups[group];
         let State::Open(buf) = &mut g.state else { unreachable!("the group was chosen open") };
         let start = buf.len();
-        protocol::encode::write_command_of(buf, args);
+        encode(buf);
         let ticket = Ticket { group, index: g.count, range: start..buf.len() };
         g.count += 1;
         ticket

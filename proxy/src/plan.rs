@@ -42,9 +42,10 @@ pub(crate) enum PartArgs {
     Whole,
     /// Arguments of its own (SCAN with the node's cursor, INFO keyspace).
     Own(Vec<Bytes>),
-    /// The command name and these keys of the request (by their order among its keys), each
-    /// with the arguments that follow it, `stride` in all (MSET's key and value).
-    Keys { stride: usize, keys: Vec<usize> },
+    /// The command name and the keys at `range` of the plan's key list (by their order among
+    /// the request's keys), each with the arguments that follow it, `stride` in all (MSET's
+    /// key and value).
+    Keys { stride: usize, range: std::ops::Range<usize> },
 }
 
 /// What a request becomes.
@@ -58,8 +59,9 @@ pub(crate) enum Plan {
     Local,
     /// One node.
     One(Part),
-    /// One part per slot (each with [`PartArgs::Keys`]), merged.
-    Split(Merge, Vec<Part>),
+    /// One part per slot, merged. Each part has [`PartArgs::Keys`], a range of the list that
+    /// follows: `(slot, key's order among the request's keys)`, sorted.
+    Split(Merge, Vec<Part>, Vec<(u16, usize)>),
     /// Every master, merged.
     Fanout(Merge, Vec<Part>),
     /// SCAN on the master at this index.
@@ -183,33 +185,29 @@ fn split(ctx: &Ctx, args: &[Bytes], stride: usize, merge: Merge, readonly: bool,
         return Plan::error(format!("ERR wrong number of arguments for '{}' command", lower(&args[0])));
     }
     let n = (args.len() - 1) / stride;
-    let slot_of = |i: usize| key_slot(&args[1 + i * stride]);
-    let first = slot_of(0);
-    if (1..n).all(|i| slot_of(i) == first) {
-        return one(ctx, Some(first), readonly, repeatable);
+    // Keys by slot, in request order within a slot: one list, a range of it per part.
+    let mut by_slot: Vec<(u16, usize)> = (0..n).map(|i| (key_slot(&args[1 + i * stride]), i)).collect();
+    by_slot.sort_unstable();
+    if by_slot[0].0 == by_slot[n - 1].0 {
+        return one(ctx, Some(by_slot[0].0), readonly, repeatable);
     }
-    let slots: Vec<u16> = (0..n).map(slot_of).collect();
     let mut parts: Vec<Part> = Vec::new();
-    let mut taken = vec![false; n];
-    for i in 0..n {
-        if taken[i] {
-            continue;
-        }
-        let mut keys = Vec::new();
-        for j in i..n {
-            if !taken[j] && slots[j] == slots[i] {
-                taken[j] = true;
-                keys.push(j);
-            }
-        }
-        match target(ctx, Some(slots[i]), readonly) {
-            Ok(target) => {
-                parts.push(Part { target, slot: Some(slots[i]), args: PartArgs::Keys { stride, keys }, repeatable })
-            }
+    let mut start = 0;
+    while start < n {
+        let slot = by_slot[start].0;
+        let end = start + by_slot[start..].iter().take_while(|(s, _)| *s == slot).count();
+        match target(ctx, Some(slot), readonly) {
+            Ok(target) => parts.push(Part {
+                target,
+                slot: Some(slot),
+                args: PartArgs::Keys { stride, range: start..end },
+                repeatable,
+            }),
             Err(e) => return Plan::Error(e),
         }
+        start = end;
     }
-    Plan::Split(merge, parts)
+    Plan::Split(merge, parts, by_slot)
 }
 
 /// SCAN: the cursor's top bits say which master it is on.

@@ -253,31 +253,31 @@ fn plan(proxy: &Arc<Proxy>, s: &mut Session, spec: Option<&'static CommandSpec>,
             let name = spec.map_or("", |c| c.name.split('|').next().unwrap_or(c.name));
             Pending::Ready(crate::local::answer(proxy, s, name, args))
         }
-        Plan::One(part) => Pending::Single(push(s, part, args, writes)),
-        Plan::Split(Merge::InKeyOrder, parts) => {
+        Plan::One(part) => Pending::Single(push(s, part, args, &[], writes)),
+        Plan::Split(Merge::InKeyOrder, parts, keys) => {
             let positions = parts
                 .iter()
                 .map(|p| match &p.args {
-                    PartArgs::Keys { keys, .. } => keys.clone(),
+                    PartArgs::Keys { range, .. } => keys[range.clone()].iter().map(|&(_, k)| k).collect(),
                     _ => Vec::new(),
                 })
                 .collect();
-            let parts = parts.into_iter().map(|p| push(s, p, args, writes)).collect();
+            let parts = parts.into_iter().map(|p| push(s, p, args, &keys, writes)).collect();
             Pending::Mget(args.len() - 1, positions, parts)
         }
-        Plan::Split(merge, parts) => {
-            Pending::Merged(merge, parts.into_iter().map(|p| push(s, p, args, writes)).collect())
+        Plan::Split(merge, parts, keys) => {
+            Pending::Merged(merge, parts.into_iter().map(|p| push(s, p, args, &keys, writes)).collect())
         }
         Plan::Fanout(Merge::Info, parts) => {
-            Pending::Info(own_info(proxy), parts.into_iter().map(|p| push(s, p, args, false)).collect())
+            Pending::Info(own_info(proxy), parts.into_iter().map(|p| push(s, p, args, &[], false)).collect())
         }
         Plan::Fanout(Merge::RandomKey, parts) => {
-            Pending::RandomKey(parts.into_iter().map(|p| push(s, p, args, false)).collect())
+            Pending::RandomKey(parts.into_iter().map(|p| push(s, p, args, &[], false)).collect())
         }
         Plan::Fanout(merge, parts) => {
-            Pending::Merged(merge, parts.into_iter().map(|p| push(s, p, args, writes)).collect())
+            Pending::Merged(merge, parts.into_iter().map(|p| push(s, p, args, &[], writes)).collect())
         }
-        Plan::Scan(node, part) => Pending::Scan(node, push(s, part, args, false), args.to_vec()),
+        Plan::Scan(node, part) => Pending::Scan(node, push(s, part, args, &[], false), args.to_vec()),
         Plan::Gather(g) => match spec {
             Some(spec) => Pending::Gather(g, spec, args.to_vec()),
             None => err(CROSSSLOT),
