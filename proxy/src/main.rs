@@ -2,6 +2,7 @@
 //! proxy routes each request to the cluster node that owns its keys (see `session`).
 
 mod acl;
+mod admin;
 mod backend;
 mod config;
 mod crossslot;
@@ -14,6 +15,7 @@ mod outbox;
 mod pinned;
 mod plan;
 mod pubsub;
+mod security;
 mod session;
 mod state;
 mod tick;
@@ -59,7 +61,7 @@ fn main() {
 }
 
 async fn run(cfg: ProxyConfig) -> i32 {
-    let security = match acl::Security::load(cfg.aclfile.as_deref()) {
+    let security = match security::Security::load(cfg.aclfile.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("aclfile: {e}");
@@ -125,7 +127,7 @@ async fn run(cfg: ProxyConfig) -> i32 {
     if let Some(admin) = proxy.cfg.admin_listen {
         match TcpListener::bind(admin).await {
             Ok(l) => {
-                tokio::spawn(metrics::serve(proxy.clone(), l));
+                tokio::spawn(admin::serve(proxy.clone(), l));
             }
             Err(e) => {
                 tracing::error!("cannot listen on admin address {admin}: {e}");

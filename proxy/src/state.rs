@@ -30,7 +30,7 @@ pub struct Proxy {
     pub backend_errors: AtomicU64,
     pub started: Instant,
     pub metrics: crate::metrics::Metrics,
-    pub security: crate::acl::Security,
+    pub security: crate::security::Security,
 }
 
 impl Proxy {
