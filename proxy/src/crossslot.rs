@@ -13,6 +13,9 @@
 //!   source in a MULTI under WATCH, copying again if the source changed meanwhile.
 //! - SMOVE: added to the destination, then removed from the source (undone if another client
 //!   removed it first). LMOVE/RPOPLPUSH: popped, pushed, pushed back if the push fails.
+//! - A move waits for a replica of the destination's master to hold the copy before it deletes
+//!   the source, and for one of the source's to hold the removal before it replies (where the
+//!   masters have replicas), so a failover neither loses the value nor shows it twice.
 //! - MSETNX: no key exists, then MSET per slot. LMPOP/ZMPOP: each key in turn.
 //! - Blocking pops over several slots poll each key's node in the given order with the
 //!   non-blocking form of the command; the first element popped ends the wait, so no element is
@@ -53,10 +56,13 @@ async fn call_many(proxy: &Arc<Proxy>, s: &mut Session, reqs: Vec<(u16, Vec<Byte
         };
         let bytes = crate::backend::encode(&args);
         let rx = proxy.pools.send(target, s.resp3, s.id as usize, bytes.clone());
-        s.wrote_to(target);
         // Only reads are sent again after a lost connection; the table says which.
-        let repeatable = protocol::lookup(&args[0]).is_some_and(|c| c.has(protocol::command::flags::READONLY));
-        flights.push(Ok(InFlight { sent: Sent::Alone(rx, bytes), slot: Some(slot), target, repeatable }));
+        let readonly = protocol::lookup(&args[0]).is_some_and(|c| c.has(protocol::command::flags::READONLY));
+        if !readonly {
+            s.wrote_to(target);
+        }
+        let sent = Sent::Alone(rx, bytes);
+        flights.push(Ok(InFlight { sent, slot: Some(slot), target, repeatable: readonly, writes: !readonly }));
     }
     let mut out = Vec::with_capacity(flights.len());
     for f in flights {
@@ -241,6 +247,22 @@ async fn colocated_run(
     reply
 }
 
+/// A move's two steps should survive either master's failure: the copy before the source loses
+/// the value, the removal before the move is acknowledged (else a promoted replica would show it
+/// twice). When the key's master has replicas, WAIT until one holds the step (up to the command
+/// timeout). Without a live replica there is no such guarantee, as on one Redis.
+async fn replicated(proxy: &Arc<Proxy>, s: &mut Session, dst: &[u8]) {
+    let slot = key_slot(dst);
+    let map = proxy.topo.snapshot();
+    let (Some(master), Some(replicas)) = (map.master_of(slot), map.replicas_of(slot)) else { return };
+    if replicas.is_empty() {
+        return;
+    }
+    let timeout = Bytes::from(proxy.cfg.command_timeout.as_millis().to_string());
+    let wait = [Bytes::from_static(b"WAIT"), Bytes::from_static(b"1"), timeout];
+    crate::wait::wait(proxy, s, &wait, vec![master]).await;
+}
+
 /// Whether a reply asks to try again once the topology settles (a slot moving or failing over).
 fn transient(raw: &[u8]) -> bool {
     [&b"-MOVED"[..], b"-ASK", b"-TRYAGAIN", b"-CLUSTERDOWN", b"-LOADING"].iter().any(|p| raw.starts_with(p))
@@ -259,24 +281,32 @@ async fn rename(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes], nx: bool) -
     let deadline = Instant::now() + proxy.cfg.retry_deadline;
     // RENAMENX replaces nothing, until its own first copy is in the destination.
     let mut replace = !nx;
-    for _ in 0..RENAME_ATTEMPTS {
+    let mut changes = 0;
+    loop {
         // The source is read under WATCH on a connection of its own, so deleting it fails if
         // another client changed it after it was copied; then it is copied again.
         let Some(node) = proxy.topo.snapshot().master_of(key_slot(src)) else {
             return error("CLUSTERDOWN Hash slot not served");
         };
-        let mut conn = match Pinned::open(node, s.resp3, proxy.pools.opts()).await {
-            Ok(c) => c,
-            Err(e) => return error(&format!("ERR cluster node unreachable: {e}")),
-        };
+        // Reading changes nothing: a node that fails here (a failover under way) is asked again,
+        // on the slot's master of the moment, until the retry deadline.
         let reqs = [
             crate::backend::encode(&words(&[b"WATCH", src])),
             crate::backend::encode(&words(&[b"DUMP", src])),
             crate::backend::encode(&words(&[b"PEXPIRETIME", src])),
         ];
-        let read = match conn.call(&reqs, 3, Some(proxy.cfg.command_timeout)).await {
-            Ok(r) => r,
-            Err(e) => return error(&format!("ERR RENAME failed reading the source: {e}")),
+        let attempt = match Pinned::open(node, s.resp3, proxy.pools.opts()).await {
+            Ok(mut conn) => conn.call(&reqs, 3, Some(proxy.cfg.command_timeout)).await.map(|r| (conn, r)),
+            Err(e) => Err(e),
+        };
+        let (mut conn, read) = match attempt {
+            Ok(done) => done,
+            Err(e) if Instant::now() > deadline => return error(&format!("ERR RENAME could not read the source: {e}")),
+            Err(_) => {
+                proxy.topo.refresh_soon();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         if let Some(t) = read.iter().find(|r| transient(r)) {
             if Instant::now() > deadline {
@@ -297,6 +327,7 @@ async fn rename(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes], nx: bool) -
         if is_error(&restored) {
             return restored;
         }
+        replicated(proxy, s, dst).await;
         let delete = [
             crate::backend::encode(&words(&[b"MULTI"])),
             crate::backend::encode(&words(&[b"DEL", src])),
@@ -313,6 +344,10 @@ async fn rename(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes], nx: bool) -
         // queued was redirected, EXECABORT): copy again, replacing our earlier copy.
         let moving = exec.starts_with(b"-EXECABORT") || done.iter().any(|r| transient(r));
         if is_null(&exec) || moving {
+            changes += usize::from(!moving);
+            if changes >= RENAME_ATTEMPTS {
+                return error("ERR RENAME gave up: the source kept changing while it was copied");
+            }
             if moving {
                 if Instant::now() > deadline {
                     return exec;
@@ -326,9 +361,9 @@ async fn rename(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes], nx: bool) -
         if is_error(&exec) {
             return exec;
         }
+        replicated(proxy, s, src).await;
         return if nx { Bytes::from_static(b":1\r\n") } else { Bytes::from_static(b"+OK\r\n") };
     }
-    error("ERR RENAME gave up: the source kept changing while it was copied")
 }
 
 async fn copy(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Bytes {
@@ -398,9 +433,13 @@ async fn smove(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Bytes {
     // neither.
     let added = on_key(proxy, s, dst, words(&[b"SADD", dst, member])).await;
     let Some(added) = integer(&added) else { return added };
+    replicated(proxy, s, dst).await;
     let removed = on_key(proxy, s, src, words(&[b"SREM", src, member])).await;
     match integer(&removed) {
-        Some(1) => Bytes::from_static(b":1\r\n"),
+        Some(1) => {
+            replicated(proxy, s, src).await;
+            Bytes::from_static(b":1\r\n")
+        }
         Some(_) => {
             // Another client removed it first: as on one Redis, this SMOVE found nothing.
             if added == 1 {
@@ -440,6 +479,8 @@ async fn lmove(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Bytes {
         on_key(proxy, s, src, words(&[back, src, &elem])).await;
         return pushed;
     }
+    replicated(proxy, s, dst).await;
+    replicated(proxy, s, src).await;
     let mut r = s.reply();
     r.bulk(&elem);
     r.buf.freeze()

@@ -27,6 +27,8 @@ pub(crate) struct InFlight {
     pub(crate) target: SocketAddr,
     /// Sending it twice leaves the same data as once (a read, or an idempotent write).
     pub(crate) repeatable: bool,
+    /// A write: where it lands counts for the client's next WAIT, also after a resend.
+    pub(crate) writes: bool,
 }
 
 /// How a request went out: in the batch's outbox, or alone (a resend after a redirect).
@@ -50,7 +52,7 @@ pub(crate) fn push(s: &mut Session, part: Part, args: &[Bytes], keys: &[(u16, us
     if writes {
         s.wrote_to(part.target);
     }
-    InFlight { sent: Sent::Queued(sent), slot: part.slot, target: part.target, repeatable: part.repeatable }
+    InFlight { sent: Sent::Queued(sent), slot: part.slot, target: part.target, repeatable: part.repeatable, writes }
 }
 
 /// Sends one request alone (outside the batch) and awaits its reply through `finish`.
@@ -66,7 +68,7 @@ pub(crate) async fn call<A: AsRef<[u8]>>(
     protocol::encode::write_command(&mut out, args);
     let bytes = out.freeze();
     let rx = proxy.pools.send(target, s.resp3, s.id as usize, bytes.clone());
-    finish(proxy, s, InFlight { sent: Sent::Alone(rx, bytes), slot, target, repeatable }).await
+    finish(proxy, s, InFlight { sent: Sent::Alone(rx, bytes), slot, target, repeatable, writes: false }).await
 }
 
 /// A queued request's reply when it is already in and needs none of `finish`'s machinery
@@ -270,8 +272,11 @@ fn sent_bytes(s: &Session, f: &InFlight) -> Bytes {
 }
 
 /// Sends a request again, alone, to `target`.
-fn resend(proxy: &Proxy, s: &Session, f: &mut InFlight, target: SocketAddr) {
+fn resend(proxy: &Proxy, s: &mut Session, f: &mut InFlight, target: SocketAddr) {
     let bytes = sent_bytes(s, f);
+    if f.writes {
+        s.wrote_to(target);
+    }
     f.target = target;
     f.sent = Sent::Alone(proxy.pools.send(target, s.resp3, s.id as usize, bytes.clone()), bytes);
 }

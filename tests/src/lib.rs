@@ -55,6 +55,18 @@ pub fn binary(name: &str) -> PathBuf {
     }
 }
 
+/// A key named `prefix` plus a number whose slot is in `slots`.
+pub fn key_in(slots: std::ops::Range<u16>, prefix: &str) -> String {
+    (0..).map(|n| format!("{prefix}{n}")).find(|k| slots.contains(&protocol::key_slot(k.as_bytes()))).unwrap()
+}
+
+/// A key named `prefix` plus a number whose slot lies in the `third` of the slot space that
+/// `redis-cli --cluster create` gives the `third` master of three.
+pub fn key_on(third: usize, prefix: &str) -> String {
+    let range = [0..5461, 5461..10923, 10923..16384][third].clone();
+    (0..).map(|n| format!("{prefix}{n}")).find(|k| range.contains(&protocol::key_slot(k.as_bytes()))).unwrap()
+}
+
 /// A free TCP port on loopback (bound and released; the race with other tests is tolerated by retries).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free port")

@@ -2,7 +2,8 @@
 //! same command lines, with keys placed on different masters of a 3-master cluster (Redis's and
 //! slotgate's, `on_both_clusters`), must get the same replies as on one Redis. Then the blocking
 //! pops over several masters under concurrent pushes (every element received exactly once),
-//! `--cross-slot refuse`, and WAIT.
+//! `--cross-slot refuse`, WAIT, and a legacy application through redis-py and ioredis. Faults
+//! under cross-slot work are in `proxy_crossslot_faults.rs`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::{cmd, RedisResult, Value};
-use slotgate_tests::{ensure_ioredis, ensure_redis_py, js_dir, py_dir, require_tool, Cluster, Kind, Proxy, Server};
+use slotgate_tests::{
+    ensure_ioredis, ensure_redis_py, js_dir, key_on, py_dir, require_tool, Cluster, Kind, Proxy, Server,
+};
 
 slotgate_tests::on_both_clusters!(
     cross_slot_commands_answer_as_one_redis,
@@ -18,17 +21,8 @@ slotgate_tests::on_both_clusters!(
     cross_slot_refuse_gives_crossslot,
     wait_counts_the_replicas_of_every_node_written,
     redis_py_and_ioredis_run_a_cross_slot_scenario,
-    one_redis_connection_commands,
-    wait_keeps_every_write_it_confirmed_through_a_failover,
-    moves_across_slots_while_resharding_lose_and_duplicate_nothing
+    one_redis_connection_commands
 );
-
-/// A key named `prefix` plus a number whose slot lies in the `third` of the slot space that
-/// `redis-cli --cluster create` gives the `third` master of three.
-fn key_on(third: usize, prefix: &str) -> String {
-    let range = [0..5461, 5461..10923, 10923..16384][third].clone();
-    (0..).map(|n| format!("{prefix}{n}")).find(|k| range.contains(&protocol::key_slot(k.as_bytes()))).unwrap()
-}
 
 /// Placeholders `$A`.. `$Z` in command lines, each a key on master `index % 3`.
 fn keys() -> HashMap<String, String> {
@@ -293,6 +287,7 @@ fn cross_slot_commands_answer_as_one_redis(kind: Kind) {
     let mut one = reference.conn();
     let keys = keys();
     let (mismatches, crossing) = differ(&mut through, &mut one, LINES);
+    println!("{crossing} lines span slots");
     assert!(crossing > 80, "only {crossing} lines span slots");
     assert!(mismatches.is_empty(), "{} of the lines differ:\n{}", mismatches.len(), mismatches.join("\n"));
     // RENAME, RENAMENX and COPY keep the expiry ($O's, now in $Q, copied to $S).
@@ -531,195 +526,6 @@ fn one_redis_connection_commands(kind: Kind) {
     raw.roundtrip(b"PING\r\n", "+PONG\r\n");
     raw.roundtrip(b"SELECT 1\r\n", "-ERR DB index is out of range\r\n");
     raw.roundtrip(b"READONLY\r\n", "-ERR This instance has cluster support disabled\r\n");
-}
-
-/// 8 clients through the proxy each SET a unique key then WAIT 1 1000 while a master is
-/// SIGKILLed and its replica takes over (node timeout 2000): no write whose WAIT answered at
-/// least 1 is lost.
-fn wait_keeps_every_write_it_confirmed_through_a_failover(kind: Kind) {
-    if (kind == Kind::Redis && !require_tool("redis-server")) || !require_tool("redis-cli") {
-        return;
-    }
-    let mut cluster = Cluster::create(kind, 3, 1, 2000);
-    let seed = cluster.ports()[0];
-    let proxy = Arc::new(Proxy::start(seed, &["--retry-deadline-ms", "8000"]));
-    let nodes = cluster.nodes();
-    let victim = nodes.iter().find(|n| n.is_master() && n.slots > 0 && n.port != seed).expect("a master").clone();
-    let replica = nodes.iter().find(|n| n.master_id.as_deref() == Some(victim.id.as_str())).expect("a replica").clone();
-    let observer = cluster.ports().into_iter().find(|&p| p != victim.port && p != replica.port).unwrap();
-
-    const WRITERS: usize = 8;
-    const PER_WRITER: usize = 600;
-    let stop = Arc::new(AtomicBool::new(false));
-    let confirmed = Arc::new(Mutex::new(Vec::new()));
-    let attempted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let writers: Vec<_> = (0..WRITERS)
-        .map(|w| {
-            let (proxy, stop, confirmed, attempted) =
-                (proxy.clone(), stop.clone(), confirmed.clone(), attempted.clone());
-            std::thread::spawn(move || {
-                let mut c = proxy.conn();
-                for i in 0..PER_WRITER {
-                    if stop.load(Ordering::Relaxed) || Instant::now() > deadline {
-                        break;
-                    }
-                    attempted.fetch_add(1, Ordering::Relaxed);
-                    let key = format!("wait:{w}:{i}");
-                    let set: RedisResult<()> = cmd("SET").arg(&key).arg(i).query(&mut c);
-                    if set.is_err() {
-                        continue;
-                    }
-                    let acked: RedisResult<i64> = cmd("WAIT").arg(1).arg(1000).query(&mut c);
-                    if acked.is_ok_and(|n| n >= 1) {
-                        confirmed.lock().unwrap().push((key, i));
-                    }
-                }
-            })
-        })
-        .collect();
-    let going = slotgate_tests::wait_until(Duration::from_secs(30), || confirmed.lock().unwrap().len() >= 200);
-    assert!(going, "writes with WAIT do not get going");
-    let before_kill = confirmed.lock().unwrap().len();
-    cluster.kill(victim.port);
-    let failed_over = slotgate_tests::wait_until(Duration::from_secs(30), || {
-        slotgate_tests::cluster_nodes(observer).is_some_and(|ns| ns.iter().any(|n| n.id == replica.id && n.is_master()))
-    });
-    assert!(failed_over, "replica {} did not take over from {}", replica.port, victim.port);
-    let at_failover = confirmed.lock().unwrap().len();
-    let continued =
-        slotgate_tests::wait_until(Duration::from_secs(30), || confirmed.lock().unwrap().len() >= at_failover + 200);
-    stop.store(true, Ordering::Relaxed);
-    for w in writers {
-        w.join().unwrap();
-    }
-    assert!(continued, "confirmed writes did not continue after the failover");
-    let confirmed = confirmed.lock().unwrap();
-    let mut c = proxy.conn();
-    let lost: Vec<&String> = confirmed
-        .iter()
-        .filter(|(key, i)| cmd("GET").arg(key).query::<Option<String>>(&mut c).ok().flatten() != Some(i.to_string()))
-        .map(|(key, _)| key)
-        .collect();
-    println!(
-        "{} writes attempted, {} confirmed by WAIT (>= 1): {before_kill} before the kill, {} after the failover",
-        attempted.load(Ordering::Relaxed),
-        confirmed.len(),
-        confirmed.len() - at_failover
-    );
-    assert!(lost.is_empty(), "{} writes confirmed by WAIT are lost: {:?}", lost.len(), &lost[..lost.len().min(10)]);
-}
-
-/// A key named `prefix` plus a number whose slot is in `slots`.
-fn key_in(slots: std::ops::Range<u16>, prefix: &str) -> String {
-    (0..).map(|n| format!("{prefix}{n}")).find(|k| slots.contains(&protocol::key_slot(k.as_bytes()))).unwrap()
-}
-
-/// RENAME, SMOVE and LMOVE move values back and forth between keys on two masters while
-/// `redis-cli --cluster reshard` moves the source keys' slots to a third: afterwards every value
-/// is in exactly one place, none lost, none twice.
-fn moves_across_slots_while_resharding_lose_and_duplicate_nothing(kind: Kind) {
-    if (kind == Kind::Redis && !require_tool("redis-server")) || !require_tool("redis-cli") {
-        return;
-    }
-    let cluster = Cluster::create(kind, 3, 0, 5000);
-    let seed = cluster.ports()[0];
-    let proxy = Arc::new(Proxy::start(seed, &[]));
-    // Low keys sit in slots 0..900, which the reshard moves; high keys on another master.
-    let (r_low, r_high) = (key_in(0..900, "rn:"), key_in(11000..16384, "rn:"));
-    let (s_low, s_high) = (key_in(0..900, "st:"), key_in(11000..16384, "st:"));
-    let (l_low, l_high) = (key_in(0..900, "ls:"), key_in(11000..16384, "ls:"));
-    let from = slotgate_tests::slot_owner(seed, 0).expect("slot 0 has an owner");
-    let high_owner = slotgate_tests::slot_owner(seed, protocol::key_slot(r_high.as_bytes())).unwrap();
-    let to = cluster.master_ports().into_iter().find(|&p| p != from && p != high_owner).expect("a third master");
-    const MEMBERS: usize = 20;
-    {
-        let mut c = proxy.conn();
-        let _: () = cmd("SET").arg(&r_low).arg("token").query(&mut c).unwrap();
-        let members: Vec<String> = (0..MEMBERS).map(|i| format!("m{i}")).collect();
-        let _: i64 = cmd("SADD").arg(&s_low).arg(&members).query(&mut c).unwrap();
-        let _: i64 = cmd("RPUSH").arg(&l_low).arg(&members).query(&mut c).unwrap();
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let ops = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let errors = Arc::new(Mutex::new(Vec::new()));
-    let mover = {
-        let (proxy, stop, ops, errors) = (proxy.clone(), stop.clone(), ops.clone(), errors.clone());
-        let keys = [r_low.clone(), r_high.clone(), s_low.clone(), s_high.clone(), l_low.clone(), l_high.clone()];
-        std::thread::spawn(move || {
-            let [r_low, r_high, s_low, s_high, l_low, l_high] = keys;
-            let mut c = proxy.conn();
-            let deadline = Instant::now() + Duration::from_secs(120);
-            let mut token_low = true;
-            for i in 0..200_000usize {
-                if stop.load(Ordering::Relaxed) || Instant::now() > deadline {
-                    break;
-                }
-                let (src, dst) = if token_low { (&r_low, &r_high) } else { (&r_high, &r_low) };
-                match cmd("RENAME").arg(src).arg(dst).query::<()>(&mut c) {
-                    Ok(()) => token_low = !token_low,
-                    Err(e) => errors.lock().unwrap().push(format!("RENAME: {e}")),
-                }
-                let member = format!("m{}", i % MEMBERS);
-                let (a, b) = if i.is_multiple_of(2) { (&s_low, &s_high) } else { (&s_high, &s_low) };
-                if let Err(e) = cmd("SMOVE").arg(a).arg(b).arg(&member).query::<i64>(&mut c) {
-                    errors.lock().unwrap().push(format!("SMOVE: {e}"));
-                }
-                let (a, b) = if (i / MEMBERS).is_multiple_of(2) { (&l_low, &l_high) } else { (&l_high, &l_low) };
-                if let Err(e) = cmd("LMOVE").arg(a).arg(b).arg("LEFT").arg("RIGHT").query::<Option<String>>(&mut c) {
-                    errors.lock().unwrap().push(format!("LMOVE: {e}"));
-                }
-                ops.fetch_add(3, Ordering::Relaxed);
-            }
-        })
-    };
-    assert!(
-        slotgate_tests::wait_until(Duration::from_secs(30), || ops.load(Ordering::Relaxed) >= 300),
-        "moves do not get going"
-    );
-    let before = ops.load(Ordering::Relaxed);
-    let out = std::process::Command::new("redis-cli")
-        .args(["--cluster", "reshard", &format!("127.0.0.1:{from}")])
-        .args(["--cluster-from", &cluster.node_id(from), "--cluster-to", &cluster.node_id(to)])
-        .args(["--cluster-slots", "1000", "--cluster-yes"])
-        .output()
-        .expect("redis-cli --cluster reshard");
-    let during = ops.load(Ordering::Relaxed) - before;
-    let after = ops.load(Ordering::Relaxed);
-    let continued = slotgate_tests::wait_until(Duration::from_secs(30), || ops.load(Ordering::Relaxed) >= after + 300);
-    stop.store(true, Ordering::Relaxed);
-    mover.join().unwrap();
-    assert!(
-        out.status.success(),
-        "reshard failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        slotgate_tests::slot_owner(seed, protocol::key_slot(r_low.as_bytes())),
-        Some(to),
-        "the low keys' slot moved"
-    );
-    let errors = errors.lock().unwrap();
-    println!("{during} moves during the reshard, {} errors: {:?}", errors.len(), &errors[..errors.len().min(5)]);
-    assert!(continued, "moves stalled after the reshard");
-    let mut c = proxy.conn();
-    let tokens: Vec<Option<String>> = cmd("MGET").arg(&r_low).arg(&r_high).query(&mut c).unwrap();
-    assert_eq!(tokens.iter().flatten().collect::<Vec<_>>(), vec!["token"], "the renamed value: {tokens:?}");
-    let mut members: Vec<String> = cmd("SMEMBERS").arg(&s_low).query(&mut c).unwrap();
-    members.extend(cmd("SMEMBERS").arg(&s_high).query::<Vec<String>>(&mut c).unwrap());
-    let mut elements: Vec<String> = cmd("LRANGE").arg(&l_low).arg(0).arg(-1).query(&mut c).unwrap();
-    elements.extend(cmd("LRANGE").arg(&l_high).arg(0).arg(-1).query::<Vec<String>>(&mut c).unwrap());
-    let want: Vec<String> = {
-        let mut w: Vec<String> = (0..MEMBERS).map(|i| format!("m{i}")).collect();
-        w.sort();
-        w
-    };
-    members.sort();
-    elements.sort();
-    assert_eq!(members, want, "set members after SMOVEs (lost or in both sets)");
-    assert_eq!(elements, want, "list elements after LMOVEs (lost or in both lists)");
-    assert!(errors.is_empty(), "{} moves got errors: {:?}", errors.len(), &errors[..errors.len().min(10)]);
 }
 
 /// The HyperLogLog, bitmap and geo lines on a Redis cluster (see [`LINES_REDIS_TYPES`]), and
