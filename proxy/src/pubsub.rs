@@ -4,7 +4,8 @@
 //! into the client's, with subscription counts rewritten to the client's own totals, as one
 //! Redis would report them. When a shard channel's slot moves (its node says `sunsubscribe`
 //! unasked, or answers MOVED) or its node goes away, the proxy subscribes again where the slot
-//! now lives, and the client notices nothing.
+//! now lives, and the client notices nothing. Keyspace notifications are subscribed on every
+//! master (`mirror`).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -16,6 +17,8 @@ use protocol::{key_slot, CommandDecoder, DecodeLimits, Frame};
 use tokio::io::{AsyncReadExt, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+mod mirror;
 
 use crate::backend::{encode, NodeStream};
 use crate::pinned::Pinned;
@@ -56,6 +59,11 @@ struct Subscriptions {
     orphaned_since: Option<Instant>,
     retry_at: Option<Instant>,
     events: mpsc::UnboundedSender<Event>,
+    /// Links to the other masters holding the keyspace-notification subscriptions, and those
+    /// subscriptions (see `mirror`).
+    mirrors: Vec<usize>,
+    notify_channels: HashSet<Bytes>,
+    notify_patterns: HashSet<Bytes>,
 }
 
 /// Streams the client's subscriptions until none is left (or the client leaves). `first` is
@@ -82,6 +90,9 @@ pub(crate) async fn subscribed<S: ClientStream>(
         orphaned_since: None,
         retry_at: None,
         events: tx,
+        mirrors: Vec::new(),
+        notify_channels: HashSet::new(),
+        notify_patterns: HashSet::new(),
     };
     let mut out = BytesMut::new();
     subs.command(proxy, s, first, &mut out).await;
@@ -91,8 +102,44 @@ pub(crate) async fn subscribed<S: ClientStream>(
     }
     let limits = DecodeLimits::default();
     let mut acl_changes = proxy.security.changes();
+    // Commands may already wait in the buffer (pipelined behind the first SUBSCRIBE).
+    let mut input = true;
     loop {
         out.clear();
+        if std::mem::take(&mut input) {
+            loop {
+                match decoder.decode(inbuf, &limits) {
+                    Ok(Some(args)) => {
+                        if lower(&args[0]) == "quit" {
+                            crate::backend::write_flush(&mut *client, &out).await?;
+                            crate::backend::write_flush(&mut *client, b"+OK\r\n").await?;
+                            s.close = true;
+                            return Ok(());
+                        }
+                        // The same access rules as outside (channels of further SUBSCRIBEs).
+                        if let Some(denied) = crate::acl::gate(proxy, s, &args) {
+                            out.extend_from_slice(&denied);
+                            continue;
+                        }
+                        if subs.command(proxy, s, &args, &mut out).await {
+                            crate::backend::write_flush(&mut *client, &out).await?;
+                            return Ok(());
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        out.extend_from_slice(format!("-ERR Protocol error: {e}\r\n").as_bytes());
+                        crate::backend::write_flush(&mut *client, &out).await?;
+                        s.close = true;
+                        return Ok(());
+                    }
+                }
+            }
+            if !out.is_empty() {
+                crate::backend::write_flush(&mut *client, &out).await?;
+            }
+            continue;
+        }
         let retry = subs.retry_at;
         tokio::select! {
             Ok(()) = acl_changes.changed() => {
@@ -109,34 +156,7 @@ pub(crate) async fn subscribed<S: ClientStream>(
                     s.close = true;
                     return Ok(());
                 }
-                loop {
-                    match decoder.decode(inbuf, &limits) {
-                        Ok(Some(args)) => {
-                            if lower(&args[0]) == "quit" {
-                                crate::backend::write_flush(&mut *client, &out).await?;
-                                crate::backend::write_flush(&mut *client, b"+OK\r\n").await?;
-                                s.close = true;
-                                return Ok(());
-                            }
-                            // The same access rules as outside (channels of further SUBSCRIBEs).
-                            if let Some(denied) = crate::acl::gate(proxy, s, &args) {
-                                out.extend_from_slice(&denied);
-                                continue;
-                            }
-                            if subs.command(proxy, s, &args, &mut out).await {
-                                crate::backend::write_flush(&mut *client, &out).await?;
-                                return Ok(());
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            out.extend_from_slice(format!("-ERR Protocol error: {e}\r\n").as_bytes());
-                            crate::backend::write_flush(&mut *client, &out).await?;
-                            s.close = true;
-                            return Ok(());
-                        }
-                    }
-                }
+                input = true;
             }
             ev = rx.recv() => match ev {
                 Some(Event::Frame(link, frame)) => {
@@ -247,11 +267,9 @@ impl Subscriptions {
 
     /// The shard link for `addr`, opened if there is none.
     async fn shard_link(&mut self, proxy: &Proxy, s: &Session, addr: SocketAddr) -> Result<usize, String> {
-        let existing = self
-            .links
-            .iter()
-            .enumerate()
-            .position(|(i, l)| Some(i) != self.global && l.as_ref().is_some_and(|l| l.addr == addr));
+        let existing = self.links.iter().enumerate().position(|(i, l)| {
+            Some(i) != self.global && !self.mirrors.contains(&i) && l.as_ref().is_some_and(|l| l.addr == addr)
+        });
         match existing {
             Some(i) => Ok(i),
             None => self.open(proxy, s, addr).await,
@@ -294,6 +312,8 @@ impl Subscriptions {
                 };
                 if !self.send(link, args).await {
                     out.extend_from_slice(b"-ERR the subscription's cluster node closed the connection\r\n");
+                } else if matches!(name.as_str(), "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe") {
+                    self.mirror(proxy, s, &name, args).await;
                 }
             }
         }
@@ -366,6 +386,10 @@ impl Subscriptions {
 
     /// Handles one frame from a node; true when the client has left subscribed mode.
     fn node_frame(&mut self, proxy: &Proxy, s: &Session, link: usize, frame: Bytes, out: &mut BytesMut) -> bool {
+        if self.mirrors.contains(&link) {
+            self.mirror_frame(frame, out);
+            return false;
+        }
         if frame.starts_with(b"-MOVED ") || frame.starts_with(b"-ASK ") {
             // An SSUBSCRIBE reached a node that no longer serves the slot.
             let slot = std::str::from_utf8(&frame[1..]).ok().and_then(|t| t.split_whitespace().nth(1)?.parse().ok());
@@ -456,6 +480,10 @@ impl Subscriptions {
         if let Some(l) = self.links.get_mut(link).and_then(Option::take) {
             l.reader.abort();
         }
+        if self.mirrors.contains(&link) {
+            self.mirror_closed(link);
+            return false;
+        }
         if self.global == Some(link) {
             self.global = None;
             if self.count() > 0 {
@@ -484,7 +512,11 @@ impl Subscriptions {
     /// that leaves nothing subscribed.
     async fn resubscribe(&mut self, proxy: &Proxy, s: &Session, out: &mut BytesMut) -> bool {
         self.retry_at = None;
-        let _ = proxy.topo.refresh().await;
+        // Mirrors follow the periodic topology refresh; orphans ask for a fresh map.
+        if !self.orphans.is_empty() {
+            let _ = proxy.topo.refresh().await;
+        }
+        self.follow_masters(proxy, s).await;
         let mut waiting = Vec::new();
         for (ch, seen) in std::mem::take(&mut self.orphans) {
             let sent = match target_for(proxy, s, Some(key_slot(&ch))) {

@@ -588,3 +588,60 @@ fn functions_reach_every_master_of_a_redis_cluster() {
     assert!(e.to_string().contains("Function not found"), "{e}");
     let _: () = cmd("FUNCTION").arg("FLUSH").query(&mut c).unwrap();
 }
+
+/// Keyspace notifications through the proxy come from every master, as one Redis gives them for
+/// every key: PSUBSCRIBE `__keyevent@0__:*` and SUBSCRIBE to one key's `__keyspace@0__` channel,
+/// with confirmations counted once. On a Redis cluster (slotgate-node has no notifications yet).
+#[test]
+fn keyspace_notifications_come_from_every_master_of_a_redis_cluster() {
+    if !require_tool("redis-server") || !require_tool("redis-cli") {
+        return;
+    }
+    let cluster = Cluster::create(Kind::Redis, 3, 0, 5000);
+    for port in cluster.master_ports() {
+        assert_eq!(
+            slotgate_tests::redis_cli(port, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]).as_deref(),
+            Some("OK")
+        );
+    }
+    let proxy = Proxy::start(cluster.ports()[0], &[]);
+    let keys: Vec<String> = (0..3).map(|third| key_on(third, "ev:")).collect();
+    let mut sub = proxy.raw();
+    sub.0.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let keyspace = format!("__keyspace@0__:{}", keys[2]);
+    sub.send(&slotgate_tests::resp(&[b"PSUBSCRIBE", b"__keyevent@0__:*"]));
+    sub.send(&slotgate_tests::resp(&[b"SUBSCRIBE", keyspace.as_bytes()]));
+    let mut got = Vec::new();
+    let mut read_until = |got: &mut Vec<u8>, want: &[u8]| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !got.windows(want.len()).any(|w| w == want) && Instant::now() < deadline {
+            let mut buf = [0u8; 4096];
+            match std::io::Read::read(&mut sub.0, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        got.windows(want.len()).any(|w| w == want)
+    };
+    let confirmed = format!("*3\r\n$9\r\nsubscribe\r\n${}\r\n{keyspace}\r\n:2\r\n", keyspace.len());
+    assert!(read_until(&mut got, confirmed.as_bytes()), "confirmations: {}", String::from_utf8_lossy(&got));
+    // The mirrors subscribe on the other masters in the background of the first command.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut c = proxy.conn();
+    for k in &keys {
+        let _: () = cmd("SET").arg(k).arg("v").query(&mut c).unwrap();
+    }
+    for k in &keys {
+        let event = format!("$18\r\n__keyevent@0__:set\r\n${}\r\n{k}\r\n", k.len());
+        assert!(read_until(&mut got, event.as_bytes()), "no set event for {k}: {}", String::from_utf8_lossy(&got));
+    }
+    let on_key = format!("${}\r\n{keyspace}\r\n$3\r\nset\r\n", keyspace.len());
+    assert!(read_until(&mut got, on_key.as_bytes()), "no keyspace event: {}", String::from_utf8_lossy(&got));
+    // Each event once, and the confirmations only from the client's own subscriptions.
+    let text = String::from_utf8_lossy(&got);
+    for k in &keys {
+        assert_eq!(text.matches(&format!("__keyevent@0__:set\r\n${}\r\n{k}\r\n", k.len())).count(), 1, "{k}: {text}");
+    }
+    assert_eq!(text.matches("psubscribe").count(), 1, "{text}");
+    assert_eq!(text.matches("$9\r\nsubscribe").count(), 1, "{text}");
+}
