@@ -283,6 +283,7 @@ fn plan(proxy: &Arc<Proxy>, s: &mut Session, spec: Option<&'static CommandSpec>,
             None => err(CROSSSLOT),
         },
         Plan::Pinned(Pin::Transaction, _) => transaction(s, spec.map_or("", |c| c.name)),
+        Plan::Pinned(Pin::Watch, _) if s.multi.is_some() => err("ERR WATCH inside MULTI is not allowed"),
         Plan::Pinned(Pin::Watch, slot) => Pending::Watch(args.to_vec(), slot),
         Plan::Pinned(Pin::Blocking, slot) => match (slot, spec) {
             (None, Some(spec)) if spec.keys != protocol::KeySpec::None => Pending::BlockingAcross(spec, args.to_vec()),

@@ -526,6 +526,13 @@ fn one_redis_connection_commands(kind: Kind) {
     raw.roundtrip(b"PING\r\n", "+PONG\r\n");
     raw.roundtrip(b"SELECT 1\r\n", "-ERR DB index is out of range\r\n");
     raw.roundtrip(b"READONLY\r\n", "-ERR This instance has cluster support disabled\r\n");
+    // Transactions keep one Redis's rules.
+    raw.roundtrip(b"MULTI\r\n", "+OK\r\n");
+    raw.roundtrip(b"WATCH k\r\n", "-ERR WATCH inside MULTI is not allowed\r\n");
+    raw.roundtrip(b"MULTI\r\n", "-ERR MULTI calls can not be nested\r\n");
+    raw.roundtrip(b"UNWATCH\r\n", "+QUEUED\r\n");
+    raw.roundtrip(b"DISCARD\r\n", "+OK\r\n");
+    raw.roundtrip(b"EXEC\r\n", "-ERR EXEC without MULTI\r\n");
 }
 
 /// The HyperLogLog, bitmap and geo lines on a Redis cluster (see [`LINES_REDIS_TYPES`]), and
