@@ -120,6 +120,9 @@ pub enum KeySpec {
     /// A key count at `numkeys`, keys following it (EVAL, ZUNIONSTORE's sources, LMPOP), plus
     /// optionally a fixed key at `fixed` (ZUNIONSTORE's destination).
     NumKeys { numkeys: usize, fixed: Option<usize> },
+    /// A key at `first`, and the argument after each of `keywords` from `from` on (GEORADIUS
+    /// ... STORE key): a keyword search, as Redis 7.0's key specs have it.
+    Keyword { first: usize, from: usize, keywords: &'static [&'static str] },
 }
 
 /// One command (or `container|subcommand`).
@@ -179,6 +182,10 @@ impl CommandSpec {
 
 const SLOT: Route = Route::Slot;
 const GATHER: Route = Route::CrossSlot(Gather::Colocate);
+/// GEORADIUS key lon lat radius unit [... STORE key] [STOREDIST key].
+const GEO_STORE: KeySpec = KeySpec::Keyword { first: 1, from: 6, keywords: &["store", "storedist"] };
+/// GEORADIUSBYMEMBER key member radius unit [... STORE key] [STOREDIST key].
+const GEO_STORE_BY_MEMBER: KeySpec = KeySpec::Keyword { first: 1, from: 5, keywords: &["store", "storedist"] };
 const LOCAL: Route = Route::Local;
 const SPLIT_SUM: Route = Route::Split { stride: 1, merge: Merge::Sum };
 const SPLIT_MGET: Route = Route::Split { stride: 1, merge: Merge::InKeyOrder };
@@ -547,6 +554,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("geopos", -2, RO | NOT_ON_NODE, GEO, K1).r(SLOT).u(KR, KR),
     c("geosearch", -7, RO | NOT_ON_NODE, GEO, K1).r(SLOT).u(KR, KR),
     c("geosearchstore", -8, RW | NOT_ON_NODE, GEO, K12).r(GATHER).u(KW, KR),
+    c("georadius", -6, RW | NOT_ON_NODE, GEO, GEO_STORE).r(GATHER).u(KR, KW),
+    c("georadiusbymember", -5, RW | NOT_ON_NODE, GEO, GEO_STORE_BY_MEMBER).r(GATHER).u(KR, KW),
+    c("georadius_ro", -6, RO | NOT_ON_NODE, GEO, K1).r(SLOT).u(KR, KR),
+    c("georadiusbymember_ro", -5, RO | NOT_ON_NODE, GEO, K1).r(SLOT).u(KR, KR),
     container("function", -2, NOT_ON_NODE, 0, FUNCTION_SUBS).r(SLOT),
     c("fcall", -3, SCRIPT_FLAGS | MAY_REPLICATE | NOT_ON_NODE, SCRIPTING, NK2).r(SLOT).u(KRW, KRW),
     c("fcall_ro", -3, SCRIPT_FLAGS | READONLY | NOT_ON_NODE, SCRIPTING, NK2).r(SLOT).u(KR, KR),
@@ -590,27 +601,29 @@ impl CommandSpec {
     pub fn key_range(&self) -> (i32, i32, i32) {
         match self.keys {
             KeySpec::Range { first, last, step } => (first, last, step),
+            KeySpec::Keyword { first, .. } => (first as i32, first as i32, 1),
             _ => (0, 0, 0),
         }
     }
 
-    /// Indexes of the key arguments of a concrete invocation (`args[0]` is the name).
-    pub fn key_indexes(
+    /// Indexes of the key arguments of a concrete invocation (`args[0]` is the name); `arg`
+    /// reads an argument (a key count, or a keyword before a key).
+    pub fn key_indexes<'a>(
         &self,
         argc: usize,
-        numkeys_arg: impl Fn(usize) -> Option<i64>,
+        arg: impl Fn(usize) -> Option<&'a [u8]>,
     ) -> Result<Vec<usize>, &'static str> {
         let mut idx = Vec::new();
-        self.for_each_key(argc, numkeys_arg, |i| idx.push(i))?;
+        self.for_each_key(argc, arg, |i| idx.push(i))?;
         Ok(idx)
     }
 
     /// Calls `f` with the index of each key argument of a concrete invocation, in order,
     /// without collecting them (the proxy's per-request routing).
-    pub fn for_each_key(
+    pub fn for_each_key<'a>(
         &self,
         argc: usize,
-        numkeys_arg: impl Fn(usize) -> Option<i64>,
+        arg: impl Fn(usize) -> Option<&'a [u8]>,
         mut f: impl FnMut(usize),
     ) -> Result<(), &'static str> {
         match self.keys {
@@ -625,7 +638,9 @@ impl CommandSpec {
                 (first..=last).step_by(step as usize).for_each(f);
             }
             KeySpec::NumKeys { numkeys, fixed } => {
-                let n = numkeys_arg(numkeys).ok_or("ERR value is not an integer or out of range")?;
+                let n = arg(numkeys)
+                    .and_then(|a| std::str::from_utf8(a).ok()?.parse::<i64>().ok())
+                    .ok_or("ERR value is not an integer or out of range")?;
                 if n < 0 {
                     return Err("ERR Number of keys can't be negative");
                 }
@@ -635,6 +650,17 @@ impl CommandSpec {
                 }
                 fixed.into_iter().for_each(&mut f);
                 (numkeys + 1..=numkeys + n).for_each(f);
+            }
+            KeySpec::Keyword { first, from, keywords } => {
+                if first < argc {
+                    f(first);
+                }
+                for i in from..argc.saturating_sub(1) {
+                    let named = arg(i).is_some_and(|a| keywords.iter().any(|k| a.eq_ignore_ascii_case(k.as_bytes())));
+                    if named {
+                        f(i + 1);
+                    }
+                }
             }
         }
         Ok(())
@@ -750,9 +776,14 @@ mod tests {
         assert_eq!(lookup(b"mset").unwrap().key_indexes(5, none).unwrap(), vec![1, 3]);
         assert_eq!(lookup(b"mget").unwrap().key_indexes(4, none).unwrap(), vec![1, 2, 3]);
         assert_eq!(lookup(b"get").unwrap().key_indexes(2, none).unwrap(), vec![1]);
+        let geo: Vec<&[u8]> = vec![b"GEORADIUS", b"k", b"1", b"2", b"3", b"km", b"store", b"d", b"STOREDIST", b"e"];
+        let at = |i: usize| geo.get(i).copied();
+        assert_eq!(lookup(b"georadius").unwrap().key_indexes(geo.len(), at).unwrap(), vec![1, 7, 9]);
+        assert_eq!(lookup(b"georadius").unwrap().key_indexes(6, at).unwrap(), vec![1]);
         let eval = CommandSpec { keys: KeySpec::NumKeys { numkeys: 2, fixed: None }, ..c("eval", -3, 0, 0, NK) };
-        assert_eq!(eval.key_indexes(6, |_| Some(2)).unwrap(), vec![3, 4]);
-        assert!(eval.key_indexes(4, |_| Some(2)).is_err());
+        let two = |_| Some(&b"2"[..]);
+        assert_eq!(eval.key_indexes(6, two).unwrap(), vec![3, 4]);
+        assert!(eval.key_indexes(4, two).is_err());
     }
 
     #[test]

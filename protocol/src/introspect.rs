@@ -67,7 +67,7 @@ fn info(out: &mut Reply, spec: &CommandSpec, serves: &dyn Fn(&CommandSpec) -> bo
     out.array(10);
     out.bulk(spec.name.as_bytes());
     out.int(spec.arity as i64);
-    let movable = matches!(spec.keys, KeySpec::NumKeys { .. });
+    let movable = matches!(spec.keys, KeySpec::NumKeys { .. } | KeySpec::Keyword { .. });
     let mut fl: Vec<&str> = flags::NAMES
         .iter()
         .filter(|(f, _)| spec.flags & f != 0 && *f != flags::MAY_REPLICATE)
@@ -177,9 +177,7 @@ fn getkeys(out: &mut Reply, args: &[Bytes]) -> Result<(), String> {
     if !spec.arity_ok(args.len()) {
         return Err("ERR Invalid number of arguments specified for command".into());
     }
-    let idx = spec
-        .key_indexes(args.len(), |i| args.get(i).and_then(|a| std::str::from_utf8(a).ok()?.parse().ok()))
-        .map_err(str::to_string)?;
+    let idx = spec.key_indexes(args.len(), |i| args.get(i).map(|a| &a[..])).map_err(str::to_string)?;
     if idx.is_empty() {
         return Err("ERR The command has no key arguments".into());
     }

@@ -152,8 +152,7 @@ pub(crate) async fn gather(
 }
 
 fn key_positions(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
-    spec.key_indexes(args.len(), |i| args.get(i).and_then(|a| std::str::from_utf8(a).ok()?.parse().ok()))
-        .unwrap_or_default()
+    spec.key_indexes(args.len(), |i| args.get(i).map(|a| &a[..])).unwrap_or_default()
 }
 
 /// A hash tag no other request uses, so temporary keys of concurrent requests never meet.
@@ -182,9 +181,15 @@ async fn colocate(proxy: &Arc<Proxy>, s: &mut Session, spec: &CommandSpec, args:
         keys[j].2 |= reads;
         rewritten[i] = keys[j].1.clone();
     }
-    let dest = (first_use.needs().1).then(|| (args[positions[0]].clone(), rewritten[positions[0]].clone()));
-    // A destination the command also reads (PFMERGE) keeps its expiry; a *STORE's is replaced.
-    let dest = dest.map(|(d, t)| (d, t, first_use.needs().0));
+    // The destination is the key written: the first for the *STORE commands, the last one
+    // after STORE/STOREDIST for GEORADIUS. One the command also reads (PFMERGE) keeps its
+    // expiry; a *STORE's is replaced.
+    let written =
+        positions.iter().enumerate().rev().find(|(n, _)| (if *n == 0 { first_use } else { rest_use }).needs().1);
+    let dest = written.map(|(n, &i)| {
+        let usage = if n == 0 { first_use } else { rest_use };
+        (args[i].clone(), rewritten[i].clone(), usage.needs().0)
+    });
     let result = colocated_run(proxy, s, &keys, temp_slot, rewritten, dest).await;
     // The temporary keys go whatever happened (they expire on their own otherwise).
     let mut del = vec![Bytes::from_static(b"DEL")];

@@ -235,7 +235,7 @@ pub(crate) fn command_slot(spec: &CommandSpec, args: &[Bytes]) -> Result<Option<
     let mut crossslot = false;
     spec.for_each_key(
         args.len(),
-        |i| args.get(i).and_then(|a| std::str::from_utf8(a).ok()?.parse().ok()),
+        |i| args.get(i).map(|a| &a[..]),
         |i| {
             let k = key_slot(&args[i]);
             crossslot |= slot.is_some_and(|x| x != k);

@@ -128,8 +128,7 @@ pub(crate) use protocol::command::KeyUse;
 /// The keys of an invocation with how each is used: `(argument index, use)`. A bad `numkeys`
 /// yields no keys (Redis's key extraction finds none and the command itself fails later).
 pub(crate) fn keys_of(spec: &CommandSpec, args: &[&[u8]]) -> Vec<(usize, KeyUse)> {
-    let numkeys = |i: usize| args.get(i).and_then(|a| std::str::from_utf8(a).ok()).and_then(|s| s.parse::<i64>().ok());
-    let Ok(idx) = spec.key_indexes(args.len(), numkeys) else {
+    let Ok(idx) = spec.key_indexes(args.len(), |i| args.get(i).copied()) else {
         return Vec::new();
     };
     let (first, rest) = match spec.name {

@@ -22,9 +22,8 @@ pub fn check(srv: &Server, client: &Client, spec: &CommandSpec, args: &[Bytes], 
             &single
         }
         _ => {
-            let numkeys = |i: usize| args.get(i).and_then(|a| std::str::from_utf8(a).ok()?.parse().ok());
             // A malformed key count is the command's own error to report.
-            many = spec.key_indexes(args.len(), numkeys).ok()?;
+            many = spec.key_indexes(args.len(), |i| args.get(i).map(|a| &a[..])).ok()?;
             &many
         }
     };

@@ -355,8 +355,7 @@ fn execute(
         }
     }
     if srv.dirty != dirty_before && !srv.watched.is_empty() && spec.has(flags::WRITE) {
-        let numkeys = |i: usize| args.get(i).and_then(|a| arg_i64(a).ok());
-        for i in spec.key_indexes(args.len(), numkeys).unwrap_or_default() {
+        for i in spec.key_indexes(args.len(), |i| args.get(i).map(|a| &a[..])).unwrap_or_default() {
             srv.touch_key(&args[i]);
         }
     }

@@ -106,8 +106,7 @@ fn spans_slots(srv: &Server, queue: &[Vec<bytes::Bytes>]) -> bool {
     for args in queue {
         let Some(idx) = srv.commands.lookup(&args[0]) else { continue };
         let spec = srv.commands.commands[idx].spec;
-        let numkeys = |i: usize| args.get(i).and_then(|a| std::str::from_utf8(a).ok()?.parse().ok());
-        for i in spec.key_indexes(args.len(), numkeys).unwrap_or_default() {
+        for i in spec.key_indexes(args.len(), |i| args.get(i).map(|a| &a[..])).unwrap_or_default() {
             let s = protocol::slot::key_slot(&args[i]);
             if *slot.get_or_insert(s) != s {
                 return true;
