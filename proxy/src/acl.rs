@@ -9,11 +9,7 @@ use protocol::command::flags;
 use protocol::{lookup, CommandSpec, Proto, Reply};
 
 use crate::security::Revocation;
-use crate::state::{Proxy, Session};
-
-fn error(msg: &str) -> Bytes {
-    Bytes::from(format!("-{msg}\r\n"))
-}
+use crate::state::{error_reply as error, Proxy, Session};
 
 fn context(s: &Session) -> LogContext {
     if s.in_multi() {

@@ -31,16 +31,12 @@ use protocol::{key_slot, CommandSpec, Frame};
 
 use crate::exec::{finish, InFlight, Sent};
 use crate::pinned::Pinned;
-use crate::state::{Proxy, Session};
+use crate::state::{error_reply as error, Proxy, Session};
 
 /// Temporary keys live this long should the proxy die before removing them.
 const TEMP_TTL_MS: &str = "60000";
 /// How often a source that changed under RENAME is copied again before giving up.
 const RENAME_ATTEMPTS: usize = 16;
-
-fn error(msg: &str) -> Bytes {
-    Bytes::from(format!("-{msg}\r\n"))
-}
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 

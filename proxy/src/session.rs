@@ -18,7 +18,7 @@ use crate::exec::{finish, finish_all, push, ready_reply, redirect_target, scan_o
 use crate::merge;
 use crate::pinned::Pinned;
 use crate::plan::{command_slot, PartArgs, Plan, CROSSSLOT};
-use crate::state::{target_for, Session};
+use crate::state::{error_reply as error_bytes, target_for, Session};
 pub use crate::state::{ClientStream, Proxy};
 
 /// How the replies of a planned request become one reply.
@@ -47,10 +47,6 @@ enum Pending {
 
 fn err(msg: &str) -> Pending {
     Pending::Ready(error_bytes(msg))
-}
-
-fn error_bytes(msg: &str) -> Bytes {
-    Bytes::from(format!("-{msg}\r\n"))
 }
 
 /// Serves one client until it disconnects; `local` and `peer` are its TCP addresses.

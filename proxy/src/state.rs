@@ -116,6 +116,11 @@ impl Session {
     }
 }
 
+/// A RESP error reply (`-msg`); every reply the proxy makes up itself uses this one encoder.
+pub(crate) fn error_reply(msg: &str) -> Bytes {
+    Bytes::from(format!("-{msg}\r\n"))
+}
+
 /// A client connection: plain TCP or TLS.
 pub trait ClientStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> ClientStream for T {}

@@ -14,14 +14,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use protocol::Frame;
 
-use crate::state::{target_for, Proxy, Session};
+use crate::state::{error_reply as error, target_for, Proxy, Session};
 
 /// The longest one WAIT holds a shared connection.
 const SLICE: Duration = Duration::from_millis(10);
-
-fn error(msg: &str) -> Bytes {
-    Bytes::from(format!("-{msg}\r\n"))
-}
 
 /// WAIT numreplicas timeout, for writes that went to `nodes`.
 pub(crate) async fn wait(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes], mut nodes: Vec<SocketAddr>) -> Bytes {
