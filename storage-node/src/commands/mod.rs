@@ -2,10 +2,14 @@
 //! (arity, authentication, memory) applied before a handler runs, and per-command statistics.
 
 mod acl;
+mod bitmap;
 mod blocking;
 mod cluster;
 mod connection;
+mod function;
+mod geo;
 mod hash;
+mod hll;
 mod info;
 mod keys;
 mod list;
@@ -17,6 +21,8 @@ mod replication;
 mod scripting;
 mod server;
 mod set;
+mod sort;
+mod stream;
 mod strings;
 mod zset;
 mod zsetops;
@@ -144,6 +150,12 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     migrate::register(&mut h);
     persistence::register(&mut h);
     replication::register(&mut h);
+    bitmap::register(&mut h);
+    hll::register(&mut h);
+    geo::register(&mut h);
+    sort::register(&mut h);
+    stream::register(&mut h);
+    function::register(&mut h);
     h
 }
 
