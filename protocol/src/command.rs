@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-pub use crate::route::{Gather, KeyUse, Merge, Pin, Retry, Route};
+pub use crate::route::{block_option, Gather, KeyUse, Merge, Pin, Retry, Route};
 
 /// Command flags, as Redis's `COMMAND INFO` reports them.
 pub mod flags {
@@ -123,6 +123,9 @@ pub enum KeySpec {
     /// A key at `first`, and the argument after each of `keywords` from `from` on (GEORADIUS
     /// ... STORE key): a keyword search, as Redis 7.0's key specs have it.
     Keyword { first: usize, from: usize, keywords: &'static [&'static str] },
+    /// XREAD/XREADGROUP: after the first STREAMS argument from `from` on, the first half of the
+    /// remaining arguments are keys (the second half their IDs).
+    Streams { from: usize },
 }
 
 /// One command (or `container|subcommand`).
@@ -660,6 +663,13 @@ impl CommandSpec {
                     if named {
                         f(i + 1);
                     }
+                }
+            }
+            KeySpec::Streams { from } => {
+                let at = (from..argc).find(|&i| arg(i).is_some_and(|a| a.eq_ignore_ascii_case(b"streams")));
+                // An unbalanced list has no keys here: the command itself reports it.
+                if let Some(at) = at.filter(|at| (argc - at - 1).is_multiple_of(2)) {
+                    (at + 1..at + 1 + (argc - at - 1) / 2).for_each(f);
                 }
             }
         }

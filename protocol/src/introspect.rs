@@ -67,7 +67,7 @@ fn info(out: &mut Reply, spec: &CommandSpec, serves: &dyn Fn(&CommandSpec) -> bo
     out.array(10);
     out.bulk(spec.name.as_bytes());
     out.int(spec.arity as i64);
-    let movable = matches!(spec.keys, KeySpec::NumKeys { .. } | KeySpec::Keyword { .. });
+    let movable = matches!(spec.keys, KeySpec::NumKeys { .. } | KeySpec::Keyword { .. } | KeySpec::Streams { .. });
     let mut fl: Vec<&str> = flags::NAMES
         .iter()
         .filter(|(f, _)| spec.flags & f != 0 && *f != flags::MAY_REPLICATE)

@@ -56,6 +56,15 @@ pub enum Pin {
     Watch,
     /// Blocking pops and moves: a connection of their own while they wait.
     Blocking,
+    /// XREAD/XREADGROUP: blocking only when a BLOCK option comes before STREAMS.
+    BlockOption,
+}
+
+/// The index of the timeout after a BLOCK option before STREAMS (XREAD, XREADGROUP).
+pub fn block_option(args: &[impl AsRef<[u8]>]) -> Option<usize> {
+    let streams = args.iter().position(|a| a.as_ref().eq_ignore_ascii_case(b"streams")).unwrap_or(args.len());
+    let at = args[..streams].iter().skip(1).position(|a| a.as_ref().eq_ignore_ascii_case(b"block"))? + 1;
+    (at + 1 < streams).then_some(at + 1)
 }
 
 /// The proxy's strategy for a command.
@@ -131,5 +140,19 @@ impl KeyUse {
             KeyUse::Write => (false, true),
             KeyUse::ReadWrite => (true, true),
         }
+    }
+}
+
+#[cfg(test)]
+mod block_option_tests {
+    use super::block_option;
+
+    #[test]
+    fn block_counts_only_before_streams() {
+        assert_eq!(block_option(&["XREAD", "COUNT", "1", "BLOCK", "100", "STREAMS", "s", "$"]), Some(4));
+        assert_eq!(block_option(&["xreadgroup", "GROUP", "g", "c", "block", "0", "STREAMS", "s", ">"]), Some(5));
+        assert_eq!(block_option(&["XREAD", "STREAMS", "block", "0"]), None);
+        assert_eq!(block_option(&["XREAD", "BLOCK", "STREAMS", "s", "$"]), None);
+        assert_eq!(block_option(&["XREAD", "COUNT", "1", "STREAMS", "s", "$"]), None);
     }
 }

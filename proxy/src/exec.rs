@@ -282,7 +282,12 @@ fn resend(proxy: &Proxy, s: &mut Session, f: &mut InFlight, target: SocketAddr) 
 }
 
 /// Polls the topology until `slot` is served by a master other than `old`; `None` at the deadline.
-async fn await_new_master(proxy: &Proxy, slot: u16, old: SocketAddr, deadline: Instant) -> Option<SocketAddr> {
+pub(crate) async fn await_new_master(
+    proxy: &Proxy,
+    slot: u16,
+    old: SocketAddr,
+    deadline: Instant,
+) -> Option<SocketAddr> {
     while Instant::now() < deadline {
         let _ = proxy.topo.refresh().await;
         match proxy.topo.snapshot().master_of(slot) {

@@ -4,6 +4,7 @@
 mod acl;
 mod admin;
 mod backend;
+mod blocking;
 mod config;
 mod crossslot;
 mod emulation;

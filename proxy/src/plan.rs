@@ -139,6 +139,12 @@ pub(crate) fn plan(ctx: &Ctx, spec: Option<&CommandSpec>, args: &[Bytes]) -> Pla
             Err(e) => Plan::Error(e),
         },
         Route::Pinned(Pin::Transaction) => Plan::Pinned(Pin::Transaction, None),
+        // Without BLOCK, XREAD and XREADGROUP are ordinary commands on their slot.
+        Route::Pinned(Pin::BlockOption) => match command_slot(spec, args) {
+            Ok(slot) if protocol::command::block_option(args).is_some() => Plan::Pinned(Pin::Blocking, slot),
+            Ok(slot) => one(ctx, slot, readonly, repeatable),
+            Err(e) => Plan::Error(e),
+        },
         Route::Pinned(pin) => match command_slot(spec, args) {
             Ok(slot) => Plan::Pinned(pin, slot),
             // Blocking pops over several slots poll each key's node; WATCH cannot span nodes.

@@ -14,7 +14,7 @@ use protocol::{lookup, CommandDecoder, CommandSpec, DecodeLimits};
 use tokio::io::AsyncReadExt;
 
 use crate::backend::encode;
-use crate::exec::{finish, finish_all, push, ready_reply, redirect_target, scan_onwards, InFlight};
+use crate::exec::{finish, finish_all, push, ready_reply, scan_onwards, InFlight};
 use crate::merge;
 use crate::pinned::Pinned;
 use crate::plan::{command_slot, PartArgs, Plan, CROSSSLOT};
@@ -281,7 +281,7 @@ fn plan(proxy: &Arc<Proxy>, s: &mut Session, spec: Option<&'static CommandSpec>,
         Plan::Pinned(Pin::Transaction, _) => transaction(s, spec.map_or("", |c| c.name)),
         Plan::Pinned(Pin::Watch, _) if s.multi.is_some() => err("ERR WATCH inside MULTI is not allowed"),
         Plan::Pinned(Pin::Watch, slot) => Pending::Watch(args.to_vec(), slot),
-        Plan::Pinned(Pin::Blocking, slot) => match (slot, spec) {
+        Plan::Pinned(Pin::Blocking | Pin::BlockOption, slot) => match (slot, spec) {
             (None, Some(spec)) if spec.keys != protocol::KeySpec::None => Pending::BlockingAcross(spec, args.to_vec()),
             _ => Pending::Blocking(args.to_vec(), slot),
         },
@@ -465,29 +465,7 @@ async fn resolve(proxy: &Arc<Proxy>, s: &mut Session, p: Pending) -> Bytes {
                 }
             }
         }
-        Pending::Blocking(args, slot) => {
-            let mut target = target_for(proxy, s, slot);
-            // One redirect is followed (the slot may have just moved).
-            for _ in 0..2 {
-                let Some(addr) = target else { return error_bytes("CLUSTERDOWN The cluster is down") };
-                let mut conn = match Pinned::open(addr, s.resp3, proxy.pools.opts()).await {
-                    Ok(p) => p,
-                    Err(e) => return error_bytes(&format!("ERR cluster node unreachable: {e}")),
-                };
-                let reply = match conn.call(&[encode(&args)], 1, None).await {
-                    Ok(mut r) => r.pop().unwrap_or_default(),
-                    Err(e) => return error_bytes(&format!("ERR blocking command failed: {e}")),
-                };
-                match redirect_target(&reply) {
-                    Some((false, moved)) => {
-                        proxy.topo.refresh_soon();
-                        target = Some(moved);
-                    }
-                    _ => return reply,
-                }
-            }
-            error_bytes("ERR too many redirections")
-        }
+        Pending::Blocking(args, slot) => crate::blocking::single_slot(proxy, s, args, slot).await,
         Pending::Ready(b) => b,
         Pending::Single(f) => finish(proxy, s, f).await,
         Pending::Mget(n, pos, parts) => merge::mget(n, &pos, &finish_all(proxy, s, parts).await, s.resp3),
