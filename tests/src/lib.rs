@@ -361,6 +361,90 @@ pub fn every_type_commands() -> Vec<Vec<String>> {
         ]
         .concat(),
     ]
+    .into_iter()
+    .chain(new_type_commands())
+    .collect()
+}
+
+/// Keys of the types built on strings and sorted sets (a bitmap, a sparse and a dense
+/// HyperLogLog, a geo set) and streams: plain, trimmed, with deletions, and with a consumer
+/// group holding pending entries of two consumers.
+pub fn new_type_commands() -> Vec<Vec<String>> {
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    let many = |n: usize, f: &dyn Fn(usize) -> Vec<String>| (0..n).flat_map(f).collect::<Vec<String>>();
+    let mut cmds = vec![
+        words(&["SETBIT", "bits", "1000", "1"]),
+        words(&["SETBIT", "bits", "7", "1"]),
+        words(&["PFADD", "hll:sparse", "a", "b", "c"]),
+        [words(&["PFADD", "hll:dense"]), many(5000, &|i| vec![format!("e{i}")])].concat(),
+        words(&["GEOADD", "geo", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"]),
+        words(&["XADD", "st:small", "1-1", "f", "v"]),
+        words(&["XADD", "st:small", "2-0", "f", "w", "g", "7"]),
+    ];
+    // Three hundred entries span several of Redis's 100-entry nodes; some are deleted.
+    for i in 1..=300 {
+        cmds.push(vec!["XADD".into(), "st:big".into(), format!("{i}-0"), "n".into(), i.to_string()]);
+    }
+    cmds.push(words(&["XDEL", "st:big", "5-0", "150-0", "151-0"]));
+    cmds.push(words(&["XTRIM", "st:big", "MINID", "3"]));
+    for i in 1..=10 {
+        cmds.push(vec!["XADD".into(), "st:group".into(), format!("{i}-1"), "job".into(), i.to_string()]);
+    }
+    cmds.extend([
+        words(&["XGROUP", "CREATE", "st:group", "workers", "0"]),
+        words(&["XGROUP", "CREATE", "st:group", "idle", "$"]),
+        words(&["XREADGROUP", "GROUP", "workers", "alice", "COUNT", "3", "STREAMS", "st:group", ">"]),
+        words(&["XREADGROUP", "GROUP", "workers", "bob", "COUNT", "2", "STREAMS", "st:group", ">"]),
+        words(&["XACK", "st:group", "workers", "2-1"]),
+        words(&["XGROUP", "CREATECONSUMER", "st:group", "workers", "carol"]),
+    ]);
+    cmds
+}
+
+/// A key's type and contents as comparable strings (sets and hashes sorted; a stream's
+/// entries, groups and pending summaries), the same on any server holding the same value.
+pub fn value_snapshot(c: &mut redis::Connection, key: &str) -> (String, Vec<String>) {
+    let t: String = q(c, &["TYPE", key]).unwrap();
+    let mut v: Vec<String> = match t.as_str() {
+        // Byte for byte (a HyperLogLog is binary).
+        "string" => vec![q::<Vec<u8>>(c, &["GET", key]).unwrap().escape_ascii().to_string()],
+        "list" => q(c, &["LRANGE", key, "0", "-1"]).unwrap(),
+        "set" => q(c, &["SMEMBERS", key]).unwrap(),
+        "hash" => q(c, &["HGETALL", key]).unwrap(),
+        "zset" => q(c, &["ZRANGE", key, "0", "-1", "WITHSCORES"]).unwrap(),
+        "stream" => {
+            let mut v = vec![format!("{:?}", q::<redis::Value>(c, &["XRANGE", key, "-", "+"]).unwrap())];
+            let groups: Vec<std::collections::HashMap<String, redis::Value>> = q(c, &["XINFO", "GROUPS", key]).unwrap();
+            for g in groups {
+                let name: String = redis::from_redis_value(&g["name"]).unwrap();
+                let mut fields: Vec<String> = g.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+                fields.sort();
+                v.push(fields.join(" "));
+                v.push(format!("{:?}", q::<redis::Value>(c, &["XPENDING", key, &name]).unwrap()));
+                let consumers: Vec<std::collections::HashMap<String, redis::Value>> =
+                    q(c, &["XINFO", "CONSUMERS", key, &name]).unwrap();
+                let mut names: Vec<String> =
+                    consumers.iter().map(|c| format!("{:?} {:?}", c["name"], c["pending"])).collect();
+                names.sort();
+                v.extend(names);
+            }
+            let info: std::collections::HashMap<String, redis::Value> = q(c, &["XINFO", "STREAM", key]).unwrap();
+            for field in ["length", "last-generated-id", "max-deleted-entry-id", "entries-added"] {
+                v.push(format!("{field}={:?}", info.get(field)));
+            }
+            v
+        }
+        other => panic!("unexpected type {other}"),
+    };
+    if t == "set" {
+        v.sort();
+    }
+    if t == "hash" {
+        let mut pairs: Vec<String> = v.chunks(2).map(|p| p.join("=")).collect();
+        pairs.sort();
+        v = pairs;
+    }
+    (t, v)
 }
 
 /// Runs commands given as owned words, panicking on an error reply.

@@ -8,32 +8,17 @@ use slotgate_tests::{q, require_tool, Server};
 fn populate(c: &mut redis::Connection) -> Vec<String> {
     let cmds = slotgate_tests::every_type_commands();
     slotgate_tests::run_all(c, &cmds);
-    let keys = cmds.iter().map(|cmd| cmd[1].clone()).collect();
+    let mut keys: Vec<String> = q(c, &["KEYS", "*"]).unwrap();
+    keys.sort();
     let _: () = redis::cmd("PEXPIRE").arg("s:short").arg(100_000).query(c).unwrap();
     keys
 }
 
 /// A type-aware snapshot of a key, comparable across servers.
 fn snapshot(c: &mut redis::Connection, key: &str) -> String {
-    let t: String = q(c, &["TYPE", key]).unwrap();
-    let body = match t.as_str() {
-        "string" => format!("{:?}", q::<String>(c, &["GET", key]).unwrap()),
-        "list" => format!("{:?}", q::<Vec<String>>(c, &["LRANGE", key, "0", "-1"]).unwrap()),
-        "set" => {
-            let mut m: Vec<String> = q(c, &["SMEMBERS", key]).unwrap();
-            m.sort();
-            format!("{m:?}")
-        }
-        "hash" => {
-            let mut m: Vec<(String, String)> = q(c, &["HGETALL", key]).unwrap();
-            m.sort();
-            format!("{m:?}")
-        }
-        "zset" => format!("{:?}", q::<Vec<String>>(c, &["ZRANGE", key, "0", "-1", "WITHSCORES"]).unwrap()),
-        other => other.to_string(),
-    };
+    let (t, body) = slotgate_tests::value_snapshot(c, key);
     let ttl: i64 = q(c, &["PTTL", key]).unwrap();
-    format!("{t} {body} ttl={}", if ttl > 0 { "yes" } else { "no" })
+    format!("{t} {body:?} ttl={}", if ttl > 0 { "yes" } else { "no" })
 }
 
 fn move_all(from: &mut redis::Connection, to: &mut redis::Connection, keys: &[String]) {

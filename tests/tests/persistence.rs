@@ -257,23 +257,7 @@ fn snapshot(c: &mut redis::Connection) -> BTreeMap<String, (String, Vec<String>,
     let keys: Vec<String> = q(c, &["KEYS", "*"]).unwrap();
     let mut all = BTreeMap::new();
     for k in keys {
-        let t: String = q(c, &["TYPE", &k]).unwrap();
-        let mut v: Vec<String> = match t.as_str() {
-            "string" => vec![q(c, &["GET", &k]).unwrap()],
-            "list" => q(c, &["LRANGE", &k, "0", "-1"]).unwrap(),
-            "set" => q(c, &["SMEMBERS", &k]).unwrap(),
-            "hash" => q(c, &["HGETALL", &k]).unwrap(),
-            "zset" => q(c, &["ZRANGE", &k, "0", "-1", "WITHSCORES"]).unwrap(),
-            other => panic!("unexpected type {other}"),
-        };
-        if t == "set" {
-            v.sort();
-        }
-        if t == "hash" {
-            let mut pairs: Vec<String> = v.chunks(2).map(|p| p.join("=")).collect();
-            pairs.sort();
-            v = pairs;
-        }
+        let (t, v) = slotgate_tests::value_snapshot(c, &k);
         let at: i64 = q(c, &["PEXPIRETIME", &k]).unwrap();
         all.insert(k, (t, v, at));
     }
