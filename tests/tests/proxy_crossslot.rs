@@ -21,7 +21,9 @@ slotgate_tests::on_both_clusters!(
     cross_slot_refuse_gives_crossslot,
     wait_counts_the_replicas_of_every_node_written,
     redis_py_and_ioredis_run_a_cross_slot_scenario,
-    one_redis_connection_commands
+    one_redis_connection_commands,
+    hyperloglog_bitmap_and_geo_across_slots,
+    functions_reach_every_master
 );
 
 /// Placeholders `$A`.. `$Z` in command lines, each a key on master `index % 3`.
@@ -197,8 +199,7 @@ BLPOP $Z $Y -1
 BLPOP $Z $Y notanumber
 "#;
 
-/// HyperLogLog, bitmap and geo commands across slots. slotgate-node does not serve these types
-/// yet, so they run on a Redis cluster only (the node-types work adds the slotgate run).
+/// HyperLogLog, bitmap and geo commands across slots.
 const LINES_REDIS_TYPES: &str = r#"
 PFADD $A2 a b c d
 PFADD $B2 c d e f g
@@ -546,14 +547,13 @@ fn one_redis_connection_commands(kind: Kind) {
     raw.roundtrip(b"EXEC\r\n", "-ERR EXEC without MULTI\r\n");
 }
 
-/// The HyperLogLog, bitmap and geo lines on a Redis cluster (see [`LINES_REDIS_TYPES`]), and
-/// PFMERGE keeping its destination's TTL as Redis does.
-#[test]
-fn hyperloglog_bitmap_and_geo_across_slots_on_a_redis_cluster() {
+/// The HyperLogLog, bitmap and geo lines (see [`LINES_REDIS_TYPES`]), and PFMERGE keeping its
+/// destination's TTL as Redis does.
+fn hyperloglog_bitmap_and_geo_across_slots(kind: Kind) {
     if !require_tool("redis-server") || !require_tool("redis-cli") {
         return;
     }
-    let cluster = Cluster::create(Kind::Redis, 3, 0, 5000);
+    let cluster = Cluster::create(kind, 3, 0, 5000);
     let proxy = Proxy::start(cluster.ports()[0], &[]);
     let reference = Server::redis(&[]);
     let (mut through, mut one) = (proxy.conn(), reference.conn());
@@ -568,14 +568,13 @@ fn hyperloglog_bitmap_and_geo_across_slots_on_a_redis_cluster() {
     assert!((95..=100).contains(&ttl), "PFMERGE kept a TTL of {ttl}");
 }
 
-/// FUNCTION LOAD/DELETE/FLUSH reach every master of a Redis cluster through the proxy; LIST
+/// FUNCTION LOAD/DELETE/FLUSH reach every master through the proxy; LIST
 /// answers from one; FCALL routes by its key.
-#[test]
-fn functions_reach_every_master_of_a_redis_cluster() {
-    if !require_tool("redis-server") || !require_tool("redis-cli") {
+fn functions_reach_every_master(kind: Kind) {
+    if (kind == Kind::Redis && !require_tool("redis-server")) || !require_tool("redis-cli") {
         return;
     }
-    let cluster = Cluster::create(Kind::Redis, 3, 0, 5000);
+    let cluster = Cluster::create(kind, 3, 0, 5000);
     let proxy = Proxy::start(cluster.ports()[0], &[]);
     let mut c = proxy.conn();
     let code = "#!lua name=mylib\nredis.register_function{function_name='myget', callback=function(keys, args) return redis.call('GET', keys[1]) end, flags={'no-writes'}}";
