@@ -123,8 +123,8 @@ pub enum KeySpec {
     /// A key at `first`, and the argument after each of `keywords` from `from` on (GEORADIUS
     /// ... STORE key): a keyword search, as Redis 7.0's key specs have it.
     Keyword { first: usize, from: usize, keywords: &'static [&'static str] },
-    /// XREAD/XREADGROUP: after the first STREAMS argument from `from` on, the first half of the
-    /// remaining arguments are keys (the second half their IDs).
+    /// Keys after a `STREAMS` keyword searched from `from`, the first half of what follows it
+    /// (XREAD, XREADGROUP).
     Streams { from: usize },
 }
 
@@ -149,7 +149,7 @@ pub struct CommandSpec {
 }
 
 use acl::{
-    BITMAP, CONNECTION, DANGEROUS, GEO, HASH, HYPERLOGLOG, KEYSPACE, LIST, SCRIPTING, SET, SORTEDSET, STRING,
+    BITMAP, CONNECTION, DANGEROUS, GEO, HASH, HYPERLOGLOG, KEYSPACE, LIST, SCRIPTING, SET, SORTEDSET, STREAM, STRING,
     TRANSACTION,
 };
 use flags::*;
@@ -259,17 +259,17 @@ static PUBSUB_SUBS: &[CommandSpec] = &[
     c("pubsub|help", 2, LOADING | STALE, 0, NK).r(SLOT),
 ];
 /// Functions: libraries change on every master; reads answer from the client's master.
-const FN_WRITE: u32 = WRITE | NOSCRIPT | NOT_ON_NODE;
+const FN_WRITE: u32 = WRITE | NOSCRIPT;
 static FUNCTION_SUBS: &[CommandSpec] = &[
     c("function|load", -3, FN_WRITE | DENYOOM, SCRIPTING, NK).r(Route::Fanout(Merge::FirstReply)),
     c("function|delete", 3, FN_WRITE, SCRIPTING, NK).r(Route::Fanout(Merge::AllOk)),
     c("function|flush", -2, FN_WRITE, SCRIPTING, NK).r(Route::Fanout(Merge::AllOk)),
     c("function|restore", -3, FN_WRITE | DENYOOM, SCRIPTING, NK).r(Route::Fanout(Merge::AllOk)),
-    c("function|list", -2, NOSCRIPT | NOT_ON_NODE, SCRIPTING, NK).r(SLOT),
-    c("function|dump", 2, NOSCRIPT | NOT_ON_NODE, SCRIPTING, NK).r(SLOT),
-    c("function|stats", 2, NOSCRIPT | ALLOW_BUSY | NOT_ON_NODE, SCRIPTING, NK).r(SLOT),
-    c("function|kill", 2, NOSCRIPT | ALLOW_BUSY | NOT_ON_NODE, SCRIPTING, NK).r(SLOT),
-    c("function|help", 2, LOADING | STALE | NOT_ON_NODE, SCRIPTING, NK).r(SLOT),
+    c("function|list", -2, NOSCRIPT, SCRIPTING, NK).r(SLOT),
+    c("function|dump", 2, NOSCRIPT, SCRIPTING, NK).r(SLOT),
+    c("function|stats", 2, NOSCRIPT | ALLOW_BUSY, SCRIPTING, NK).r(SLOT),
+    c("function|kill", 2, NOSCRIPT | ALLOW_BUSY, SCRIPTING, NK).r(SLOT),
+    c("function|help", 2, LOADING | STALE, SCRIPTING, NK).r(SLOT),
 ];
 static SCRIPT_SUBS: &[CommandSpec] = &[
     c("script|load", 3, NOSCRIPT | STALE, SCRIPTING, NK).r(Route::Fanout(Merge::FirstReply)),
@@ -284,6 +284,21 @@ static OBJECT_SUBS: &[CommandSpec] = &[
     c("object|idletime", 3, RO, KEYSPACE, k(2, 2, 1)).r(SLOT).u(KN, KN),
     c("object|refcount", 3, RO, KEYSPACE, k(2, 2, 1)).r(SLOT).u(KN, KN),
     c("object|help", 2, LOADING | STALE, KEYSPACE, NK).r(SLOT),
+];
+
+static XGROUP_SUBS: &[CommandSpec] = &[
+    c("xgroup|create", -5, RW, STREAM, k(2, 2, 1)).r(SLOT).u(KW, KW),
+    c("xgroup|setid", -5, WRITE, STREAM, k(2, 2, 1)).r(SLOT).u(KW, KW),
+    c("xgroup|destroy", 4, WRITE, STREAM, k(2, 2, 1)).r(SLOT).u(KW, KW),
+    c("xgroup|createconsumer", 5, RW, STREAM, k(2, 2, 1)).r(SLOT).u(KW, KW),
+    c("xgroup|delconsumer", 5, WRITE, STREAM, k(2, 2, 1)).r(SLOT).u(KW, KW),
+    c("xgroup|help", 2, LOADING | STALE, STREAM, NK).r(SLOT),
+];
+static XINFO_SUBS: &[CommandSpec] = &[
+    c("xinfo|stream", -3, RO, STREAM, k(2, 2, 1)).r(SLOT).u(KR, KR),
+    c("xinfo|groups", 3, RO, STREAM, k(2, 2, 1)).r(SLOT).u(KR, KR),
+    c("xinfo|consumers", 4, RO, STREAM, k(2, 2, 1)).r(SLOT).u(KR, KR),
+    c("xinfo|help", 2, LOADING | STALE, STREAM, NK).r(SLOT),
 ];
 
 static ACL_SUBS: &[CommandSpec] = &[
@@ -480,6 +495,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("lmove", 5, RW, LIST, K12).r(Route::CrossSlot(Gather::Lmove)).u(KRW, KW),
     c("rpoplpush", 3, RW, LIST, K12).r(Route::CrossSlot(Gather::Lmove)).u(KRW, KW),
     c("lmpop", -4, WRITE, LIST, NK1).r(Route::CrossSlot(Gather::FirstNonEmpty)).u(KRW, KRW),
+    // SORT key [BY p] [LIMIT o c] [GET p ...] [ASC|DESC] [ALPHA] [STORE dst]: the destination
+    // follows STORE (a keyword search, as Redis's key spec has it); keys the patterns form are
+    // not key arguments. SORT_RO's spec is movable too (Redis prints movablekeys for it).
+    c("sort", -2, RW, SET | SORTEDSET | LIST | DANGEROUS, KeySpec::Keyword { first: 1, from: 2, keywords: &["store"] })
+        .r(GATHER)
+        .u(KR, KW),
+    c("sort_ro", -2, RO, SET | SORTEDSET | LIST | DANGEROUS, KeySpec::Keyword { first: 1, from: 2, keywords: &[] })
+        .r(SLOT)
+        .u(KR, KR),
     c("blpop", -3, BLK | NOSCRIPT, LIST, KBUTLAST).r(Route::Pinned(Pin::Blocking)).u(KRW, KRW),
     c("brpop", -3, BLK | NOSCRIPT, LIST, KBUTLAST).r(Route::Pinned(Pin::Blocking)).u(KRW, KRW),
     c("blmove", 6, BLK | DENYOOM | NOSCRIPT, LIST, K12).r(Route::Pinned(Pin::Blocking)).u(KRW, KW),
@@ -539,31 +563,53 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("zdiffstore", -4, RW, SORTEDSET, NK2D).r(Route::CrossSlot(Gather::Colocate)).u(KW, KR),
     c("zintercard", -3, RO, SORTEDSET, NK1).r(Route::CrossSlot(Gather::Colocate)).u(KR, KR),
     c("zscan", -3, RO, SORTEDSET, K1).r(SLOT).u(KR, KR),
+    // Streams.
+    c("xadd", -5, RWF, STREAM, K1).r(SLOT).u(KW, KW),
+    c("xlen", 2, ROF, STREAM, K1).r(SLOT).u(KN, KN),
+    c("xrange", -4, RO, STREAM, K1).r(SLOT).u(KR, KR),
+    c("xrevrange", -4, RO, STREAM, K1).r(SLOT).u(KR, KR),
+    c("xdel", -3, WF, STREAM, K1).r(SLOT).u(KW, KW),
+    c("xtrim", -4, WRITE, STREAM, K1).r(SLOT).u(KW, KW),
+    c("xsetid", -3, RWF, STREAM, K1).r(SLOT).u(KW, KW),
+    // Blocking only with BLOCK: the proxy gives those a connection of their own.
+    c("xread", -4, RO | BLOCKING, STREAM, KeySpec::Streams { from: 1 }).r(Route::Pinned(Pin::BlockOption)).u(KR, KR),
+    c("xreadgroup", -7, WRITE | BLOCKING, STREAM, KeySpec::Streams { from: 4 })
+        .r(Route::Pinned(Pin::BlockOption))
+        .u(KR, KR),
+    c("xack", -4, WF, STREAM, K1).r(SLOT).u(KW, KW),
+    c("xpending", -3, RO, STREAM, K1).r(SLOT).u(KR, KR),
+    c("xclaim", -6, WF, STREAM, K1).r(SLOT).u(KW, KW),
+    c("xautoclaim", -6, WF, STREAM, K1).r(SLOT).u(KW, KW),
+    container("xgroup", -2, 0, 0, XGROUP_SUBS).r(SLOT),
+    container("xinfo", -2, 0, 0, XINFO_SUBS).r(SLOT),
     // HyperLogLog, bitmaps, geo and functions: key specs and ACL categories as Redis 7.0 has
     // them, so the proxy routes them (and computes them across slots) in front of Redis nodes.
-    c("pfadd", -2, RWF | NOT_ON_NODE, HYPERLOGLOG, K1).r(SLOT).u(KW, KW),
-    c("pfcount", -2, RO | MAY_REPLICATE | NOT_ON_NODE, HYPERLOGLOG, KALL).r(GATHER).u(KR, KR),
-    c("pfmerge", -2, RW | NOT_ON_NODE, HYPERLOGLOG, KALL).r(GATHER).u(KRW, KR),
-    c("setbit", 4, RW | NOT_ON_NODE, BITMAP, K1).r(SLOT).u(KRW, KRW),
-    c("getbit", 3, ROF | NOT_ON_NODE, BITMAP, K1).r(SLOT).u(KR, KR),
-    c("bitcount", -2, RO | NOT_ON_NODE, BITMAP, K1).r(SLOT).u(KR, KR),
-    c("bitpos", -3, RO | NOT_ON_NODE, BITMAP, K1).r(SLOT).u(KR, KR),
-    c("bitop", -4, RW | NOT_ON_NODE, BITMAP, k(2, -1, 1)).r(GATHER).u(KW, KR),
-    c("bitfield", -2, RW | NOT_ON_NODE, BITMAP, K1).r(SLOT).u(KRW, KRW),
-    c("bitfield_ro", -2, ROF | NOT_ON_NODE, BITMAP, K1).r(SLOT).u(KR, KR),
-    c("geoadd", -5, RW | NOT_ON_NODE, GEO, K1).r(SLOT).u(KW, KW),
-    c("geodist", -4, RO | NOT_ON_NODE, GEO, K1).r(SLOT).u(KR, KR),
-    c("geohash", -2, RO | NOT_ON_NODE, GEO, K1).r(SLOT).u(KR, KR),
-    c("geopos", -2, RO | NOT_ON_NODE, GEO, K1).r(SLOT).u(KR, KR),
-    c("geosearch", -7, RO | NOT_ON_NODE, GEO, K1).r(SLOT).u(KR, KR),
-    c("geosearchstore", -8, RW | NOT_ON_NODE, GEO, K12).r(GATHER).u(KW, KR),
-    c("georadius", -6, RW | NOT_ON_NODE, GEO, GEO_STORE).r(GATHER).u(KR, KW),
-    c("georadiusbymember", -5, RW | NOT_ON_NODE, GEO, GEO_STORE_BY_MEMBER).r(GATHER).u(KR, KW),
-    c("georadius_ro", -6, RO | NOT_ON_NODE, GEO, K1).r(SLOT).u(KR, KR),
-    c("georadiusbymember_ro", -5, RO | NOT_ON_NODE, GEO, K1).r(SLOT).u(KR, KR),
-    container("function", -2, NOT_ON_NODE, 0, FUNCTION_SUBS).r(SLOT),
-    c("fcall", -3, SCRIPT_FLAGS | MAY_REPLICATE | NOT_ON_NODE, SCRIPTING, NK2).r(SLOT).u(KRW, KRW),
-    c("fcall_ro", -3, SCRIPT_FLAGS | READONLY | NOT_ON_NODE, SCRIPTING, NK2).r(SLOT).u(KR, KR),
+    c("pfadd", -2, RWF, HYPERLOGLOG, K1).r(SLOT).u(KW, KW),
+    // PFCOUNT rewrites the cached count inside the string and propagates itself then.
+    c("pfcount", -2, RO | MAY_REPLICATE, HYPERLOGLOG, KALL).r(GATHER).u(KR, KR),
+    c("pfmerge", -2, RW, HYPERLOGLOG, KALL).r(GATHER).u(KRW, KR),
+    c("pfdebug", 3, RW | ADMIN, HYPERLOGLOG, k(2, 2, 1)).r(SLOT).u(KR, KR),
+    c("pfselftest", 1, ADMIN, HYPERLOGLOG, NK).r(SLOT),
+    c("setbit", 4, RW, BITMAP, K1).r(SLOT).u(KRW, KRW),
+    c("getbit", 3, ROF, BITMAP, K1).r(SLOT).u(KR, KR),
+    c("bitcount", -2, RO, BITMAP, K1).r(SLOT).u(KR, KR),
+    c("bitpos", -3, RO, BITMAP, K1).r(SLOT).u(KR, KR),
+    c("bitop", -4, RW, BITMAP, k(2, -1, 1)).r(GATHER).u(KW, KR),
+    c("bitfield", -2, RW, BITMAP, K1).r(SLOT).u(KRW, KRW),
+    c("bitfield_ro", -2, ROF, BITMAP, K1).r(SLOT).u(KR, KR),
+    c("geoadd", -5, RW, GEO, K1).r(SLOT).u(KW, KW),
+    c("geodist", -4, RO, GEO, K1).r(SLOT).u(KR, KR),
+    c("geohash", -2, RO, GEO, K1).r(SLOT).u(KR, KR),
+    c("geopos", -2, RO, GEO, K1).r(SLOT).u(KR, KR),
+    c("geosearch", -7, RO, GEO, K1).r(SLOT).u(KR, KR),
+    c("geosearchstore", -8, RW, GEO, K12).r(GATHER).u(KW, KR),
+    c("georadius", -6, RW, GEO, GEO_STORE).r(GATHER).u(KR, KW),
+    c("georadiusbymember", -5, RW, GEO, GEO_STORE_BY_MEMBER).r(GATHER).u(KR, KW),
+    c("georadius_ro", -6, RO, GEO, K1).r(SLOT).u(KR, KR),
+    c("georadiusbymember_ro", -5, RO, GEO, K1).r(SLOT).u(KR, KR),
+    container("function", -2, 0, 0, FUNCTION_SUBS).r(SLOT),
+    c("fcall", -3, SCRIPT_FLAGS | MAY_REPLICATE, SCRIPTING, NK2).r(SLOT).u(KRW, KRW),
+    c("fcall_ro", -3, SCRIPT_FLAGS | READONLY, SCRIPTING, NK2).r(SLOT).u(KR, KR),
 ];
 
 impl CommandSpec {
@@ -667,8 +713,7 @@ impl CommandSpec {
             }
             KeySpec::Streams { from } => {
                 let at = (from..argc).find(|&i| arg(i).is_some_and(|a| a.eq_ignore_ascii_case(b"streams")));
-                // An unbalanced list has no keys here: the command itself reports it.
-                if let Some(at) = at.filter(|at| (argc - at - 1).is_multiple_of(2)) {
+                if let Some(at) = at {
                     (at + 1..at + 1 + (argc - at - 1) / 2).for_each(f);
                 }
             }
@@ -794,6 +839,9 @@ mod tests {
         let two = |_| Some(&b"2"[..]);
         assert_eq!(eval.key_indexes(6, two).unwrap(), vec![3, 4]);
         assert!(eval.key_indexes(4, two).is_err());
+        let xread: Vec<&[u8]> = vec![b"XREAD", b"COUNT", b"2", b"streams", b"a", b"b", b"0", b"0"];
+        let at = |i: usize| xread.get(i).copied();
+        assert_eq!(lookup(b"xread").unwrap().key_indexes(xread.len(), at).unwrap(), vec![4, 5]);
     }
 
     #[test]

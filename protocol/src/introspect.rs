@@ -139,17 +139,50 @@ fn list(out: &mut Reply, args: &[Bytes], serves: &dyn Fn(&CommandSpec) -> bool) 
 }
 
 /// The documentation group Redis files a command under, from its categories.
+/// COMMAND DOCS's group, from the command's ACL categories (the first that names one).
+const GROUPS: &[(u32, &str)] = &[
+    (acl::PUBSUB, "pubsub"),
+    (acl::SCRIPTING, "scripting"),
+    (acl::TRANSACTION, "transactions"),
+    (acl::GEO, "geo"),
+    (acl::BITMAP, "bitmap"),
+    (acl::HYPERLOGLOG, "hyperloglog"),
+    (acl::STREAM, "stream"),
+    (acl::HASH, "hash"),
+    (acl::LIST, "list"),
+    (acl::SET, "set"),
+    (acl::SORTEDSET, "sorted-set"),
+    (acl::STRING, "string"),
+    (acl::CONNECTION, "connection"),
+    (acl::KEYSPACE, "generic"),
+];
+
+/// Commands Redis files elsewhere than their categories say.
+const GROUP_EXCEPTIONS: &[(&str, &str)] = &[
+    ("cluster", "cluster"),
+    ("readonly", "cluster"),
+    ("readwrite", "cluster"),
+    ("asking", "cluster"),
+    ("command", "server"),
+    ("dbsize", "server"),
+    ("flushall", "server"),
+    ("flushdb", "server"),
+    ("restore-asking", "server"),
+    ("wait", "generic"),
+];
+
 fn group(spec: &CommandSpec) -> &'static str {
-    let cats = spec.categories();
-    if cats & acl::STRING != 0 {
-        "string"
-    } else if cats & acl::CONNECTION != 0 {
-        "connection"
-    } else if cats & acl::KEYSPACE != 0 {
-        "generic"
-    } else {
-        "server"
+    let name = spec.name.split('|').next().unwrap_or(spec.name);
+    if let Some((_, g)) = GROUP_EXCEPTIONS.iter().find(|(n, _)| *n == name) {
+        return g;
     }
+    // A container is filed under its subcommands' group.
+    let cats = spec.subcommands.iter().fold(spec.categories(), |c, s| c | s.categories());
+    // A command over several collection types (SORT) is filed under generic.
+    if [acl::SET, acl::SORTEDSET, acl::LIST].iter().filter(|c| cats & **c != 0).count() > 1 {
+        return "generic";
+    }
+    GROUPS.iter().find(|(c, _)| cats & c != 0).map_or("server", |(_, g)| g)
 }
 
 fn docs(out: &mut Reply, args: &[Bytes], serves: &dyn Fn(&CommandSpec) -> bool) {

@@ -156,6 +156,7 @@ fn cross_slot_commands_are_gathered_or_refused() {
         (vec!["ZUNION", "2", x, y], Gather::Colocate),
         (vec!["ZINTERSTORE", x, "1", y], Gather::Colocate),
         (vec!["LCS", x, y], Gather::Colocate),
+        (vec!["SORT", x, "STORE", y], Gather::Colocate),
         (vec!["RENAME", x, y], Gather::Rename),
         (vec!["RENAMENX", x, y], Gather::RenameNx),
         (vec!["COPY", x, y, "REPLACE"], Gather::Copy),

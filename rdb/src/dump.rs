@@ -1,6 +1,8 @@
 //! DUMP/RESTORE payloads: `<type><body><RDB version u16 LE><CRC64 LE of all preceding bytes>`.
 
 use crate::cursor::Cursor;
+use crate::encode::write_string;
+use crate::file::op;
 use crate::object::{read_object, write_object};
 use crate::{crc64, Error, Value, RDB_VERSION};
 
@@ -18,8 +20,40 @@ pub fn dump(v: &Value) -> Vec<u8> {
     out
 }
 
-/// Verifies a DUMP payload's footer (version no newer than ours, CRC64) and decodes it.
-pub fn restore(payload: &[u8]) -> Result<Value, Error> {
+/// FUNCTION DUMP's payload: every library as an RDB function entry, then the same footer.
+pub fn dump_functions<C: AsRef<[u8]>>(codes: &[C]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for code in codes {
+        out.push(op::FUNCTION2);
+        write_string(&mut out, code.as_ref());
+    }
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64(0, &out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Decodes a FUNCTION RESTORE payload into the libraries' code. Errors carry Redis's reply
+/// texts (without the `ERR ` prefix).
+pub fn restore_functions(payload: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let body = verify_footer(payload).map_err(|_| BAD_FOOTER.to_string())?;
+    let mut c = Cursor::new(body);
+    let mut codes = Vec::new();
+    while c.remaining() > 0 {
+        match c.u8("type") {
+            Ok(op::FUNCTION2) => {}
+            Ok(op::FUNCTION_PRE_GA) => return Err("Pre-GA function format not supported".into()),
+            Ok(_) => return Err("given type is not a function".into()),
+            Err(_) => return Err("can not read data type".into()),
+        }
+        let code = c.string().map_err(|_| "failed loading the given functions payload".to_string())?;
+        codes.push(code.into_vec());
+    }
+    Ok(codes)
+}
+
+/// Checks the footer (version no newer than ours, CRC64) and returns the body before it.
+fn verify_footer(payload: &[u8]) -> Result<&[u8], Error> {
     if payload.len() < FOOTER {
         return Err(Error::new(0, BAD_FOOTER));
     }
@@ -29,11 +63,17 @@ pub fn restore(payload: &[u8]) -> Result<Value, Error> {
         return Err(Error::new(body_len, BAD_FOOTER));
     }
     let crc_at = body_len + 2;
-    let stored = u64::from_le_bytes(payload[crc_at..].try_into().expect("8-byte footer tail"));
-    if stored != crc64(0, &payload[..crc_at]) {
+    let mut tail = [0u8; 8];
+    tail.copy_from_slice(&payload[crc_at..]);
+    if u64::from_le_bytes(tail) != crc64(0, &payload[..crc_at]) {
         return Err(Error::new(crc_at, BAD_FOOTER));
     }
-    decode_object(&payload[..body_len])
+    Ok(&payload[..body_len])
+}
+
+/// Verifies a DUMP payload's footer (version no newer than ours, CRC64) and decodes it.
+pub fn restore(payload: &[u8]) -> Result<Value, Error> {
+    decode_object(verify_footer(payload)?)
 }
 
 /// Decodes `<type><body>` without any footer: what [`restore`] does once the footer checks
@@ -73,9 +113,23 @@ mod tests {
     }
 
     #[test]
+    fn function_payloads() {
+        let codes = [b"#!lua name=a\nx".to_vec(), vec![b'y'; 300]];
+        let p = dump_functions(&codes);
+        assert_eq!(p[0], 0xf5);
+        assert_eq!(restore_functions(&p).unwrap(), codes.to_vec());
+        assert_eq!(restore_functions(&dump_functions::<&[u8]>(&[])).unwrap(), Vec::<Vec<u8>>::new());
+        let mut bad = p.clone();
+        bad[3] ^= 1;
+        assert_eq!(restore_functions(&bad).unwrap_err(), BAD_FOOTER);
+        let string = dump(&Value::String(b"1".to_vec()));
+        assert_eq!(restore_functions(&string).unwrap_err(), "given type is not a function");
+    }
+
+    #[test]
     fn unsupported_types_are_named() {
-        let e = decode_object(&[15, 0]).unwrap_err();
-        assert_eq!((e.offset, e.msg.as_str()), (0, "unsupported type 15"));
+        let e = decode_object(&[7, 0]).unwrap_err();
+        assert_eq!((e.offset, e.msg.as_str()), (0, "unsupported type 7"));
         assert!(decode_object(&[0, 1, b'a', 0]).unwrap_err().msg.contains("trailing"));
     }
 }

@@ -9,7 +9,7 @@ use crate::encode::{write_len, write_string};
 use crate::object::{read_body, write_object};
 use crate::{crc64, Error, Value, RDB_VERSION};
 
-mod op {
+pub(crate) mod op {
     pub const FUNCTION2: u8 = 0xf5;
     pub const FUNCTION_PRE_GA: u8 = 0xf6;
     pub const MODULE_AUX: u8 = 0xf7;
@@ -62,6 +62,14 @@ impl<W: Write> FileWriter<W> {
         self.flush_buf()
     }
 
+    /// Writes one function library (its code, shebang included), as Redis 7.0 does before
+    /// the databases.
+    pub fn function(&mut self, code: &[u8]) -> io::Result<()> {
+        self.buf.push(op::FUNCTION2);
+        write_string(&mut self.buf, code);
+        self.flush_buf()
+    }
+
     /// Writes one key, with its absolute expiry in Unix milliseconds if it has one.
     pub fn entry(&mut self, key: &[u8], v: &Value, expire_at_ms: Option<i64>) -> io::Result<()> {
         if let Some(ms) = expire_at_ms {
@@ -106,6 +114,7 @@ pub struct FileReader<'a> {
     version: u16,
     db: u32,
     aux: Vec<(Vec<u8>, Vec<u8>)>,
+    functions: Vec<Vec<u8>>,
     done: bool,
     /// Once decoding fails the position is meaningless, so the error is repeated.
     failed: Option<Error>,
@@ -128,7 +137,7 @@ impl<'a> FileReader<'a> {
         }
         let mut c = Cursor::new(data);
         c.take(9, "header")?;
-        Ok(FileReader { data, c, version, db: 0, aux: Vec::new(), done: false, failed: None })
+        Ok(FileReader { data, c, version, db: 0, aux: Vec::new(), functions: Vec::new(), done: false, failed: None })
     }
 
     /// The file's RDB version.
@@ -139,6 +148,12 @@ impl<'a> FileReader<'a> {
     /// AUX fields seen so far (all of them, once the first entry has been read).
     pub fn aux(&self) -> &[(Vec<u8>, Vec<u8>)] {
         &self.aux
+    }
+
+    /// The code of the function libraries seen so far (all of them once the first entry has
+    /// been read: Redis writes them before the databases).
+    pub fn functions(&self) -> &[Vec<u8>] {
+        &self.functions
     }
 
     /// The next key, or `None` after EOF (whose checksum has then been verified).
@@ -195,9 +210,11 @@ impl<'a> FileReader<'a> {
                     c.length()?;
                 }
                 op::MODULE_AUX => return Err(Error::new(at, "module aux data is not supported")),
-                op::FUNCTION2 | op::FUNCTION_PRE_GA => {
-                    return Err(Error::new(at, "function libraries are not supported"));
+                op::FUNCTION2 => {
+                    let code = c.string()?.into_vec();
+                    self.functions.push(code);
                 }
+                op::FUNCTION_PRE_GA => return Err(Error::new(at, "Pre-GA function format not supported")),
                 t => {
                     let key = c.string().map(Blob::into_vec)?;
                     let value = read_body(c, t, at)?;
@@ -227,6 +244,7 @@ mod tests {
 
     fn sample() -> Vec<u8> {
         let mut w = FileWriter::new(Vec::new(), &[("redis-ver", b"7.0.15"), ("redis-bits", b"64")]).unwrap();
+        w.function(b"#!lua name=lib\nredis.register_function('f', function() return 1 end)").unwrap();
         w.select_db(0, 2, 1).unwrap();
         w.entry(b"a", &Value::String(b"1".to_vec()), None).unwrap();
         w.entry(b"b", &Value::List(vec![b"x".to_vec()]), Some(1_700_000_000_000)).unwrap();
@@ -243,6 +261,7 @@ mod tests {
         let a = r.next_entry().unwrap().unwrap();
         assert_eq!((a.db, a.key, a.value, a.expire_at_ms), (0, b"a".to_vec(), Value::String(b"1".to_vec()), None));
         assert_eq!(r.aux()[1], (b"redis-bits".to_vec(), b"64".to_vec()));
+        assert!(r.functions()[0].starts_with(b"#!lua name=lib\n"));
         let b = r.next_entry().unwrap().unwrap();
         assert_eq!(b.expire_at_ms, Some(1_700_000_000_000));
         let c = r.next_entry().unwrap().unwrap();

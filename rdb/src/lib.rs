@@ -14,16 +14,18 @@ mod encode;
 mod error;
 mod file;
 mod intset;
-mod listpack;
+pub mod listpack;
 mod lzf;
 mod object;
+mod stream;
 mod ziplist;
 mod zipmap;
 
 pub use crc64::crc64;
-pub use dump::{decode_object, dump, restore};
+pub use dump::{decode_object, dump, dump_functions, restore, restore_functions};
 pub use error::Error;
 pub use file::{Entry, FileReader, FileWriter};
+pub use stream::{StreamConsumer, StreamData, StreamGroup};
 
 /// Field/value pairs, as hashes carry them.
 pub(crate) type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
@@ -44,4 +46,6 @@ pub enum Value {
     /// Members with their scores (never NaN). Decoding yields ascending order for the
     /// encodings Redis 7.0 writes.
     ZSet(Vec<(Vec<u8>, f64)>),
+    /// A stream: its listpack nodes as they are, metadata and consumer groups.
+    Stream(Box<StreamData>),
 }

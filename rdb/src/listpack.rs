@@ -1,5 +1,6 @@
 //! Listpacks: the compact sequence encoding behind small hashes, zsets, sets (7.2) and
-//! quicklist nodes since Redis 7.0.
+//! quicklist nodes since Redis 7.0, and stream nodes. The entry encoders are public: the node
+//! builds its stream nodes with them.
 //!
 //! Layout: `<total bytes u32 LE><count u16 LE, 65535 = unknown><entries...><0xff>`. Each entry
 //! is `<encoding + data><backlen>`, where backlen stores the size of encoding + data in 1-5
@@ -115,7 +116,39 @@ fn entry(lp: &[u8], pos: usize) -> Result<(Elem<'_>, usize), Error> {
     }
 }
 
-fn backlen_size(len: usize) -> usize {
+/// An integer entry's encoding (without its back-length), in the smallest form that holds it.
+pub fn encode_int(v: i64) -> Vec<u8> {
+    match v {
+        0..=127 => vec![v as u8],
+        -4096..=4095 => {
+            let u = (v as u16) & 0x1fff;
+            vec![0xc0 | (u >> 8) as u8, u as u8]
+        }
+        _ if i16::try_from(v).is_ok() => [&[0xf1][..], &(v as i16).to_le_bytes()].concat(),
+        -8_388_608..=8_388_607 => [&[0xf2][..], &(v as i32).to_le_bytes()[..3]].concat(),
+        _ if i32::try_from(v).is_ok() => [&[0xf3][..], &(v as i32).to_le_bytes()].concat(),
+        _ => [&[0xf4][..], &v.to_le_bytes()].concat(),
+    }
+}
+
+/// A string entry's encoding (without its back-length), with the smallest length header.
+pub fn encode_str(s: &[u8]) -> Vec<u8> {
+    let n = s.len();
+    let mut e = Vec::with_capacity(n + 5);
+    if n < 64 {
+        e.push(0x80 | n as u8);
+    } else if n < 4096 {
+        e.extend_from_slice(&[0xe0 | (n >> 8) as u8, n as u8]);
+    } else {
+        e.push(0xf0);
+        e.extend_from_slice(&(n as u32).to_le_bytes());
+    }
+    e.extend_from_slice(s);
+    e
+}
+
+/// How many bytes the back-length of an entry of `len` bytes takes.
+pub fn backlen_size(len: usize) -> usize {
     match len {
         0..=127 => 1,
         128..=16382 => 2,
@@ -127,7 +160,7 @@ fn backlen_size(len: usize) -> usize {
 
 /// Big-endian 7-bit groups; every byte but the first has the high bit set, which is how a
 /// backwards scan knows to keep going.
-fn encode_backlen(len: usize) -> Vec<u8> {
+pub fn encode_backlen(len: usize) -> Vec<u8> {
     let n = backlen_size(len);
     (0..n)
         .map(|i| {
@@ -165,46 +198,12 @@ impl Builder {
     }
 
     pub fn push(&mut self, s: &[u8]) {
-        let start = self.buf.len();
-        let b = &mut self.buf;
-        match canonical_int(s) {
-            Some(v @ 0..=127) => b.push(v as u8),
-            Some(v @ -4096..=4095) => {
-                let u = (v as u16) & 0x1fff;
-                b.extend_from_slice(&[0xc0 | (u >> 8) as u8, u as u8]);
-            }
-            Some(v) if i16::try_from(v).is_ok() => {
-                b.push(0xf1);
-                b.extend_from_slice(&(v as i16).to_le_bytes());
-            }
-            Some(v @ -8_388_608..=8_388_607) => {
-                b.push(0xf2);
-                b.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-            }
-            Some(v) if i32::try_from(v).is_ok() => {
-                b.push(0xf3);
-                b.extend_from_slice(&(v as i32).to_le_bytes());
-            }
-            Some(v) => {
-                b.push(0xf4);
-                b.extend_from_slice(&v.to_le_bytes());
-            }
-            None if s.len() < 64 => {
-                b.push(0x80 | s.len() as u8);
-                b.extend_from_slice(s);
-            }
-            None if s.len() < 4096 => {
-                b.extend_from_slice(&[0xe0 | (s.len() >> 8) as u8, s.len() as u8]);
-                b.extend_from_slice(s);
-            }
-            None => {
-                b.push(0xf0);
-                b.extend_from_slice(&(s.len() as u32).to_le_bytes());
-                b.extend_from_slice(s);
-            }
-        }
-        let len = b.len() - start;
-        b.extend_from_slice(&encode_backlen(len));
+        let enc = match canonical_int(s) {
+            Some(v) => encode_int(v),
+            None => encode_str(s),
+        };
+        self.buf.extend_from_slice(&enc);
+        self.buf.extend_from_slice(&encode_backlen(enc.len()));
         self.count += 1;
     }
 

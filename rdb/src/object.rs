@@ -22,7 +22,9 @@ pub(crate) mod ty {
     pub const LIST_QUICKLIST: u8 = 14;
     pub const HASH_LISTPACK: u8 = 16;
     pub const ZSET_LISTPACK: u8 = 17;
+    pub const STREAM_LISTPACKS: u8 = 15;
     pub const LIST_QUICKLIST_2: u8 = 18;
+    pub const STREAM_LISTPACKS_2: u8 = 19;
     pub const SET_LISTPACK: u8 = 20;
 }
 
@@ -119,6 +121,10 @@ pub(crate) fn write_object(out: &mut Vec<u8>, key: Option<&[u8]>, v: &Value) {
                     write_double_bin(out, *score);
                 }
             }
+        }
+        Value::Stream(st) => {
+            header(out, ty::STREAM_LISTPACKS_2);
+            crate::stream::write(out, st);
         }
     }
 }
@@ -248,6 +254,9 @@ pub(crate) fn read_body(c: &mut Cursor<'_>, t: u8, t_at: usize) -> Result<Value,
                 }
             }
             Value::List(items)
+        }
+        ty::STREAM_LISTPACKS | ty::STREAM_LISTPACKS_2 => {
+            Value::Stream(Box::new(crate::stream::read(c, t == ty::STREAM_LISTPACKS_2)?))
         }
         other => return Err(Error::new(t_at, format!("unsupported type {other}"))),
     })

@@ -134,9 +134,28 @@ pub(crate) fn keys_of(spec: &CommandSpec, args: &[&[u8]]) -> Vec<(usize, KeyUse)
     let (first, rest) = match spec.name {
         // SET reads its key only with the GET option (Redis's setGetKeys).
         "set" if args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get")) => (KeyUse::ReadWrite, KeyUse::ReadWrite),
+        "bitfield" if bitfield_only_reads(args) => (KeyUse::Read, KeyUse::Read),
         _ => spec.uses.unwrap_or((KeyUse::Neither, KeyUse::Neither)),
     };
     idx.into_iter().enumerate().map(|(n, i)| (i, if n == 0 { first } else { rest })).collect()
+}
+
+/// Whether a BITFIELD invocation only reads its key (Redis's bitfieldGetKeys): GETs and
+/// OVERFLOWs alone; anything else, a malformed argument included, counts as a write.
+fn bitfield_only_reads(args: &[&[u8]]) -> bool {
+    let mut i = 2;
+    while i < args.len() {
+        let remaining = args.len() - i - 1;
+        let arg = args[i];
+        if arg.eq_ignore_ascii_case(b"get") && remaining >= 2 {
+            i += 3;
+        } else if arg.eq_ignore_ascii_case(b"overflow") && remaining >= 1 {
+            i += 2;
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 /// How an invocation touches pub/sub channels (Redis's channel table: SUBSCRIBE, SSUBSCRIBE,
@@ -186,6 +205,12 @@ mod tests {
         assert_eq!(keys_of(spec(b"zunionstore"), args), vec![(1, W), (3, R), (4, R)]);
         let args: &[&[u8]] = &[b"set", b"k", b"v", b"GET"];
         assert_eq!(keys_of(spec(b"set"), args), vec![(1, RW)]);
+        let args: &[&[u8]] = &[b"bitfield", b"k", b"GET", b"u8", b"0", b"overflow", b"sat"];
+        assert_eq!(keys_of(spec(b"bitfield"), args), vec![(1, R)]);
+        let args: &[&[u8]] = &[b"bitfield", b"k", b"get", b"u8", b"0", b"incrby", b"u8", b"0", b"1"];
+        assert_eq!(keys_of(spec(b"bitfield"), args), vec![(1, RW)]);
+        let args: &[&[u8]] = &[b"bitfield", b"k", b"get", b"u8"];
+        assert_eq!(keys_of(spec(b"bitfield"), args), vec![(1, RW)]);
         let args: &[&[u8]] = &[b"eval", b"s", b"x"];
         assert!(keys_of(spec(b"eval"), args).is_empty());
     }

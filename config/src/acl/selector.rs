@@ -265,6 +265,12 @@ impl Selector {
         Ok(())
     }
 
+    /// Every key may be read: `allkeys`, or the literal pattern `*` with read access (Redis
+    /// 7.0's ACLSelectorHasUnrestrictedKeyAccess for CMD_KEY_ACCESS; `~a*` does not count).
+    pub fn reads_all_keys(&self) -> bool {
+        self.all_keys || self.keys.iter().any(|k| k.read && k.pattern == b"*")
+    }
+
     /// True when this selector allows every command, key and channel (no check can fail).
     pub fn permits_all(&self) -> bool {
         self.all_keys && self.all_channels && (0..CommandIndex::get().len()).all(|id| self.bit(id))

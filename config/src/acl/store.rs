@@ -122,6 +122,11 @@ impl AclStore {
         self.acl.user(user).is_some_and(|u| u.permits_all())
     }
 
+    /// Whether `user` may run this invocation with read access to every key (SORT's BY/GET).
+    pub fn reads_all_keys_for(&self, user: &str, args: &[&[u8]]) -> bool {
+        self.acl.user(user).is_some_and(|u| u.reads_all_keys_for(args))
+    }
+
     /// Checks a command (`args[0]` is its name) for `user` without logging; see [`Acl::check`].
     pub fn check(&self, user: &str, args: &[&[u8]]) -> Result<(), Denial> {
         self.acl.check(user, args)

@@ -100,6 +100,20 @@ fn key_patterns() {
 }
 
 #[test]
+fn unrestricted_key_access_for_sort_patterns() {
+    let reads_all = |rules: &str, cmd: &str| {
+        let args: Vec<&[u8]> = cmd.split(' ').map(str::as_bytes).collect();
+        acl_with(rules).user("u").expect("user").reads_all_keys_for(&args)
+    };
+    assert!(reads_all("on allkeys +@all", "sort k"));
+    assert!(reads_all("on %R~* %W~x* +@all", "sort x store x2"));
+    assert!(!reads_all("on ~x* +@all", "sort x"), "a pattern matching many keys is not all keys");
+    assert!(!reads_all("on %W~* +@all", "sort x"), "write access alone");
+    assert!(reads_all("on ~x* +@all (~* +sort)", "sort x"), "a selector may grant it");
+    assert!(!reads_all("on ~* +@all -sort", "sort x"), "the command itself must be allowed");
+}
+
+#[test]
 fn read_write_key_patterns() {
     let acl = acl_with("on %R~r:* %W~w:* %RW~rw:* +@all");
     assert_eq!(check(&acl, "get r:1"), Ok(()));

@@ -262,6 +262,13 @@ impl User {
         })
     }
 
+    /// Whether one selector both allows this invocation and may read every key: what SORT's
+    /// BY and GET patterns need (ACLUserCheckCmdWithUnrestrictedKeyAccess).
+    pub fn reads_all_keys_for(&self, args: &[&[u8]]) -> bool {
+        let Some(id) = CommandIndex::get().resolve(args) else { return false };
+        std::iter::once(&self.root).chain(&self.selectors).any(|s| s.check(id, args).is_ok() && s.reads_all_keys())
+    }
+
     /// The rules after `user <name> ` in `ACL LIST` and ACL files (Redis 7.0's ACLDescribeUser).
     pub fn describe(&self) -> String {
         let mut out = String::new();

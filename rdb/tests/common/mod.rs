@@ -81,7 +81,7 @@ pub fn normalize(v: &Value) -> Value {
         Value::Set(m) => m.sort(),
         Value::Hash(p) => p.sort(),
         Value::ZSet(z) => z.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then(a.0.cmp(&b.0))),
-        Value::String(_) | Value::List(_) => {}
+        Value::String(_) | Value::List(_) | Value::Stream(_) => {}
     }
     v
 }

@@ -384,6 +384,9 @@ pub fn process(srv: &mut Server, msg: Message, origin: Origin) -> Option<Bytes> 
     if let Some((channel, message)) = publish {
         crate::commands::deliver_publish(srv, None, &channel, &message);
     }
+    // A replica that just won its election (or a master demoted by an UPDATE) takes its new
+    // replication role at once: the others route writes to it from our next header on.
+    failure::follow_master(srv);
     reply
 }
 

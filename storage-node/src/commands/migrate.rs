@@ -95,7 +95,10 @@ fn restore(ctx: &mut Ctx) -> Result<(), Error> {
         ctx.out.ok();
         return Ok(());
     }
-    let is_container = matches!(value, crate::keyspace::Value::List(_) | crate::keyspace::Value::ZSet(_));
+    let is_container = matches!(
+        value,
+        crate::keyspace::Value::List(_) | crate::keyspace::Value::ZSet(_) | crate::keyspace::Value::Stream(_)
+    );
     ctx.srv.db.set(key, value, Some(expire_at));
     let db = &mut ctx.srv.db;
     if let Some(f) = freq.filter(|_| db.lfu) {

@@ -23,6 +23,8 @@ mod server;
 mod set;
 mod sort;
 mod stream;
+mod stream_group;
+mod stream_info;
 mod strings;
 mod zset;
 mod zsetops;
@@ -33,13 +35,14 @@ use std::time::Instant;
 use hashbrown::HashMap as FastMap;
 
 use bytes::Bytes;
-use protocol::command::{flags, CommandSpec, COMMANDS};
+use protocol::command::{flags, CommandSpec, KeyUse, COMMANDS};
 use protocol::Reply;
 
 use std::collections::VecDeque;
 
 use crate::keyspace::hash::HashVal;
 use crate::keyspace::set::SetVal;
+use crate::keyspace::stream::Stream;
 use crate::keyspace::zset::ZSetVal;
 use crate::keyspace::KeyBuf;
 use crate::keyspace::{now_ms, Db, Value};
@@ -49,6 +52,7 @@ pub use acl::script_refusal as script_acl_refusal;
 pub use multi::unwatch_all;
 pub use pubsub::{deliver_publish, drop_unserved_shard_channels};
 pub use replication::set_master;
+pub use stream_group::estimate_read;
 
 /// What a handler needs: the server, the calling client, the arguments and the reply buffer.
 pub struct Ctx<'a> {
@@ -155,6 +159,8 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     geo::register(&mut h);
     sort::register(&mut h);
     stream::register(&mut h);
+    stream_group::register(&mut h);
+    stream_info::register(&mut h);
     function::register(&mut h);
     h
 }
@@ -291,32 +297,35 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
             return reject(srv, client, out, &msg);
         }
     }
+    // FCALL takes its write/denyoom flags from the function it calls (see function.rs).
+    let cmd_flags = function::effective_flags(srv, spec, args);
+    let writes = cmd_flags & flags::WRITE != 0;
     let paused = srv.cluster.as_deref().is_some_and(|cl| crate::cluster::failover::writes_paused(cl, clock.now_ms));
-    if paused && spec.has(flags::WRITE) && !client.is_master && client.multi.is_none() {
+    if paused && writes && !client.is_master && client.multi.is_none() {
         // A manual failover is moving our slots: the write waits, then runs (or is redirected).
         crate::server::blocking::block(srv, client, args, Vec::new(), None, false);
         srv.paused_clients.push(client.id);
         return;
     }
-    if srv.repl.master.is_some() && srv.config.replica_read_only && spec.has(flags::WRITE) && !client.is_master {
+    if srv.repl.master.is_some() && srv.config.replica_read_only && writes && !client.is_master {
         return reject(srv, client, out, "READONLY You can't write against a read only replica.");
     }
     // A failed background save stops writes (and PING) while saving is configured, as in Redis.
     // (The usual case, a good last save, decides at the first test.)
     let disk_error =
         !srv.persist.last_bgsave_ok && srv.config.stop_writes_on_bgsave_error && !srv.config.save.is_empty();
-    if disk_error && (spec.has(flags::WRITE) || spec.name == "ping") && !client.is_master {
+    if disk_error && (writes || spec.name == "ping") && !client.is_master {
         return reject(srv, client, out, MISCONF);
     }
     let min_replicas = srv.config.min_replicas_to_write as usize;
-    if min_replicas > 0 && spec.has(flags::WRITE) && !client.is_master && srv.repl.master.is_none() {
+    if min_replicas > 0 && writes && !client.is_master && srv.repl.master.is_none() {
         let max_lag = srv.config.min_replicas_max_lag;
         let good = srv.repl.good_replicas(max_lag);
         if good < min_replicas {
             return reject(srv, client, out, "NOREPLICAS Not enough good replicas to write.");
         }
     }
-    if spec.has(flags::DENYOOM) && srv.config.maxmemory > 0 && !srv.make_room() {
+    if cmd_flags & flags::DENYOOM != 0 && srv.config.maxmemory > 0 && !srv.make_room() {
         return reject(srv, client, out, "OOM command not allowed when used memory > 'maxmemory'.");
     }
     if client.multi.is_some() && !MULTI_CONTROL.contains(&top_name) {
@@ -367,8 +376,27 @@ fn execute(
         }
     }
     if srv.dirty != dirty_before && !srv.watched.is_empty() && spec.has(flags::WRITE) {
+        // Keys the command only reads (BITOP's or ZUNIONSTORE's sources) stay valid for WATCH.
+        let (first, rest) = spec.uses.unwrap_or((KeyUse::ReadWrite, KeyUse::ReadWrite));
+        let keys = spec.key_indexes(args.len(), |i| args.get(i).map(|a| &a[..])).unwrap_or_default();
+        for (n, i) in keys.into_iter().enumerate() {
+            let usage = if n == 0 { first } else { rest };
+            if usage != KeyUse::Read {
+                srv.touch_key(&args[i]);
+            }
+        }
+    }
+    // A write to a key clients wait on may have deleted or replaced it: they re-check (a
+    // blocked XREADGROUP then gets Redis's UNBLOCKED error), as signalDeletedKeyAsReady does.
+    if srv.dirty != dirty_before && !srv.blocked.is_empty() && spec.has(flags::WRITE) {
         for i in spec.key_indexes(args.len(), |i| args.get(i).map(|a| &a[..])).unwrap_or_default() {
-            srv.touch_key(&args[i]);
+            srv.key_ready(&args[i]);
+        }
+    }
+    if !srv.blocked.is_empty() && matches!(spec.name, "flushall" | "flushdb") {
+        let keys: Vec<Box<[u8]>> = srv.blocked.keys().cloned().collect();
+        for k in keys {
+            srv.key_ready(&k);
         }
     }
     result
@@ -429,8 +457,20 @@ pub fn arg_i64(b: &[u8]) -> Result<i64, Error> {
         .ok_or(Error::NotInteger)
 }
 
-/// Parses an argument as a finite-or-infinite f64 the way Redis's strtold accepts it.
+/// Parses an argument as a finite-or-infinite f64 the way Redis's strtold accepts it (a value
+/// out of range becomes ±inf or 0, as score ranges and INCRBYFLOAT take it).
 pub fn arg_f64(b: &[u8]) -> Result<f64, Error> {
+    parse_f64(b, false)
+}
+
+/// Parses an argument as Redis's `getDoubleFromObject` (`string2d`) does: as `arg_f64`, but a
+/// value out of range (`1e400`, `1e-400`) is not a valid float. (ZADD's scores and weights
+/// are parsed this way in Redis too.)
+pub fn arg_f64_strict(b: &[u8]) -> Result<f64, Error> {
+    parse_f64(b, true)
+}
+
+fn parse_f64(b: &[u8], strict: bool) -> Result<f64, Error> {
     let s = std::str::from_utf8(b).map_err(|_| Error::NotFloat)?;
     if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
         return Err(Error::NotFloat);
@@ -438,15 +478,33 @@ pub fn arg_f64(b: &[u8]) -> Result<f64, Error> {
     let v: f64 = match s.to_ascii_lowercase().as_str() {
         "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
         "-inf" | "-infinity" => f64::NEG_INFINITY,
-        lower => match hex_float(lower) {
-            Some(v) => v,
-            None => s.parse().map_err(|_| Error::NotFloat)?,
-        },
+        lower => {
+            let v = match hex_float(lower) {
+                Some(v) => v,
+                None => s.parse().map_err(|_| Error::NotFloat)?,
+            };
+            // strtod's range errors, which Redis refuses: overflow to infinity (`1e400`) and
+            // underflow to zero (`1e-400`); a denormal result is fine.
+            if strict && (v.is_infinite() || (v == 0.0 && nonzero_mantissa(lower))) {
+                return Err(Error::NotFloat);
+            }
+            v
+        }
     };
     if v.is_nan() {
         return Err(Error::NotFloat);
     }
     Ok(v)
+}
+
+/// Whether a number's digits before its exponent are not all zero.
+fn nonzero_mantissa(lower: &str) -> bool {
+    let unsigned = lower.trim_start_matches(['-', '+']);
+    let mantissa = match unsigned.strip_prefix("0x") {
+        Some(hex) => hex.split('p').next().unwrap_or(""),
+        None => unsigned.split('e').next().unwrap_or(""),
+    };
+    mantissa.chars().any(|c| c.is_ascii_hexdigit() && c != '0')
 }
 
 /// C's strtod also reads hexadecimal floats (`0x10`, `-0x1.8p3`); Redis inherits that.
@@ -525,6 +583,7 @@ typed_access!(get_hash, hash_or_create, Hash, HashVal);
 typed_access!(get_list, list_or_create, List, VecDeque<KeyBuf>);
 typed_access!(get_set, set_or_create, Set, SetVal);
 typed_access!(get_zset, zset_or_create, ZSet, ZSetVal);
+typed_access!(get_stream, stream_or_create, Stream, Stream);
 
 /// Deletes `key` if it holds an empty collection: Redis never keeps empty hashes, lists, sets
 /// or sorted sets.
@@ -673,5 +732,17 @@ mod tests {
         assert_eq!(arg_f64(b"0x10").unwrap(), 16.0);
         assert_eq!(arg_f64(b"-0x1.8p1").unwrap(), -3.0);
         assert!(arg_f64(b"0x").is_err());
+        // Range errors of strtod are refused by the strict form, as Redis's string2d does.
+        assert!(arg_f64_strict(b"1e400").is_err());
+        assert!(arg_f64_strict(b"-1e400").is_err());
+        assert!(arg_f64_strict(b"1e-400").is_err());
+        assert!(arg_f64_strict(b"0x1p2000").is_err());
+        assert!(arg_f64_strict(b"0x1p-1080").is_err());
+        assert_eq!(arg_f64_strict(b"0e500").unwrap(), 0.0);
+        assert_eq!(arg_f64_strict(b"-0.000e-999").unwrap(), 0.0);
+        assert_eq!(arg_f64_strict(b"-inf").unwrap(), f64::NEG_INFINITY);
+        assert!(arg_f64_strict(b"1e-310").is_ok_and(|v| v > 0.0));
+        assert_eq!(arg_f64(b"1e400").unwrap(), f64::INFINITY);
+        assert_eq!(arg_f64(b"-1e-400").unwrap(), 0.0);
     }
 }

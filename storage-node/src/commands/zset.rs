@@ -77,7 +77,7 @@ pub fn lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, Error> {
     Ok(LexRange { min: lex_bound(min)?, max: lex_bound(max)? })
 }
 
-fn zadd(ctx: &mut Ctx) -> Result<(), Error> {
+pub(super) fn zadd(ctx: &mut Ctx) -> Result<(), Error> {
     let args = ctx.args;
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) = (false, false, false, false, false, false);
     let mut i = 2;

@@ -5,14 +5,21 @@
 //! table at a time (no latency spike at a million keys), and SCAN can walk whole slots, which
 //! gives Redis's guarantee (every key present for the whole iteration is returned) for free.
 
+pub mod bits;
 pub mod evict;
+pub mod geohash;
 pub mod hash;
 pub mod hashed;
+pub mod hll;
 pub mod keybuf;
 pub mod limits;
+pub mod pqsort;
 pub mod rdbconv;
 pub mod set;
 pub mod skiplist;
+pub mod stream;
+pub mod stream_cg;
+pub mod stream_lp;
 pub mod value;
 pub mod zset;
 

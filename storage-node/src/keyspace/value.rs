@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use super::hash::HashVal;
 use super::keybuf::KeyBuf;
 use super::set::SetVal;
+use super::stream::Stream;
 use super::zset::ZSetVal;
 
 /// A stored value.
@@ -28,6 +29,7 @@ pub enum Value {
     List(Box<VecDeque<KeyBuf>>),
     Set(Box<SetVal>),
     ZSet(Box<ZSetVal>),
+    Stream(Box<Stream>),
 }
 
 /// Longest string Redis stores as `embstr`.
@@ -57,6 +59,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -72,6 +75,7 @@ impl Value {
             Value::List(_) => "quicklist",
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 

@@ -96,6 +96,11 @@ impl ZSetVal {
         self.skiplist |= m.len() > super::limits::zset_value() || self.list.len() > super::limits::zset_entries();
     }
 
+    /// Takes the skip-list encoding for good (SORT converts the sorted sets it reads).
+    pub fn convert_to_skiplist(&mut self) {
+        self.skiplist = true;
+    }
+
     /// Sets a member's score; returns the previous score.
     pub fn insert(&mut self, m: &[u8], score: f64) -> Option<f64> {
         match self.lookup(m) {
@@ -197,6 +202,22 @@ impl ZSetVal {
         }
         let mut x = if rev { self.list.last_in_score(r) } else { self.list.first_in_score(r) };
         self.walk(&mut x, rev, offset, limit, |s, _| if rev { r.gte_min(s) } else { r.lte_max(s) })
+    }
+
+    /// Visits the members in a score range, in order, while `f` returns true (GEOSEARCH scans
+    /// cells this way and stops as soon as it has enough).
+    pub fn visit_score_range(&self, r: &ScoreRange, mut f: impl FnMut(&[u8], f64) -> bool) {
+        if r.is_empty() {
+            return;
+        }
+        let mut x = self.list.first_in_score(r);
+        while x != NIL {
+            let (s, e) = self.list.get(x);
+            if !r.lte_max(s) || !f(e, s) {
+                return;
+            }
+            x = self.list.next(x);
+        }
     }
 
     /// Members in a lexicographic range.

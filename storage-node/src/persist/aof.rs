@@ -228,7 +228,8 @@ pub fn open_at_start(srv: &mut Server) -> Result<(), String> {
         // A fresh AOF: an empty base, as Redis 7.0 creates on start.
         let base = AofFile { name: base_name(&prefix, 1), seq: 1 };
         let path = dir.join(&base.name);
-        rdbfile::write(&srv.db, &dir.join(format!("temp-{}", base.name)), &path, true)
+        let functions = srv.scripting.functions.codes();
+        rdbfile::write(&srv.db, &functions, &dir.join(format!("temp-{}", base.name)), &path, true)
             .map_err(|e| format!("Can't create the AOF base file {}: {e}", path.display()))?;
         crate::log(&srv.config, &format!("Creating AOF base file {} on server start", base.name));
         Manifest { base: Some(base), incrs: Vec::new() }
@@ -268,8 +269,15 @@ fn load(srv: &mut Server, dir: &Path, m: &Manifest) -> Result<(), String> {
         let data = std::fs::read(&path)
             .map_err(|e| format!("The AOF file {} doesn't exist or can't be read: {e}", path.display()))?;
         if data.starts_with(b"REDIS") {
-            rdbfile::load(&data, &mut srv.db)
+            let mut functions = Vec::new();
+            rdbfile::load(&data, &mut srv.db, &mut functions)
                 .map_err(|e| format!("Bad file format reading the AOF base {}: {e}", path.display()))?;
+            srv.scripting.functions.replace_all(&functions).map_err(|e| {
+                format!(
+                    "Bad file format reading the AOF base {}: failed loading a function library: {e}",
+                    path.display()
+                )
+            })?;
         } else {
             replay_file(srv, &path, Bytes::from(data), false)?;
         }

@@ -105,9 +105,14 @@ pub fn load_at_start(srv: &mut Server) -> Result<(), String> {
         match std::fs::read(&path) {
             Ok(data) => {
                 let started = Instant::now();
-                let n = rdbfile::load(&data, &mut srv.db).map_err(|e| {
+                let mut functions = Vec::new();
+                let n = rdbfile::load(&data, &mut srv.db, &mut functions).map_err(|e| {
                     format!("Bad RDB file {}: {e}. Short read or corrupted DB: refusing to start.", path.display())
                 })?;
+                srv.scripting
+                    .functions
+                    .replace_all(&functions)
+                    .map_err(|e| format!("Bad RDB file {}: failed loading a function library: {e}", path.display()))?;
                 srv.persist.keys_loaded = n as u64;
                 crate::log(
                     &srv.config,
@@ -151,7 +156,7 @@ fn fork(job: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<i32> {
 pub fn save(srv: &mut Server) -> Result<(), String> {
     let path = PathBuf::from(&srv.config.dbfilename);
     let tmp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
-    rdbfile::write(&srv.db, &tmp, &path, false).map_err(|e| {
+    rdbfile::write(&srv.db, &srv.scripting.functions.codes(), &tmp, &path, false).map_err(|e| {
         let msg = format!("Failed opening/writing the .rdb for saving: {e}");
         crate::log(&srv.config, &format!("Warning: {msg}"));
         msg
@@ -172,9 +177,10 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
     srv.persist.last_bgsave_try = now_ms() / 1000;
     let path = PathBuf::from(&srv.config.dbfilename);
     let db = &srv.db;
+    let functions = srv.scripting.functions.codes();
     let pid = fork(|| {
         let tmp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
-        rdbfile::write(db, &tmp, &path, false)
+        rdbfile::write(db, &functions, &tmp, &path, false)
     })
     .map_err(|e| {
         srv.persist.last_bgsave_ok = false;
@@ -193,8 +199,10 @@ pub fn fork_repl_snapshot(srv: &mut Server, offset: u64) -> Result<i32, String> 
         return Err("a child process is active".into());
     }
     let db = &srv.db;
-    let pid = fork(|| rdbfile::write_file(db, &repl_snapshot_path(std::process::id() as i32), false).map(|_| ()))
-        .map_err(|e| format!("Can't save in background: fork: {e}"))?;
+    let functions = srv.scripting.functions.codes();
+    let pid =
+        fork(|| rdbfile::write_file(db, &functions, &repl_snapshot_path(std::process::id() as i32), false).map(|_| ()))
+            .map_err(|e| format!("Can't save in background: fork: {e}"))?;
     let job = Job::ReplSnapshot { tmp: repl_snapshot_path(pid), offset };
     srv.persist.child = Some(Child { pid, job, started: Instant::now() });
     Ok(pid)
@@ -212,10 +220,11 @@ pub fn bgrewriteaof(srv: &mut Server) -> Result<(), String> {
     let incr_seq = aof::switch_incr(srv)?;
     let Some(dir) = srv.persist.aof.as_ref().map(|a| a.dir.clone()) else { return Err("AOF is off".into()) };
     let db = &srv.db;
+    let functions = srv.scripting.functions.codes();
     let child_dir = dir.clone();
     let pid = fork(|| {
         let tmp = child_dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
-        rdbfile::write_file(db, &tmp, true).map(|_| ())
+        rdbfile::write_file(db, &functions, &tmp, true).map(|_| ())
     })
     .map_err(|e| format!("Can't rewrite append only file in background: fork: {e}"))?;
     crate::log(&srv.config, &format!("Background append only file rewriting started by pid {pid}"));

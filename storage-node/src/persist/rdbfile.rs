@@ -5,11 +5,15 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
+use bytes::Bytes;
+
 use crate::keyspace::{rdbconv, Db};
 
-/// Writes `db` as an RDB file at `tmp`, fsyncs it and renames it to `path`.
-pub fn write(db: &Db, tmp: &Path, path: &Path, aof_base: bool) -> std::io::Result<()> {
-    let result = write_file(db, tmp, aof_base).and_then(|_| std::fs::rename(tmp, path)).and_then(|_| sync_dir(path));
+/// Writes `db` (and the function libraries' code) as an RDB file at `tmp`, fsyncs it and
+/// renames it to `path`.
+pub fn write(db: &Db, functions: &[Bytes], tmp: &Path, path: &Path, aof_base: bool) -> std::io::Result<()> {
+    let result =
+        write_file(db, functions, tmp, aof_base).and_then(|_| std::fs::rename(tmp, path)).and_then(|_| sync_dir(path));
     if result.is_err() {
         let _ = std::fs::remove_file(tmp);
     }
@@ -17,7 +21,7 @@ pub fn write(db: &Db, tmp: &Path, path: &Path, aof_base: bool) -> std::io::Resul
 }
 
 /// Writes the snapshot itself, fsynced, without renaming it.
-pub fn write_file(db: &Db, tmp: &Path, aof_base: bool) -> std::io::Result<u64> {
+pub fn write_file(db: &Db, functions: &[Bytes], tmp: &Path, aof_base: bool) -> std::io::Result<u64> {
     let file = File::create(tmp)?;
     let now = crate::keyspace::now_ms();
     let ctime = (now / 1000).to_string();
@@ -30,6 +34,10 @@ pub fn write_file(db: &Db, tmp: &Path, aof_base: bool) -> std::io::Result<u64> {
         ("aof-base", if aof_base { b"1" } else { b"0" }),
     ];
     let mut w = rdb::FileWriter::new(BufWriter::with_capacity(1 << 20, file), &aux)?;
+    // Libraries go before the databases, as Redis 7.0 writes them.
+    for code in functions {
+        w.function(code)?;
+    }
     if !db.is_empty() {
         w.select_db(0, db.len() as u64, db.volatile_len() as u64)?;
         for e in db.entries() {
@@ -56,9 +64,9 @@ pub fn sync_dir(path: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Loads the RDB image in `data` into `db`; keys already expired are skipped. Errors name the
-/// offset where the file went wrong.
-pub fn load(data: &[u8], db: &mut Db) -> Result<usize, String> {
+/// Loads the RDB image in `data` into `db`, and the function libraries' code into `functions`;
+/// keys already expired are skipped. Errors name the offset where the file went wrong.
+pub fn load(data: &[u8], db: &mut Db, functions: &mut Vec<Vec<u8>>) -> Result<usize, String> {
     let mut reader = rdb::FileReader::new(data).map_err(|e| e.to_string())?;
     let now = crate::keyspace::now_ms();
     let mut loaded = 0;
@@ -74,6 +82,7 @@ pub fn load(data: &[u8], db: &mut Db) -> Result<usize, String> {
         db.set(&entry.key, value, Some(entry.expire_at_ms.unwrap_or(0)));
         loaded += 1;
     }
+    functions.extend_from_slice(reader.functions());
     Ok(loaded)
 }
 
@@ -91,16 +100,19 @@ mod tests {
         db.set(b"b", Value::string(b"xyz"), Some(crate::keyspace::now_ms() + 100_000));
         db.set(b"gone", Value::string(b"x"), Some(1));
         let (tmp, path) = (dir.join("temp.rdb"), dir.join("dump.rdb"));
-        write(&db, &tmp, &path, false).unwrap();
+        let lib = Bytes::from_static(b"#!lua name=l\nredis.register_function('f', function() end)");
+        write(&db, std::slice::from_ref(&lib), &tmp, &path, false).unwrap();
         assert!(!tmp.exists());
         let data = std::fs::read(&path).unwrap();
         let mut back = Db::new();
-        assert_eq!(load(&data, &mut back).unwrap(), 2);
+        let mut functions = Vec::new();
+        assert_eq!(load(&data, &mut back, &mut functions).unwrap(), 2);
+        assert_eq!(functions, vec![lib.to_vec()]);
         assert!(back.peek(b"b").unwrap().expire_at > 0);
         let mut bad = data.clone();
         let n = bad.len();
         bad[n - 3] ^= 0xff;
-        let e = load(&bad, &mut Db::new()).unwrap_err();
+        let e = load(&bad, &mut Db::new(), &mut Vec::new()).unwrap_err();
         assert!(e.contains("offset"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }

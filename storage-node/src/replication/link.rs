@@ -186,6 +186,8 @@ fn load_snapshot(srv: &mut Server, data: &[u8]) -> Result<(), String> {
     while let Some(e) = reader.next_entry().map_err(|e| format!("bad snapshot: {e}"))? {
         entries.push(e);
     }
+    // The master's function libraries replace ours, as its keys replace our keys.
+    srv.scripting.functions.replace_all(reader.functions()).map_err(|e| format!("bad snapshot: {e}"))?;
     drop(srv.db.take_all());
     for e in entries {
         if let Some(v) = rdbconv::from_rdb(e.value) {

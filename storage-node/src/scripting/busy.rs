@@ -19,6 +19,9 @@ use crate::server::Registry;
 use crate::transport::shared_tls::{read_arrived, write_queued};
 
 const BUSY: &[u8] = b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+/// The same while a function runs (FCALL).
+const BUSY_FUNCTION: &[u8] =
+    b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n";
 const UNKILLABLE: &[u8] = b"-UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.\r\n";
 
 /// State shared between a running script and its hook.
@@ -38,6 +41,12 @@ pub struct Watch {
     pub tls_config: Option<Arc<ServerConfig>>,
     /// Clients accepted during the script, handed to the runtime once it ends.
     pub accepted: std::cell::RefCell<Vec<Adopted>>,
+    /// A running function's name and FCALL arguments (None for EVAL).
+    pub function: Option<(String, Vec<bytes::Bytes>)>,
+    /// Libraries and functions loaded, for FUNCTION STATS.
+    pub counts: (usize, usize),
+    /// Whether the client being answered speaks RESP3 (FUNCTION STATS replies with maps).
+    pub resp3: Cell<bool>,
 }
 
 /// A connection accepted while a script was busy.
@@ -66,6 +75,7 @@ impl Watch {
             }
             drop(state);
             let Some(raw) = handle.raw.as_ref() else { continue };
+            self.resp3.set(handle.proto.get() == protocol::Proto::Resp3);
             let mut pending = handle.pending_input.borrow_mut();
             match &handle.tls {
                 None => self.answer_plain(raw, &mut pending),
@@ -100,6 +110,7 @@ impl Watch {
                 }
             }
         }
+        self.resp3.set(false);
         for a in self.accepted.borrow_mut().iter_mut() {
             match &mut a.tls {
                 None => self.answer_plain(&a.stream, &mut a.pending),
@@ -147,6 +158,42 @@ impl Watch {
         let _ = write_queued(session, &mut output);
     }
 
+    /// FUNCTION STATS while a function runs: what runs, and the engine's counts.
+    fn stats_reply(&self, name: &str, call: &[bytes::Bytes]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let resp3 = self.resp3.get();
+        let map = |out: &mut Vec<u8>, n: usize| {
+            let head = if resp3 { format!("%{n}\r\n") } else { format!("*{}\r\n", n * 2) };
+            out.extend_from_slice(head.as_bytes());
+        };
+        let bulk = |out: &mut Vec<u8>, b: &[u8]| {
+            out.extend_from_slice(format!("${}\r\n", b.len()).as_bytes());
+            out.extend_from_slice(b);
+            out.extend_from_slice(b"\r\n");
+        };
+        map(&mut out, 2);
+        bulk(&mut out, b"running_script");
+        map(&mut out, 3);
+        bulk(&mut out, b"name");
+        bulk(&mut out, name.as_bytes());
+        bulk(&mut out, b"command");
+        out.extend_from_slice(format!("*{}\r\n", call.len()).as_bytes());
+        for a in call {
+            bulk(&mut out, a);
+        }
+        bulk(&mut out, b"duration_ms");
+        out.extend_from_slice(format!(":{}\r\n", self.started.elapsed().as_millis()).as_bytes());
+        bulk(&mut out, b"engines");
+        map(&mut out, 1);
+        bulk(&mut out, b"LUA");
+        map(&mut out, 2);
+        bulk(&mut out, b"libraries_count");
+        out.extend_from_slice(format!(":{}\r\n", self.counts.0).as_bytes());
+        bulk(&mut out, b"functions_count");
+        out.extend_from_slice(format!(":{}\r\n", self.counts.1).as_bytes());
+        out
+    }
+
     /// Answers every complete request in `pending`, leaving a partial one in place.
     fn answer(&self, pending: &mut BytesMut, out: &mut impl Write) {
         let limits = DecodeLimits::default();
@@ -157,17 +204,30 @@ impl Watch {
             let used = pending.len() - probe.len();
             pending.advance(used);
             let is = |i: usize, w: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()));
-            let reply: &[u8] = if is(0, "script") && is(1, "kill") {
-                if self.wrote.get() {
+            // SCRIPT KILL stops EVAL, FUNCTION KILL stops FCALL; the other gets the other's -BUSY.
+            let busy = if self.function.is_some() { BUSY_FUNCTION } else { BUSY };
+            let stats;
+            let reply: &[u8] = if (is(0, "script") || is(0, "function")) && is(1, "kill") {
+                if is(0, "function") != self.function.is_some() {
+                    busy
+                } else if self.wrote.get() {
                     UNKILLABLE
                 } else {
                     self.kill.set(true);
                     b"+OK\r\n"
                 }
+            } else if is(0, "function") && is(1, "stats") && args.len() == 2 {
+                match &self.function {
+                    None => BUSY,
+                    Some((name, call)) => {
+                        stats = self.stats_reply(name, call);
+                        &stats
+                    }
+                }
             } else if is(0, "shutdown") && is(1, "nosave") {
                 std::process::exit(0);
             } else {
-                BUSY
+                busy
             };
             let _ = out.write_all(reply);
         }

@@ -1,11 +1,15 @@
 //! Lua scripting (EVAL and friends): one Lua 5.1 state with Redis's sandbox and libraries, the
 //! `redis.*` bridge into command dispatch, and the conversions between Lua values and RESP.
 //! A script runs inside the calling command, on the node's single thread, so it is atomic.
+//! Functions (FUNCTION LOAD / FCALL) live in a Lua state of their own built the same way, see
+//! `functions.rs`, and run through the same `redis.call` bridge.
 
 mod busy;
 mod convert;
+pub mod functions;
 
 pub use busy::Adopted;
+pub use functions::Functions;
 mod libs;
 
 use std::cell::{Cell, RefCell};
@@ -28,6 +32,8 @@ pub struct Scripting {
     scripts: HashMap<String, Rc<Script>>,
     /// The same scripts by body, so an EVAL of a body seen before skips hashing it with SHA1.
     by_body: HashMap<Bytes, Rc<Script>>,
+    /// The function libraries (untouched by SCRIPT FLUSH, as in Redis).
+    pub functions: Functions,
 }
 
 /// A compiled script.
@@ -60,10 +66,26 @@ impl std::error::Error for CallError {}
 struct CallCtx {
     srv: *mut Server,
     client: *mut Client,
-    readonly: bool,
     wrote: Rc<Cell<bool>>,
     /// Time stands still while a script runs (Redis's time snapshot), for expiry decisions.
     now_ms: i64,
+    /// A function's flags relax or tighten the checks on each call (see `RunFlags`).
+    flags: RunFlags,
+    /// The slot the script's keys hash to so far (cluster mode, functions only).
+    slot: Cell<Option<u16>>,
+}
+
+/// How a script or function may call commands.
+#[derive(Clone, Copy, Default)]
+pub struct RunFlags {
+    /// Writes are refused (`*_RO` commands, functions flagged `no-writes`).
+    pub readonly: bool,
+    /// `allow-oom`: writes that need memory run over `maxmemory`.
+    pub allow_oom: bool,
+    /// Called keys are checked against the node's slots (functions in cluster mode).
+    pub cluster_checks: bool,
+    /// `allow-cross-slot-keys`: keys of several slots may be called.
+    pub allow_cross_slot: bool,
 }
 
 thread_local! {
@@ -72,6 +94,11 @@ thread_local! {
     static CURRENT: RefCell<Option<CallCtx>> = const { RefCell::new(None) };
     /// The running script's busy watch, read by the instruction hook.
     static WATCH: RefCell<Option<Rc<busy::Watch>>> = const { RefCell::new(None) };
+}
+
+/// Whether a script is running (commands it calls see Redis's CLIENT_SCRIPT flag).
+pub fn script_running() -> bool {
+    CURRENT.with(|cur| cur.try_borrow().is_ok_and(|c| c.is_some()))
 }
 
 /// `redis.call` / `redis.pcall`.
@@ -112,66 +139,107 @@ setmetatable(_G, {
 })
 "#;
 
+/// A Lua state with Redis's libraries, the `redis` table and the sandbox, and the hook that
+/// keeps a slow script answering (EVAL's state and the functions' state are both built so).
+fn build_lua() -> mlua::Result<Lua> {
+    let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, LuaOptions::default())?;
+    libs::install_bit(&lua)?;
+    libs::install_cjson(&lua)?;
+    let redis = lua.create_table()?;
+    redis.set("sha1hex", lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?)?;
+    redis.set(
+        "error_reply",
+        lua.create_function(|lua, s: mlua::String| {
+            let t = lua.create_table()?;
+            t.set("err", s)?;
+            Ok(t)
+        })?,
+    )?;
+    redis.set(
+        "status_reply",
+        lua.create_function(|lua, s: mlua::String| {
+            let t = lua.create_table()?;
+            t.set("ok", s)?;
+            Ok(t)
+        })?,
+    )?;
+    redis.set(
+        "log",
+        lua.create_function(|_, (level, msg): (i64, mlua::String)| {
+            if !(0..=3).contains(&level) {
+                return Err(mlua::Error::runtime("Invalid debug level."));
+            }
+            eprintln!("{}:M * <script> {}", std::process::id(), msg.to_string_lossy());
+            Ok(())
+        })?,
+    )?;
+    redis.set(
+        "setresp",
+        lua.create_function(|lua, v: i64| {
+            if v != 2 && v != 3 {
+                return Err(mlua::Error::runtime("RESP version must be 2 or 3."));
+            }
+            lua.set_app_data(if v == 3 { Proto::Resp3 } else { Proto::Resp2 });
+            Ok(())
+        })?,
+    )?;
+    for (i, name) in ["LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"].iter().enumerate() {
+        redis.set(*name, i)?;
+    }
+    redis.set("call", lua.create_function(|lua, args| redis_call(lua, args, true))?)?;
+    redis.set("pcall", lua.create_function(|lua, args| redis_call(lua, args, false))?)?;
+    lua.globals().set("redis", redis)?;
+    lua.load(SANDBOX).set_name("@sandbox").exec()?;
+    // A slow script answers others with -BUSY and honours SCRIPT KILL (see busy.rs).
+    lua.set_hook(HookTriggers::new().every_nth_instruction(100_000), |_, _| {
+        if functions::load_timed_out() {
+            return Err(mlua::Error::runtime("FUNCTION LOAD timeout"));
+        }
+        let killed = WATCH.with(|w| w.borrow().as_ref().is_some_and(|w| w.poll()));
+        if killed {
+            // Redis words it so for functions too.
+            return Err(mlua::Error::runtime("Script killed by user with SCRIPT KILL..."));
+        }
+        Ok(mlua::VmState::Continue)
+    });
+    // Scripts run under xpcall with a handler that notes the user code's line, as Redis's
+    // error handler does, and keeps error tables (`error({err=...})`) intact.
+    let handler = lua.create_function(error_handler)?;
+    let wrapper: mlua::Function = lua.load(RUN_WRAPPER).set_name("@run_wrapper").call(handler)?;
+    lua.set_named_registry_value(RUN_WRAPPER_KEY, wrapper)?;
+    Ok(lua)
+}
+
+const RUN_WRAPPER_KEY: &str = "slotgate_run";
+const RUN_WRAPPER: &str = r#"
+local xpcall, handler = xpcall, ...
+return function(f, with_args, a, b)
+  if not with_args then return xpcall(f, handler) end
+  return xpcall(function() return f(a, b) end, handler)
+end
+"#;
+
+/// The message handler: the error value with the line of the innermost user code frame.
+fn error_handler(lua: &Lua, err: Value) -> mlua::Result<mlua::Table> {
+    let mut line = 0;
+    for level in 1.. {
+        let Some(frame) = lua.inspect_stack(level) else { break };
+        if frame.source().source.is_some_and(|s| s.starts_with("@user_")) {
+            line = frame.curr_line();
+            break;
+        }
+    }
+    let t = lua.create_table()?;
+    t.raw_set("error", err)?;
+    t.raw_set("line", line)?;
+    Ok(t)
+}
+
 impl Scripting {
     /// A fresh engine with the sandbox applied.
     pub fn new() -> mlua::Result<Scripting> {
-        let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, LuaOptions::default())?;
-        libs::install_bit(&lua)?;
-        libs::install_cjson(&lua)?;
-        let redis = lua.create_table()?;
-        redis.set("sha1hex", lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?)?;
-        redis.set(
-            "error_reply",
-            lua.create_function(|lua, s: mlua::String| {
-                let t = lua.create_table()?;
-                t.set("err", s)?;
-                Ok(t)
-            })?,
-        )?;
-        redis.set(
-            "status_reply",
-            lua.create_function(|lua, s: mlua::String| {
-                let t = lua.create_table()?;
-                t.set("ok", s)?;
-                Ok(t)
-            })?,
-        )?;
-        redis.set(
-            "log",
-            lua.create_function(|_, (level, msg): (i64, mlua::String)| {
-                if !(0..=3).contains(&level) {
-                    return Err(mlua::Error::runtime("Invalid debug level."));
-                }
-                eprintln!("{}:M * <script> {}", std::process::id(), msg.to_string_lossy());
-                Ok(())
-            })?,
-        )?;
-        redis.set(
-            "setresp",
-            lua.create_function(|lua, v: i64| {
-                if v != 2 && v != 3 {
-                    return Err(mlua::Error::runtime("RESP version must be 2 or 3."));
-                }
-                lua.set_app_data(if v == 3 { Proto::Resp3 } else { Proto::Resp2 });
-                Ok(())
-            })?,
-        )?;
-        for (i, name) in ["LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"].iter().enumerate() {
-            redis.set(*name, i)?;
-        }
-        redis.set("call", lua.create_function(|lua, args| redis_call(lua, args, true))?)?;
-        redis.set("pcall", lua.create_function(|lua, args| redis_call(lua, args, false))?)?;
-        lua.globals().set("redis", redis)?;
-        lua.load(SANDBOX).set_name("@sandbox").exec()?;
-        // A slow script answers others with -BUSY and honours SCRIPT KILL (see busy.rs).
-        lua.set_hook(HookTriggers::new().every_nth_instruction(100_000), |_, _| {
-            let killed = WATCH.with(|w| w.borrow().as_ref().is_some_and(|w| w.poll()));
-            if killed {
-                return Err(mlua::Error::runtime("Script killed by user with SCRIPT KILL..."));
-            }
-            Ok(mlua::VmState::Continue)
-        });
-        Ok(Scripting { lua, scripts: HashMap::new(), by_body: HashMap::new() })
+        let lua = build_lua()?;
+        Ok(Scripting { lua, scripts: HashMap::new(), by_body: HashMap::new(), functions: Functions::new()? })
     }
 
     /// The script loaded under `sha` (any case).
@@ -199,9 +267,11 @@ impl Scripting {
         Ok(script)
     }
 
-    /// Forgets every script (SCRIPT FLUSH): a brand-new Lua state.
+    /// Forgets every script (SCRIPT FLUSH): a brand-new Lua state. Functions stay.
     pub fn flush(&mut self) -> Result<(), Error> {
-        *self = Scripting::new().map_err(internal)?;
+        self.lua = build_lua().map_err(internal)?;
+        self.scripts.clear();
+        self.by_body.clear();
         Ok(())
     }
 }
@@ -242,19 +312,72 @@ pub fn run(
     out: &mut Reply,
 ) -> Result<(), Error> {
     let lua = srv.scripting.lua.clone();
+    let globals = lua.globals();
+    globals.raw_set("KEYS", args_table(&lua, keys).map_err(internal)?).map_err(internal)?;
+    globals.raw_set("ARGV", args_table(&lua, argv).map_err(internal)?).map_err(internal)?;
+    let target =
+        Target { lua: &lua, func: &script.func, label: &script.sha, chunk: "user_script", function: None, slot: None };
+    let flags = RunFlags { readonly, ..RunFlags::default() };
+    invoke(srv, client, target, None, flags, out)
+}
+
+/// Runs a function for FCALL `call` (its arguments), whose keys are `call[3..split]`: the
+/// callback gets the keys and the other arguments as its two tables.
+pub fn run_function(
+    srv: &mut Server,
+    client: &mut Client,
+    f: &functions::Function,
+    call: &[Bytes],
+    split: usize,
+    flags: RunFlags,
+    out: &mut Reply,
+) -> Result<(), Error> {
+    let (keys, argv) = (&call[3..split], &call[split..]);
+    let lua = srv.scripting.functions.lua().clone();
+    let args = (args_table(&lua, keys).map_err(internal)?, args_table(&lua, argv).map_err(internal)?);
+    let slot = keys.first().map(|k| protocol::slot::key_slot(k));
+    let target = Target {
+        lua: &lua,
+        func: &f.func,
+        label: &f.name,
+        chunk: "user_function",
+        function: Some(call.to_vec()),
+        slot,
+    };
+    invoke(srv, client, target, Some(args), flags, out)
+}
+
+fn args_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<mlua::Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, a) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(&a[..])?)?;
+    }
+    Ok(t)
+}
+
+/// What runs: the Lua function, and how errors name it (`script: <label>, on @<chunk>:<line>.`).
+struct Target<'a> {
+    lua: &'a Lua,
+    func: &'a mlua::Function,
+    label: &'a str,
+    chunk: &'static str,
+    /// For a function, the FCALL arguments (FUNCTION STATS shows them while it runs).
+    function: Option<Vec<Bytes>>,
+    /// The slot of the declared keys: the one slot the script works on.
+    slot: Option<u16>,
+}
+
+fn invoke(
+    srv: &mut Server,
+    client: &mut Client,
+    target: Target,
+    args: Option<(mlua::Table, mlua::Table)>,
+    flags: RunFlags,
+    out: &mut Reply,
+) -> Result<(), Error> {
+    let lua = target.lua;
     let busy_ms = srv.config.busy_reply_threshold;
     lua.set_app_data(Proto::Resp2);
-    let globals = lua.globals();
-    let to_table = |items: &[Bytes]| -> mlua::Result<mlua::Table> {
-        let t = lua.create_table_with_capacity(items.len(), 0)?;
-        for (i, a) in items.iter().enumerate() {
-            t.raw_set(i + 1, lua.create_string(&a[..])?)?;
-        }
-        Ok(t)
-    };
-    globals.raw_set("KEYS", to_table(keys).map_err(internal)?).map_err(internal)?;
-    globals.raw_set("ARGV", to_table(argv).map_err(internal)?).map_err(internal)?;
-    let sha = &script.sha;
     let wrote = Rc::new(Cell::new(false));
     let watch = Rc::new(busy::Watch {
         started: Instant::now(),
@@ -267,41 +390,57 @@ pub fn run(
         tls_listeners: srv.tls_listeners.clone(),
         tls_config: srv.tls.as_ref().map(|t| t.client_config()),
         accepted: Default::default(),
+        function: target.function.map(|args| (target.label.to_string(), args)),
+        counts: srv.scripting.functions.counts(),
+        resp3: Cell::new(false),
     });
     WATCH.with(|w| *w.borrow_mut() = Some(watch.clone()));
-    let call = CallCtx { srv: &mut *srv, client: &mut *client, readonly, wrote, now_ms: crate::keyspace::now_ms() };
+    let slot = target.slot;
+    let call = CallCtx {
+        srv: &mut *srv,
+        client: &mut *client,
+        wrote,
+        now_ms: crate::keyspace::now_ms(),
+        flags,
+        slot: Cell::new(slot),
+    };
     CURRENT.with(|c| *c.borrow_mut() = Some(call));
-    let result = script.func.call::<Value>(());
+    let wrapper = lua.named_registry_value::<mlua::Function>(RUN_WRAPPER_KEY);
+    let result = wrapper.and_then(|w| match args {
+        None => w.call::<(bool, Value)>((target.func.clone(), false)),
+        Some((a, b)) => w.call::<(bool, Value)>((target.func.clone(), true, a, b)),
+    });
     CURRENT.with(|c| *c.borrow_mut() = None);
     WATCH.with(|w| *w.borrow_mut() = None);
     // Clients that connected during a busy script get their connection task now.
     srv.adopt.extend(watch.accepted.borrow_mut().drain(..));
     let resp3 = lua.app_data_ref::<Proto>().is_some_and(|p| *p == Proto::Resp3);
-    match result {
-        Ok(v) => {
+    let (label, chunk) = (target.label, target.chunk);
+    let (error, line) = match result {
+        Ok((true, v)) => {
             convert::lua_to_resp(&v, out, resp3, 0);
-            Ok(())
+            return Ok(());
         }
-        Err(e) => {
-            if let Some(ce) = call_error(&e) {
-                return Err(Error::Msg(format!("{} script: {sha}, on @user_script:{}.", ce.msg, ce.line)));
-            }
-            let msg = lua_message(&e);
-            // Errors raised by Rust callbacks carry their line in the traceback only.
-            let traceback = match &e {
-                mlua::Error::CallbackError { traceback, .. } => traceback.clone(),
-                _ => String::new(),
-            };
-            let line_source = if msg.starts_with("user_script:") {
-                msg.clone()
-            } else {
-                traceback.split("user_script:").nth(1).map(|t| format!("user_script:{t}")).unwrap_or_default()
-            };
-            let line =
-                line_source.strip_prefix("user_script:").and_then(|r| r.split(':').next()).unwrap_or("0").to_string();
-            Err(Error::Msg(format!("ERR {msg} script: {sha}, on @user_script:{line}.")))
+        Ok((false, Value::Table(t))) => {
+            (t.raw_get::<Value>("error").unwrap_or(Value::Nil), t.raw_get("line").unwrap_or(0))
         }
-    }
+        Ok((false, other)) => (other, 0),
+        Err(e) => (Value::Error(Box::new(e)), 0),
+    };
+    let msg = match error {
+        // error({err = "CODE text"}) replies with that text as is.
+        Value::Table(t) => match t.raw_get::<Value>("err") {
+            Ok(Value::String(e)) => e.to_string_lossy(),
+            _ => "ERR unknown error".to_string(),
+        },
+        Value::Error(e) => match call_error(&e) {
+            Some(ce) => return Err(Error::Msg(format!("{} script: {label}, on @{chunk}:{}.", ce.msg, ce.line))),
+            None => format!("ERR {}", lua_message(&e)),
+        },
+        Value::String(s) => format!("ERR {}", s.to_string_lossy()),
+        other => format!("ERR {}", other.to_string().unwrap_or_default()),
+    };
+    Err(Error::Msg(format!("{msg} script: {label}, on @{chunk}:{line}.")))
 }
 
 /// Executes one `redis.call` command; returns the raw reply or the error text.
@@ -351,10 +490,15 @@ fn call_command(
     if let Some(msg) = crate::commands::script_acl_refusal(srv, client, spec, &argv) {
         return Err(msg);
     }
-    if ctx.readonly && spec.has(flags::WRITE) {
+    // Redis counts commands that may propagate (PFCOUNT) as writes here.
+    if ctx.flags.readonly && spec.has(flags::WRITE | flags::MAY_REPLICATE) {
         return Err("ERR Write commands are not allowed from read-only scripts.".into());
     }
-    if spec.has(flags::DENYOOM) && srv.config.maxmemory > 0 && !srv.make_room() {
+    if ctx.flags.cluster_checks && srv.cluster.is_some() {
+        cluster_check(srv, client, spec, &argv, ctx)?;
+    }
+    let oom_applies = spec.has(flags::DENYOOM) && !ctx.flags.allow_oom;
+    if oom_applies && srv.config.maxmemory > 0 && !srv.make_room() {
         return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
     }
     if spec.has(flags::WRITE) {
@@ -363,4 +507,38 @@ fn call_command(
     let mut out = Reply { buf: bytes::BytesMut::new(), proto };
     execute_for_script(srv, client, idx, &argv, &mut out, ctx.now_ms).map_err(|e| e.text().into_owned())?;
     Ok(out.buf.freeze())
+}
+
+/// Redis's cluster checks on a command a function calls: its keys must be served here and,
+/// unless `allow-cross-slot-keys`, hash to the one slot the function works on.
+fn cluster_check(
+    srv: &Server,
+    client: &Client,
+    spec: &protocol::command::CommandSpec,
+    argv: &[Bytes],
+    ctx: &CallCtx,
+) -> Result<(), String> {
+    if let Some(refusal) = crate::cluster::routing::check(srv, client, spec, argv, ctx.now_ms) {
+        return Err(if refusal.starts_with("CLUSTERDOWN The cluster is down and only") {
+            "ERR Script attempted to execute a write command while the cluster is down and readonly".into()
+        } else if refusal.starts_with("CLUSTERDOWN") {
+            "ERR Script attempted to execute a command while the cluster is down".into()
+        } else if refusal.starts_with("CROSSSLOT") {
+            "ERR Script attempted to access keys that do not hash to the same slot".into()
+        } else {
+            "ERR Script attempted to access a non local key in a cluster node".into()
+        });
+    }
+    let keys = spec.key_indexes(argv.len(), |i| argv.get(i).map(|a| &a[..])).unwrap_or_default();
+    let Some(first) = keys.first() else { return Ok(()) };
+    let slot = protocol::slot::key_slot(&argv[*first]);
+    match ctx.slot.get() {
+        _ if ctx.flags.allow_cross_slot => {}
+        None => ctx.slot.set(Some(slot)),
+        Some(s) if s != slot => {
+            return Err("ERR Script attempted to access keys that do not hash to the same slot".into())
+        }
+        Some(_) => {}
+    }
+    Ok(())
 }
