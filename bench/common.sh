@@ -2,6 +2,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NODE_BIN=$ROOT/target/release/slotgate-node
+# REDIS_ONLY=1: a second redis-server stands in for slotgate-node and nothing is built (to try
+# a script where the node lacks the commands it measures).
+[[ ${REDIS_ONLY:-0} == 1 ]] && NODE_BIN=$(command -v redis-server)
 WORK=$(mktemp -d /tmp/slotgate-bench.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$WORK"; }
@@ -10,7 +13,7 @@ trap cleanup EXIT
 ensure_tools() {
   command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null || {
     apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null; }
-  (cd "$ROOT" && cargo build --release --bins -q)
+  [[ ${REDIS_ONLY:-0} == 1 ]] || (cd "$ROOT" && cargo build --release --bins -q)
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

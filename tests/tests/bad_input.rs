@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use slotgate_tests::{q, resp, wait_until, RawConn, Server};
+use slotgate_tests::{q, resp, rng::Rng, wait_until, RawConn, Server};
 
 fn req(args: &[&str]) -> Vec<u8> {
     let v: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
@@ -189,24 +189,6 @@ fn ten_megabyte_value_in_small_writes() {
     assert!(got == value, "the stored value differs");
 }
 
-/// xorshift64*: deterministic pseudo-random numbers.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len())]
-    }
-}
-
 /// Commands the fuzzer builds on; nothing that stops the server, kills clients or changes config.
 const VOCAB: &[&[&str]] = &[
     &["GET"],
@@ -308,15 +290,15 @@ const TOKENS: &[&[u8]] = &[
 
 fn random_command(rng: &mut Rng) -> Vec<Vec<u8>> {
     let mut args: Vec<Vec<u8>> = rng.pick(VOCAB).iter().map(|s| s.as_bytes().to_vec()).collect();
-    for _ in 0..rng.below(5) {
+    for _ in 0..rng.index(5) {
         args.push(rng.pick(WORDS).as_bytes().to_vec());
     }
     args
 }
 
 fn fuzz_input(rng: &mut Rng) -> Vec<u8> {
-    match rng.below(6) {
-        0 => (0..rng.below(64)).map(|_| rng.next() as u8).collect(),
+    match rng.index(6) {
+        0 => (0..rng.index(64)).map(|_| rng.next_u64() as u8).collect(),
         1 | 2 => {
             let args = random_command(rng);
             let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
@@ -334,7 +316,7 @@ fn fuzz_input(rng: &mut Rng) -> Vec<u8> {
         }
         4 => {
             let mut data = Vec::new();
-            for _ in 0..1 + rng.below(12) {
+            for _ in 0..1 + rng.index(12) {
                 let tok: &&[u8] = rng.pick(TOKENS);
                 data.extend_from_slice(tok);
             }
@@ -349,16 +331,16 @@ fn fuzz_input(rng: &mut Rng) -> Vec<u8> {
 }
 
 fn mutate(rng: &mut Rng, data: &mut Vec<u8>) {
-    for _ in 0..1 + rng.below(4) {
+    for _ in 0..1 + rng.index(4) {
         if data.is_empty() {
-            data.push(rng.next() as u8);
+            data.push(rng.next_u64() as u8);
             continue;
         }
-        let at = rng.below(data.len());
-        match rng.below(6) {
-            0 => data[at] ^= 1 << rng.below(8),
-            1 => data[at] = rng.next() as u8,
-            2 => data.insert(at, rng.next() as u8),
+        let at = rng.index(data.len());
+        match rng.index(6) {
+            0 => data[at] ^= 1 << rng.index(8),
+            1 => data[at] = rng.next_u64() as u8,
+            2 => data.insert(at, rng.next_u64() as u8),
             3 => {
                 data.remove(at);
             }
@@ -416,7 +398,7 @@ fn fuzz_keeps_the_server_alive_and_correct() {
     let cases = 10_000;
     let mut fresh = 0;
     for _case in 0..cases {
-        if conn.is_none() || rng.below(8) == 0 {
+        if conn.is_none() || rng.index(8) == 0 {
             conn = Some(connect());
             fresh += 1;
         }
@@ -429,7 +411,7 @@ fn fuzz_keeps_the_server_alive_and_correct() {
         }
         // Drain whatever came back, bounded. Usually without waiting (replies are picked up by
         // later cases); every 8th case (on average) waits briefly for the server to answer.
-        let wait = rng.below(8) == 0;
+        let wait = rng.index(8) == 0;
         let _ = s.set_nonblocking(!wait);
         for _ in 0..64 {
             match s.read(&mut buf) {

@@ -59,6 +59,19 @@ fn every_command_is_described_as_redis_describes_it() {
             mismatches.push(format!("{name}:\n  ours   {a:?}\n  theirs {b:?}"));
         }
     }
+    // COMMAND DOCS files each command under Redis's group.
+    for name in names.iter().filter(|n| !n.contains('|')) {
+        let group = |c: &mut redis::Connection| -> Option<String> {
+            let docs: Vec<Value> = q(c, &["COMMAND", "DOCS", name]).ok()?;
+            let Some(Value::Array(fields)) = docs.get(1) else { return None };
+            let at = fields.iter().position(|f| text(f) == "group")?;
+            Some(text(&fields[at + 1]))
+        };
+        let (ours, theirs) = (group(&mut n), group(&mut r));
+        if ours != theirs {
+            mismatches.push(format!("COMMAND DOCS {name}: group {ours:?}, redis-server {theirs:?}"));
+        }
+    }
     assert!(names.len() > 200, "only {} commands", names.len());
     assert!(mismatches.is_empty(), "{} commands differ:\n{}", mismatches.len(), mismatches.join("\n"));
     for family in ["xadd", "xreadgroup", "pfadd", "setbit", "bitfield", "geosearch", "sort", "fcall", "function"] {

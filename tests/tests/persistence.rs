@@ -342,7 +342,16 @@ fn slotgate_rdb_and_aof_load_into_redis() {
         std::fs::copy(f.path(), aof_dir.join("appendonlydir").join(f.file_name())).unwrap();
     }
     let redis = Server::redis_in(&aof_dir, &["--appendonly", "yes"]);
-    assert_eq!(snapshot(&mut redis.conn()), expected, "redis-server loading our AOF");
+    // Replayed commands carry no stream group's entries-read and lag (as with Redis's own AOF).
+    let replayed = |all: BTreeMap<String, (String, Vec<String>, i64)>| -> BTreeMap<String, (String, Vec<String>, i64)> {
+        all.into_iter()
+            .map(|(k, (t, v, at))| {
+                let (t, v) = slotgate_tests::propagated_only((t, v));
+                (k, (t, v, at))
+            })
+            .collect()
+    };
+    assert_eq!(replayed(snapshot(&mut redis.conn())), replayed(expected), "redis-server loading our AOF");
     drop(redis);
     for d in [dir, rdb_dir, aof_dir] {
         let _ = std::fs::remove_dir_all(d);
