@@ -15,16 +15,33 @@ const UNKNOWN_COUNT: u16 = u16::MAX;
 
 /// One element of a listpack or ziplist: both store integers natively.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Elem<'a> {
+pub enum Elem<'a> {
     Str(&'a [u8]),
     Int(i64),
 }
 
 impl Elem<'_> {
-    pub fn to_bytes(self) -> Vec<u8> {
+    /// The element as bytes (integers formatted in decimal).
+    pub fn to_vec(self) -> Vec<u8> {
         match self {
             Elem::Str(s) => s.to_vec(),
             Elem::Int(v) => v.to_string().into_bytes(),
+        }
+    }
+
+    /// The integer value; a string that is not a number reads as 0, as lpGetInteger assumes.
+    pub fn int(self) -> i64 {
+        match self {
+            Elem::Int(v) => v,
+            Elem::Str(s) => std::str::from_utf8(s).ok().and_then(|s| s.parse().ok()).unwrap_or(0),
+        }
+    }
+
+    /// Whether the element equals `b` as bytes.
+    pub fn eq_bytes(self, b: &[u8]) -> bool {
+        match self {
+            Elem::Str(s) => s == b,
+            Elem::Int(v) => canonical_int(b) == Some(v),
         }
     }
 
@@ -77,7 +94,7 @@ pub(crate) fn parse(lp: &[u8]) -> Result<Vec<Elem<'_>>, Error> {
 }
 
 /// Decodes the entry at `pos`: the element and the size of its encoding + data.
-fn entry(lp: &[u8], pos: usize) -> Result<(Elem<'_>, usize), Error> {
+pub fn entry(lp: &[u8], pos: usize) -> Result<(Elem<'_>, usize), Error> {
     let bytes = |n: usize| lp.get(pos + 1..pos + 1 + n).ok_or_else(|| Error::new(pos, "listpack entry truncated"));
     let int = |n: usize| -> Result<(Elem<'_>, usize), Error> {
         let raw = bytes(n)?;
@@ -94,7 +111,7 @@ fn entry(lp: &[u8], pos: usize) -> Result<(Elem<'_>, usize), Error> {
         let s = lp.get(start..start + len).ok_or_else(|| Error::new(pos, "listpack string truncated"))?;
         Ok((Elem::Str(s), header + len))
     };
-    let b = lp[pos];
+    let b = *lp.get(pos).ok_or_else(|| Error::new(pos, "listpack entry truncated"))?;
     match b {
         0x00..=0x7f => Ok((Elem::Int(i64::from(b)), 1)),
         0x80..=0xbf => string(1, usize::from(b & 0x3f)),
@@ -285,7 +302,7 @@ mod tests {
         let long32 = vec![b'y'; 70000];
         let items: Vec<&[u8]> = vec![b"", b"007", &[b'q'; 63], &[b'r'; 64], &long12, &long32];
         let lp = build(&items);
-        let parsed: Vec<Vec<u8>> = parse(&lp).unwrap().into_iter().map(Elem::to_bytes).collect();
+        let parsed: Vec<Vec<u8>> = parse(&lp).unwrap().into_iter().map(Elem::to_vec).collect();
         assert_eq!(parsed, items.iter().map(|s| s.to_vec()).collect::<Vec<_>>());
     }
 

@@ -263,14 +263,14 @@ pub(crate) fn read_body(c: &mut Cursor<'_>, t: u8, t_at: usize) -> Result<Value,
 }
 
 fn bytes(elems: Vec<Elem<'_>>) -> Vec<Vec<u8>> {
-    elems.into_iter().map(Elem::to_bytes).collect()
+    elems.into_iter().map(Elem::to_vec).collect()
 }
 
 fn hash_pairs(elems: Vec<Elem<'_>>) -> Result<Pairs, Error> {
     if !elems.len().is_multiple_of(2) {
         return Err(Error::new(0, "hash blob has an odd number of entries"));
     }
-    Ok(elems.chunks_exact(2).map(|p| (p[0].to_bytes(), p[1].to_bytes())).collect())
+    Ok(elems.chunks_exact(2).map(|p| (p[0].to_vec(), p[1].to_vec())).collect())
 }
 
 fn zset_pairs(elems: Vec<Elem<'_>>) -> Result<Vec<(Vec<u8>, f64)>, Error> {
@@ -280,7 +280,7 @@ fn zset_pairs(elems: Vec<Elem<'_>>) -> Result<Vec<(Vec<u8>, f64)>, Error> {
     elems
         .chunks_exact(2)
         .map(|p| match p[1].to_f64() {
-            Some(s) if !s.is_nan() => Ok((p[0].to_bytes(), s)),
+            Some(s) if !s.is_nan() => Ok((p[0].to_vec(), s)),
             _ => Err(Error::new(0, "zset blob has an invalid score")),
         })
         .collect()

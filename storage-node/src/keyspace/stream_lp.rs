@@ -11,37 +11,7 @@ const HEADER: usize = 6;
 const END: u8 = 0xff;
 
 /// One element as stored: listpacks hold canonical integers natively.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum LpVal<'a> {
-    Int(i64),
-    Str(&'a [u8]),
-}
-
-impl LpVal<'_> {
-    /// The integer value; a string that is not a number reads as 0, as lpGetInteger assumes.
-    pub fn int(self) -> i64 {
-        match self {
-            LpVal::Int(v) => v,
-            LpVal::Str(s) => std::str::from_utf8(s).ok().and_then(|s| s.parse().ok()).unwrap_or(0),
-        }
-    }
-
-    /// The element as bytes (integers formatted in decimal).
-    pub fn to_vec(self) -> Vec<u8> {
-        match self {
-            LpVal::Int(v) => v.to_string().into_bytes(),
-            LpVal::Str(s) => s.to_vec(),
-        }
-    }
-
-    /// Whether the element equals `b` as bytes.
-    pub fn eq_bytes(self, b: &[u8]) -> bool {
-        match self {
-            LpVal::Str(s) => s == b,
-            LpVal::Int(v) => crate::keyspace::value::canonical_int(b) == Some(v),
-        }
-    }
-}
+pub use rdb::listpack::Elem as LpVal;
 
 /// A listpack buffer.
 #[derive(Clone, PartialEq, Eq)]
@@ -223,40 +193,7 @@ impl Lp {
     }
 
     fn decode(&self, pos: usize) -> Option<(LpVal<'_>, usize)> {
-        let buf = &self.buf;
-        let b = *buf.get(pos)?;
-        let bytes = |n: usize| buf.get(pos + 1..pos + 1 + n);
-        let int = |n: usize| -> Option<(LpVal<'_>, usize)> {
-            let raw = bytes(n)?;
-            let mut v: i64 = 0;
-            for (i, &b) in raw.iter().enumerate() {
-                v |= i64::from(b) << (8 * i);
-            }
-            let shift = 64 - 8 * n as u32;
-            Some((LpVal::Int((v << shift) >> shift), 1 + n))
-        };
-        let string = |header: usize, len: usize| -> Option<(LpVal<'_>, usize)> {
-            let s = buf.get(pos + header..pos + header + len)?;
-            Some((LpVal::Str(s), header + len))
-        };
-        match b {
-            0x00..=0x7f => Some((LpVal::Int(i64::from(b)), 1)),
-            0x80..=0xbf => string(1, usize::from(b & 0x3f)),
-            0xc0..=0xdf => {
-                let v = i64::from(b & 0x1f) << 8 | i64::from(bytes(1)?[0]);
-                Some((LpVal::Int(if v >= 1 << 12 { v - (1 << 13) } else { v }), 2))
-            }
-            0xe0..=0xef => string(2, usize::from(b & 0x0f) << 8 | usize::from(bytes(1)?[0])),
-            0xf0 => {
-                let l = bytes(4)?;
-                string(5, u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize)
-            }
-            0xf1 => int(2),
-            0xf2 => int(3),
-            0xf3 => int(4),
-            0xf4 => int(8),
-            _ => None,
-        }
+        rdb::listpack::entry(&self.buf, pos).ok()
     }
 }
 
