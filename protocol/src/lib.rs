@@ -11,6 +11,7 @@ pub mod introspect;
 pub mod route;
 pub mod slot;
 pub mod split;
+mod table;
 
 pub use command::{lookup, CommandSpec, KeySpec};
 pub use decode::{CommandDecoder, DecodeLimits, ProtocolError};
