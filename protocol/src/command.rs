@@ -373,7 +373,8 @@ mod tests {
         let at = |i: usize| geo.get(i).copied();
         assert_eq!(lookup(b"georadius").unwrap().key_indexes(geo.len(), at).unwrap(), vec![1, 7, 9]);
         assert_eq!(lookup(b"georadius").unwrap().key_indexes(6, at).unwrap(), vec![1]);
-        let eval = CommandSpec { keys: KeySpec::NumKeys { numkeys: 2, fixed: None }, ..lookup(b"eval").unwrap().clone() };
+        let eval =
+            CommandSpec { keys: KeySpec::NumKeys { numkeys: 2, fixed: None }, ..lookup(b"eval").unwrap().clone() };
         let two = |_| Some(&b"2"[..]);
         assert_eq!(eval.key_indexes(6, two).unwrap(), vec![3, 4]);
         assert!(eval.key_indexes(4, two).is_err());

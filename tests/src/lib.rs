@@ -460,6 +460,18 @@ pub fn propagated_only((t, v): (String, Vec<String>)) -> (String, Vec<String>) {
     (t, v.into_iter().map(strip).collect())
 }
 
+/// Runs a checking tool (redis-check-rdb, redis-check-aof) on a file; fails with its output.
+pub fn run_tool(tool: &str, arg: &Path) {
+    let out = std::process::Command::new(tool).arg(arg).output().unwrap_or_else(|e| panic!("{tool}: {e}"));
+    assert!(
+        out.status.success(),
+        "{tool} {} failed:\n{}{}",
+        arg.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs commands given as owned words, panicking on an error reply.
 pub fn run_all(c: &mut redis::Connection, cmds: &[Vec<String>]) {
     for cmd in cmds {

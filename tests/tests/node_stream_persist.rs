@@ -99,17 +99,6 @@ fn diff(got: &[String], want: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn run_tool(tool: &str, arg: &std::path::Path) {
-    let out = Command::new(tool).arg(arg).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{tool} {} failed:\n{}{}",
-        arg.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn stream_rdb_files_load_both_ways() {
     if !require_tool("redis-server") || !require_tool("redis-check-rdb") {
@@ -129,7 +118,7 @@ fn stream_rdb_files_load_both_ways() {
 
     // slotgate-node's file: redis-check-rdb accepts it, redis-server loads it.
     let _: String = q(&mut nc, &["SAVE"]).unwrap();
-    run_tool("redis-check-rdb", &node_dir.join("dump.rdb"));
+    slotgate_tests::run_tool("redis-check-rdb", &node_dir.join("dump.rdb"));
     let dir = scratch_dir("stream-node-to-redis");
     std::fs::copy(node_dir.join("dump.rdb"), dir.join("dump.rdb")).unwrap();
     let loaded = Server::redis_in(&dir, &[]);

@@ -264,17 +264,6 @@ fn snapshot(c: &mut redis::Connection) -> BTreeMap<String, (String, Vec<String>,
     all
 }
 
-fn run_tool(tool: &str, arg: &Path) {
-    let out = Command::new(tool).arg(arg).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{tool} {} failed:\n{}{}",
-        arg.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn redis_dump_rdb_loads_into_slotgate() {
     if !require_tool("redis-server") {
@@ -325,8 +314,8 @@ fn slotgate_rdb_and_aof_load_into_redis() {
     let expected = snapshot(&mut c);
     drop(c);
     drop(node); // SIGKILL: the AOF must stand on its own
-    run_tool("redis-check-rdb", &dir.join("dump.rdb"));
-    run_tool("redis-check-aof", &dir.join("appendonlydir/appendonly.aof.manifest"));
+    slotgate_tests::run_tool("redis-check-rdb", &dir.join("dump.rdb"));
+    slotgate_tests::run_tool("redis-check-aof", &dir.join("appendonlydir/appendonly.aof.manifest"));
 
     let rdb_dir = scratch_dir("to-redis-rdb");
     std::fs::copy(dir.join("dump.rdb"), rdb_dir.join("dump.rdb")).unwrap();
