@@ -40,7 +40,9 @@ impl ConfigError {
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.line == 0 || self.file == COMMAND_LINE {
+        if self.file.is_empty() {
+            write!(f, "{}", self.message)
+        } else if self.line == 0 || self.file == COMMAND_LINE {
             write!(f, "{}: {}", self.file, self.message)
         } else {
             write!(f, "{}:{}: {}", self.file, self.line, self.message)

@@ -40,6 +40,9 @@ impl NodeConfig {
             cfg.load_bytes(&buf, "stdin", &mut st)?;
         }
         cfg.load_bytes(options.as_bytes(), COMMAND_LINE, &mut st)?;
+        if cfg.cluster_enabled && cfg.replicaof.is_some() {
+            return Err(ConfigError::new("", 0, "replicaof directive not allowed in cluster mode"));
+        }
         Ok(cfg)
     }
 

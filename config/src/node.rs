@@ -198,6 +198,8 @@ pub struct NodeConfig {
     pub masteruser: Option<String>,
     /// `masterauth`; None when unset.
     pub masterauth: Option<String>,
+    /// `replicaof host port`: the master to replicate from (kept current by REPLICAOF).
+    pub replicaof: Option<(String, u16)>,
     /// `min-replicas-to-write`.
     pub min_replicas_to_write: u64,
     /// `min-replicas-max-lag` in seconds.
@@ -299,6 +301,7 @@ impl Default for NodeConfig {
             repl_ping_replica_period: 10,
             masteruser: None,
             masterauth: None,
+            replicaof: None,
             min_replicas_to_write: 0,
             min_replicas_max_lag: 10,
             aclfile: String::new(),

@@ -171,6 +171,14 @@ pub(crate) fn rewrite_content(cfg: &NodeConfig, old: &[u8]) -> Vec<u8> {
                 }
                 st.processed.insert(name);
             }
+            // A cluster node's master is in nodes.conf: redis.conf never names one.
+            Kind::ReplicaOf => match cfg.replicaof.as_ref().filter(|_| !cfg.cluster_enabled) {
+                Some((host, port)) => st.rewrite_line(name, format!("replicaof {host} {port}"), true),
+                // A master's file must not keep an old `replicaof` line.
+                None => {
+                    st.processed.insert(name);
+                }
+            },
             Kind::Bind => {
                 let addrs = if cfg.bind.is_empty() { "\"\"".to_string() } else { cfg.bind.join(" ") };
                 st.rewrite_line(name, format!("bind {addrs}"), cfg.bind != def.bind);

@@ -49,6 +49,8 @@ pub(crate) enum Kind {
     Save,
     Bind,
     Obuf,
+    /// `replicaof host port` (or `no one`): the master this node starts replicating from.
+    ReplicaOf,
 }
 
 /// One config directive.
@@ -362,6 +364,7 @@ pub(crate) static TABLE: &[Directive] = &[
     ),
     d!("masteruser", string!(option masteruser)),
     d!("masterauth", string!(option masterauth)),
+    d!("replicaof", "slaveof", true, Kind::ReplicaOf),
     d!(
         "min-replicas-to-write",
         "min-slaves-to-write",
@@ -536,6 +539,7 @@ pub(crate) static NAMES: &[&str] = &[
     "repl-ping-replica-period",
     "masteruser",
     "masterauth",
+    "replicaof",
     "min-replicas-to-write",
     "min-replicas-max-lag",
     "aclfile",

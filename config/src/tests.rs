@@ -217,12 +217,13 @@ fn every_directive_round_trips() {
         ("activerehashing", "no", "no"),
         ("dynamic-hz", "no", "no"),
         ("jemalloc-bg-thread", "no", "no"),
+        ("replicaof", "10.1.1.1 6379", "10.1.1.1 6379"),
     ];
     let mut covered: Vec<&str> = Vec::new();
     for &(name, input, shown) in cases {
         covered.push(name);
         let mut c = NodeConfig::default();
-        let args: Vec<String> = if matches!(name, "bind" | "save") {
+        let args: Vec<String> = if matches!(name, "bind" | "save" | "replicaof") {
             input.split(' ').map(str::to_string).collect()
         } else {
             vec![input.to_string()]
@@ -604,4 +605,27 @@ fn user_directives_from_file_and_command_line() {
     assert!(e.message.contains("Duplicate user found"), "{e}");
     let e = NodeConfig::from_args(&strs(&["--user", "x", "on", "+nosuchcommand"])).unwrap_err();
     assert_eq!(e.message, "Error in user declaration '+nosuchcommand': Unknown command or category name in ACL");
+}
+
+#[test]
+fn replicaof_takes_a_master_as_redis_does() {
+    let mut c = NodeConfig::default();
+    assert_eq!(c.get("replicaof").as_deref(), Some(""));
+    c.apply("replicaof", &strs(&["10.0.0.1", "6380"])).unwrap();
+    assert_eq!(c.replicaof, Some(("10.0.0.1".to_string(), 6380)));
+    assert_eq!(c.get("slaveof").as_deref(), Some("10.0.0.1 6380"));
+    // One argument holding both, as `--replicaof "host port"` gives it.
+    c.apply("slaveof", &strs(&["10.0.0.2 6381"])).unwrap();
+    assert_eq!(c.replicaof, Some(("10.0.0.2".to_string(), 6381)));
+    c.apply("replicaof", &strs(&["NO", "one"])).unwrap();
+    assert_eq!(c.replicaof, None);
+    assert_eq!(c.apply("replicaof", &strs(&["h", "65536"])), Err("Invalid master port".into()));
+    assert_eq!(c.apply("replicaof", &strs(&["h", "x"])), Err("Invalid master port".into()));
+    assert_eq!(c.apply("replicaof", &strs(&["h"])), Err("wrong number of arguments".into()));
+    assert_eq!(c.set("replicaof", "h 1"), Err("can't set immutable config".into()));
+    let args = strs(&["--cluster-enabled", "yes", "--replicaof", "h", "1"]);
+    let e = NodeConfig::from_args(&args).unwrap_err();
+    assert_eq!(e.to_string(), "replicaof directive not allowed in cluster mode");
+    let ok = NodeConfig::from_args(&strs(&["--replicaof", "h 7"])).unwrap();
+    assert_eq!(ok.replicaof, Some(("h".to_string(), 7)));
 }

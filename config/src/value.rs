@@ -54,7 +54,7 @@ pub(crate) fn apply_directive(
 
 impl Directive {
     fn is_multi(&self) -> bool {
-        matches!(self.kind, Kind::Save | Kind::Bind | Kind::Obuf)
+        matches!(self.kind, Kind::Save | Kind::Bind | Kind::Obuf | Kind::ReplicaOf)
     }
 
     /// CONFIG SET semantics: multi-arg values are split on single spaces like sdssplitlen.
@@ -98,7 +98,7 @@ impl Directive {
                 }
                 cfg.dir = PathBuf::from(v);
             }
-            Kind::Save | Kind::Bind | Kind::Obuf => return self.set_multi(cfg, &[v.into()], None),
+            Kind::Save | Kind::Bind | Kind::Obuf | Kind::ReplicaOf => return self.set_multi(cfg, &[v.into()], None),
         }
         Ok(())
     }
@@ -119,6 +119,14 @@ impl Directive {
                 Ok(())
             }
             Kind::Obuf => set_obuf(cfg, args),
+            Kind::ReplicaOf => {
+                cfg.replicaof = match args {
+                    [h, p] if h.eq_ignore_ascii_case("no") && p.eq_ignore_ascii_case("one") => None,
+                    [h, p] => Some((h.clone(), p.parse::<u16>().map_err(|_| "Invalid master port")?)),
+                    _ => return Err("wrong number of arguments".into()),
+                };
+                Ok(())
+            }
             _ => match args {
                 [v] => self.set_single(cfg, v),
                 _ => Err("wrong number of arguments".into()),
@@ -137,6 +145,7 @@ impl Directive {
             Kind::Dir => cfg.dir.to_string_lossy().into_owned(),
             Kind::Save => cfg.save.iter().map(|(s, c)| format!("{s} {c}")).collect::<Vec<_>>().join(" "),
             Kind::Bind => cfg.bind.join(" "),
+            Kind::ReplicaOf => cfg.replicaof.as_ref().map_or(String::new(), |(h, p)| format!("{h} {p}")),
             Kind::Obuf => cfg
                 .client_output_buffer_limit
                 .iter()

@@ -139,6 +139,11 @@ fn main() {
         }
         let shared = Rc::new(RefCell::new(srv));
         shared.borrow_mut().self_ref = Rc::downgrade(&shared);
+        // `replicaof` in the config: the node starts as a replica and syncs.
+        let master = shared.borrow().config.replicaof.clone();
+        if let Some((host, port)) = master {
+            commands::set_master(&mut shared.borrow_mut(), Some(replication::MasterAddr { host, port }));
+        }
         if !bus.is_empty() {
             for l in bus {
                 tokio::task::spawn_local(cluster::bus::listen(shared.clone(), l));

@@ -2,6 +2,7 @@
 //! (arity, authentication, memory) applied before a handler runs, and per-command statistics.
 
 mod acl;
+mod admit;
 mod bitmap;
 mod blocking;
 mod cluster;
@@ -48,7 +49,7 @@ use crate::keyspace::KeyBuf;
 use crate::keyspace::{now_ms, Db, Value};
 use crate::server::{Client, Server};
 
-pub use acl::script_refusal as script_acl_refusal;
+pub use admit::{admit, Caller, ScriptCall, Verdict};
 pub use multi::unwatch_all;
 pub use pubsub::{deliver_publish, drop_unserved_shard_channels};
 pub use replication::set_master;
@@ -102,9 +103,6 @@ impl Error {
         }
     }
 }
-
-/// Redis's reply to writes while the last background save failed.
-const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// Shorthand for a custom error reply.
 pub fn err<T>(msg: impl Into<String>) -> Result<T, Error> {
@@ -237,12 +235,6 @@ impl Clock {
     }
 }
 
-/// Commands a RESP2 client may send while subscribed.
-const SUBSCRIBED_OK: &[&str] =
-    &["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "ping", "quit", "reset"];
-/// Commands that act on a transaction instead of being queued by it.
-const MULTI_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
-
 /// Runs one command for a client, writing exactly one reply (or none, when the client blocks).
 pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut Reply, clock: &mut Clock) {
     srv.stats.total_commands_processed += 1;
@@ -264,77 +256,58 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
     if !client.in_exec {
         client.last_cmd = spec.name;
     }
-    let reject = |srv: &mut Server, client: &mut Client, out: &mut Reply, msg: &str| {
-        srv.commands.commands[idx].stats.rejected_calls += 1;
-        srv.stats.error_replies += 1;
-        // A command refused while queueing dooms the transaction (EXECABORT).
-        client.multi_error |= client.multi.is_some();
-        out.error(msg);
-    };
-    if !spec.arity_ok(args.len()) {
-        return reject(srv, client, out, &format!("ERR wrong number of arguments for '{}' command", spec.name));
-    }
-    if !client.authenticated && !spec.has(flags::NO_AUTH) && !srv.acl.default_open() {
-        return reject(srv, client, out, "NOAUTH Authentication required.");
-    }
-    // The user's rules, after authentication and before anything else, as in Redis. The link
-    // from our master is not checked (Redis runs it as no user at all).
-    if !client.is_master && !srv.acl.permits_all(&client.user) {
-        if let Some(msg) = acl::refusal(srv, client, spec, args) {
-            return reject(srv, client, out, &msg);
+    let cmd_flags = admit::command_flags(srv, client, spec, args);
+    let verdict = admit::admit(srv, client, spec, args, cmd_flags, Caller::Client, clock.now_ms);
+    // ASKING covers exactly one command.
+    client.asking &= spec.name == "asking";
+    match verdict {
+        Ok(Verdict::Run) => call(srv, client, idx, args, out, clock),
+        Ok(Verdict::Queue) => {
+            if let Some(queue) = client.multi.as_mut() {
+                queue.push(args.to_vec());
+            }
+            out.simple("QUEUED");
+        }
+        Ok(Verdict::Pause) => {
+            // A manual failover is moving our slots: the write waits, then runs (or is redirected).
+            crate::server::blocking::block(srv, client, args, Vec::new(), None, false);
+            srv.paused_clients.push(client.id);
+        }
+        Err(msg) => {
+            srv.commands.commands[idx].stats.rejected_calls += 1;
+            srv.stats.error_replies += 1;
+            if spec.name == "exec" && client.multi.is_some() {
+                multi::abort(srv, client, out, &msg);
+            } else {
+                // A command refused while queueing dooms the transaction (EXECABORT).
+                client.multi_error |= client.multi.is_some();
+                out.error(&msg);
+            }
         }
     }
-    let top_name = spec.name.split('|').next().unwrap_or(spec.name);
-    if client.proto == protocol::Proto::Resp2 && client.subscribed() && !SUBSCRIBED_OK.contains(&top_name) {
-        let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec.name);
-        return reject(srv, client, out, &msg);
+}
+
+/// Runs a command EXEC took from its queue: only the ACL rules are checked again.
+pub fn run_queued(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut Reply, clock: &mut Clock) {
+    srv.stats.total_commands_processed += 1;
+    let Some(mut idx) = srv.commands.lookup(&args[0]) else { return out.error(&unknown_command(args)) };
+    let spec = srv.commands.commands[idx].spec;
+    if !spec.subcommands.is_empty() && args.len() >= 2 {
+        idx = srv.commands.lookup_sub(idx, &args[1]).unwrap_or(idx);
     }
-    if srv.cluster.is_some() && !client.is_master {
-        let redirect = crate::cluster::routing::check(srv, client, spec, args, clock.now_ms);
-        // ASKING covers exactly one command.
-        client.asking &= spec.name == "asking";
-        if let Some(msg) = redirect {
-            return reject(srv, client, out, &msg);
+    let spec = srv.commands.commands[idx].spec;
+    match admit::admit(srv, client, spec, args, spec.flags, Caller::Queued, clock.now_ms) {
+        Ok(_) => call(srv, client, idx, args, out, clock),
+        Err(msg) => {
+            srv.commands.commands[idx].stats.rejected_calls += 1;
+            srv.stats.error_replies += 1;
+            out.error(&msg);
         }
     }
-    // FCALL takes its write/denyoom flags from the function it calls (see function.rs).
-    let cmd_flags = function::effective_flags(srv, spec, args);
-    let writes = cmd_flags & flags::WRITE != 0;
-    let paused = srv.cluster.as_deref().is_some_and(|cl| crate::cluster::failover::writes_paused(cl, clock.now_ms));
-    if paused && writes && !client.is_master && client.multi.is_none() {
-        // A manual failover is moving our slots: the write waits, then runs (or is redirected).
-        crate::server::blocking::block(srv, client, args, Vec::new(), None, false);
-        srv.paused_clients.push(client.id);
-        return;
-    }
-    if srv.repl.master.is_some() && srv.config.replica_read_only && writes && !client.is_master {
-        return reject(srv, client, out, "READONLY You can't write against a read only replica.");
-    }
-    // A failed background save stops writes (and PING) while saving is configured, as in Redis.
-    // (The usual case, a good last save, decides at the first test.)
-    let disk_error =
-        !srv.persist.last_bgsave_ok && srv.config.stop_writes_on_bgsave_error && !srv.config.save.is_empty();
-    if disk_error && (writes || spec.name == "ping") && !client.is_master {
-        return reject(srv, client, out, MISCONF);
-    }
-    let min_replicas = srv.config.min_replicas_to_write as usize;
-    if min_replicas > 0 && writes && !client.is_master && srv.repl.master.is_none() {
-        let max_lag = srv.config.min_replicas_max_lag;
-        let good = srv.repl.good_replicas(max_lag);
-        if good < min_replicas {
-            return reject(srv, client, out, "NOREPLICAS Not enough good replicas to write.");
-        }
-    }
-    if cmd_flags & flags::DENYOOM != 0 && srv.config.maxmemory > 0 && !srv.make_room() {
-        return reject(srv, client, out, "OOM command not allowed when used memory > 'maxmemory'.");
-    }
-    if client.multi.is_some() && !MULTI_CONTROL.contains(&top_name) {
-        if let Some(queue) = client.multi.as_mut() {
-            queue.push(args.to_vec());
-        }
-        out.simple("QUEUED");
-        return;
-    }
+}
+
+/// Runs an admitted command and counts it (Redis's `call`).
+fn call(srv: &mut Server, client: &mut Client, idx: usize, args: &[Bytes], out: &mut Reply, clock: &mut Clock) {
     let result = execute(srv, client, idx, args, out, clock.now_ms);
     let stats = &mut srv.commands.commands[idx].stats;
     stats.calls += 1;

@@ -1,8 +1,9 @@
 //! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH. Queueing happens in `dispatch`; EXEC runs
 //! the queue in one go, which is atomic because the node is single-threaded.
 
-use super::{dispatch, err, Clock, Ctx, Error, Handler};
+use super::{err, run_queued, Clock, Ctx, Error, Handler};
 use crate::server::{Client, Server};
+use protocol::Reply;
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     h.extend([
@@ -46,11 +47,6 @@ fn exec(ctx: &mut Ctx) -> Result<(), Error> {
     let expired = ctx.client.watched.iter().any(|(_, at)| *at != 0 && *at <= now);
     let dirty = ctx.srv.watch_dirty.contains(&ctx.client.id) || expired;
     unwatch_all(ctx.srv, ctx.client);
-    // In a cluster the whole transaction must live in one slot, as Redis checks at EXEC.
-    if ctx.srv.cluster.is_some() && spans_slots(ctx.srv, &queue) {
-        ctx.client.multi_error = false;
-        return err("CROSSSLOT Keys in request don't hash to the same slot");
-    }
     if std::mem::take(&mut ctx.client.multi_error) {
         return err("EXECABORT Transaction discarded because of previous errors.");
     }
@@ -62,7 +58,7 @@ fn exec(ctx: &mut Ctx) -> Result<(), Error> {
     ctx.client.in_exec = true;
     let mut clock = Clock::start();
     for args in &queue {
-        dispatch(ctx.srv, ctx.client, args, ctx.out, &mut clock);
+        run_queued(ctx.srv, ctx.client, args, ctx.out, &mut clock);
     }
     ctx.client.in_exec = false;
     Ok(())
@@ -100,8 +96,22 @@ fn unwatch(ctx: &mut Ctx) -> Result<(), Error> {
     Ok(())
 }
 
+/// EXEC refused by the precondition chain: the transaction is discarded, and the reply says
+/// why (execCommandAbort); a cluster redirection is passed on as it is.
+pub fn abort(srv: &mut Server, client: &mut Client, out: &mut Reply, msg: &str) {
+    client.multi = None;
+    client.multi_error = false;
+    unwatch_all(srv, client);
+    let code = msg.split(' ').next().unwrap_or("");
+    if matches!(code, "MOVED" | "ASK" | "CROSSSLOT" | "TRYAGAIN" | "CLUSTERDOWN") {
+        out.error(msg);
+    } else {
+        out.error(&format!("EXECABORT Transaction discarded because of: {msg}"));
+    }
+}
+
 /// Whether the keys of the queued commands fall in more than one slot.
-fn spans_slots(srv: &Server, queue: &[Vec<bytes::Bytes>]) -> bool {
+pub fn spans_slots(srv: &Server, queue: &[Vec<bytes::Bytes>]) -> bool {
     let mut slot = None;
     for args in queue {
         let Some(idx) = srv.commands.lookup(&args[0]) else { continue };

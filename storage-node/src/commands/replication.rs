@@ -45,6 +45,8 @@ fn replicaof(ctx: &mut Ctx) -> Result<(), Error> {
 
 /// Points this node at a master (or makes it one), starting the link task.
 pub fn set_master(srv: &mut Server, master: Option<MasterAddr>) {
+    // CONFIG GET replicaof and CONFIG REWRITE follow the command.
+    srv.config.replicaof = master.as_ref().map(|m| (m.host.clone(), m.port));
     let Some(shared) = srv.self_ref.upgrade() else { return };
     link::set_master(&shared, srv, master);
 }

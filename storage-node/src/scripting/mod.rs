@@ -22,7 +22,7 @@ use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Value};
 use protocol::command::flags;
 use protocol::{Proto, Reply};
 
-use crate::commands::{execute_for_script, Error};
+use crate::commands::{admit, execute_for_script, Caller, Error, ScriptCall};
 use crate::server::{Client, Server};
 
 /// The scripting engine of a node.
@@ -481,64 +481,20 @@ fn call_command(
             spec = srv.commands.commands[idx].spec;
         }
     }
-    if spec.has(flags::NOSCRIPT) {
-        return Err("ERR This Redis command is not allowed from script".into());
-    }
-    if !spec.arity_ok(argv.len()) {
-        return Err("ERR Wrong number of args calling Redis command from script".into());
-    }
-    if let Some(msg) = crate::commands::script_acl_refusal(srv, client, spec, &argv) {
-        return Err(msg);
-    }
-    // Redis counts commands that may propagate (PFCOUNT) as writes here.
-    if ctx.flags.readonly && spec.has(flags::WRITE | flags::MAY_REPLICATE) {
-        return Err("ERR Write commands are not allowed from read-only scripts.".into());
-    }
-    if ctx.flags.cluster_checks && srv.cluster.is_some() {
-        cluster_check(srv, client, spec, &argv, ctx)?;
-    }
-    let oom_applies = spec.has(flags::DENYOOM) && !ctx.flags.allow_oom;
-    if oom_applies && srv.config.maxmemory > 0 && !srv.make_room() {
-        return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
-    }
+    let call = ScriptCall {
+        readonly: ctx.flags.readonly,
+        allow_oom: ctx.flags.allow_oom,
+        wrote: ctx.wrote.get(),
+        cluster_checks: ctx.flags.cluster_checks,
+        allow_cross_slot: ctx.flags.allow_cross_slot,
+        slot: &ctx.slot,
+        now_ms: ctx.now_ms,
+    };
+    admit(srv, client, spec, &argv, spec.flags, Caller::Script(&call), ctx.now_ms)?;
     if spec.has(flags::WRITE) {
         ctx.wrote.set(true);
     }
     let mut out = Reply { buf: bytes::BytesMut::new(), proto };
     execute_for_script(srv, client, idx, &argv, &mut out, ctx.now_ms).map_err(|e| e.text().into_owned())?;
     Ok(out.buf.freeze())
-}
-
-/// Redis's cluster checks on a command a function calls: its keys must be served here and,
-/// unless `allow-cross-slot-keys`, hash to the one slot the function works on.
-fn cluster_check(
-    srv: &Server,
-    client: &Client,
-    spec: &protocol::command::CommandSpec,
-    argv: &[Bytes],
-    ctx: &CallCtx,
-) -> Result<(), String> {
-    if let Some(refusal) = crate::cluster::routing::check(srv, client, spec, argv, ctx.now_ms) {
-        return Err(if refusal.starts_with("CLUSTERDOWN The cluster is down and only") {
-            "ERR Script attempted to execute a write command while the cluster is down and readonly".into()
-        } else if refusal.starts_with("CLUSTERDOWN") {
-            "ERR Script attempted to execute a command while the cluster is down".into()
-        } else if refusal.starts_with("CROSSSLOT") {
-            "ERR Script attempted to access keys that do not hash to the same slot".into()
-        } else {
-            "ERR Script attempted to access a non local key in a cluster node".into()
-        });
-    }
-    let keys = spec.key_indexes(argv.len(), |i| argv.get(i).map(|a| &a[..])).unwrap_or_default();
-    let Some(first) = keys.first() else { return Ok(()) };
-    let slot = protocol::slot::key_slot(&argv[*first]);
-    match ctx.slot.get() {
-        _ if ctx.flags.allow_cross_slot => {}
-        None => ctx.slot.set(Some(slot)),
-        Some(s) if s != slot => {
-            return Err("ERR Script attempted to access keys that do not hash to the same slot".into())
-        }
-        Some(_) => {}
-    }
-    Ok(())
 }

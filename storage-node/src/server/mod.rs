@@ -102,6 +102,9 @@ pub struct Server {
     pub persist: crate::persist::Persistence,
     /// ACL users, the ACL LOG and the ACL file (`main` loads them at start-up).
     pub acl: config::acl::AclStore,
+    /// Memory was over `maxmemory` when the current client command started: a script's first
+    /// write that needs memory is refused (Redis's `pre_command_oom_state`).
+    pub oom_at_command_start: bool,
 }
 
 /// The connected clients by id.
@@ -163,6 +166,7 @@ impl Server {
             prop: propagate::Propagation::default(),
             persist: crate::persist::Persistence::default(),
             acl: config::acl::AclStore::default(),
+            oom_at_command_start: false,
         }
     }
 
