@@ -319,3 +319,53 @@ fn replicaof_directive_starts_a_syncing_replica() {
         assert!(!want_msg.is_empty() && msg.ends_with(&want_msg), "{bad:?}: message {msg:?} vs {want_msg:?}");
     }
 }
+
+#[test]
+fn cluster_checks_on_every_path() {
+    let both = Both::start(&["--cluster-enabled", "yes"]);
+    let (mut node, mut redis) = both.conns();
+    let state = |c: &mut redis::Connection, want: &str| {
+        wait_until(Duration::from_secs(10), || {
+            q::<String>(c, &["CLUSTER", "INFO"]).is_ok_and(|i| i.contains(&format!("cluster_state:{want}")))
+        })
+    };
+    // Half the slots: `b` (3300) and `c` (7365) are served, `a` (15495) is not; the cluster is down.
+    same(&mut node, &mut redis, &[&["CLUSTER", "ADDSLOTSRANGE", "0", "8000"]]);
+    assert!(state(&mut node, "fail") && state(&mut redis, "fail"));
+    let lines: &[&[&str]] = &[
+        &["GET", "b"],
+        &["GET", "a"],
+        &["EVAL", "return redis.call('get','b')", "0"],
+        &["EVAL", "return redis.call('get','a')", "0"],
+        &["EVAL", "return redis.call('get','a')", "1", "a"],
+        &["EVAL", "return redis.pcall('get','a')", "1", "b"],
+        &["MULTI"],
+        &["GET", "b"],
+        &["GET", "a"],
+        &["EXEC"],
+        &["MULTI"],
+        &["GET", "b"],
+        &["GET", "c"],
+        &["EXEC"],
+    ];
+    same(&mut node, &mut redis, lines);
+    // Every slot: the cluster is up, keys of other slots are fine for a script without flags,
+    // but one command's keys must share a slot.
+    same(&mut node, &mut redis, &[&["CLUSTER", "ADDSLOTSRANGE", "8001", "16383"]]);
+    assert!(state(&mut node, "ok") && state(&mut redis, "ok"));
+    same(&mut node, &mut redis, lines);
+    same(
+        &mut node,
+        &mut redis,
+        &[
+            &["EVAL", "return {redis.call('set','b',1), redis.call('set','c',2)}", "0"],
+            &["EVAL", "return {redis.call('set','b',1), redis.call('set','c',2)}", "1", "b"],
+            &["EVAL", "return redis.call('mset','b',1,'c',2)", "0"],
+            &["EVAL", "return redis.pcall('mset','b',1,'c',2)", "0"],
+            &["MULTI"],
+            &["SET", "b", "1"],
+            &["SET", "c", "1"],
+            &["EXEC"],
+        ],
+    );
+}

@@ -217,12 +217,13 @@ fn script_cluster_check(
     call: &ScriptCall,
 ) -> Result<(), String> {
     if let Some(refusal) = crate::cluster::routing::check(srv, client, spec, argv, call.now_ms) {
-        return Err(if refusal.starts_with("CLUSTERDOWN The cluster is down and only") {
+        // A slot nobody serves is a non-local key to a script, whatever the cluster's state.
+        return Err(if refusal.starts_with("CLUSTERDOWN Hash slot not served") {
+            "ERR Script attempted to access a non local key in a cluster node".into()
+        } else if refusal.starts_with("CLUSTERDOWN The cluster is down and only") {
             "ERR Script attempted to execute a write command while the cluster is down and readonly".into()
         } else if refusal.starts_with("CLUSTERDOWN") {
             "ERR Script attempted to execute a command while the cluster is down".into()
-        } else if refusal.starts_with("CROSSSLOT") {
-            "ERR Script attempted to access keys that do not hash to the same slot".into()
         } else {
             "ERR Script attempted to access a non local key in a cluster node".into()
         });

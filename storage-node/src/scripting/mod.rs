@@ -317,7 +317,10 @@ pub fn run(
     globals.raw_set("ARGV", args_table(&lua, argv).map_err(internal)?).map_err(internal)?;
     let target =
         Target { lua: &lua, func: &script.func, label: &script.sha, chunk: "user_script", function: None, slot: None };
-    let flags = RunFlags { readonly, ..RunFlags::default() };
+    // In a cluster every key a script calls must be served here, but a script without flags
+    // may call keys of several slots (Redis's eval compatibility mode).
+    let cluster_checks = srv.cluster.is_some() && !client.is_master;
+    let flags = RunFlags { readonly, cluster_checks, allow_cross_slot: true, ..RunFlags::default() };
     invoke(srv, client, target, None, flags, out)
 }
 
