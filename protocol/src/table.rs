@@ -223,6 +223,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     // Replication.
     c("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, 0, NK).r(Route::NotServed),
     c("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, 0, NK).r(Route::NotServed),
+    c("role", 1, NOSCRIPT | LOADING | STALE | FAST, acl::ADMIN | DANGEROUS, NK).r(Route::NotServed),
     c("psync", -3, ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING, 0, NK).r(Route::NotServed),
     c("sync", 1, ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING, 0, NK).r(Route::NotServed),
     c("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, 0, NK).r(Route::NotServed),

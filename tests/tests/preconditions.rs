@@ -287,8 +287,39 @@ fn replicaof_directive_starts_a_syncing_replica() {
         assert!(info.contains("role:slave") && info.contains(&format!("master_port:{port}")), "{info}");
         let got: Vec<String> = q(&mut c, &["CONFIG", "GET", "replicaof"]).expect("config get");
         assert_eq!(got, ["replicaof".to_string(), joined.clone()]);
+        let role: Vec<Value> = q(&mut c, &["ROLE"]).expect("role");
+        assert_eq!(
+            role[..4],
+            [
+                Value::BulkString(b"slave".to_vec()),
+                Value::BulkString(b"127.0.0.1".to_vec()),
+                Value::Int(master.port.into()),
+                Value::BulkString(b"connected".to_vec())
+            ]
+        );
         assert!(run(&mut c, &["SET", "x", "1"]).is_err_and(|e| e.contains("READONLY")));
     }
+    // The master lists its four replicas (ip, port, acknowledged offset), as redis-server does.
+    let listed_ports = |m: &mut redis::Connection| -> Vec<String> {
+        let role: Vec<Value> = q(m, &["ROLE"]).unwrap_or_default();
+        assert_eq!(role.first(), Some(&Value::BulkString(b"master".to_vec())), "{role:?}");
+        let Some(Value::Array(listed)) = role.get(2) else { return Vec::new() };
+        let mut ports: Vec<String> = listed
+            .iter()
+            .filter_map(|r| match r {
+                Value::Array(f) => match f.get(1) {
+                    Some(Value::BulkString(p)) => Some(String::from_utf8_lossy(p).into_owned()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        ports.sort();
+        ports
+    };
+    let mut want: Vec<String> = replicas.iter().map(|r| r.port.to_string()).collect();
+    want.sort();
+    assert!(wait_until(Duration::from_secs(5), || listed_ports(&mut m) == want), "ROLE on the master");
     // The replica's config file keeps the master across CONFIG REWRITE; REPLICAOF NO ONE drops it.
     let mut c = replicas[3].conn();
     let _: () = q(&mut c, &["CONFIG", "REWRITE"]).expect("rewrite");

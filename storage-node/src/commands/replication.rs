@@ -11,6 +11,7 @@ pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     h.extend([
         ("replicaof", replicaof as Handler),
         ("slaveof", replicaof),
+        ("role", role),
         ("psync", psync),
         ("sync", psync),
         ("replconf", replconf),
@@ -40,6 +41,37 @@ fn replicaof(ctx: &mut Ctx) -> Result<(), Error> {
     }
     set_master(ctx.srv, master);
     ctx.out.ok();
+    Ok(())
+}
+
+/// ROLE: this node's place in replication, as Redis's roleCommand gives it.
+fn role(ctx: &mut Ctx) -> Result<(), Error> {
+    let repl = &ctx.srv.repl;
+    let out = &mut *ctx.out;
+    match &repl.master {
+        Some(m) => {
+            out.array(5);
+            out.bulk(b"slave");
+            out.bulk(m.host.as_bytes());
+            out.int(m.port.into());
+            out.bulk(if repl.link_up { b"connected" } else { b"connect" });
+            out.int(if repl.link_up { repl.offset as i64 } else { -1 });
+        }
+        None => {
+            out.array(3);
+            out.bulk(b"master");
+            out.int(repl.offset as i64);
+            // Only replicas done with their full sync are listed.
+            let online: Vec<_> = repl.replicas.iter().filter(|r| r.state == SyncState::Online).collect();
+            out.array(online.len());
+            for r in online {
+                out.array(3);
+                out.bulk(r.ip.as_bytes());
+                out.bulk_int(r.port.into());
+                out.bulk_int(r.ack_offset as i64);
+            }
+        }
+    }
     Ok(())
 }
 
