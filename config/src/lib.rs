@@ -5,7 +5,7 @@ pub mod acl;
 mod load;
 mod node;
 mod rewrite;
-mod split;
+pub mod split;
 mod table;
 mod units;
 mod value;

@@ -400,3 +400,71 @@ fn cluster_checks_on_every_path() {
         ],
     );
 }
+
+/// Scripts with a `#!lua` shebang: flags parsed as Redis does, and checked before the script
+/// runs (scriptPrepareForRun) on a master, a replica, over maxmemory and in a cluster.
+#[test]
+fn script_shebang_flags() {
+    let write = "#!lua\nreturn redis.call('set','x','1')";
+    let no_writes = "#!lua flags=no-writes\nreturn redis.call('get','x')";
+    let no_writes_but_writes = "#!lua flags=no-writes\nreturn redis.call('set','x','1')";
+    let allow_oom = "#!lua flags=allow-oom\nreturn redis.call('set','x','1')";
+    let lines: &[&[&str]] = &[
+        &["EVAL", write, "0"],
+        &["EVAL", no_writes, "0"],
+        &["EVAL", no_writes_but_writes, "0"],
+        &["EVAL_RO", write, "0"],
+        &["EVAL_RO", no_writes, "0"],
+        &["EVAL", allow_oom, "0"],
+        &["EVAL", "#!lua\nerror('line two')", "0"],
+        &["EVAL", "#!lua", "0"],
+        &["EVAL", "#!python\nreturn 1", "0"],
+        &["EVAL", "#!lua flags=no-writes,bogus\nreturn 1", "0"],
+        &["EVAL", "#!lua name=x\nreturn 1", "0"],
+        &["EVAL", "#!lua flags=no-cluster\nreturn 1", "0"],
+        &["SCRIPT", "LOAD", write],
+        &["EVALSHA", "d9eb1c2f0b05d75c3c4cd2d7a8a0b4ec3bd8cd8a", "0"],
+        &["MULTI"],
+        &["EVAL", write, "0"],
+        &["EVAL", no_writes, "0"],
+        &["EXEC"],
+    ];
+    let both = Both::start(&[]);
+    let (mut node, mut redis) = both.conns();
+    same(&mut node, &mut redis, lines);
+    let both = Both::start(&["--maxmemory", "1"]);
+    let (mut node, mut redis) = both.conns();
+    same(&mut node, &mut redis, lines);
+    let both = Both::start(&["--min-replicas-to-write", "1"]);
+    let (mut node, mut redis) = both.conns();
+    same(&mut node, &mut redis, lines);
+    let masters = [Server::node(&[]), Server::redis(&[])];
+    let both = Both {
+        node: vec![Server::node(&["--replicaof", "127.0.0.1", &masters[0].port.to_string()])],
+        redis: vec![Server::redis(&["--replicaof", "127.0.0.1", &masters[1].port.to_string()])],
+    };
+    let (mut node, mut redis) = both.conns();
+    same(&mut node, &mut redis, lines);
+    // In a cluster a flagged script may not touch keys of two slots unless it says so.
+    let both = Both::start(&["--cluster-enabled", "yes"]);
+    let (mut node, mut redis) = both.conns();
+    same(&mut node, &mut redis, &[&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]]);
+    for c in [&mut node, &mut redis] {
+        assert!(wait_until(Duration::from_secs(10), || {
+            q::<String>(c, &["CLUSTER", "INFO"]).is_ok_and(|i| i.contains("cluster_state:ok"))
+        }));
+    }
+    same(&mut node, &mut redis, lines);
+    same(
+        &mut node,
+        &mut redis,
+        &[
+            &["EVAL", "#!lua\nreturn {redis.call('set','b',1), redis.call('set','c',2)}", "0"],
+            &[
+                "EVAL",
+                "#!lua flags=allow-cross-slot-keys\nreturn {redis.call('set','b',1), redis.call('set','c',2)}",
+                "0",
+            ],
+        ],
+    );
+}

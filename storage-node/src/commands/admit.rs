@@ -180,6 +180,36 @@ pub fn admit(
     }
 }
 
+/// scriptPrepareForRun: what a flagged script's or function's flags ask of the node's state
+/// before it starts (a script without a shebang is checked call by call instead).
+pub fn prepare_script(srv: &Server, client: &Client, script_flags: u32, ro: bool) -> Result<(), String> {
+    use crate::scripting::functions::flag;
+    let has = |f: u32| script_flags & f != 0;
+    if has(flag::NO_CLUSTER) && srv.cluster.is_some() {
+        return Err("ERR Can not run script on cluster, 'no-cluster' flag is set.".into());
+    }
+    let obey = client.is_master;
+    if !has(flag::ALLOW_OOM | flag::NO_WRITES) && srv.config.maxmemory > 0 && !obey && srv.oom_at_command_start {
+        return Err("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'".into());
+    }
+    if has(flag::NO_WRITES) {
+        return Ok(());
+    }
+    if replica_read_only(srv, client) {
+        return Err("READONLY Can not run script with write flag on readonly replica".into());
+    }
+    if disk_error(srv) && !obey {
+        return Err("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.".into());
+    }
+    if ro {
+        return Err("ERR Can not execute a script with write flag using *_ro command.".into());
+    }
+    if !good_replicas(srv) {
+        return Err(NOREPLICAS.into());
+    }
+    Ok(())
+}
+
 /// The user's rules. The link from our master is not checked (Redis runs it as no user).
 fn acl(srv: &mut Server, client: &Client, spec: &CommandSpec, args: &[Bytes]) -> Result<(), String> {
     if client.is_master || srv.acl.permits_all(&client.user) {

@@ -30,18 +30,24 @@ pub fn register(h: &mut Vec<(&'static str, Handler)>) {
 /// scriptFlagsToCmdFlags does (a writing function makes FCALL a write, denyoom unless
 /// `allow-oom`), so the dispatcher's replica, disk-error and memory checks see them.
 pub fn effective_flags(srv: &Server, spec: &CommandSpec, args: &[Bytes]) -> u32 {
-    if !spec.name.starts_with("fcall") {
-        return spec.flags;
-    }
-    let Some(f) = args.get(1).and_then(|name| srv.scripting.functions.find(name)) else { return spec.flags };
+    let script_flags = match spec.name {
+        "fcall" | "fcall_ro" => args.get(1).and_then(|name| srv.scripting.functions.find(name)).map(|f| f.flags),
+        // Only a body with a shebang has flags, read from it even before it is compiled.
+        "eval" | "eval_ro" if args.get(1).is_some_and(|b| b.starts_with(b"#!")) => {
+            scripting::shebang_flags(&args[1]).ok().and_then(|(f, _)| f)
+        }
+        "evalsha" | "evalsha_ro" => args.get(1).and_then(|sha| srv.scripting.loaded(sha)).and_then(|s| s.flags),
+        _ => None,
+    };
+    let Some(f) = script_flags else { return spec.flags };
     let mut out = spec.flags & !(flags::STALE | flags::DENYOOM | flags::WRITE | flags::MAY_REPLICATE);
-    if f.flags & (flag::ALLOW_OOM | flag::NO_WRITES) == 0 {
+    if f & (flag::ALLOW_OOM | flag::NO_WRITES) == 0 {
         out |= flags::DENYOOM;
     }
-    if f.flags & flag::NO_WRITES == 0 {
+    if f & flag::NO_WRITES == 0 {
         out |= flags::WRITE;
     }
-    if f.flags & flag::ALLOW_STALE != 0 {
+    if f & flag::ALLOW_STALE != 0 {
         out |= flags::STALE;
     }
     out
@@ -67,42 +73,9 @@ fn fcall_generic(ctx: &mut Ctx, ro: bool) -> Result<(), Error> {
     if numkeys < 0 {
         return err("ERR Number of keys can't be negative");
     }
-    let srv = &mut *ctx.srv;
-    let has = |fl: u32| f.flags & fl != 0;
-    if has(flag::NO_CLUSTER) && srv.cluster.is_some() {
-        return err("ERR Can not run script on cluster, 'no-cluster' flag is set.");
-    }
-    let from_master = ctx.client.is_master;
-    if !has(flag::ALLOW_OOM) && !has(flag::NO_WRITES) && srv.config.maxmemory > 0 && !from_master && !srv.make_room() {
-        return err("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
-    }
-    if !has(flag::NO_WRITES) {
-        if srv.repl.master.is_some() && srv.config.replica_read_only && !from_master {
-            return err("READONLY Can not run script with write flag on readonly replica");
-        }
-        let disk_error =
-            !srv.persist.last_bgsave_ok && srv.config.stop_writes_on_bgsave_error && !srv.config.save.is_empty();
-        if disk_error && !from_master {
-            return err("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.");
-        }
-        if ro {
-            return err("ERR Can not execute a script with write flag using *_ro command.");
-        }
-        let min_replicas = srv.config.min_replicas_to_write as usize;
-        if min_replicas > 0
-            && srv.repl.master.is_none()
-            && srv.repl.good_replicas(srv.config.min_replicas_max_lag) < min_replicas
-        {
-            return err("NOREPLICAS Not enough good replicas to write.");
-        }
-    }
+    super::prepare_script(ctx.srv, ctx.client, f.flags, ro).map_err(Error::Msg)?;
     let split = 3 + numkeys as usize;
-    let flags = RunFlags {
-        readonly: ro || has(flag::NO_WRITES),
-        allow_oom: has(flag::ALLOW_OOM),
-        cluster_checks: !from_master,
-        allow_cross_slot: has(flag::ALLOW_CROSS_SLOT),
-    };
+    let flags = RunFlags::of(f.flags, ro, !ctx.client.is_master);
     scripting::run_function(ctx.srv, ctx.client, &f, args, split, flags, ctx.out)
 }
 

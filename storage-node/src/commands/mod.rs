@@ -49,7 +49,7 @@ use crate::keyspace::KeyBuf;
 use crate::keyspace::{now_ms, Db, Value};
 use crate::server::{Client, Server};
 
-pub use admit::{admit, Caller, ScriptCall, Verdict};
+pub use admit::{admit, prepare_script, Caller, ScriptCall, Verdict};
 pub use multi::unwatch_all;
 pub use pubsub::{deliver_publish, drop_unserved_shard_channels};
 pub use replication::set_master;

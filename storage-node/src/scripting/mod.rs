@@ -40,6 +40,38 @@ pub struct Scripting {
 pub struct Script {
     pub sha: String,
     func: mlua::Function,
+    /// The flags of a `#!lua flags=...` shebang; `None` for a script without one (Redis's
+    /// eval compatibility mode).
+    pub flags: Option<u32>,
+}
+
+/// Reads a script's shebang as evalExtractShebangFlags: its flags and the shebang's length
+/// (0 without one).
+pub fn shebang_flags(body: &[u8]) -> Result<(Option<u32>, usize), String> {
+    if !body.starts_with(b"#!") {
+        return Ok((None, 0));
+    }
+    let Some(end) = body.iter().position(|&b| b == b'\n') else { return Err("ERR Invalid script shebang".into()) };
+    let line = String::from_utf8_lossy(&body[..end]);
+    let parts = config::split::split_args(&line).map_err(|_| "ERR Invalid engine in script shebang".to_string())?;
+    match parts.first().map(String::as_str) {
+        None => return Err("ERR Invalid engine in script shebang".into()),
+        Some("#!lua") => {}
+        Some(other) => return Err(format!("ERR Unexpected engine in script shebang: {other}")),
+    }
+    let mut flags = 0;
+    for part in &parts[1..] {
+        let Some(list) = part.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {part}"));
+        };
+        for name in list.split(',').filter(|n| !n.is_empty()) {
+            let Some((f, _)) = functions::flag::NAMES.iter().find(|(_, n)| *n == name) else {
+                return Err(format!("ERR Unexpected flag in script shebang: {name}"));
+            };
+            flags |= f;
+        }
+    }
+    Ok((Some(flags), end))
 }
 
 /// SHA1 of a script body, lowercase hex, as Redis names scripts.
@@ -86,6 +118,19 @@ pub struct RunFlags {
     pub cluster_checks: bool,
     /// `allow-cross-slot-keys`: keys of several slots may be called.
     pub allow_cross_slot: bool,
+}
+
+impl RunFlags {
+    /// What a script's or function's flags allow when it runs.
+    pub fn of(script_flags: u32, ro: bool, cluster_checks: bool) -> RunFlags {
+        use functions::flag;
+        RunFlags {
+            readonly: ro || script_flags & flag::NO_WRITES != 0,
+            allow_oom: script_flags & flag::ALLOW_OOM != 0,
+            cluster_checks,
+            allow_cross_slot: script_flags & flag::ALLOW_CROSS_SLOT != 0,
+        }
+    }
 }
 
 thread_local! {
@@ -247,21 +292,28 @@ impl Scripting {
         self.scripts.get(&String::from_utf8_lossy(sha).to_lowercase()).cloned()
     }
 
+    /// The script EVALSHA would run, if it is loaded (without cloning it).
+    pub fn loaded(&self, sha: &[u8]) -> Option<&Script> {
+        self.scripts.get(&String::from_utf8_lossy(sha).to_lowercase()).map(|s| &**s)
+    }
+
     /// Compiles `body` as `f_<sha>` unless already loaded.
     pub fn load(&mut self, body: &Bytes) -> Result<Rc<Script>, Error> {
         if let Some(script) = self.by_body.get(body) {
             return Ok(script.clone());
         }
         let sha = sha1_hex(body);
-        // The body is compiled as a chunk of its own, so line numbers match the user's text.
+        let (flags, shebang) = shebang_flags(body).map_err(Error::Msg)?;
+        // The body is compiled as a chunk of its own, so line numbers match the user's text
+        // (the shebang goes, its line feed stays).
         let func = self
             .lua
-            .load(&body[..])
+            .load(&body[shebang..])
             .set_name("@user_script")
             .into_function()
             .map_err(|e| Error::Msg(format!("ERR Error compiling script (new function): {}", lua_message(&e))))?;
         self.lua.globals().raw_set(format!("f_{sha}"), func.clone()).map_err(internal)?;
-        let script = Rc::new(Script { sha: sha.clone(), func });
+        let script = Rc::new(Script { sha: sha.clone(), func, flags });
         self.scripts.insert(sha, script.clone());
         self.by_body.insert(body.clone(), script.clone());
         Ok(script)
@@ -320,7 +372,13 @@ pub fn run(
     // In a cluster every key a script calls must be served here, but a script without flags
     // may call keys of several slots (Redis's eval compatibility mode).
     let cluster_checks = srv.cluster.is_some() && !client.is_master;
-    let flags = RunFlags { readonly, cluster_checks, allow_cross_slot: true, ..RunFlags::default() };
+    let flags = match script.flags {
+        None => RunFlags { readonly, cluster_checks, allow_cross_slot: true, ..RunFlags::default() },
+        Some(f) => {
+            crate::commands::prepare_script(srv, client, f, readonly).map_err(Error::Msg)?;
+            RunFlags::of(f, readonly, cluster_checks)
+        }
+    };
     invoke(srv, client, target, None, flags, out)
 }
 
