@@ -29,7 +29,11 @@ pub fn set_master(shared: &Shared, srv: &mut Server, master: Option<MasterAddr>)
             tokio::task::spawn_local(run(shared.clone(), generation, m));
         }
         // A promoted replica starts a new history; its old one stays valid for partial resyncs.
-        None if was_replica => srv.repl.shift_replid(),
+        // Its first command names its database (replicationUnsetMaster's slaveseldb = -1).
+        None if was_replica => {
+            srv.repl.shift_replid();
+            srv.prop.repl_db = None;
+        }
         None => {}
     }
 }
