@@ -161,7 +161,7 @@ pub struct NodeConfig {
     pub client_query_buffer_limit: u64,
     /// `hz`, clamped to 1..=500.
     pub hz: u32,
-    /// `databases` (immutable; the node only serves db 0).
+    /// `databases` (immutable): how many numbered databases SELECT can reach.
     pub databases: u32,
     /// `busy-reply-threshold` in milliseconds (alias `lua-time-limit`).
     pub busy_reply_threshold: u64,

@@ -168,6 +168,7 @@ const GROUP_EXCEPTIONS: &[(&str, &str)] = &[
     ("flushall", "server"),
     ("flushdb", "server"),
     ("restore-asking", "server"),
+    ("swapdb", "server"),
     ("wait", "generic"),
 ];
 

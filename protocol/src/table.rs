@@ -290,6 +290,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     c("rename", 3, WRITE, KEYSPACE, K12).r(Route::CrossSlot(Gather::Rename)).u(KRW, KW),
     c("renamenx", 3, WF, KEYSPACE, K12).r(Route::CrossSlot(Gather::RenameNx)).u(KRW, KW),
     c("copy", -3, RW, KEYSPACE, K12).r(Route::CrossSlot(Gather::Copy)).u(KR, KW),
+    // Numbered databases: a cluster node refuses both, so the proxy passes them on.
+    c("move", 3, WF, KEYSPACE, K1).r(SLOT).u(KRW, KRW),
+    c("swapdb", 3, WF, KEYSPACE | DANGEROUS, NK).r(SLOT),
     c("keys", 2, RO, KEYSPACE | DANGEROUS, NK).r(Route::Fanout(Merge::Concat)),
     c("scan", -2, RO, KEYSPACE, NK).r(Route::Scan),
     c("randomkey", 1, RO, KEYSPACE, NK).r(Route::Fanout(Merge::RandomKey)),

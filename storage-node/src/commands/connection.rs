@@ -1,4 +1,5 @@
-//! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET and the CLIENT family.
+//! Connection commands: PING, ECHO, HELLO, AUTH, QUIT, RESET and the CLIENT family (SELECT is
+//! with the numbered databases, in `databases.rs`).
 
 use config::acl::{LogContext, AUTH_WITHOUT_PASSWORD};
 use protocol::Proto;
@@ -11,7 +12,6 @@ pub fn register(h: &mut Vec<(&'static str, Handler)>) {
         ("echo", echo),
         ("hello", hello),
         ("auth", auth),
-        ("select", select),
         ("quit", quit),
         ("reset", reset),
         ("client|id", client_id),
@@ -131,19 +131,6 @@ fn hello(ctx: &mut Ctx) -> Result<(), Error> {
     Ok(())
 }
 
-fn select(ctx: &mut Ctx) -> Result<(), Error> {
-    let db = arg_i64(&ctx.args[1]).map_err(|_| Error::Msg("ERR invalid DB index".into()))?;
-    if ctx.srv.config.cluster_enabled && db != 0 {
-        return err("ERR SELECT is not allowed in cluster mode");
-    }
-    if db != 0 {
-        // slotgate serves a single database, as a cluster node does.
-        return err("ERR DB index is out of range");
-    }
-    ctx.out.ok();
-    Ok(())
-}
-
 fn quit(ctx: &mut Ctx) -> Result<(), Error> {
     ctx.client.close_after_reply = true;
     ctx.out.ok();
@@ -173,6 +160,8 @@ fn reset(ctx: &mut Ctx) -> Result<(), Error> {
     ctx.client.user = "default".into();
     ctx.client.asking = false;
     ctx.client.readonly = false;
+    // clearClientConnectionState selects database 0.
+    ctx.client.db = 0;
     ctx.out.simple("RESET");
     Ok(())
 }

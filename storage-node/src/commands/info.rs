@@ -126,7 +126,7 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
                 s.net_input_bytes,
                 s.net_output_bytes,
                 s.rejected_connections,
-                srv.db.expired_keys,
+                srv.expired_keys(),
                 s.evicted_keys,
                 s.keyspace_hits,
                 s.keyspace_misses,
@@ -148,12 +148,12 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
         "cluster" => write!(t, "# Cluster\r\ncluster_enabled:{}\r\n", cfg.cluster_enabled as u8),
         "keyspace" => {
             let _ = write!(t, "# Keyspace\r\n");
-            let db = &srv.db;
-            if db.is_empty() {
-                Ok(())
-            } else {
-                write!(t, "db0:keys={},expires={},avg_ttl={}\r\n", db.len(), db.volatile_len(), avg_ttl(db, ctx.now))
+            // Every non-empty database, as genRedisInfoString lists them.
+            for (i, db) in srv.all_dbs().into_iter().enumerate().filter(|(_, db)| !db.is_empty()) {
+                let (keys, expires, ttl) = (db.len(), db.volatile_len(), avg_ttl(db, ctx.now));
+                let _ = write!(t, "db{i}:keys={keys},expires={expires},avg_ttl={ttl}\r\n");
             }
+            Ok(())
         }
         "commandstats" => {
             let _ = write!(t, "# Commandstats\r\n");

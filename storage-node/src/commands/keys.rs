@@ -224,40 +224,50 @@ fn renamenx(ctx: &mut Ctx) -> Result<(), Error> {
 fn copy(ctx: &mut Ctx) -> Result<(), Error> {
     let args = ctx.args;
     let mut replace = false;
+    let src_db = ctx.srv.db_index;
+    let mut dst_db = src_db;
     let mut i = 3;
     while i < args.len() {
         if is(&args[i], "replace") {
             replace = true;
         } else if is(&args[i], "db") && i + 1 < args.len() {
-            let db = arg_i64(&args[i + 1])?;
-            if ctx.srv.config.cluster_enabled && db != 0 {
-                return err("ERR Copying to another database is not allowed in cluster mode");
-            }
-            if db != 0 {
+            // As copyCommand: the index must exist before the cluster check applies.
+            let n = super::databases::arg_int(&args[i + 1], None)?;
+            if n < 0 || n as usize >= ctx.srv.db_count() {
                 return err("ERR DB index is out of range");
             }
+            dst_db = n as usize;
             i += 1;
         } else {
             return Err(Error::Syntax);
         }
         i += 1;
     }
+    if ctx.srv.config.cluster_enabled && (src_db != 0 || dst_db != 0) {
+        return err("ERR Copying to another database is not allowed in cluster mode");
+    }
     let (src, dst) = (&args[1], &args[2]);
-    if src == dst {
+    if src_db == dst_db && src == dst {
         return err("ERR source and destination objects are the same");
     }
     let Some((value, expire)) = ctx.srv.db.get(src, ctx.now).map(|e| (e.value.clone(), e.expire_at)) else {
         ctx.out.int(0);
         return Ok(());
     };
-    if ctx.srv.db.get(dst, ctx.now).is_some() {
+    let now = ctx.now;
+    let target = ctx.srv.db_at(dst_db);
+    if target.get(dst, now).is_some() {
         if !replace {
             ctx.out.int(0);
             return Ok(());
         }
-        ctx.srv.db.remove(dst);
+        target.remove(dst);
     }
-    ctx.srv.db.set(dst, value, Some(expire));
+    target.set(dst, value, Some(expire));
+    if dst_db != src_db {
+        // `execute` signals keys of the source database only.
+        ctx.srv.key_ready_in(dst_db, dst);
+    }
     ctx.srv.dirty += 1;
     ctx.out.int(1);
     Ok(())

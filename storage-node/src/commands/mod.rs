@@ -7,6 +7,7 @@ mod bitmap;
 mod blocking;
 mod cluster;
 mod connection;
+pub mod databases;
 mod function;
 mod geo;
 mod hash;
@@ -134,6 +135,7 @@ pub struct CommandTable {
 fn handlers() -> Vec<(&'static str, Handler)> {
     let mut h = Vec::new();
     connection::register(&mut h);
+    databases::register(&mut h);
     acl::register(&mut h);
     server::register(&mut h);
     info::register(&mut h);
@@ -332,6 +334,8 @@ fn execute(
 ) -> Result<(), Error> {
     let cmd = &srv.commands.commands[idx];
     let (handler, spec) = (cmd.handler, cmd.spec);
+    // The client's database goes in place: handlers work on `srv.db` (see server::databases).
+    srv.select_db(client.db);
     let dirty_before = srv.dirty;
     let propagating = srv.prop.active();
     if propagating {
@@ -352,10 +356,13 @@ fn execute(
         // Keys the command only reads (BITOP's or ZUNIONSTORE's sources) stay valid for WATCH.
         let (first, rest) = spec.uses.unwrap_or((KeyUse::ReadWrite, KeyUse::ReadWrite));
         let keys = spec.key_indexes(args.len(), |i| args.get(i).map(|a| &a[..])).unwrap_or_default();
+        // COPY ... DB n writes its destination in another database.
+        let copy_db = if spec.name == "copy" { databases::copy_target(args) } else { None };
         for (n, i) in keys.into_iter().enumerate() {
             let usage = if n == 0 { first } else { rest };
             if usage != KeyUse::Read {
-                srv.touch_key(&args[i]);
+                let db = if i == 2 { copy_db.unwrap_or(srv.db_index) } else { srv.db_index };
+                srv.touch_key_in(db, &args[i]);
             }
         }
     }
@@ -367,9 +374,9 @@ fn execute(
         }
     }
     if !srv.blocked.is_empty() && matches!(spec.name, "flushall" | "flushdb") {
-        let keys: Vec<Box<[u8]>> = srv.blocked.keys().cloned().collect();
-        for k in keys {
-            srv.key_ready(&k);
+        let keys: Vec<crate::server::databases::DbKey> = srv.blocked.keys().cloned().collect();
+        for (db, k) in keys {
+            srv.key_ready_in(db, &k);
         }
     }
     result

@@ -78,13 +78,14 @@ fn watch(ctx: &mut Ctx) -> Result<(), Error> {
     if ctx.client.multi.is_some() {
         return err("ERR WATCH inside MULTI is not allowed");
     }
+    let db = ctx.client.db;
     for key in &ctx.args[1..] {
-        if ctx.client.watched.iter().any(|(k, _)| **k == key[..]) {
+        if ctx.client.watched.iter().any(|((d, k), _)| *d == db && **k == key[..]) {
             continue;
         }
         let at = ctx.srv.db.get(key, ctx.now).map_or(0, |e| e.expire_at);
-        ctx.client.watched.push((Box::from(&key[..]), at));
-        ctx.srv.watched.entry(Box::from(&key[..])).or_default().push(ctx.client.id);
+        ctx.client.watched.push(((db, Box::from(&key[..])), at));
+        ctx.srv.watched.entry((db, Box::from(&key[..]))).or_default().push(ctx.client.id);
     }
     ctx.out.ok();
     Ok(())

@@ -4,7 +4,6 @@ use config::NodeConfig;
 use protocol::glob::{glob_match, glob_match_nocase};
 
 use super::{err, help_reply, is, Ctx, Error, Handler};
-use crate::keyspace::Db;
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     h.extend([
@@ -21,8 +20,6 @@ pub fn register(h: &mut Vec<(&'static str, Handler)>) {
         ("config|resetstat", config_resetstat),
         ("config|help", config_help),
         ("dbsize", dbsize),
-        ("flushall", flushall),
-        ("flushdb", flushall),
         ("time", time),
         ("lastsave", lastsave),
         ("shutdown", shutdown),
@@ -177,35 +174,6 @@ fn config_help(ctx: &mut Ctx) -> Result<(), Error> {
 
 fn dbsize(ctx: &mut Ctx) -> Result<(), Error> {
     ctx.out.int(ctx.srv.db.len() as i64);
-    Ok(())
-}
-
-fn flushall(ctx: &mut Ctx) -> Result<(), Error> {
-    let asynchronous = match ctx.args.len() {
-        1 => false,
-        2 if is(&ctx.args[1], "async") => true,
-        2 if is(&ctx.args[1], "sync") => false,
-        _ => return Err(Error::Syntax),
-    };
-    // Watched keys that existed are changed by the flush (Redis touches them too).
-    let now = ctx.now;
-    let touched: Vec<Box<[u8]>> = ctx
-        .srv
-        .watched
-        .keys()
-        .filter(|k| ctx.srv.db.peek(k).is_some_and(|e| e.expire_at == 0 || e.expire_at > now))
-        .cloned()
-        .collect();
-    for k in touched {
-        ctx.srv.touch_key(&k);
-    }
-    let old: Db = ctx.srv.db.take_all();
-    ctx.srv.dirty += old.len() as u64;
-    if asynchronous && old.len() > 64 {
-        // Freeing millions of allocations takes a while: do it off the serving thread.
-        std::thread::spawn(move || drop(old));
-    }
-    ctx.out.ok();
     Ok(())
 }
 

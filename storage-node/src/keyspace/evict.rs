@@ -75,8 +75,38 @@ pub fn idle_seconds(e: &Entry, clock: u32) -> u32 {
     clock.saturating_sub(e.access)
 }
 
+/// Picks a key to evict over every database, as Redis's performEvictions does: the random
+/// policies take the databases in turn, the others the best-scored candidate of all of them.
+/// Returns the database and the key.
+pub fn pick_victim_in(srv: &mut crate::server::Server, samples: usize, now: i64) -> Option<(usize, Box<[u8]>)> {
+    use EvictionPolicy::*;
+    let policy = srv.config.maxmemory_policy;
+    let n = srv.db_count();
+    let random = matches!(policy, AllKeysRandom | VolatileRandom);
+    let mut best: Option<(usize, Box<[u8]>, i64)> = None;
+    for step in 0..n {
+        let index = (srv.evict_next_db + step) % n;
+        let Some((key, score)) = pick_victim_scored(srv.db_ref(index), policy, samples, now) else { continue };
+        if random {
+            srv.evict_next_db = (index + 1) % n;
+            return Some((index, key));
+        }
+        if best.as_ref().is_none_or(|b| score < b.2) {
+            best = Some((index, key, score));
+        }
+    }
+    best.map(|(i, k, _)| (i, k))
+}
+
 /// Picks a key to evict under `policy`, or `None` when nothing qualifies.
-pub fn pick_victim(db: &Db, policy: EvictionPolicy, samples: usize, now: i64) -> Option<Box<[u8]>> {
+#[cfg(test)]
+fn pick_victim(db: &Db, policy: EvictionPolicy, samples: usize, now: i64) -> Option<Box<[u8]>> {
+    pick_victim_scored(db, policy, samples, now).map(|(k, _)| k)
+}
+
+/// `pick_victim` with the candidate's score (lower is a better victim), for comparing the
+/// candidates of several databases.
+fn pick_victim_scored(db: &Db, policy: EvictionPolicy, samples: usize, now: i64) -> Option<(Box<[u8]>, i64)> {
     use EvictionPolicy::*;
     let volatile_only = matches!(policy, VolatileLru | VolatileLfu | VolatileRandom | VolatileTtl);
     if db.is_empty() || (volatile_only && db.volatile_len() == 0) {
@@ -84,9 +114,9 @@ pub fn pick_victim(db: &Db, policy: EvictionPolicy, samples: usize, now: i64) ->
     }
     match policy {
         NoEviction => None,
-        VolatileTtl => db.soonest_expiring().map(Into::into),
-        AllKeysRandom => db.random_entry(rand()).map(|e| Box::from(&*e.key)),
-        VolatileRandom => db.random_volatile(rand()).map(Into::into),
+        VolatileTtl => db.soonest_expiring().map(|k| (k.into(), db.peek(k).map_or(0, |e| e.expire_at))),
+        AllKeysRandom => db.random_entry(rand()).map(|e| (Box::from(&*e.key), 0)),
+        VolatileRandom => db.random_volatile(rand()).map(|k| (k.into(), 0)),
         AllKeysLru | VolatileLru | AllKeysLfu | VolatileLfu => {
             let lfu = matches!(policy, AllKeysLfu | VolatileLfu);
             // Lower score = better victim: LFU counter, or the negated idle time for LRU.
@@ -110,7 +140,7 @@ pub fn pick_victim(db: &Db, policy: EvictionPolicy, samples: usize, now: i64) ->
                     best = Some((e, s));
                 }
             }
-            best.map(|(e, _)| Box::from(&*e.key))
+            best.map(|(e, s)| (Box::from(&*e.key), s))
         }
     }
 }

@@ -97,7 +97,9 @@ impl Db {
     /// An empty keyspace.
     pub fn new() -> Db {
         Db {
-            slots: (0..SLOT_COUNT).map(|_| HashTable::new()).collect(),
+            // The slot tables are made at the first insert: a database never written to (most
+            // of the numbered ones) costs no memory.
+            slots: Box::default(),
             hasher: DefaultHashBuilder::default(),
             len: 0,
             expires: BTreeSet::new(),
@@ -135,7 +137,7 @@ impl Db {
         // One probe: the found entry is either handed out or, expired, removed through it.
         // Fields borrowed apart, so the entry handed out borrows the tables alone.
         let Db { slots, len, expires, expired_keys, track_expired, expired_log, access_clock, lfu, .. } = self;
-        let found = slots[slot].find_entry(hash, |e| &*e.key == key).ok()?;
+        let found = slots.get_mut(slot)?.find_entry(hash, |e| &*e.key == key).ok()?;
         let at = found.get().expire_at;
         if at == 0 || at > now {
             let entry = found.into_mut();
@@ -170,10 +172,13 @@ impl Db {
         let n = keys.len().min(at.len());
         for (slot_hash, key) in at.iter_mut().zip(keys) {
             *slot_hash = (key_slot(key) as usize, self.hash(key));
-            prefetch(&self.slots[slot_hash.0]);
+            if let Some(t) = self.slots.get(slot_hash.0) {
+                prefetch(t);
+            }
         }
         for &(slot, hash) in &at[..n] {
-            self.slots[slot].find(hash, |e| {
+            let Some(t) = self.slots.get(slot) else { break };
+            t.find(hash, |e| {
                 prefetch(&**e);
                 false
             });
@@ -183,7 +188,7 @@ impl Db {
     /// Looks at an entry without expiring it or touching its access time (OBJECT, SCAN TYPE).
     pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
         let slot = key_slot(key) as usize;
-        self.slots[slot].find(self.hash(key), |e| &*e.key == key).map(|e| &**e)
+        self.slots.get(slot)?.find(self.hash(key), |e| &*e.key == key).map(|e| &**e)
     }
 
     /// Stores `value` under `key`: an existing entry keeps its TTL when `expire_at` is `None`
@@ -191,6 +196,9 @@ impl Db {
     pub fn set(&mut self, key: &[u8], value: Value, expire_at: Option<i64>) {
         let slot = key_slot(key) as usize;
         let hash = self.hash(key);
+        if self.slots.is_empty() {
+            self.slots = (0..SLOT_COUNT).map(|_| HashTable::new()).collect();
+        }
         let (clock, lfu) = (self.access_clock, self.lfu);
         let hasher = &self.hasher;
         // One probe whether the key exists or not.
@@ -227,7 +235,7 @@ impl Db {
     pub fn remove(&mut self, key: &[u8]) -> Option<Box<Entry>> {
         let slot = key_slot(key) as usize;
         let hash = self.hash(key);
-        let entry = self.slots[slot].find_entry(hash, |e| &*e.key == key).ok()?.remove().0;
+        let entry = self.slots.get_mut(slot)?.find_entry(hash, |e| &*e.key == key).ok()?.remove().0;
         self.forget(slot, &entry);
         Some(entry)
     }
@@ -236,7 +244,7 @@ impl Db {
     pub fn set_access(&mut self, key: &[u8], access: u32) {
         let slot = key_slot(key) as usize;
         let hash = self.hash(key);
-        if let Some(e) = self.slots[slot].find_mut(hash, |e| &*e.key == key) {
+        if let Some(e) = self.slots.get_mut(slot).and_then(|t| t.find_mut(hash, |e| &*e.key == key)) {
             e.access = access;
         }
     }
@@ -245,7 +253,7 @@ impl Db {
     pub fn set_expire(&mut self, key: &[u8], at: i64) -> bool {
         let slot = key_slot(key) as usize;
         let hash = self.hash(key);
-        let Some(e) = self.slots[slot].find_mut(hash, |e| &*e.key == key) else {
+        let Some(e) = self.slots.get_mut(slot).and_then(|t| t.find_mut(hash, |e| &*e.key == key)) else {
             return false;
         };
         let old = std::mem::replace(&mut e.expire_at, at);
@@ -295,7 +303,7 @@ impl Db {
 
     /// Iterates the entries of one slot.
     pub fn slot_entries(&self, slot: usize) -> impl Iterator<Item = &Entry> {
-        self.slots[slot].iter().map(|e| &**e)
+        self.slots.get(slot).into_iter().flat_map(|t| t.iter().map(|e| &**e))
     }
 
     /// Iterates every entry (expired ones included; callers check `expire_at`).

@@ -229,7 +229,7 @@ pub fn open_at_start(srv: &mut Server) -> Result<(), String> {
         let base = AofFile { name: base_name(&prefix, 1), seq: 1 };
         let path = dir.join(&base.name);
         let functions = srv.scripting.functions.codes();
-        rdbfile::write(&srv.db, &functions, &dir.join(format!("temp-{}", base.name)), &path, true)
+        rdbfile::write(&srv.all_dbs(), &functions, &dir.join(format!("temp-{}", base.name)), &path, true)
             .map_err(|e| format!("Can't create the AOF base file {}: {e}", path.display()))?;
         crate::log(&srv.config, &format!("Creating AOF base file {} on server start", base.name));
         Manifest { base: Some(base), incrs: Vec::new() }
@@ -270,7 +270,7 @@ fn load(srv: &mut Server, dir: &Path, m: &Manifest) -> Result<(), String> {
             .map_err(|e| format!("The AOF file {} doesn't exist or can't be read: {e}", path.display()))?;
         if data.starts_with(b"REDIS") {
             let mut functions = Vec::new();
-            rdbfile::load(&data, &mut srv.db, &mut functions)
+            rdbfile::load(&data, srv, &mut functions)
                 .map_err(|e| format!("Bad file format reading the AOF base {}: {e}", path.display()))?;
             srv.scripting.functions.replace_all(&functions).map_err(|e| {
                 format!(
@@ -352,6 +352,8 @@ pub fn switch_incr(srv: &mut Server) -> Result<u64, String> {
     m.save(&aof.dir, &aof.manifest_name()).map_err(|e| format!("Can't write the AOF manifest: {e}"))?;
     aof.manifest = m;
     aof.file = Arc::new(file);
+    // The new file must say which database its first command is for.
+    srv.prop.aof_db = None;
     Ok(seq)
 }
 

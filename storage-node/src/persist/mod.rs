@@ -99,14 +99,14 @@ pub fn load_at_start(srv: &mut Server) -> Result<(), String> {
         aof::open_at_start(srv)?;
         srv.prop.enabled = true;
         srv.prop.to_aof = true;
-        srv.db.track_expired = true;
+        srv.each_db_mut(|db| db.track_expired = true);
     } else {
         let path = PathBuf::from(&srv.config.dbfilename);
         match std::fs::read(&path) {
             Ok(data) => {
                 let started = Instant::now();
                 let mut functions = Vec::new();
-                let n = rdbfile::load(&data, &mut srv.db, &mut functions).map_err(|e| {
+                let n = rdbfile::load(&data, srv, &mut functions).map_err(|e| {
                     format!("Bad RDB file {}: {e}. Short read or corrupted DB: refusing to start.", path.display())
                 })?;
                 srv.scripting
@@ -123,7 +123,7 @@ pub fn load_at_start(srv: &mut Server) -> Result<(), String> {
             Err(e) => return Err(format!("Can't read the RDB file {}: {e}", path.display())),
         }
     }
-    srv.db.expired_log.clear();
+    srv.each_db_mut(|db| db.expired_log.clear());
     srv.dirty = 0;
     Ok(())
 }
@@ -156,7 +156,7 @@ fn fork(job: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<i32> {
 pub fn save(srv: &mut Server) -> Result<(), String> {
     let path = PathBuf::from(&srv.config.dbfilename);
     let tmp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
-    rdbfile::write(&srv.db, &srv.scripting.functions.codes(), &tmp, &path, false).map_err(|e| {
+    rdbfile::write(&srv.all_dbs(), &srv.scripting.functions.codes(), &tmp, &path, false).map_err(|e| {
         let msg = format!("Failed opening/writing the .rdb for saving: {e}");
         crate::log(&srv.config, &format!("Warning: {msg}"));
         msg
@@ -176,7 +176,7 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
     }
     srv.persist.last_bgsave_try = now_ms() / 1000;
     let path = PathBuf::from(&srv.config.dbfilename);
-    let db = &srv.db;
+    let db = &srv.all_dbs();
     let functions = srv.scripting.functions.codes();
     let pid = fork(|| {
         let tmp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
@@ -198,7 +198,7 @@ pub fn fork_repl_snapshot(srv: &mut Server, offset: u64) -> Result<i32, String> 
     if srv.persist.child.is_some() {
         return Err("a child process is active".into());
     }
-    let db = &srv.db;
+    let db = &srv.all_dbs();
     let functions = srv.scripting.functions.codes();
     let pid =
         fork(|| rdbfile::write_file(db, &functions, &repl_snapshot_path(std::process::id() as i32), false).map(|_| ()))
@@ -219,7 +219,7 @@ pub fn bgrewriteaof(srv: &mut Server) -> Result<(), String> {
     }
     let incr_seq = aof::switch_incr(srv)?;
     let Some(dir) = srv.persist.aof.as_ref().map(|a| a.dir.clone()) else { return Err("AOF is off".into()) };
-    let db = &srv.db;
+    let db = &srv.all_dbs();
     let functions = srv.scripting.functions.codes();
     let child_dir = dir.clone();
     let pid = fork(|| {

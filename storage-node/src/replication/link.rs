@@ -29,7 +29,11 @@ pub fn set_master(shared: &Shared, srv: &mut Server, master: Option<MasterAddr>)
             tokio::task::spawn_local(run(shared.clone(), generation, m));
         }
         // A promoted replica starts a new history; its old one stays valid for partial resyncs.
-        None if was_replica => srv.repl.shift_replid(),
+        // Its first command names its database (replicationUnsetMaster's slaveseldb = -1).
+        None if was_replica => {
+            srv.repl.shift_replid();
+            srv.prop.repl_db = None;
+        }
         None => {}
     }
 }
@@ -159,6 +163,7 @@ async fn session(shared: &Shared, generation: u64, master: &MasterAddr) -> Resul
         srv.repl.replid = id.to_string();
         srv.repl.offset = off;
         srv.repl.backlog.clear();
+        srv.repl.master_db = 0;
         crate::log(&srv.config, &format!("MASTER <-> REPLICA sync: Finished with success ({len} bytes)"));
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let mut srv = shared.borrow_mut();
@@ -179,19 +184,24 @@ async fn session(shared: &Shared, generation: u64, master: &MasterAddr) -> Resul
     stream_commands(shared, generation, &mut stream, buf).await
 }
 
-/// Replaces the dataset with a snapshot; nothing is changed if it does not parse.
+/// Replaces the dataset (every database) with a snapshot; nothing is changed if it does not
+/// parse.
 fn load_snapshot(srv: &mut Server, data: &[u8]) -> Result<(), String> {
     let mut reader = rdb::FileReader::new(data).map_err(|e| format!("bad snapshot: {e}"))?;
     let mut entries = Vec::new();
+    let count = srv.db_count();
     while let Some(e) = reader.next_entry().map_err(|e| format!("bad snapshot: {e}"))? {
+        if e.db as usize >= count {
+            return Err(format!("bad snapshot: database {} out of range (databases {count})", e.db));
+        }
         entries.push(e);
     }
     // The master's function libraries replace ours, as its keys replace our keys.
     srv.scripting.functions.replace_all(reader.functions()).map_err(|e| format!("bad snapshot: {e}"))?;
-    drop(srv.db.take_all());
+    srv.each_db_mut(|db| drop(db.take_all()));
     for e in entries {
         if let Some(v) = rdbconv::from_rdb(e.value) {
-            srv.db.set(&e.key, v, Some(e.expire_at_ms.unwrap_or(0)));
+            srv.db_at(e.db as usize).set(&e.key, v, Some(e.expire_at_ms.unwrap_or(0)));
         }
     }
     Ok(())
@@ -214,6 +224,7 @@ async fn stream_commands(
     let mut decoder = CommandDecoder::new();
     let limits = DecodeLimits::default();
     let mut client = master_client();
+    client.db = shared.borrow().repl.master_db;
     let mut ack = tokio::time::interval(Duration::from_secs(1));
     loop {
         let mut replies: Vec<u8> = Vec::new();
@@ -242,6 +253,7 @@ async fn stream_commands(
                 dispatch(srv, &mut client, &args, &mut scratch, &mut clock);
                 super::feed(srv, &raw);
             }
+            srv.repl.master_db = client.db;
         }
         if !replies.is_empty() {
             send(stream, &replies).await?;

@@ -91,6 +91,9 @@ pub struct Replication {
     pub sync_partial_err: u64,
     /// Clients blocked in WAIT: (client id, offset to reach, replicas wanted).
     pub waiters: Vec<(u64, u64, usize)>,
+    /// On a replica: the database the master's stream last selected, kept across partial
+    /// resyncs as Redis keeps it in the cached master client.
+    pub master_db: usize,
 }
 
 /// A fresh 40-hex-digit replication ID.
@@ -119,6 +122,7 @@ impl Replication {
             sync_partial_ok: 0,
             sync_partial_err: 0,
             waiters: Vec::new(),
+            master_db: 0,
         }
     }
 
@@ -188,7 +192,7 @@ pub fn register(srv: &mut Server, client: &mut Client, state: SyncState, ack_off
     // From now on every change is described for the replicas.
     srv.prop.enabled = true;
     srv.prop.to_replicas = true;
-    srv.db.track_expired = true;
+    srv.each_db_mut(|db| db.track_expired = true);
     let id = client.id;
     client.is_replica = true;
     let ip = client.addr.rsplit_once(':').map_or("", |(ip, _)| ip).trim_matches(['[', ']']).to_string();

@@ -77,6 +77,8 @@ pub fn start_snapshot(srv: &mut Server) -> bool {
         return false;
     }
     super::drain(srv);
+    // The stream after the snapshot starts with a SELECT (replicationSetupSlaveForFullResync).
+    srv.prop.repl_db = None;
     let offset = srv.repl.offset;
     match crate::persist::fork_repl_snapshot(srv, offset) {
         Ok(pid) => {

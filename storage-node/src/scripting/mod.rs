@@ -465,6 +465,9 @@ fn invoke(
         flags,
         slot: Cell::new(slot),
     };
+    // SELECT inside the script changes the script's database only (Redis 7.0 gives the
+    // caller its own back when the script ends).
+    let caller_db = client.db;
     CURRENT.with(|c| *c.borrow_mut() = Some(call));
     let wrapper = lua.named_registry_value::<mlua::Function>(RUN_WRAPPER_KEY);
     let result = wrapper.and_then(|w| match args {
@@ -472,6 +475,7 @@ fn invoke(
         Some((a, b)) => w.call::<(bool, Value)>((target.func.clone(), true, a, b)),
     });
     CURRENT.with(|c| *c.borrow_mut() = None);
+    client.db = caller_db;
     WATCH.with(|w| *w.borrow_mut() = None);
     // Clients that connected during a busy script get their connection task now.
     srv.adopt.extend(watch.accepted.borrow_mut().drain(..));

@@ -18,20 +18,22 @@ pub fn block(
     deadline: Option<Instant>,
     null_bulk: bool,
 ) {
+    let db = client.db;
     for k in &keys {
-        srv.blocked.entry(k.clone()).or_default().push_back(client.id);
+        srv.blocked.entry((db, k.clone())).or_default().push_back(client.id);
     }
-    client.blocked = Some(Blocked { args: args.to_vec(), keys, deadline, null_bulk });
+    client.blocked = Some(Blocked { args: args.to_vec(), db, keys, deadline, null_bulk });
 }
 
 /// Removes `client` from every queue it waits in.
 pub fn unblock(srv: &mut Server, client: &mut Client) {
     let Some(b) = client.blocked.take() else { return };
     for k in &b.keys {
-        if let Some(q) = srv.blocked.get_mut(k) {
+        let key = super::databases::KeyRef(b.db, k);
+        if let Some(q) = srv.blocked.get_mut(&key) {
             q.retain(|id| *id != client.id);
             if q.is_empty() {
-                srv.blocked.remove(k);
+                srv.blocked.remove(&key);
             }
         }
     }

@@ -34,8 +34,10 @@ pub struct Client {
     pub multi_error: bool,
     /// Set while EXEC runs the queue (blocking commands then never block).
     pub in_exec: bool,
-    /// WATCHed keys with the expiry they had when watched.
-    pub watched: Vec<(Box<[u8]>, i64)>,
+    /// The selected database (SELECT).
+    pub db: usize,
+    /// WATCHed keys (with their database) and the expiry they had when watched.
+    pub watched: Vec<(super::databases::DbKey, i64)>,
     /// The blocking command this client waits on.
     pub blocked: Option<Blocked>,
     pub subs: HashSet<Box<[u8]>>,
@@ -56,6 +58,8 @@ pub struct Client {
 #[derive(Debug)]
 pub struct Blocked {
     pub args: Vec<Bytes>,
+    /// The database of `keys`.
+    pub db: usize,
     pub keys: Vec<Box<[u8]>>,
     pub deadline: Option<Instant>,
     /// The reply on timeout is a null bulk (BLMOVE) instead of a null array.
@@ -83,6 +87,7 @@ impl Client {
             multi: None,
             multi_error: false,
             in_exec: false,
+            db: 0,
             watched: Vec::new(),
             blocked: None,
             subs: HashSet::new(),
@@ -116,13 +121,14 @@ impl Client {
             _ => "N",
         };
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}\n",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}\n",
             self.id,
             self.addr,
             self.laddr,
             name,
             self.created.elapsed().as_secs(),
             self.last_interaction.elapsed().as_secs(),
+            self.db,
             self.subs.len(),
             self.psubs.len(),
             self.ssubs.len(),

@@ -153,6 +153,8 @@ async fn serve_loop(server: &Shared, stream: &mut Stream, handle: &ClientHandle)
             let mut close = false;
             let mut clock = Clock::start();
             if client.blocked.is_none() && !decoder.in_progress() && (client.authenticated || srv.acl.default_open()) {
+                // The pipeline's keys are looked up in the client's database.
+                srv.select_db(client.db);
                 prefetch_keys(srv, &inbuf);
             }
             // A blocked client's further requests wait until it is served, as in Redis.

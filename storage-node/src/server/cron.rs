@@ -17,8 +17,13 @@ pub async fn run(server: Shared) {
         tokio::time::sleep(Duration::from_millis(1000 / hz as u64)).await;
         let mut srv = server.borrow_mut();
         let now = now_ms();
-        srv.db.access_clock = srv.started.elapsed().as_secs() as u32;
-        srv.db.expire_due(now, EXPIRE_PER_TICK);
+        let clock = srv.started.elapsed().as_secs() as u32;
+        // Every database is expired, as activeExpireCycle walks them all.
+        let mut budget = EXPIRE_PER_TICK;
+        srv.each_db_mut(|db| {
+            db.access_clock = clock;
+            budget -= db.expire_due(now, budget);
+        });
         super::propagate::removed_keys(&mut srv);
         sample_ops(&mut srv.stats);
         alloc::used_memory();

@@ -6,6 +6,7 @@ pub mod blocking;
 mod client;
 pub mod conn;
 pub mod cron;
+pub mod databases;
 pub mod propagate;
 
 use std::cell::RefCell;
@@ -46,7 +47,12 @@ pub struct Stats {
 
 /// The whole state of a node.
 pub struct Server {
+    /// The database the running command works on (see `databases`).
     pub db: Db,
+    /// Which database `db` is.
+    pub db_index: usize,
+    /// Every database; the entry at `db_index` is an empty stand-in while `db` holds it.
+    pub dbs: Vec<Db>,
     pub config: NodeConfig,
     pub stats: Stats,
     pub commands: CommandTable,
@@ -68,11 +74,13 @@ pub struct Server {
     /// Woken when SHUTDOWN is accepted.
     pub shutdown: Rc<Notify>,
     /// Clients blocked on each key (BLPOP and friends), in arrival order.
-    pub blocked: HashMap<Box<[u8]>, std::collections::VecDeque<u64>>,
+    pub blocked: hashbrown::HashMap<databases::DbKey, std::collections::VecDeque<u64>>,
     /// Keys that received data while clients were blocked on them.
-    pub ready_keys: Vec<Box<[u8]>>,
+    pub ready_keys: Vec<databases::DbKey>,
     /// Clients watching each key (WATCH).
-    pub watched: HashMap<Box<[u8]>, Vec<u64>>,
+    pub watched: hashbrown::HashMap<databases::DbKey, Vec<u64>>,
+    /// Where eviction of random keys starts next (Redis walks the databases in turn).
+    pub evict_next_db: usize,
     /// Clients whose watched keys changed: their EXEC fails.
     pub watch_dirty: std::collections::HashSet<u64>,
     /// Subscribers per channel, per pattern and per shard channel.
@@ -131,8 +139,12 @@ impl Server {
         db.lfu = is_lfu(&config);
         crate::keyspace::limits::apply(&config);
         let backlog_size = config.repl_backlog_size as usize;
+        let dbs = databases::initial(config.databases, db.lfu);
         Server {
             db,
+            db_index: 0,
+            dbs,
+            evict_next_db: 0,
             port: config.port,
             tls_port: config.tls_port,
             tls: None,
@@ -146,9 +158,9 @@ impl Server {
             lastsave: now_ms() / 1000,
             dirty: 0,
             shutdown: Rc::new(Notify::new()),
-            blocked: HashMap::new(),
+            blocked: Default::default(),
             ready_keys: Vec::new(),
-            watched: HashMap::new(),
+            watched: Default::default(),
             watch_dirty: Default::default(),
             channels: HashMap::new(),
             patterns: HashMap::new(),
@@ -177,14 +189,14 @@ impl Server {
         let now = now_ms();
         while alloc::used_memory() > limit {
             let samples = self.config.maxmemory_samples as usize;
-            let Some(victim) = evict::pick_victim(&self.db, self.config.maxmemory_policy, samples, now) else {
+            let Some((index, victim)) = evict::pick_victim_in(self, samples, now) else {
                 return false;
             };
-            self.db.remove(&victim);
+            self.db_at(index).remove(&victim);
             self.stats.evicted_keys += 1;
             self.dirty += 1;
             if self.prop.active() {
-                self.prop.push(&[&b"DEL"[..], &victim]);
+                self.prop.push_in(index, &[&b"DEL"[..], &victim]);
             }
         }
         true
@@ -193,14 +205,28 @@ impl Server {
     /// Notes that a list or sorted set at `key` received elements, so clients blocked on it
     /// are served once the current command finishes.
     pub fn key_ready(&mut self, key: &[u8]) {
-        if self.blocked.contains_key(key) && !self.ready_keys.iter().any(|k| &**k == key) {
-            self.ready_keys.push(key.into());
+        self.key_ready_in(self.db_index, key);
+    }
+
+    /// `key_ready` for a key of database `db`.
+    pub fn key_ready_in(&mut self, db: usize, key: &[u8]) {
+        if self.blocked.is_empty() {
+            return;
+        }
+        let k = databases::KeyRef(db, key);
+        if self.blocked.contains_key(&k) && !self.ready_keys.iter().any(|r| r.0 == db && &*r.1 == key) {
+            self.ready_keys.push((db, key.into()));
         }
     }
 
     /// Marks clients watching `key` so their EXEC fails.
     pub fn touch_key(&mut self, key: &[u8]) {
-        if let Some(ids) = self.watched.get(key) {
+        self.touch_key_in(self.db_index, key);
+    }
+
+    /// `touch_key` for a key of database `db`.
+    pub fn touch_key_in(&mut self, db: usize, key: &[u8]) {
+        if let Some(ids) = self.watched.get(&databases::KeyRef(db, key)) {
             self.watch_dirty.extend(ids.iter().copied());
         }
     }
@@ -230,7 +256,8 @@ impl Server {
 
     /// Applies side effects of a config change made by CONFIG SET.
     pub fn config_changed(&mut self) {
-        self.db.lfu = is_lfu(&self.config);
+        let lfu = is_lfu(&self.config);
+        self.each_db_mut(|db| db.lfu = lfu);
         crate::keyspace::limits::apply(&self.config);
         self.acl.set_log_max_len(self.config.acllog_max_len as usize);
         if let Some(cl) = self.cluster.as_deref_mut() {

@@ -34,6 +34,16 @@ pub struct Propagation {
     pending_count: usize,
     /// What the running handler asked to propagate instead of its arguments.
     replacement: Option<Vec<Vec<Bytes>>>,
+    /// The database of the commands pushed now.
+    pub db: usize,
+    /// Databases of the first and the last pending command (a SELECT sits between pending
+    /// commands of different databases).
+    pending_first_db: usize,
+    pending_last_db: usize,
+    /// The database the AOF and the replicas were last told to SELECT (`None`: tell them
+    /// again, as Redis's `aof_selected_db` / `slaveseldb` of -1).
+    pub aof_db: Option<usize>,
+    pub repl_db: Option<usize>,
 }
 
 impl Propagation {
@@ -58,11 +68,23 @@ impl Propagation {
     /// Appends one command to what the running command causes (or straight to the stream
     /// when no command runs, e.g. active expiry).
     pub fn push<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        if self.pending_count == 0 {
+            self.pending_first_db = self.db;
+        } else if self.pending_last_db != self.db {
+            encode_select(&mut self.pending, self.db);
+        }
+        self.pending_last_db = self.db;
         encode(&mut self.pending, args);
         self.pending_count += 1;
         if self.depth == 0 {
             self.flush();
         }
+    }
+
+    /// `push` for a command of database `db`.
+    pub fn push_in<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
+        self.db = db;
+        self.push(args);
     }
 
     /// Replaces what the running handler propagates (see `Ctx::propagate_as`).
@@ -85,12 +107,23 @@ impl Propagation {
         if wrap {
             encode(&mut chunk, &[b"EXEC"]);
         }
+        let (first, last) = (self.pending_first_db, self.pending_last_db);
         if self.to_aof {
+            let before = self.buf.len();
+            if self.aof_db != Some(first) {
+                encode_select(&mut self.buf, first);
+            }
             self.buf.extend_from_slice(&chunk);
-            self.offset += chunk.len() as u64;
+            self.offset += (self.buf.len() - before) as u64;
+            self.aof_db = Some(last);
         }
         if self.to_replicas {
+            // As replicationFeedSlaves: a SELECT whenever the database differs from the last.
+            if self.repl_db != Some(first) {
+                encode_select(&mut self.repl, first);
+            }
             self.repl.extend_from_slice(&chunk);
+            self.repl_db = Some(last);
         }
         self.pending.clear();
         self.pending_count = 0;
@@ -102,6 +135,11 @@ impl Propagation {
     }
 }
 
+/// Appends `SELECT db`.
+fn encode_select(buf: &mut BytesMut, db: usize) {
+    encode(buf, &[&b"SELECT"[..], db.to_string().as_bytes()]);
+}
+
 /// Appends `args` as a RESP multibulk.
 pub fn encode<A: AsRef<[u8]>>(buf: &mut BytesMut, args: &[A]) {
     protocol::encode::write_command(buf, args);
@@ -110,6 +148,7 @@ pub fn encode<A: AsRef<[u8]>>(buf: &mut BytesMut, args: &[A]) {
 /// Describes what a command that just ran did (called by `commands::execute` while the
 /// propagation is active).
 pub fn after_command(srv: &mut Server, spec: &CommandSpec, args: &[Bytes], dirty_before: u64) {
+    srv.prop.db = srv.db_index;
     // Keys the command found expired were deleted before it acted.
     for key in std::mem::take(&mut srv.db.expired_log) {
         srv.prop.push(&[&b"DEL"[..], &key]);
@@ -135,11 +174,13 @@ pub fn after_command(srv: &mut Server, spec: &CommandSpec, args: &[Bytes], dirty
 
 /// Keys removed outside any command (active expiry, eviction): each becomes a DEL.
 pub fn removed_keys(srv: &mut Server) {
-    if srv.db.expired_log.is_empty() {
-        return;
-    }
-    for key in std::mem::take(&mut srv.db.expired_log) {
-        srv.prop.push(&[&b"DEL"[..], &key]);
+    for index in 0..srv.db_count() {
+        if srv.db_ref(index).expired_log.is_empty() {
+            continue;
+        }
+        for key in std::mem::take(&mut srv.db_at(index).expired_log) {
+            srv.prop.push_in(index, &[&b"DEL"[..], &key]);
+        }
     }
 }
 
@@ -210,7 +251,7 @@ mod tests {
 
     #[test]
     fn commands_of_one_top_level_command_are_wrapped() {
-        let mut p = Propagation { enabled: true, to_aof: true, ..Default::default() };
+        let mut p = Propagation { enabled: true, to_aof: true, aof_db: Some(0), ..Default::default() };
         p.enter();
         p.push(&[&b"SET"[..], b"k", b"v"]);
         p.leave();
@@ -228,5 +269,12 @@ mod tests {
         let s = String::from_utf8_lossy(&p.buf).into_owned();
         assert!(s.starts_with("*1\r\n$5\r\nMULTI\r\n") && s.ends_with("*1\r\n$4\r\nEXEC\r\n"), "{s}");
         assert_eq!(p.offset as usize, first + s.len());
+        p.take();
+        // A command of another database is preceded by SELECT, once.
+        p.push_in(2, &[&b"DEL"[..], b"k"]);
+        p.push_in(2, &[&b"DEL"[..], b"j"]);
+        let s = String::from_utf8_lossy(&p.buf).into_owned();
+        assert!(s.starts_with("*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*2\r\n$3\r\nDEL"), "{s}");
+        assert_eq!(s.matches("SELECT").count(), 1, "{s}");
     }
 }
