@@ -83,6 +83,8 @@ pub fn load(data: &[u8], db: &mut Db, functions: &mut Vec<Vec<u8>>) -> Result<us
         loaded += 1;
     }
     functions.extend_from_slice(reader.functions());
+    // Loading is no keyspace event (Redis's rdbLoad notifies nobody of the keys).
+    db.events.clear();
     Ok(loaded)
 }
 

@@ -19,6 +19,7 @@ pub async fn run(server: Shared) {
         let now = now_ms();
         srv.db.access_clock = srv.started.elapsed().as_secs() as u32;
         srv.db.expire_due(now, EXPIRE_PER_TICK);
+        super::notify::flush(&mut srv);
         super::propagate::removed_keys(&mut srv);
         sample_ops(&mut srv.stats);
         alloc::used_memory();

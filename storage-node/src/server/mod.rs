@@ -6,6 +6,7 @@ pub mod blocking;
 mod client;
 pub mod conn;
 pub mod cron;
+pub mod notify;
 pub mod propagate;
 
 use std::cell::RefCell;
@@ -178,6 +179,7 @@ impl Server {
             };
             self.db.remove(&victim);
             self.stats.evicted_keys += 1;
+            notify::notify(self, notify::EVICTED, "evicted", &victim);
             self.dirty += 1;
             if self.prop.active() {
                 self.prop.push(&[&b"DEL"[..], &victim]);
@@ -227,6 +229,7 @@ impl Server {
     /// Applies side effects of a config change made by CONFIG SET.
     pub fn config_changed(&mut self) {
         self.db.lfu = is_lfu(&self.config);
+        notify::sync(self);
         crate::keyspace::limits::apply(&self.config);
         self.acl.set_log_max_len(self.config.acllog_max_len as usize);
         if let Some(cl) = self.cluster.as_deref_mut() {
