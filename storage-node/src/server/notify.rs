@@ -167,11 +167,40 @@ pub fn count_reads(srv: &mut Server, spec: &CommandSpec, reads: Reads, args: &[B
         }
         Reads::All | Reads::Twice | Reads::ReadGroup => &keys,
     };
+    // A multi-key command stops at the first key of the wrong type (its WRONGTYPE reply), so
+    // the keys after it are never looked up.
+    let expect = if keys.len() > 1 { multi_key_types(spec.name) } else { &[] };
+    let mut complete = true;
     for &i in keys {
-        let found = lookup_read(srv, &args[i], now).is_some();
-        if reads == Reads::Twice || (reads == Reads::ReadGroup && found) {
+        let found = lookup_read(srv, &args[i], now);
+        let kind = found.as_ref().map(|e| e.value.type_name());
+        let mut wrong = kind.is_some_and(|k| !expect.is_empty() && !expect.contains(&k));
+        if matches!(spec.name, "pfcount" | "pfmerge") && keys.len() > 1 {
+            // PFCOUNT and PFMERGE also stop at a string that is no HyperLogLog.
+            wrong |= found.is_some_and(|e| !e.value.raw_bytes().is_some_and(crate::keyspace::hll::is_hll));
+        }
+        // XREADGROUP's first pass ends at a missing stream (NOGROUP).
+        if wrong || (reads == Reads::ReadGroup && kind.is_none()) {
+            complete = false;
+            break;
+        }
+    }
+    // XREAD and XREADGROUP look every stream up again to serve it.
+    if complete && matches!(reads, Reads::Twice | Reads::ReadGroup) {
+        for &i in keys {
             lookup_read(srv, &args[i], now);
         }
+    }
+}
+
+/// The types a multi-key read command accepts for each key, when it stops at another one.
+fn multi_key_types(name: &str) -> &'static [&'static str] {
+    match name {
+        "bitop" | "pfcount" | "pfmerge" => &["string"],
+        "sinter" | "sunion" | "sdiff" | "sinterstore" | "sunionstore" | "sdiffstore" | "sintercard" => &["set"],
+        "zunion" | "zinter" | "zdiff" | "zunionstore" | "zinterstore" | "zdiffstore" | "zintercard" => &["zset", "set"],
+        "xread" | "xreadgroup" => &["stream"],
+        _ => &[],
     }
 }
 
