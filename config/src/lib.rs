@@ -4,6 +4,7 @@
 pub mod acl;
 mod load;
 mod node;
+pub mod notify;
 mod rewrite;
 pub mod split;
 mod table;

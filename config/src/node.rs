@@ -102,6 +102,8 @@ pub struct NodeConfig {
     pub maxclients: u64,
     /// `requirepass`; None when unset.
     pub requirepass: Option<String>,
+    /// `notify-keyspace-events` as class flags (`config::notify`).
+    pub notify_keyspace_events: u32,
     /// `maxmemory` in bytes, 0 = unlimited.
     pub maxmemory: u64,
     /// `maxmemory-policy`.
@@ -257,6 +259,7 @@ impl Default for NodeConfig {
             maxmemory: 0,
             maxmemory_policy: EvictionPolicy::NoEviction,
             maxmemory_samples: 5,
+            notify_keyspace_events: 0,
             save: vec![(3600, 1), (300, 100), (60, 10000)],
             dbfilename: "dump.rdb".into(),
             appendonly: false,
@@ -399,7 +402,6 @@ pub struct CompatSettings {
     pub slowlog_log_slower_than: u64,
     pub slowlog_max_len: u64,
     pub latency_monitor_threshold: String,
-    pub notify_keyspace_events: String,
     pub list_max_listpack_size: u64,
     pub list_compress_depth: u64,
     pub hll_sparse_max_bytes: u64,
@@ -441,7 +443,6 @@ impl Default for CompatSettings {
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             latency_monitor_threshold: "0".into(),
-            notify_keyspace_events: String::new(),
             list_max_listpack_size: (-2i64) as u64,
             list_compress_depth: 0,
             hll_sparse_max_bytes: 3000,

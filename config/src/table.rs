@@ -214,7 +214,7 @@ fn check_latency_threshold(v: &str) -> Result<(), String> {
 }
 
 fn check_notify(v: &str) -> Result<(), String> {
-    only(v, "", "slotgate sends no keyspace notifications")
+    crate::notify::parse(v).map(|_| ()).ok_or_else(|| crate::notify::INVALID.to_string())
 }
 
 fn check_oom_values(v: &str) -> Result<(), String> {
@@ -473,7 +473,15 @@ pub(crate) static TABLE: &[Directive] = &[
     d!("slowlog-log-slower-than", compat_num!(-1, LLONG_MAX, false, slowlog_log_slower_than)),
     d!("slowlog-max-len", compat_num!(0, LLONG_MAX, false, slowlog_max_len)),
     d!("latency-monitor-threshold", compat_str!(latency_monitor_threshold, check_latency_threshold)),
-    d!("notify-keyspace-events", compat_str!(notify_keyspace_events, check_notify)),
+    d!(
+        "notify-keyspace-events",
+        Kind::Str {
+            get: |c| crate::notify::format(c.notify_keyspace_events),
+            set: |c, v| c.notify_keyspace_events = crate::notify::parse(&v).unwrap_or(0),
+            check: check_notify,
+            empty_is_null: false,
+        }
+    ),
     d!(
         "list-max-listpack-size",
         "list-max-ziplist-size",

@@ -208,7 +208,7 @@ fn every_directive_round_trips() {
         ("slowlog-log-slower-than", "-1", "-1"),
         ("slowlog-max-len", "1000", "1000"),
         ("latency-monitor-threshold", "0", "0"),
-        ("notify-keyspace-events", "", ""),
+        ("notify-keyspace-events", "KEA", "AKE"),
         ("list-max-listpack-size", "-5", "-5"),
         ("list-compress-depth", "2", "2"),
         ("hll-sparse-max-bytes", "1kb", "1024"),
@@ -249,7 +249,6 @@ fn directives_for_features_slotgate_lacks_take_only_what_it_does() {
     let mut c = NodeConfig::default();
     let one = |v: &str| vec![v.to_string()];
     for (name, value) in [
-        ("notify-keyspace-events", "KEA"),
         ("latency-monitor-threshold", "100"),
         ("aof-timestamp-enabled", "yes"),
         ("oom-score-adj", "relative"),
@@ -259,6 +258,11 @@ fn directives_for_features_slotgate_lacks_take_only_what_it_does() {
         assert!(e.starts_with("only '"), "{name} {value}: {e}");
     }
     assert_eq!(c.apply("oom-score-adj-values", &one("0 200 3000")), Err("Invalid oom-score-adj-values".into()));
+    assert_eq!(c.apply("notify-keyspace-events", &one("KEAZ")), Err(crate::notify::INVALID.into()));
+    assert_eq!(c.set("notify-keyspace-events", "Kx"), Ok(()));
+    assert_eq!(c.set("notify-keyspace-events", "x y"), Err(crate::notify::INVALID.into()));
+    assert_eq!(c.get("notify-keyspace-events").as_deref(), Some("xK"), "a refused value keeps the old one");
+    assert_eq!(c.set("notify-keyspace-events", ""), Ok(()));
     assert_eq!(
         c.apply("proc-title-template", &one("{server-mode}")).unwrap_err(),
         "format is invalid or missing the {title} placeholder"

@@ -111,6 +111,8 @@ fn main() {
             eprintln!("{e}");
             return 1;
         }
+        // Keys loaded from disk raise no `new` events; later additions do.
+        server::notify::sync(&mut srv);
         let tls_note = if tls_port != 0 { format!(", tls-port {tls_port}") } else { String::new() };
         log(
             &srv.config,

@@ -258,7 +258,7 @@ fn debians_stock_redis_conf_starts_a_node_that_reports_it_as_redis_does() {
 fn directives_asking_for_missing_features_are_refused_with_the_line() {
     let dir = scratch_dir("cfg-missing");
     for (line, why) in [
-        ("notify-keyspace-events KEA", "slotgate sends no keyspace notifications"),
+        ("notify-keyspace-events KEAZ", "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."),
         ("latency-monitor-threshold 100", "slotgate has no latency monitor"),
     ] {
         let conf = write_conf(&dir, "missing.conf", &format!("port 0\n{line}\n"));

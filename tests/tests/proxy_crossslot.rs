@@ -622,13 +622,23 @@ fn functions_reach_every_master(kind: Kind) {
 
 /// Keyspace notifications through the proxy come from every master, as one Redis gives them for
 /// every key: PSUBSCRIBE `__keyevent@0__:*` and SUBSCRIBE to one key's `__keyspace@0__` channel,
-/// with confirmations counted once. On a Redis cluster (slotgate-node has no notifications yet).
+/// with confirmations counted once. On a Redis cluster, and on a slotgate-node cluster (each
+/// node publishes its own keys' events).
 #[test]
 fn keyspace_notifications_come_from_every_master_of_a_redis_cluster() {
+    keyspace_notifications_from_every_master(Kind::Redis);
+}
+
+#[test]
+fn keyspace_notifications_come_from_every_master_of_a_node_cluster() {
+    keyspace_notifications_from_every_master(Kind::Slotgate);
+}
+
+fn keyspace_notifications_from_every_master(kind: Kind) {
     if !require_tool("redis-server") || !require_tool("redis-cli") {
         return;
     }
-    let cluster = Cluster::create(Kind::Redis, 3, 0, 5000);
+    let cluster = Cluster::create(kind, 3, 0, 5000);
     for port in cluster.master_ports() {
         assert_eq!(
             slotgate_tests::redis_cli(port, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]).as_deref(),

@@ -55,15 +55,11 @@ fn bit_offset(ctx: &Ctx, arg: &[u8], field_bits: Option<u32>) -> Result<u64, Err
     Ok(offset as u64)
 }
 
-/// A read lookup (lookupKeyRead): counts a hit or a miss, then checks the type.
+/// A read lookup (its hit or miss was counted by `server::notify::count_reads`), then the type.
 fn read_string<'a>(srv: &'a mut Server, key: &[u8], now: i64) -> Result<Option<&'a Value>, Error> {
     match srv.db.get(key, now) {
-        None => {
-            srv.stats.keyspace_misses += 1;
-            Ok(None)
-        }
+        None => Ok(None),
         Some(e) => {
-            srv.stats.keyspace_hits += 1;
             if e.value.is_string() {
                 Ok(Some(&e.value))
             } else {
@@ -119,6 +115,7 @@ fn setbit(ctx: &mut Ctx) -> Result<(), Error> {
     // A write that changes nothing is not a change (no dirty, no propagation), as in Redis.
     if grew || old != on {
         ctx.srv.dirty += 1;
+        crate::server::notify::notify(ctx.srv, crate::server::notify::STRING, "setbit", &ctx.args[1]);
     }
     ctx.out.int(old as i64);
     Ok(())
@@ -227,8 +224,10 @@ fn bitop(ctx: &mut Ctx) -> Result<(), Error> {
         // Stored as a fresh raw string: any old value and TTL of the destination go.
         ctx.srv.db.set(dest, Value::Growable(Box::new(result)), Some(0));
         ctx.srv.dirty += 1;
+        crate::server::notify::notify(ctx.srv, crate::server::notify::STRING, "set", dest);
     } else if ctx.srv.db.remove(dest).is_some() {
         ctx.srv.dirty += 1;
+        crate::server::notify::notify(ctx.srv, crate::server::notify::GENERIC, "del", dest);
     }
     ctx.out.int(len as i64);
     Ok(())
@@ -352,5 +351,8 @@ fn bitfield_generic(ctx: &mut Ctx, read_only: bool) -> Result<(), Error> {
         }
     }
     ctx.srv.dirty += changes;
+    if changes > 0 {
+        crate::server::notify::notify(ctx.srv, crate::server::notify::STRING, "setbit", &ctx.args[1]);
+    }
     Ok(())
 }

@@ -402,6 +402,7 @@ fn search(ctx: &mut Ctx, form: Form) -> Result<(), Error> {
             Some(dst) => {
                 if ctx.srv.db.remove(dst).is_some() {
                     ctx.srv.dirty += 1;
+                    crate::server::notify::notify(ctx.srv, crate::server::notify::GENERIC, "del", dst);
                 }
                 ctx.out.int(0);
             }
@@ -417,6 +418,7 @@ fn search(ctx: &mut Ctx, form: Form) -> Result<(), Error> {
         if points.is_empty() {
             if ctx.srv.db.remove(dst).is_some() {
                 ctx.srv.dirty += 1;
+                crate::server::notify::notify(ctx.srv, crate::server::notify::GENERIC, "del", dst);
             }
         } else {
             let items: Vec<(Vec<u8>, f64)> = points
@@ -426,7 +428,8 @@ fn search(ctx: &mut Ctx, form: Form) -> Result<(), Error> {
                     (p.member, score)
                 })
                 .collect();
-            store_result(ctx, dst, &items);
+            let search = super::is(&ctx.args[0], "geosearchstore");
+            store_result(ctx, dst, &items, if search { "geosearchstore" } else { "georadiusstore" });
         }
         ctx.out.int(returned as i64);
         return Ok(());

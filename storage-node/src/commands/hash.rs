@@ -9,6 +9,7 @@ use super::{
     Error, Handler,
 };
 use crate::keyspace::value::canonical_int;
+use crate::server::notify::{notify, GENERIC, HASH};
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     h.extend([
@@ -40,6 +41,7 @@ fn hset(ctx: &mut Ctx) -> Result<(), Error> {
     let h = hash_or_create(&mut ctx.srv.db, &args[1], ctx.now)?;
     let added = args[2..].chunks(2).filter(|p| h.insert(&p[0], &p[1])).count();
     ctx.srv.dirty += 1;
+    notify(ctx.srv, HASH, "hset", &args[1]);
     if super::is(&args[0], "hmset") {
         ctx.out.ok();
     } else {
@@ -53,6 +55,9 @@ fn hsetnx(ctx: &mut Ctx) -> Result<(), Error> {
     let h = hash_or_create(&mut ctx.srv.db, &args[1], ctx.now)?;
     let added = h.get(&args[2]).is_none() && h.insert(&args[2], &args[3]);
     ctx.srv.dirty += added as u64;
+    if added {
+        notify(ctx.srv, HASH, "hset", &args[1]);
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -118,8 +123,14 @@ fn hdel(ctx: &mut Ctx) -> Result<(), Error> {
         return Ok(());
     };
     let removed = args[2..].iter().filter(|f| h.remove(f)).count();
-    delete_if_empty(&mut ctx.srv.db, &args[1]);
+    let deleted = delete_if_empty(&mut ctx.srv.db, &args[1]);
     ctx.srv.dirty += removed as u64;
+    if removed > 0 {
+        notify(ctx.srv, HASH, "hdel", &args[1]);
+        if deleted {
+            notify(ctx.srv, GENERIC, "del", &args[1]);
+        }
+    }
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -140,6 +151,7 @@ fn hincrby(ctx: &mut Ctx) -> Result<(), Error> {
     let next = cur.checked_add(by).ok_or(Error::Overflow)?;
     h.insert(&ctx.args[2], next.to_string().as_bytes());
     ctx.srv.dirty += 1;
+    notify(ctx.srv, HASH, "hincrby", &ctx.args[1]);
     ctx.out.int(next);
     Ok(())
 }
@@ -162,6 +174,7 @@ fn hincrbyfloat(ctx: &mut Ctx) -> Result<(), Error> {
     let text = format_human(next);
     h.insert(&ctx.args[2], text.as_bytes());
     ctx.srv.dirty += 1;
+    notify(ctx.srv, HASH, "hincrbyfloat", &ctx.args[1]);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

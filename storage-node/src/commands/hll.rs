@@ -40,31 +40,21 @@ fn check(value: &Value) -> Result<(), Error> {
     Ok(())
 }
 
-/// An HLL to read (keyspace hits and misses counted, as Redis's `lookupKeyRead`).
+/// An HLL to read (its hit or miss was counted by `server::notify::count_reads`).
 fn read<'a>(srv: &'a mut Server, key: &[u8], now: i64) -> Result<Option<&'a [u8]>, Error> {
     let entry = srv.db.get(key, now);
     match entry {
-        None => {
-            srv.stats.keyspace_misses += 1;
-            Ok(None)
-        }
+        None => Ok(None),
         Some(e) => {
-            srv.stats.keyspace_hits += 1;
             check(&e.value)?;
             Ok(e.value.raw_bytes())
         }
     }
 }
 
-/// An HLL to modify in place; `count_stats` for the lookups Redis makes as reads.
-fn write<'a>(srv: &'a mut Server, key: &[u8], now: i64, count_stats: bool) -> Result<Option<&'a mut Vec<u8>>, Error> {
+/// An HLL to modify in place.
+fn write<'a>(srv: &'a mut Server, key: &[u8], now: i64) -> Result<Option<&'a mut Vec<u8>>, Error> {
     let entry = srv.db.get(key, now);
-    if count_stats {
-        match entry {
-            Some(_) => srv.stats.keyspace_hits += 1,
-            None => srv.stats.keyspace_misses += 1,
-        }
-    }
     let Some(e) = entry else { return Ok(None) };
     check(&e.value)?;
     // Redis unshares the string here too, so OBJECT ENCODING reports `raw` afterwards.
@@ -73,11 +63,11 @@ fn write<'a>(srv: &'a mut Server, key: &[u8], now: i64, count_stats: bool) -> Re
 
 /// The HLL at `key`, created empty (sparse) when missing; true when it was created.
 fn write_or_create<'a>(srv: &'a mut Server, key: &[u8], now: i64) -> Result<(&'a mut Vec<u8>, bool), Error> {
-    let created = write(srv, key, now, false)?.is_none();
+    let created = write(srv, key, now)?.is_none();
     if created {
         srv.db.set(key, Value::Growable(Box::new(hll::empty())), Some(0));
     }
-    let s = write(srv, key, now, false)?.ok_or(Error::WrongType)?;
+    let s = write(srv, key, now)?.ok_or(Error::WrongType)?;
     Ok((s, created))
 }
 
@@ -98,6 +88,7 @@ fn pfadd(ctx: &mut Ctx) -> Result<(), Error> {
     if updated > 0 {
         hll::invalidate_cache(s);
         ctx.srv.dirty += updated;
+        crate::server::notify::notify(ctx.srv, crate::server::notify::STRING, "pfadd", &ctx.args[1]);
     }
     ctx.out.int((updated > 0) as i64);
     Ok(())
@@ -117,7 +108,7 @@ fn pfcount(ctx: &mut Ctx) -> Result<(), Error> {
         return Ok(());
     }
     let key = &args[1];
-    let Some(s) = write(ctx.srv, key, now, true)? else {
+    let Some(s) = write(ctx.srv, key, now)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -157,13 +148,14 @@ fn pfmerge(ctx: &mut Ctx) -> Result<(), Error> {
     }
     hll::invalidate_cache(s);
     ctx.srv.dirty += 1;
+    crate::server::notify::notify(ctx.srv, crate::server::notify::STRING, "pfadd", &args[1]);
     ctx.out.ok();
     Ok(())
 }
 
 fn pfdebug(ctx: &mut Ctx) -> Result<(), Error> {
     let (sub, key) = (&ctx.args[1], &ctx.args[2]);
-    let Some(s) = write(ctx.srv, key, ctx.now, false)? else {
+    let Some(s) = write(ctx.srv, key, ctx.now)? else {
         return err("ERR The specified key does not exist");
     };
     if is(sub, "getreg") {

@@ -6,6 +6,7 @@ use protocol::SLOT_COUNT;
 use super::server::key_matches;
 use super::{arg_i64, err, help_reply, is, Ctx, Error, Handler};
 use crate::keyspace::{evict, Value};
+use crate::server::notify::{notify, GENERIC};
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     h.extend([
@@ -43,6 +44,7 @@ fn del(ctx: &mut Ctx) -> Result<(), Error> {
         // Reclaim an expired key as missing, as a lookup would.
         if ctx.srv.db.get(key, ctx.now).is_some() && ctx.srv.db.remove(key).is_some() {
             n += 1;
+            notify(ctx.srv, GENERIC, "del", key);
         }
     }
     ctx.srv.dirty += n;
@@ -113,8 +115,10 @@ fn expire_generic(ctx: &mut Ctx, seconds: bool, absolute: bool, cmd: &str) -> Re
     }
     if at <= ctx.now {
         ctx.srv.db.remove(key);
+        notify(ctx.srv, GENERIC, "del", key);
     } else {
         ctx.srv.db.set_expire(key, at);
+        notify(ctx.srv, GENERIC, "expire", key);
     }
     ctx.srv.dirty += 1;
     ctx.out.int(1);
@@ -184,6 +188,9 @@ fn pexpiretime(ctx: &mut Ctx) -> Result<(), Error> {
 fn persist(ctx: &mut Ctx) -> Result<(), Error> {
     let done = matches!(expiry_of(ctx), Some(at) if at != 0) && ctx.srv.db.set_expire(&ctx.args[1], 0);
     ctx.srv.dirty += done as u64;
+    if done {
+        notify(ctx.srv, GENERIC, "persist", &ctx.args[1]);
+    }
     ctx.out.int(done as i64);
     Ok(())
 }
@@ -206,6 +213,8 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> Result<bool, Error> {
     ctx.srv.db.remove(dst);
     ctx.srv.db.set(dst, entry.value, Some(entry.expire_at));
     ctx.srv.dirty += 1;
+    notify(ctx.srv, GENERIC, "rename_from", src);
+    notify(ctx.srv, GENERIC, "rename_to", dst);
     Ok(true)
 }
 
@@ -269,6 +278,7 @@ fn copy(ctx: &mut Ctx) -> Result<(), Error> {
         ctx.srv.key_ready_in(dst_db, dst);
     }
     ctx.srv.dirty += 1;
+    notify(ctx.srv, GENERIC, "copy_to", dst);
     ctx.out.int(1);
     Ok(())
 }
@@ -362,7 +372,10 @@ fn object_generic(
     // Re-inserted untouched: OBJECT must not count as an access.
     let r = f(ctx, &entry);
     let entry = *entry;
+    // Not a new key: no `new` event.
+    let mask = std::mem::take(&mut ctx.srv.db.notify);
     ctx.srv.db.set(key, entry.value, Some(entry.expire_at));
+    ctx.srv.db.notify = mask;
     if let Some(e) = ctx.srv.db.get(key, now) {
         e.access = entry.access;
     }

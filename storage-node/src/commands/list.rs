@@ -7,6 +7,24 @@ use bytes::Bytes;
 use super::{arg_i64, arg_positive, delete_if_empty, err, get_list, is, list_or_create, Ctx, Error, Handler};
 // List elements: inline up to 22 bytes, like keys.
 use crate::keyspace::KeyBuf as Elem;
+use crate::server::notify::{notify, GENERIC, LIST};
+
+fn side_event(left: bool, pop: bool) -> &'static str {
+    match (left, pop) {
+        (true, true) => "lpop",
+        (false, true) => "rpop",
+        (true, false) => "lpush",
+        (false, false) => "rpush",
+    }
+}
+
+/// The pop event, then `del` when the pop emptied the key.
+fn notify_pop(ctx: &mut Ctx, key: &[u8], left: bool, deleted: bool) {
+    notify(ctx.srv, LIST, side_event(left, true), key);
+    if deleted {
+        notify(ctx.srv, GENERIC, "del", key);
+    }
+}
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     h.extend([
@@ -54,6 +72,7 @@ fn push(ctx: &mut Ctx, left: bool, only_existing: bool) -> Result<(), Error> {
     }
     let len = list.len();
     ctx.srv.dirty += (args.len() - 2) as u64;
+    notify(ctx.srv, LIST, side_event(left, false), key);
     ctx.srv.key_ready(key);
     ctx.out.int(len as i64);
     Ok(())
@@ -77,8 +96,11 @@ pub fn pop_elems(ctx: &mut Ctx, key: &[u8], left: bool, count: usize) -> Result<
     let Some(list) = get_list(&mut ctx.srv.db, key, ctx.now)? else { return Ok(None) };
     let n = count.min(list.len());
     let out: Vec<Elem> = (0..n).filter_map(|_| if left { list.pop_front() } else { list.pop_back() }).collect();
-    delete_if_empty(&mut ctx.srv.db, key);
+    let deleted = delete_if_empty(&mut ctx.srv.db, key);
     ctx.srv.dirty += out.len() as u64;
+    if !out.is_empty() {
+        notify_pop(ctx, key, left, deleted);
+    }
     Ok(Some(out))
 }
 
@@ -172,6 +194,7 @@ fn lset(ctx: &mut Ctx) -> Result<(), Error> {
     };
     list[i] = ctx.args[3][..].into();
     ctx.srv.dirty += 1;
+    notify(ctx.srv, LIST, "lset", &ctx.args[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -196,6 +219,7 @@ fn linsert(ctx: &mut Ctx) -> Result<(), Error> {
     list.insert(if after { pos + 1 } else { pos }, args[4][..].into());
     let len = list.len();
     ctx.srv.dirty += 1;
+    notify(ctx.srv, LIST, "linsert", &args[1]);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -229,8 +253,14 @@ fn lrem(ctx: &mut Ctx) -> Result<(), Error> {
             }
         }
     }
-    delete_if_empty(&mut ctx.srv.db, &ctx.args[1]);
+    let deleted = delete_if_empty(&mut ctx.srv.db, &ctx.args[1]);
     ctx.srv.dirty += removed as u64;
+    if removed > 0 {
+        notify(ctx.srv, LIST, "lrem", &ctx.args[1]);
+    }
+    if deleted {
+        notify(ctx.srv, GENERIC, "del", &ctx.args[1]);
+    }
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -245,8 +275,12 @@ fn ltrim(ctx: &mut Ctx) -> Result<(), Error> {
                 list.drain(..a);
             }
         }
-        delete_if_empty(&mut ctx.srv.db, &ctx.args[1]);
+        let deleted = delete_if_empty(&mut ctx.srv.db, &ctx.args[1]);
         ctx.srv.dirty += 1;
+        notify(ctx.srv, LIST, "ltrim", &ctx.args[1]);
+        if deleted {
+            notify(ctx.srv, GENERIC, "del", &ctx.args[1]);
+        }
     }
     ctx.out.ok();
     Ok(())
@@ -341,7 +375,11 @@ pub fn move_elem(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left
     get_list(&mut ctx.srv.db, dst, now)?;
     let Some(list) = get_list(&mut ctx.srv.db, src, now)? else { return Ok(None) };
     let Some(e) = (if from_left { list.pop_front() } else { list.pop_back() }) else { return Ok(None) };
-    delete_if_empty(&mut ctx.srv.db, src);
+    // A one-element list rotated onto itself is never empty (nor deleted) in between.
+    let emptied = list.is_empty() && src != dst;
+    if emptied {
+        ctx.srv.db.remove(src);
+    }
     let target: &mut VecDeque<Elem> = list_or_create(&mut ctx.srv.db, dst, now)?;
     if to_left {
         target.push_front(e.clone());
@@ -349,6 +387,9 @@ pub fn move_elem(ctx: &mut Ctx, src: &[u8], dst: &[u8], from_left: bool, to_left
         target.push_back(e.clone());
     }
     ctx.srv.dirty += 1;
+    // Redis's order (lmoveGenericCommand): the push, then the pop, then the source's `del`.
+    notify(ctx.srv, LIST, side_event(to_left, false), dst);
+    notify_pop(ctx, src, from_left, emptied);
     ctx.srv.key_ready(dst);
     Ok(Some(e))
 }

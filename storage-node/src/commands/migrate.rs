@@ -91,6 +91,7 @@ fn restore(ctx: &mut Ctx) -> Result<(), Error> {
         // Already expired: the key is gone, as Redis does it.
         if removed {
             ctx.srv.dirty += 1;
+            crate::server::notify::notify(ctx.srv, crate::server::notify::GENERIC, "del", key);
         }
         ctx.out.ok();
         return Ok(());
@@ -111,6 +112,7 @@ fn restore(ctx: &mut Ctx) -> Result<(), Error> {
         ctx.srv.key_ready(key);
     }
     ctx.srv.dirty += 1;
+    crate::server::notify::notify(ctx.srv, crate::server::notify::GENERIC, "restore", key);
     ctx.out.ok();
     Ok(())
 }
@@ -281,6 +283,7 @@ fn migrate(ctx: &mut Ctx) -> Result<(), Error> {
             }
             None if !req.copy && ctx.srv.db.remove(key).is_some() => {
                 ctx.srv.dirty += 1;
+                crate::server::notify::notify(ctx.srv, crate::server::notify::GENERIC, "del", key);
                 ctx.propagate_as(vec![vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]]);
                 ctx.srv.touch_key(key);
             }

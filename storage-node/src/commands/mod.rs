@@ -48,6 +48,7 @@ use crate::keyspace::stream::Stream;
 use crate::keyspace::zset::ZSetVal;
 use crate::keyspace::KeyBuf;
 use crate::keyspace::{now_ms, Db, Value};
+use crate::server::notify::{self, Reads};
 use crate::server::{Client, Server};
 
 pub use admit::{admit, prepare_script, Caller, ScriptCall, Verdict};
@@ -124,6 +125,8 @@ pub struct Command {
     pub spec: &'static CommandSpec,
     pub handler: Handler,
     pub stats: CommandStats,
+    /// Which keys count as read lookups (keyspace_hits/misses, `keymiss`).
+    pub reads: Reads,
 }
 
 /// The node's command table: every command of the shared table that has a handler here.
@@ -180,7 +183,7 @@ impl CommandTable {
                 None => continue,
             };
             by_name.insert(spec.name.as_bytes(), commands.len());
-            commands.push(Command { spec, handler, stats: CommandStats::default() });
+            commands.push(Command { spec, handler, stats: CommandStats::default(), reads: notify::reads_of(spec) });
         }
         CommandTable { by_name, commands }
     }
@@ -310,6 +313,10 @@ pub fn run_queued(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &m
 
 /// Runs an admitted command and counts it (Redis's `call`).
 fn call(srv: &mut Server, client: &mut Client, idx: usize, args: &[Bytes], out: &mut Reply, clock: &mut Clock) {
+    let reads = srv.commands.commands[idx].reads;
+    if reads != Reads::None {
+        notify::count_reads(srv, srv.commands.commands[idx].spec, reads, args, clock.now_ms);
+    }
     let result = execute(srv, client, idx, args, out, clock.now_ms);
     let stats = &mut srv.commands.commands[idx].stats;
     stats.calls += 1;
@@ -343,6 +350,10 @@ fn execute(
     }
     let mut ctx = Ctx { srv, client, args, out, now };
     let result = handler(&mut ctx);
+    // Keyspace events nothing published yet (a miss, an expiry) go out with the command.
+    if !srv.db.events.is_empty() {
+        notify::flush(srv);
+    }
     if propagating {
         crate::server::propagate::after_command(srv, spec, args, dirty_before);
         srv.prop.leave();
@@ -395,6 +406,10 @@ pub fn execute_for_script(
     srv.commands.commands[idx].stats.calls += 1;
     // Inside a script a blocking command must not block: it behaves as inside EXEC.
     let in_exec = std::mem::replace(&mut client.in_exec, true);
+    let reads = srv.commands.commands[idx].reads;
+    if reads != Reads::None {
+        notify::count_reads(srv, srv.commands.commands[idx].spec, reads, args, now_ms);
+    }
     let r = execute(srv, client, idx, args, out, now_ms);
     client.in_exec = in_exec;
     r
@@ -520,18 +535,13 @@ pub fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
-/// Looks up a string value: `Ok(None)` when missing, WRONGTYPE for other types.
+/// Looks up a string value: `Ok(None)` when missing, WRONGTYPE for other types. (Read
+/// lookups were counted before the handler, by `server::notify::count_reads`.)
 pub fn get_string<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a mut Value>, Error> {
     let now = ctx.now;
     match ctx.srv.db.get(key, now) {
-        None => {
-            ctx.srv.stats.keyspace_misses += 1;
-            Ok(None)
-        }
-        Some(e) if e.value.is_string() => {
-            ctx.srv.stats.keyspace_hits += 1;
-            Ok(Some(&mut e.value))
-        }
+        None => Ok(None),
+        Some(e) if e.value.is_string() => Ok(Some(&mut e.value)),
         Some(_) => Err(Error::WrongType),
     }
 }
@@ -566,8 +576,8 @@ typed_access!(get_zset, zset_or_create, ZSet, ZSetVal);
 typed_access!(get_stream, stream_or_create, Stream, Stream);
 
 /// Deletes `key` if it holds an empty collection: Redis never keeps empty hashes, lists, sets
-/// or sorted sets.
-pub fn delete_if_empty(db: &mut Db, key: &[u8]) {
+/// or sorted sets. True when it did (the caller notifies `del` after its own event).
+pub fn delete_if_empty(db: &mut Db, key: &[u8]) -> bool {
     let empty = match db.peek(key).map(|e| &e.value) {
         Some(Value::Hash(h)) => h.is_empty(),
         Some(Value::List(l)) => l.is_empty(),
@@ -578,6 +588,7 @@ pub fn delete_if_empty(db: &mut Db, key: &[u8]) {
     if empty {
         db.remove(key);
     }
+    empty
 }
 
 /// Parses a SCAN-family cursor.

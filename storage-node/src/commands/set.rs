@@ -10,6 +10,7 @@ use super::{
 use crate::keyspace::evict::rand;
 use crate::keyspace::set::SetVal;
 use crate::keyspace::Value;
+use crate::server::notify::{notify, store_or_delete, GENERIC, SET};
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     h.extend([
@@ -38,6 +39,9 @@ fn sadd(ctx: &mut Ctx) -> Result<(), Error> {
     let set = set_or_create(&mut ctx.srv.db, &args[1], ctx.now)?;
     let added = args[2..].iter().filter(|m| set.insert(m)).count();
     ctx.srv.dirty += added as u64;
+    if added > 0 {
+        notify(ctx.srv, SET, "sadd", &args[1]);
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -49,8 +53,14 @@ fn srem(ctx: &mut Ctx) -> Result<(), Error> {
         return Ok(());
     };
     let removed = args[2..].iter().filter(|m| set.remove(m)).count();
-    delete_if_empty(&mut ctx.srv.db, &args[1]);
+    let deleted = delete_if_empty(&mut ctx.srv.db, &args[1]);
     ctx.srv.dirty += removed as u64;
+    if removed > 0 {
+        notify(ctx.srv, SET, "srem", &args[1]);
+        if deleted {
+            notify(ctx.srv, GENERIC, "del", &args[1]);
+        }
+    }
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -104,6 +114,11 @@ fn spop(ctx: &mut Ctx) -> Result<(), Error> {
         }
         return Ok(());
     };
+    if count.is_some_and(|c| c > 0 && c >= set.len()) {
+        // Redis answers "the whole set" through SUNION, whose lookup counts as a hit.
+        ctx.srv.stats.keyspace_hits += 1;
+    }
+    let Some(set) = get_set(&mut ctx.srv.db, &args[1], ctx.now)? else { return Ok(()) };
     let mut popped = Vec::new();
     for _ in 0..count.unwrap_or(1).min(set.len()) {
         if let Some(m) = set.random(rand()) {
@@ -111,9 +126,13 @@ fn spop(ctx: &mut Ctx) -> Result<(), Error> {
             popped.push(m);
         }
     }
-    delete_if_empty(&mut ctx.srv.db, &args[1]);
+    let deleted = delete_if_empty(&mut ctx.srv.db, &args[1]);
     ctx.srv.dirty += popped.len() as u64;
     if !popped.is_empty() {
+        notify(ctx.srv, SET, "spop", &args[1]);
+        if deleted {
+            notify(ctx.srv, GENERIC, "del", &args[1]);
+        }
         // Random choices replay as the removals they were.
         let mut srem = vec![Bytes::from_static(b"SREM"), args[1].clone()];
         srem.extend(popped.iter().map(|m| Bytes::copy_from_slice(m)));
@@ -173,8 +192,14 @@ fn smove(ctx: &mut Ctx) -> Result<(), Error> {
         ctx.out.int(0);
         return Ok(());
     }
-    delete_if_empty(&mut ctx.srv.db, src);
-    set_or_create(&mut ctx.srv.db, dst, now)?.insert(m);
+    let deleted = delete_if_empty(&mut ctx.srv.db, src);
+    notify(ctx.srv, SET, "srem", src);
+    if deleted {
+        notify(ctx.srv, GENERIC, "del", src);
+    }
+    if set_or_create(&mut ctx.srv.db, dst, now)?.insert(m) {
+        notify(ctx.srv, SET, "sadd", dst);
+    }
     ctx.srv.dirty += 1;
     ctx.out.int(1);
     Ok(())
@@ -235,11 +260,14 @@ fn set_op_store(ctx: &mut Ctx, op: Op) -> Result<(), Error> {
     let sets = load_sets(ctx, &args[2..])?;
     let members = compute(&sets, op, usize::MAX);
     let dst = &args[1];
-    ctx.srv.db.remove(dst);
-    if !members.is_empty() {
-        let set = SetVal::from_members(members.iter().map(|m| &m[..]));
-        ctx.srv.db.set(dst, Value::Set(Box::new(set)), Some(0));
-    }
+    let value =
+        (!members.is_empty()).then(|| Value::Set(Box::new(SetVal::from_members(members.iter().map(|m| &m[..])))));
+    let event = match op {
+        Op::Inter => "sinterstore",
+        Op::Union => "sunionstore",
+        Op::Diff => "sdiffstore",
+    };
+    store_or_delete(ctx.srv, dst, value, SET, event);
     ctx.srv.dirty += 1;
     ctx.out.int(members.len() as i64);
     Ok(())

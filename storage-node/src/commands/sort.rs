@@ -205,10 +205,12 @@ fn store(ctx: &mut Ctx, o: &SortOptions, window: &[Item], dst: &[u8]) {
     let n = list.len();
     if n > 0 {
         ctx.srv.db.set(dst, Value::List(Box::new(list)), Some(0));
+        crate::server::notify::notify(ctx.srv, crate::server::notify::LIST, "sortstore", dst);
         ctx.srv.key_ready(dst);
         ctx.srv.dirty += n as u64;
     } else if ctx.srv.db.get(dst, ctx.now).is_some() {
         ctx.srv.db.remove(dst);
+        crate::server::notify::notify(ctx.srv, crate::server::notify::GENERIC, "del", dst);
         ctx.srv.dirty += 1;
     }
     ctx.out.int(n as i64);

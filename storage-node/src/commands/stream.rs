@@ -9,6 +9,7 @@ use protocol::Reply;
 
 use super::{arg_i64, err, get_stream, is, stream_or_create, Ctx, Error, Handler};
 use crate::keyspace::stream::{parse_id, AppendError, Entry, NodeLimits, Stream, StreamId, Trim};
+use crate::server::notify::{notify, STREAM};
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     h.extend([
@@ -226,8 +227,9 @@ fn xadd(ctx: &mut Ctx) -> Result<(), Error> {
         Err(AppendError::TooLarge) => return err("ERR Elements are too large to be stored"),
     };
     let mut prop: Option<Vec<Bytes>> = None;
+    let mut trimmed = 0;
     if let Some(trim) = t.trim {
-        s.trim(trim, t.approx, t.limit);
+        trimmed = s.trim(trim, t.approx, t.limit);
         if t.approx {
             prop = Some(exact_trim_args(args, &t, s));
         }
@@ -243,6 +245,10 @@ fn xadd(ctx: &mut Ctx) -> Result<(), Error> {
         ctx.propagate_as(vec![p]);
     }
     ctx.srv.dirty += 1;
+    notify(ctx.srv, STREAM, "xadd", key);
+    if trimmed > 0 {
+        notify(ctx.srv, STREAM, "xtrim", key);
+    }
     ctx.srv.key_ready(key);
     ctx.out.bulk(&id.to_bytes());
     Ok(())
@@ -315,6 +321,9 @@ fn xdel(ctx: &mut Ctx) -> Result<(), Error> {
     let ids = args[2..].iter().map(|a| strict_id(a)).collect::<Result<Vec<_>, _>>()?;
     let n = s.delete_ids(&ids);
     ctx.srv.dirty += n;
+    if n > 0 {
+        notify(ctx.srv, STREAM, "xdel", &args[1]);
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -333,6 +342,9 @@ fn xtrim(ctx: &mut Ctx) -> Result<(), Error> {
         ctx.propagate_as(vec![p]);
     }
     ctx.srv.dirty += n;
+    if n > 0 {
+        notify(ctx.srv, STREAM, "xtrim", &args[1]);
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -378,6 +390,7 @@ fn xsetid(ctx: &mut Ctx) -> Result<(), Error> {
         s.max_deleted_id = max_del;
     }
     ctx.srv.dirty += 1;
+    notify(ctx.srv, STREAM, "xsetid", &args[1]);
     ctx.out.ok();
     Ok(())
 }

@@ -10,6 +10,7 @@ use super::{arg_i64, err, get_stream, is, Ctx, Error, Handler};
 use crate::keyspace::stream::{parse_id, Stream, StreamId};
 use crate::keyspace::stream_cg::{Consumer, Group, Pending, ENTRIES_READ_UNKNOWN};
 use crate::keyspace::Value;
+use crate::server::notify::{notify, STREAM};
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     h.extend([
@@ -172,6 +173,7 @@ fn xgroup(ctx: &mut Ctx) -> Result<(), Error> {
             }
             s.groups.insert(gname[..].into(), Group::new(id, entries_read));
             ctx.srv.dirty += 1;
+            notify(ctx.srv, STREAM, "xgroup-create", key);
             ctx.out.ok();
         }
         b"setid" if args.len() == 5 || args.len() == 7 => {
@@ -186,12 +188,14 @@ fn xgroup(ctx: &mut Ctx) -> Result<(), Error> {
                 g.entries_read = entries_read;
             }
             ctx.srv.dirty += 1;
+            notify(ctx.srv, STREAM, "xgroup-setid", key);
             ctx.out.ok();
         }
         b"destroy" if args.len() == 4 => {
             let Some(s) = get_stream(&mut ctx.srv.db, key, ctx.now)? else { return Err(Error::WrongType) };
             if s.groups.remove(&gname[..]).is_some() {
                 ctx.srv.dirty += 1;
+                notify(ctx.srv, STREAM, "xgroup-destroy", key);
                 // Blocked XREADGROUP readers of this group get their error.
                 ctx.srv.key_ready(key);
                 ctx.out.int(1);
@@ -207,6 +211,7 @@ fn xgroup(ctx: &mut Ctx) -> Result<(), Error> {
             if created {
                 consumer(g, &args[4], now);
                 ctx.srv.dirty += 1;
+                notify(ctx.srv, STREAM, "xgroup-createconsumer", key);
             }
             ctx.out.int(created as i64);
         }
@@ -214,7 +219,8 @@ fn xgroup(ctx: &mut Ctx) -> Result<(), Error> {
             let Some(g) = get_stream(&mut ctx.srv.db, key, ctx.now)?.and_then(|s| s.groups.get_mut(&gname[..])) else {
                 return Err(Error::WrongType);
             };
-            let pending = match g.consumers.remove(&args[4][..]) {
+            let removed = g.consumers.remove(&args[4][..]);
+            let pending = match &removed {
                 Some(c) => {
                     for id in &c.pel {
                         g.pel.remove(id);
@@ -224,6 +230,9 @@ fn xgroup(ctx: &mut Ctx) -> Result<(), Error> {
                 None => 0,
             };
             ctx.srv.dirty += 1;
+            if removed.is_some() {
+                notify(ctx.srv, STREAM, "xgroup-delconsumer", key);
+            }
             ctx.out.int(pending as i64);
         }
         _ => return Err(subcommand_error(ctx)),
@@ -395,6 +404,7 @@ fn xreadgroup(ctx: &mut Ctx) -> Result<(), Error> {
     }
     let mut served = Vec::new();
     let mut prop = Vec::new();
+    let mut new_consumer = false;
     for (key, id) in keys.iter().zip(ids) {
         let Some(s) = get_stream(&mut ctx.srv.db, key, ctx.now)? else { continue };
         let Some(mut g) = s.groups.remove(&gname[..]) else { continue };
@@ -409,6 +419,7 @@ fn xreadgroup(ctx: &mut Ctx) -> Result<(), Error> {
             // create the consumer on the replica).
             let mut created = Vec::new();
             ensure_consumer(&mut g, key, &gname, &cname, now, &mut created);
+            new_consumer |= !created.is_empty();
             if r.noack {
                 prop.extend(created);
             }
@@ -423,6 +434,9 @@ fn xreadgroup(ctx: &mut Ctx) -> Result<(), Error> {
         }
         if let Some(s) = get_stream(&mut ctx.srv.db, key, ctx.now)? {
             s.groups.insert(gname[..].into(), g);
+        }
+        if std::mem::take(&mut new_consumer) {
+            notify(ctx.srv, STREAM, "xgroup-createconsumer", key);
         }
     }
     ctx.propagate_as(prop);
@@ -630,6 +644,7 @@ fn xclaim(ctx: &mut Ctx) -> Result<(), Error> {
     let Some(s) = get_stream(&mut ctx.srv.db, key, ctx.now)? else { return Err(nogroup(key, gname)) };
     let Some(mut g) = s.groups.remove(&gname[..]) else { return Err(nogroup(key, gname)) };
     let mut prop = Vec::new();
+    let mut new_consumer = false;
     let mut moved = false;
     if last > g.last_id {
         g.last_id = last;
@@ -656,6 +671,7 @@ fn xclaim(ctx: &mut Ctx) -> Result<(), Error> {
             continue;
         }
         // A consumer made by a claim is not propagated: the XCLAIM forms create it.
+        new_consumer |= !g.consumers.contains_key(&cname[..]);
         consumer(&mut g, cname, now);
         claim_to(&mut g, id, cname, now);
         if let Some(p) = g.pel.get_mut(&id) {
@@ -678,6 +694,9 @@ fn xclaim(ctx: &mut Ctx) -> Result<(), Error> {
         ctx.srv.dirty += 1;
     }
     s.groups.insert(gname[..].into(), g);
+    if new_consumer {
+        notify(ctx.srv, STREAM, "xgroup-createconsumer", key);
+    }
     ctx.propagate_as(prop);
     ctx.out.array(replies.len());
     for (id, pairs) in replies {
@@ -693,6 +712,7 @@ fn xautoclaim(ctx: &mut Ctx) -> Result<(), Error> {
     let args = ctx.args;
     let (key, gname, cname) = (&args[1], &args[2], &args[3]);
     let now = clock(ctx);
+    let mut new_consumer = false;
     let min_idle =
         arg_i64(&args[4]).map_err(|_| Error::Msg("ERR Invalid min-idle-time argument for XAUTOCLAIM".into()))?.max(0);
     let (mut start, ex) = interval(&args[5], 0)?;
@@ -740,6 +760,7 @@ fn xautoclaim(ctx: &mut Ctx) -> Result<(), Error> {
             continue;
         }
         // A consumer made by a claim is not propagated: the XCLAIM forms create it.
+        new_consumer |= !g.consumers.contains_key(&cname[..]);
         consumer(&mut g, cname, now);
         claim_to(&mut g, id, cname, now);
         if let Some(p) = g.pel.get_mut(&id) {
@@ -757,6 +778,9 @@ fn xautoclaim(ctx: &mut Ctx) -> Result<(), Error> {
     }
     let next = ids.get(i).copied().unwrap_or(StreamId::MIN);
     s.groups.insert(gname[..].into(), g);
+    if new_consumer {
+        notify(ctx.srv, STREAM, "xgroup-createconsumer", key);
+    }
     ctx.propagate_as(prop);
     let out = &mut *ctx.out;
     out.array(3);

@@ -6,6 +6,7 @@ use protocol::Reply;
 use super::{arg_f64, arg_i64, err, get_string, is, Ctx, Error, Handler};
 use crate::keyspace::value::canonical_int;
 use crate::keyspace::Value;
+use crate::server::notify::{lookup_read, notify, GENERIC, STRING};
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     h.extend([
@@ -62,16 +63,9 @@ fn reply_value(ctx: &mut Ctx, v: &Value) {
 }
 
 fn get(ctx: &mut Ctx) -> Result<(), Error> {
-    let srv = &mut *ctx.srv;
-    match srv.db.get(&ctx.args[1], ctx.now) {
-        None => {
-            srv.stats.keyspace_misses += 1;
-            ctx.out.null();
-        }
-        Some(e) if e.value.is_string() => {
-            srv.stats.keyspace_hits += 1;
-            write_value(ctx.out, &e.value);
-        }
+    match lookup_read(ctx.srv, &ctx.args[1], ctx.now) {
+        None => ctx.out.null(),
+        Some(e) if e.value.is_string() => write_value(ctx.out, &e.value),
         Some(_) => return Err(Error::WrongType),
     }
     Ok(())
@@ -115,6 +109,10 @@ fn set(ctx: &mut Ctx) -> Result<(), Error> {
         let ttl = expire.unwrap_or(0);
         ctx.srv.db.set(key, Value::string(&args[2]), Some(ttl));
         ctx.srv.dirty += 1;
+        notify(ctx.srv, STRING, "set", key);
+        if ttl != 0 {
+            notify(ctx.srv, GENERIC, "expire", key);
+        }
         if ttl != 0 && ttl <= now {
             ctx.srv.db.remove(key);
         }
@@ -146,6 +144,10 @@ fn set(ctx: &mut Ctx) -> Result<(), Error> {
     };
     ctx.srv.db.set(key, Value::string(&args[2]), ttl);
     ctx.srv.dirty += 1;
+    notify(ctx.srv, STRING, "set", key);
+    if expire.is_some() {
+        notify(ctx.srv, GENERIC, "expire", key);
+    }
     if expire.is_some_and(|at| at <= now) {
         ctx.srv.db.remove(key);
     }
@@ -162,6 +164,7 @@ fn setnx(ctx: &mut Ctx) -> Result<(), Error> {
     } else {
         ctx.srv.db.set(key, Value::string(&ctx.args[2]), Some(0));
         ctx.srv.dirty += 1;
+        notify(ctx.srv, STRING, "set", key);
         ctx.out.int(1);
     }
     Ok(())
@@ -171,6 +174,8 @@ fn setex_generic(ctx: &mut Ctx, seconds: bool, cmd: &str) -> Result<(), Error> {
     let at = expire_at(ctx.now, &ctx.args[2], seconds, false, cmd)?;
     ctx.srv.db.set(&ctx.args[1], Value::string(&ctx.args[3]), Some(at));
     ctx.srv.dirty += 1;
+    notify(ctx.srv, STRING, "set", &ctx.args[1]);
+    notify(ctx.srv, GENERIC, "expire", &ctx.args[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -192,6 +197,7 @@ fn getset(ctx: &mut Ctx) -> Result<(), Error> {
     }
     ctx.srv.db.set(key, Value::string(&ctx.args[2]), Some(0));
     ctx.srv.dirty += 1;
+    notify(ctx.srv, STRING, "set", key);
     Ok(())
 }
 
@@ -204,6 +210,7 @@ fn getdel(ctx: &mut Ctx) -> Result<(), Error> {
     if let Some(e) = ctx.srv.db.remove(key) {
         reply_value(ctx, &e.value);
         ctx.srv.dirty += 1;
+        notify(ctx.srv, GENERIC, "del", key);
     }
     Ok(())
 }
@@ -236,10 +243,17 @@ fn getex(ctx: &mut Ctx) -> Result<(), Error> {
     };
     reply_value(ctx, &v);
     if let Some(at) = new_ttl {
+        let had_ttl = ctx.srv.db.peek(key).is_some_and(|e| e.expire_at != 0);
         if at != 0 && at <= ctx.now {
             ctx.srv.db.remove(key);
+            notify(ctx.srv, GENERIC, "del", key);
         } else {
             ctx.srv.db.set_expire(key, at);
+            if at != 0 {
+                notify(ctx.srv, GENERIC, "expire", key);
+            } else if had_ttl {
+                notify(ctx.srv, GENERIC, "persist", key);
+            }
         }
         ctx.srv.dirty += 1;
     }
@@ -251,19 +265,9 @@ fn mget(ctx: &mut Ctx) -> Result<(), Error> {
     ctx.out.array(args.len() - 1);
     for key in &args[1..] {
         let now = ctx.now;
-        match ctx.srv.db.get(key, now) {
-            Some(e) => {
-                if e.value.is_string() {
-                    write_value(ctx.out, &e.value);
-                } else {
-                    ctx.out.null();
-                }
-                ctx.srv.stats.keyspace_hits += 1;
-            }
-            None => {
-                ctx.srv.stats.keyspace_misses += 1;
-                ctx.out.null();
-            }
+        match lookup_read(ctx.srv, key, now) {
+            Some(e) if e.value.is_string() => write_value(ctx.out, &e.value),
+            _ => ctx.out.null(),
         }
     }
     Ok(())
@@ -295,6 +299,7 @@ fn msetnx(ctx: &mut Ctx) -> Result<(), Error> {
 fn mset_pairs(ctx: &mut Ctx) {
     for pair in ctx.args[1..].chunks(2) {
         ctx.srv.db.set(&pair[0], Value::string(&pair[1]), Some(0));
+        notify(ctx.srv, STRING, "set", &pair[0]);
     }
     ctx.srv.dirty += (ctx.args.len() / 2) as u64;
 }
@@ -314,12 +319,14 @@ fn incr_by(ctx: &mut Ctx, by: i64) -> Result<(), Error> {
             let next = cur.checked_add(by).ok_or(Error::Overflow)?;
             e.value = Value::Int(next);
             ctx.srv.dirty += 1;
+            notify(ctx.srv, STRING, "incrby", key);
             ctx.out.int(next);
             return Ok(());
         }
     };
     ctx.srv.db.set(key, Value::Int(result), None);
     ctx.srv.dirty += 1;
+    notify(ctx.srv, STRING, "incrby", key);
     ctx.out.int(result);
     Ok(())
 }
@@ -359,6 +366,7 @@ fn incrbyfloat(ctx: &mut Ctx) -> Result<(), Error> {
     let text = format_human(next);
     ctx.srv.db.set(key, Value::string(text.as_bytes()), None);
     ctx.srv.dirty += 1;
+    notify(ctx.srv, STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }
@@ -377,6 +385,7 @@ fn append(ctx: &mut Ctx) -> Result<(), Error> {
     let Some(cur_len) = cur_len else {
         ctx.srv.db.set(key, Value::string(add), None);
         ctx.srv.dirty += 1;
+        notify(ctx.srv, STRING, "append", key);
         ctx.out.int(add.len() as i64);
         return Ok(());
     };
@@ -390,6 +399,7 @@ fn append(ctx: &mut Ctx) -> Result<(), Error> {
         None => return Err(Error::WrongType),
     };
     ctx.srv.dirty += 1;
+    notify(ctx.srv, STRING, "append", key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -457,6 +467,7 @@ fn setrange(ctx: &mut Ctx) -> Result<(), Error> {
     buf[offset as usize..end].copy_from_slice(val);
     let len = buf.len();
     ctx.srv.dirty += 1;
+    notify(ctx.srv, STRING, "setrange", key);
     ctx.out.int(len as i64);
     Ok(())
 }

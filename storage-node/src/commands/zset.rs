@@ -13,6 +13,7 @@ use crate::commands::list::normalize_range;
 use crate::keyspace::skiplist::{LexBound, LexRange, ScoreRange};
 use crate::keyspace::zset::{Lookup, ZSetVal};
 use crate::keyspace::Value;
+use crate::server::notify::{notify, store_or_delete, GENERIC, ZSET};
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
     h.extend([
@@ -157,6 +158,7 @@ pub(super) fn zadd(ctx: &mut Ctx) -> Result<(), Error> {
     }
     if added + changed > 0 {
         ctx.srv.dirty += (added + changed) as u64;
+        notify(ctx.srv, ZSET, if incr { "zincr" } else { "zadd" }, key);
         ctx.srv.key_ready(key);
     }
     if incr {
@@ -174,13 +176,18 @@ fn zincrby(ctx: &mut Ctx) -> Result<(), Error> {
     let by = arg_f64(&ctx.args[2])?;
     let (key, m) = (&ctx.args[1], &ctx.args[3]);
     let z = zset_or_create(&mut ctx.srv.db, key, ctx.now)?;
-    let new = z.score(m).unwrap_or(0.0) + by;
+    let old = z.score(m);
+    let new = old.unwrap_or(0.0) + by;
     if new.is_nan() {
         delete_if_empty(&mut ctx.srv.db, key);
         return err("ERR resulting score is not a number (NaN)");
     }
     z.insert(m, new);
     ctx.srv.dirty += 1;
+    // ZINCRBY is ZADD INCR in Redis: an unchanged score is no event.
+    if old != Some(new) {
+        notify(ctx.srv, ZSET, "zincr", key);
+    }
     ctx.srv.key_ready(key);
     ctx.out.double(new);
     Ok(())
@@ -387,20 +394,22 @@ fn zrangestore(ctx: &mut Ctx) -> Result<(), Error> {
         Some(z) => run_range(z, &spec)?,
         None => Vec::new(),
     };
-    store_result(ctx, &args[1], &items);
+    store_result(ctx, &args[1], &items, "zrangestore");
     ctx.out.int(items.len() as i64);
     Ok(())
 }
 
-/// Replaces `dst` with a sorted set of `items` (deleting it when empty).
-pub fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)]) {
-    ctx.srv.db.remove(dst);
-    if !items.is_empty() {
+/// Replaces `dst` with a sorted set of `items` (deleting it when empty), raising `event`.
+pub fn store_result(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)], event: &'static str) {
+    let value = (!items.is_empty()).then(|| {
         let mut z = ZSetVal::default();
         for (m, s) in items {
             z.insert(m, *s);
         }
-        ctx.srv.db.set(dst, Value::ZSet(Box::new(z)), Some(0));
+        Value::ZSet(Box::new(z))
+    });
+    store_or_delete(ctx.srv, dst, value, ZSET, event);
+    if !items.is_empty() {
         ctx.srv.key_ready(dst);
     }
     ctx.srv.dirty += 1;
@@ -451,8 +460,14 @@ fn zrem(ctx: &mut Ctx) -> Result<(), Error> {
         return Ok(());
     };
     let n = args[2..].iter().filter(|m| z.remove(m)).count();
-    delete_if_empty(&mut ctx.srv.db, &args[1]);
+    let deleted = delete_if_empty(&mut ctx.srv.db, &args[1]);
     ctx.srv.dirty += n as u64;
+    if n > 0 {
+        notify(ctx.srv, ZSET, "zrem", &args[1]);
+        if deleted {
+            notify(ctx.srv, GENERIC, "del", &args[1]);
+        }
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -470,8 +485,19 @@ fn remove_range(ctx: &mut Ctx, by: By) -> Result<(), Error> {
     for (m, _) in &items {
         z.remove(m);
     }
-    delete_if_empty(&mut ctx.srv.db, &args[1]);
+    let deleted = delete_if_empty(&mut ctx.srv.db, &args[1]);
     ctx.srv.dirty += items.len() as u64;
+    if !items.is_empty() {
+        let event = match by {
+            By::Rank => "zremrangebyrank",
+            By::Score => "zremrangebyscore",
+            By::Lex => "zremrangebylex",
+        };
+        notify(ctx.srv, ZSET, event, &args[1]);
+        if deleted {
+            notify(ctx.srv, GENERIC, "del", &args[1]);
+        }
+    }
     ctx.out.int(items.len() as i64);
     Ok(())
 }
@@ -490,8 +516,14 @@ fn zremrangebylex(ctx: &mut Ctx) -> Result<(), Error> {
 pub fn pop_members(ctx: &mut Ctx, key: &[u8], max: bool, count: usize) -> Result<Option<Scored>, Error> {
     let Some(z) = get_zset(&mut ctx.srv.db, key, ctx.now)? else { return Ok(None) };
     let items = z.pop(count, max);
-    delete_if_empty(&mut ctx.srv.db, key);
+    let deleted = delete_if_empty(&mut ctx.srv.db, key);
     ctx.srv.dirty += items.len() as u64;
+    if !items.is_empty() {
+        notify(ctx.srv, ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    }
+    if deleted {
+        notify(ctx.srv, GENERIC, "del", key);
+    }
     Ok(Some(items))
 }
 

@@ -162,7 +162,12 @@ fn zsetop(ctx: &mut Ctx, op: SetOp, at: usize, store: bool) -> Result<(), Error>
     let inputs = keys.iter().map(|k| load_input(ctx, k)).collect::<Result<Vec<_>, _>>()?;
     let result = combine(op, inputs, &weights, agg);
     if store {
-        store_result(ctx, &args[1], &result);
+        let event = match op {
+            SetOp::Union => "zunionstore",
+            SetOp::Inter => "zinterstore",
+            SetOp::Diff => "zdiffstore",
+        };
+        store_result(ctx, &args[1], &result, event);
         ctx.out.int(result.len() as i64);
     } else {
         reply_pairs(ctx, &result, withscores);

@@ -26,6 +26,7 @@ pub mod zset;
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;
 
+use config::notify::{EXPIRED as NOTIFY_EXPIRED, NEW as NOTIFY_NEW};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use protocol::{key_slot, SLOT_COUNT};
 
@@ -60,7 +61,14 @@ pub struct Db {
     pub track_expired: bool,
     /// Keys removed by expiry since the propagation hook last looked.
     pub expired_log: Vec<Box<[u8]>>,
+    /// The notification classes the keyspace raises itself (`new`, `expired`) that are on.
+    pub notify: u32,
+    /// Events raised here, waiting to be published in order (`server::notify`).
+    pub events: Vec<Queued>,
 }
+
+/// A keyspace event waiting for `server::notify::flush`: class, event name, key.
+pub type Queued = (u32, &'static str, Box<[u8]>);
 
 impl Default for Db {
     fn default() -> Self {
@@ -108,6 +116,8 @@ impl Db {
             lfu: false,
             track_expired: false,
             expired_log: Vec::new(),
+            notify: 0,
+            events: Vec::new(),
         }
     }
 
@@ -132,12 +142,25 @@ impl Db {
 
     /// The entry for `key` if present and not expired; an expired entry is removed on the way.
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
+        self.lookup(key, now, false)
+    }
+
+    /// As `get`, queueing a `keymiss` event when the key is missing and `keymiss` is set.
+    #[inline]
+    pub fn lookup(&mut self, key: &[u8], now: i64, keymiss: bool) -> Option<&mut Entry> {
         let slot = key_slot(key) as usize;
         let hash = self.hash(key);
         // One probe: the found entry is either handed out or, expired, removed through it.
         // Fields borrowed apart, so the entry handed out borrows the tables alone.
-        let Db { slots, len, expires, expired_keys, track_expired, expired_log, access_clock, lfu, .. } = self;
-        let found = slots.get_mut(slot)?.find_entry(hash, |e| &*e.key == key).ok()?;
+        let Db {
+            slots, len, expires, expired_keys, track_expired, expired_log, access_clock, lfu, notify, events, ..
+        } = self;
+        let Some(Ok(found)) = slots.get_mut(slot).map(|t| t.find_entry(hash, |e| &*e.key == key)) else {
+            if keymiss {
+                events.push((config::notify::KEY_MISS, "keymiss", key.into()));
+            }
+            return None;
+        };
         let at = found.get().expire_at;
         if at == 0 || at > now {
             let entry = found.into_mut();
@@ -149,6 +172,12 @@ impl Db {
         *expired_keys += 1;
         if *track_expired {
             expired_log.push(key.into());
+        }
+        if *notify & NOTIFY_EXPIRED != 0 {
+            events.push((NOTIFY_EXPIRED, "expired", key.into()));
+        }
+        if keymiss {
+            events.push((config::notify::KEY_MISS, "keymiss", key.into()));
         }
         None
     }
@@ -205,6 +234,14 @@ impl Db {
         match self.slots[slot].entry(hash, |e| &*e.key == key, |e| hasher.hash_one(&*e.key)) {
             hashbrown::hash_table::Entry::Occupied(mut occupied) => {
                 let e = occupied.get_mut();
+                if self.notify != 0 && e.expire_at != 0 && e.expire_at <= now_ms() {
+                    // Redis finds the old key expired (and deletes it) before adding the new one.
+                    for (class, event) in [(NOTIFY_EXPIRED, "expired"), (NOTIFY_NEW, "new")] {
+                        if self.notify & class != 0 {
+                            self.events.push((class, event, key.into()));
+                        }
+                    }
+                }
                 e.value = value;
                 evict::touch(e, clock, lfu);
                 if let Some(at) = expire_at {
@@ -224,6 +261,9 @@ impl Db {
                 let access = evict::initial_access(clock, lfu);
                 vacant.insert(Box::new(Entry { key: KeyBuf::new(key), value, expire_at: at, access }));
                 self.len += 1;
+                if self.notify & NOTIFY_NEW != 0 {
+                    self.events.push((NOTIFY_NEW, "new", key.into()));
+                }
                 if at != 0 {
                     self.expires.insert((at, key.into()));
                 }
@@ -273,6 +313,7 @@ impl Db {
         fresh.access_clock = self.access_clock;
         fresh.lfu = self.lfu;
         fresh.track_expired = self.track_expired;
+        fresh.notify = self.notify;
         std::mem::replace(self, fresh)
     }
 
@@ -289,6 +330,9 @@ impl Db {
             self.remove(&key);
             self.expired_keys += 1;
             done += 1;
+            if self.notify & NOTIFY_EXPIRED != 0 {
+                self.events.push((NOTIFY_EXPIRED, "expired", key.clone()));
+            }
             if self.track_expired {
                 self.expired_log.push(key);
             }

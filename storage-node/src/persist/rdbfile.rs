@@ -71,7 +71,10 @@ pub fn sync_dir(path: &Path) -> std::io::Result<()> {
 /// went wrong.
 pub fn load(data: &[u8], srv: &mut Server, functions: &mut Vec<Vec<u8>>) -> Result<usize, String> {
     let count = srv.db_count();
-    load_into(data, count, |db, key, value, at| srv.db_at(db).set(key, value, Some(at)), functions)
+    let loaded = load_into(data, count, |db, key, value, at| srv.db_at(db).set(key, value, Some(at)), functions);
+    // Loading is no keyspace event (Redis's rdbLoad notifies nobody of the keys).
+    srv.each_db_mut(|db| db.events.clear());
+    loaded
 }
 
 /// Reads `data` and hands each live key to `put(db, key, value, expire_at)`; a database number

@@ -204,6 +204,8 @@ fn load_snapshot(srv: &mut Server, data: &[u8]) -> Result<(), String> {
             srv.db_at(e.db as usize).set(&e.key, v, Some(e.expire_at_ms.unwrap_or(0)));
         }
     }
+    // Loading is no keyspace event (Redis's rdbLoad notifies nobody of the keys).
+    srv.db.events.clear();
     Ok(())
 }
 

@@ -24,6 +24,7 @@ pub async fn run(server: Shared) {
             db.access_clock = clock;
             budget -= db.expire_due(now, budget);
         });
+        super::notify::flush(&mut srv);
         super::propagate::removed_keys(&mut srv);
         sample_ops(&mut srv.stats);
         alloc::used_memory();

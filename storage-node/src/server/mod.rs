@@ -7,6 +7,7 @@ mod client;
 pub mod conn;
 pub mod cron;
 pub mod databases;
+pub mod notify;
 pub mod propagate;
 
 use std::cell::RefCell;
@@ -194,6 +195,7 @@ impl Server {
             };
             self.db_at(index).remove(&victim);
             self.stats.evicted_keys += 1;
+            notify::notify(self, notify::EVICTED, "evicted", &victim);
             self.dirty += 1;
             if self.prop.active() {
                 self.prop.push_in(index, &[&b"DEL"[..], &victim]);
@@ -258,6 +260,7 @@ impl Server {
     pub fn config_changed(&mut self) {
         let lfu = is_lfu(&self.config);
         self.each_db_mut(|db| db.lfu = lfu);
+        notify::sync(self);
         crate::keyspace::limits::apply(&self.config);
         self.acl.set_log_max_len(self.config.acllog_max_len as usize);
         if let Some(cl) = self.cluster.as_deref_mut() {

@@ -1,0 +1,228 @@
+//! Keyspace notifications and the keyspace hit/miss statistics: Redis 7.0's notifyKeyspaceEvent
+//! (notify.c) and the counting half of lookupKeyReadWithFlags (db.c).
+//!
+//! Handlers call `notify` where Redis calls notifyKeyspaceEvent. Events the keyspace itself
+//! raises (`new` when a key is added, `expired` on lazy and active expiry, `keymiss` on a read
+//! lookup that misses) are queued in `Db::events` and published before the next handler event,
+//! or when the command ends, so the stream keeps Redis's order. Everything is published on
+//! this node only (in a cluster each node reports its own keys). With notifications off the
+//! cost is one test of the class mask.
+
+use bytes::Bytes;
+pub use config::notify::{
+    EVICTED, EXPIRED, GENERIC, HASH, KEYEVENT, KEYSPACE, KEY_MISS, LIST, NEW, SET, STREAM, STRING, ZSET,
+};
+use protocol::command::{flags, CommandSpec};
+
+use super::Server;
+use crate::keyspace::Entry;
+
+/// The database number in channel names. One place, for when numbered databases arrive.
+pub fn db_index(_srv: &Server) -> usize {
+    0
+}
+
+/// Publishes `event` for `key` when its class is enabled (`__keyspace@<db>__:<key>` → event,
+/// `__keyevent@<db>__:<event>` → key), after any event the keyspace queued before it.
+#[inline]
+pub fn notify(srv: &mut Server, class: u32, event: &'static str, key: &[u8]) {
+    if srv.config.notify_keyspace_events & class == 0 {
+        return;
+    }
+    publish_slow(srv, event, key);
+}
+
+#[cold]
+#[inline(never)]
+fn publish_slow(srv: &mut Server, event: &str, key: &[u8]) {
+    flush(srv);
+    publish(srv, event, key);
+}
+
+/// Publishes the events the keyspace queued (new, expired, keymiss).
+pub fn flush(srv: &mut Server) {
+    if srv.db.events.is_empty() {
+        return;
+    }
+    for (class, event, key) in std::mem::take(&mut srv.db.events) {
+        if srv.config.notify_keyspace_events & class != 0 {
+            publish(srv, event, &key);
+        }
+    }
+}
+
+fn publish(srv: &mut Server, event: &str, key: &[u8]) {
+    let flags = srv.config.notify_keyspace_events;
+    let db = db_index(srv).to_string();
+    if flags & KEYSPACE != 0 {
+        let mut chan = Vec::with_capacity(16 + db.len() + key.len());
+        chan.extend_from_slice(b"__keyspace@");
+        chan.extend_from_slice(db.as_bytes());
+        chan.extend_from_slice(b"__:");
+        chan.extend_from_slice(key);
+        crate::commands::deliver_publish(srv, None, &chan, event.as_bytes());
+    }
+    if flags & KEYEVENT != 0 {
+        let chan = format!("__keyevent@{db}__:{event}");
+        crate::commands::deliver_publish(srv, None, chan.as_bytes(), key);
+    }
+}
+
+/// Copies the classes the keyspace raises itself into `Db` (at start-up after loading, and on
+/// CONFIG SET).
+pub fn sync(srv: &mut Server) {
+    srv.db.notify = srv.config.notify_keyspace_events & (NEW | EXPIRED);
+}
+
+/// A read lookup as Redis's lookupKeyRead: expires the key if due, counts a hit or a miss,
+/// and queues `keymiss` on a miss.
+pub fn lookup_read<'a>(srv: &'a mut Server, key: &[u8], now: i64) -> Option<&'a mut Entry> {
+    let keymiss = srv.config.notify_keyspace_events & KEY_MISS != 0;
+    let found = srv.db.lookup(key, now, keymiss);
+    if found.is_some() {
+        srv.stats.keyspace_hits += 1;
+    } else {
+        srv.stats.keyspace_misses += 1;
+    }
+    found
+}
+
+/// Which keys of a command Redis looks up for reading (and so counts in keyspace_hits/misses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    /// No read lookup, or the handler counts itself (GET, MGET).
+    None,
+    /// Every key of the key specs.
+    All,
+    /// Every key, without `keymiss` (OBJECT's LOOKUP_NONOTIFY).
+    AllNoNotify,
+    /// The first key only.
+    First,
+    /// Every key but the first (the destination of a *STORE command).
+    AllButFirst,
+    /// Every key, twice (XREAD looks each stream up while parsing and again to serve it).
+    Twice,
+    /// XREADGROUP: each stream once, and again when it exists.
+    ReadGroup,
+    /// SET: the key, with the GET option only.
+    SetGet,
+    /// BITFIELD: the key, when no SET/INCRBY makes it a write.
+    BitfieldRead,
+}
+
+/// How `spec`'s keys are looked up (what redis-server 7.0 counts, command by command).
+pub fn reads_of(spec: &CommandSpec) -> Reads {
+    match spec.name {
+        // These count in their handlers, so the hot path does one lookup.
+        "get" | "mget" => Reads::None,
+        // Readonly commands that look keys up without the statistics (or not at all).
+        "memory|usage" | "eval_ro" | "evalsha_ro" | "fcall_ro" => Reads::None,
+        "xread" => Reads::Twice,
+        _ if spec.name.starts_with("object|") => Reads::AllNoNotify,
+        "xreadgroup" => Reads::ReadGroup,
+        "set" => Reads::SetGet,
+        "bitfield" => Reads::BitfieldRead,
+        "getdel" | "getex" | "getset" | "sort" | "copy" | "georadius" | "georadiusbymember" | "xclaim"
+        | "xautoclaim" | "xack" => Reads::First,
+        "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore" | "zdiffstore" | "zrangestore"
+        | "geosearchstore" | "bitop" => Reads::AllButFirst,
+        "pfmerge" | "pfcount" => Reads::All,
+        _ if spec.has(flags::READONLY) => Reads::All,
+        _ => Reads::None,
+    }
+}
+
+/// Counts the read lookups `reads` describes for one invocation, before its handler runs
+/// (each lookup also expires a due key and queues `keymiss`, as Redis's does).
+pub fn count_reads(srv: &mut Server, spec: &CommandSpec, reads: Reads, args: &[Bytes], now: i64) {
+    let keys = spec.key_indexes(args.len(), |i| args.get(i).map(|a| &a[..])).unwrap_or_default();
+    let keys: &[usize] = match reads {
+        Reads::None => return,
+        Reads::First => &keys[..keys.len().min(1)],
+        Reads::AllButFirst => keys.get(1..).unwrap_or_default(),
+        Reads::SetGet => {
+            if !args[3.min(args.len())..].iter().any(|a| a.eq_ignore_ascii_case(b"get")) {
+                return;
+            }
+            &keys[..keys.len().min(1)]
+        }
+        Reads::BitfieldRead => {
+            let writes =
+                args.iter().skip(2).any(|a| a.eq_ignore_ascii_case(b"set") || a.eq_ignore_ascii_case(b"incrby"));
+            if writes {
+                return;
+            }
+            &keys[..keys.len().min(1)]
+        }
+        Reads::AllNoNotify => {
+            for &i in &keys {
+                let found = srv.db.get(&args[i], now).is_some();
+                if found {
+                    srv.stats.keyspace_hits += 1;
+                } else {
+                    srv.stats.keyspace_misses += 1;
+                }
+            }
+            return;
+        }
+        Reads::All | Reads::Twice | Reads::ReadGroup => &keys,
+    };
+    // A multi-key command stops at the first key of the wrong type (its WRONGTYPE reply), so
+    // the keys after it are never looked up.
+    let expect = if keys.len() > 1 { multi_key_types(spec.name) } else { &[] };
+    let mut complete = true;
+    for &i in keys {
+        let found = lookup_read(srv, &args[i], now);
+        let kind = found.as_ref().map(|e| e.value.type_name());
+        let mut wrong = kind.is_some_and(|k| !expect.is_empty() && !expect.contains(&k));
+        if matches!(spec.name, "pfcount" | "pfmerge") && keys.len() > 1 {
+            // PFCOUNT and PFMERGE also stop at a string that is no HyperLogLog.
+            wrong |= found.is_some_and(|e| !e.value.raw_bytes().is_some_and(crate::keyspace::hll::is_hll));
+        }
+        // XREADGROUP's first pass ends at a missing stream (NOGROUP).
+        if wrong || (reads == Reads::ReadGroup && kind.is_none()) {
+            complete = false;
+            break;
+        }
+    }
+    // XREAD and XREADGROUP look every stream up again to serve it.
+    if complete && matches!(reads, Reads::Twice | Reads::ReadGroup) {
+        for &i in keys {
+            lookup_read(srv, &args[i], now);
+        }
+    }
+}
+
+/// The types a multi-key read command accepts for each key, when it stops at another one.
+fn multi_key_types(name: &str) -> &'static [&'static str] {
+    match name {
+        "bitop" | "pfcount" | "pfmerge" => &["string"],
+        "sinter" | "sunion" | "sdiff" | "sinterstore" | "sunionstore" | "sdiffstore" | "sintercard" => &["set"],
+        "zunion" | "zinter" | "zdiff" | "zunionstore" | "zinterstore" | "zdiffstore" | "zintercard" => &["zset", "set"],
+        "xread" | "xreadgroup" => &["stream"],
+        _ => &[],
+    }
+}
+
+/// The *STORE commands' ending (setKey or dbDelete in Redis): a non-empty result replaces
+/// `dst` (`new` when it did not exist) and raises `event`; an empty one deletes `dst`, raising
+/// `del` when there was one.
+pub fn store_or_delete(
+    srv: &mut Server,
+    dst: &[u8],
+    value: Option<crate::keyspace::Value>,
+    class: u32,
+    event: &'static str,
+) {
+    match value {
+        Some(v) => {
+            srv.db.set(dst, v, Some(0));
+            notify(srv, class, event, dst);
+        }
+        None => {
+            if srv.db.remove(dst).is_some() {
+                notify(srv, GENERIC, "del", dst);
+            }
+        }
+    }
+}
