@@ -207,7 +207,10 @@ fn every_directive_round_trips() {
         ("rdb-save-incremental-fsync", "no", "no"),
         ("slowlog-log-slower-than", "-1", "-1"),
         ("slowlog-max-len", "1000", "1000"),
-        ("latency-monitor-threshold", "0", "0"),
+        ("latency-monitor-threshold", "100", "100"),
+        ("latency-tracking", "no", "no"),
+        ("latency-tracking-info-percentiles", "50 99.9", "50 99.9"),
+        ("enable-debug-command", "LOCAL", "local"),
         ("notify-keyspace-events", "", ""),
         ("list-max-listpack-size", "-5", "-5"),
         ("list-compress-depth", "2", "2"),
@@ -249,7 +252,6 @@ fn directives_for_features_slotgate_lacks_take_only_what_it_does() {
     let one = |v: &str| vec![v.to_string()];
     for (name, value) in [
         ("notify-keyspace-events", "KEA"),
-        ("latency-monitor-threshold", "100"),
         ("aof-timestamp-enabled", "yes"),
         ("oom-score-adj", "relative"),
         ("replica-serve-stale-data", "no"),

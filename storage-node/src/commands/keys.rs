@@ -342,7 +342,11 @@ fn object_generic(
 ) -> Result<(), Error> {
     let key = &ctx.args[2];
     let now = ctx.now;
-    if ctx.srv.db.get(key, now).is_none() {
+    // A live key is looked at without a lookup, which would count as an access (OBJECT FREQ
+    // must not move); only an expired one goes through `get`, which removes it.
+    let live = ctx.srv.db.peek(key).is_some_and(|e| e.expire_at == 0 || e.expire_at > now)
+        || ctx.srv.db.get(key, now).is_some();
+    if !live {
         ctx.out.null();
         return Ok(());
     }

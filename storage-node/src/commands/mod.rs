@@ -6,13 +6,16 @@ mod bitmap;
 mod blocking;
 mod cluster;
 mod connection;
+mod debug;
 mod function;
 mod geo;
 mod hash;
 mod hll;
 mod info;
 mod keys;
+mod latency;
 mod list;
+mod memory;
 mod migrate;
 mod multi;
 mod persistence;
@@ -21,6 +24,7 @@ mod replication;
 mod scripting;
 mod server;
 mod set;
+mod slowlog;
 mod sort;
 mod stream;
 mod stream_group;
@@ -162,6 +166,10 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     stream_group::register(&mut h);
     stream_info::register(&mut h);
     function::register(&mut h);
+    slowlog::register(&mut h);
+    latency::register(&mut h);
+    memory::register(&mut h);
+    debug::register(&mut h);
     h
 }
 
@@ -248,9 +256,10 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
     srv.stats.total_commands_processed += 1;
     let Some(mut idx) = srv.commands.lookup(&args[0]) else {
         srv.stats.unknown_commands += 1;
-        srv.stats.error_replies += 1;
+        let msg = unknown_command(args);
+        crate::introspect::count_error(srv, &msg);
         client.multi_error |= client.multi.is_some();
-        out.error(&unknown_command(args));
+        out.error(&msg);
         return;
     };
     let mut spec = srv.commands.commands[idx].spec;
@@ -266,7 +275,7 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
     }
     let reject = |srv: &mut Server, client: &mut Client, out: &mut Reply, msg: &str| {
         srv.commands.commands[idx].stats.rejected_calls += 1;
-        srv.stats.error_replies += 1;
+        crate::introspect::count_error(srv, msg);
         // A command refused while queueing dooms the transaction (EXECABORT).
         client.multi_error |= client.multi.is_some();
         out.error(msg);
@@ -339,13 +348,15 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
     let stats = &mut srv.commands.commands[idx].stats;
     stats.calls += 1;
     let end = Instant::now();
-    stats.usec += end.duration_since(clock.mark).as_micros() as u64;
+    let usec = end.duration_since(clock.mark).as_micros() as u64;
+    stats.usec += usec;
     clock.mark = end;
     if let Err(e) = result {
         stats.failed_calls += 1;
-        srv.stats.error_replies += 1;
+        crate::introspect::count_error(srv, &e.text());
         out.error(&e.text());
     }
+    crate::introspect::after_command(srv, client, idx, args, usec);
 }
 
 /// Runs a handler and tells WATCHers about the keys a successful write touched.

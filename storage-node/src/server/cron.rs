@@ -18,13 +18,20 @@ pub async fn run(server: Shared) {
         let mut srv = server.borrow_mut();
         let now = now_ms();
         srv.db.access_clock = srv.started.elapsed().as_secs() as u32;
-        srv.db.expire_due(now, EXPIRE_PER_TICK);
+        // DEBUG SET-ACTIVE-EXPIRE 0 leaves expired keys to be found by lookups.
+        if srv.introspect.active_expire {
+            let started = Instant::now();
+            srv.db.expire_due(now, EXPIRE_PER_TICK);
+            crate::introspect::latency_event(&mut srv, "expire-cycle", started.elapsed().as_millis() as u64);
+        }
         super::propagate::removed_keys(&mut srv);
         sample_ops(&mut srv.stats);
         alloc::used_memory();
         crate::persist::cron(&mut srv);
         if srv.config.maxmemory > 0 {
+            let started = Instant::now();
             srv.make_room();
+            crate::introspect::latency_event(&mut srv, "eviction-cycle", started.elapsed().as_millis() as u64);
         }
         // Expired and evicted keys reach the replicas as DELs.
         if !srv.prop.repl.is_empty() {

@@ -102,6 +102,8 @@ pub struct Server {
     pub persist: crate::persist::Persistence,
     /// ACL users, the ACL LOG and the ACL file (`main` loads them at start-up).
     pub acl: config::acl::AclStore,
+    /// Slow log, latency monitor and histograms, error counts (INFO, SLOWLOG, LATENCY).
+    pub introspect: crate::introspect::Introspect,
 }
 
 /// The connected clients by id.
@@ -163,6 +165,7 @@ impl Server {
             prop: propagate::Propagation::default(),
             persist: crate::persist::Persistence::default(),
             acl: config::acl::AclStore::default(),
+            introspect: crate::introspect::Introspect::new(),
         }
     }
 
