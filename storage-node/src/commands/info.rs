@@ -284,8 +284,8 @@ fn stats_section(srv: &Server) -> String {
     f("total_net_output_bytes", s.net_output_bytes.to_string());
     f("total_net_repl_input_bytes", 0.to_string());
     f("total_net_repl_output_bytes", 0.to_string());
-    f("instantaneous_input_kbps", "0.00".to_string());
-    f("instantaneous_output_kbps", "0.00".to_string());
+    f("instantaneous_input_kbps", format!("{:.2}", srv.introspect.net.input.kbps()));
+    f("instantaneous_output_kbps", format!("{:.2}", srv.introspect.net.output.kbps()));
     f("instantaneous_input_repl_kbps", "0.00".to_string());
     f("instantaneous_output_repl_kbps", "0.00".to_string());
     f("rejected_connections", s.rejected_connections.to_string());

@@ -9,6 +9,7 @@ pub mod histogram;
 pub mod latency;
 pub mod memsize;
 pub mod memstats;
+pub mod rates;
 pub mod slowlog;
 
 use bytes::Bytes;
@@ -26,6 +27,8 @@ pub struct Introspect {
     pub histograms: Vec<Option<Box<histogram::Histogram>>>,
     /// DEBUG SET-ACTIVE-EXPIRE: false stops the expiry cycle.
     pub active_expire: bool,
+    /// The network byte rates (INFO instantaneous_*_kbps).
+    pub net: rates::NetRates,
     /// Bytes allocated once the node was set up (MEMORY STATS' startup.allocated).
     pub startup_allocated: usize,
 }
@@ -129,4 +132,12 @@ pub fn after_command(srv: &mut Server, client: &Client, idx: usize, args: &[Byte
 pub fn latency_event(srv: &mut Server, event: &'static str, ms: u64) {
     let threshold = srv.config.compat.latency_monitor_threshold;
     srv.introspect.latency.add_if_needed(threshold, event, ms, crate::keyspace::now_ms() / 1000);
+}
+
+/// The cron's sampling of the network counters.
+pub fn sample_rates(srv: &mut Server) {
+    let now = std::time::Instant::now();
+    let (input, output) = (srv.stats.net_input_bytes, srv.stats.net_output_bytes);
+    srv.introspect.net.input.sample(input, now);
+    srv.introspect.net.output.sample(output, now);
 }

@@ -26,6 +26,7 @@ pub async fn run(server: Shared) {
         }
         super::propagate::removed_keys(&mut srv);
         sample_ops(&mut srv.stats);
+        crate::introspect::sample_rates(&mut srv);
         alloc::used_memory();
         crate::persist::cron(&mut srv);
         if srv.config.maxmemory > 0 {
