@@ -369,7 +369,8 @@ impl NodeConfig {
 
 /// Settings of directives slotgate accepts, checks and reports (CONFIG GET) as Redis 7.0 does,
 /// but that tune machinery slotgate does not have: the process title, lazy freeing, diskless
-/// replication, incremental fsyncs, rehashing, the slow log, list/stream/HyperLogLog encodings.
+/// replication, incremental fsyncs, rehashing, list/stream/HyperLogLog encodings; and the
+/// introspection settings (slow log, latency monitor and tracking, DEBUG) the node reads here.
 /// Directives whose other values would promise a feature slotgate lacks accept only the value
 /// that matches what it does (see `table.rs`).
 #[derive(Debug, Clone, PartialEq)]
@@ -401,7 +402,12 @@ pub struct CompatSettings {
     pub rdb_save_incremental_fsync: bool,
     pub slowlog_log_slower_than: u64,
     pub slowlog_max_len: u64,
-    pub latency_monitor_threshold: String,
+    pub latency_monitor_threshold: u64,
+    pub latency_tracking: bool,
+    /// Percentiles INFO latencystats prints, as CONFIG GET shows them (`50 99 99.9`).
+    pub latency_tracking_info_percentiles: String,
+    /// `enable-debug-command` (immutable): `no`, `yes` or `local`.
+    pub enable_debug_command: String,
     pub list_max_listpack_size: u64,
     pub list_compress_depth: u64,
     pub hll_sparse_max_bytes: u64,
@@ -442,7 +448,10 @@ impl Default for CompatSettings {
             rdb_save_incremental_fsync: true,
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
-            latency_monitor_threshold: "0".into(),
+            latency_monitor_threshold: 0,
+            latency_tracking: true,
+            latency_tracking_info_percentiles: "50 99 99.9".into(),
+            enable_debug_command: "no".into(),
             list_max_listpack_size: (-2i64) as u64,
             list_compress_depth: 0,
             hll_sparse_max_bytes: 3000,

@@ -209,8 +209,15 @@ fn check_oom_score_adj(v: &str) -> Result<(), String> {
     only(v, "no", "slotgate does not set its OOM score")
 }
 
-fn check_latency_threshold(v: &str) -> Result<(), String> {
-    only(v, "0", "slotgate has no latency monitor")
+/// latency-tracking-info-percentiles: numbers between 0 and 100, separated by spaces.
+fn check_percentiles(v: &str) -> Result<(), String> {
+    for p in v.split_whitespace() {
+        match p.parse::<f64>() {
+            Ok(x) if (0.0..=100.0).contains(&x) => {}
+            _ => return Err("latency-tracking-info-percentiles: percentiles should be between 0 and 100".into()),
+        }
+    }
+    Ok(())
 }
 
 fn check_notify(v: &str) -> Result<(), String> {
@@ -472,7 +479,20 @@ pub(crate) static TABLE: &[Directive] = &[
     d!("rdb-save-incremental-fsync", compat_bool!(rdb_save_incremental_fsync)),
     d!("slowlog-log-slower-than", compat_num!(-1, LLONG_MAX, false, slowlog_log_slower_than)),
     d!("slowlog-max-len", compat_num!(0, LLONG_MAX, false, slowlog_max_len)),
-    d!("latency-monitor-threshold", compat_str!(latency_monitor_threshold, check_latency_threshold)),
+    d!("latency-monitor-threshold", compat_num!(0, LLONG_MAX, false, latency_monitor_threshold)),
+    d!("latency-tracking", compat_bool!(latency_tracking)),
+    d!("latency-tracking-info-percentiles", compat_str!(latency_tracking_info_percentiles, check_percentiles)),
+    d!(
+        "enable-debug-command",
+        "",
+        true,
+        Kind::Str {
+            get: |c| c.compat.enable_debug_command.clone(),
+            set: |c, v| c.compat.enable_debug_command = v.to_ascii_lowercase(),
+            check: check_yes_no_local,
+            empty_is_null: false,
+        }
+    ),
     d!(
         "notify-keyspace-events",
         Kind::Str {
@@ -603,6 +623,9 @@ pub(crate) static NAMES: &[&str] = &[
     "slowlog-log-slower-than",
     "slowlog-max-len",
     "latency-monitor-threshold",
+    "latency-tracking",
+    "latency-tracking-info-percentiles",
+    "enable-debug-command",
     "notify-keyspace-events",
     "list-max-listpack-size",
     "list-compress-depth",

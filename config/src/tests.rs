@@ -207,7 +207,10 @@ fn every_directive_round_trips() {
         ("rdb-save-incremental-fsync", "no", "no"),
         ("slowlog-log-slower-than", "-1", "-1"),
         ("slowlog-max-len", "1000", "1000"),
-        ("latency-monitor-threshold", "0", "0"),
+        ("latency-monitor-threshold", "100", "100"),
+        ("latency-tracking", "no", "no"),
+        ("latency-tracking-info-percentiles", "50 99.9", "50 99.9"),
+        ("enable-debug-command", "LOCAL", "local"),
         ("notify-keyspace-events", "KEA", "AKE"),
         ("list-max-listpack-size", "-5", "-5"),
         ("list-compress-depth", "2", "2"),
@@ -248,12 +251,9 @@ fn every_directive_round_trips() {
 fn directives_for_features_slotgate_lacks_take_only_what_it_does() {
     let mut c = NodeConfig::default();
     let one = |v: &str| vec![v.to_string()];
-    for (name, value) in [
-        ("latency-monitor-threshold", "100"),
-        ("aof-timestamp-enabled", "yes"),
-        ("oom-score-adj", "relative"),
-        ("replica-serve-stale-data", "no"),
-    ] {
+    for (name, value) in
+        [("aof-timestamp-enabled", "yes"), ("oom-score-adj", "relative"), ("replica-serve-stale-data", "no")]
+    {
         let e = c.apply(name, &[value.to_string()]).unwrap_err();
         assert!(e.starts_with("only '"), "{name} {value}: {e}");
     }

@@ -143,6 +143,34 @@ static OBJECT_SUBS: &[CommandSpec] = &[
     c("object|help", 2, LOADING | STALE, KEYSPACE, NK).r(SLOT),
 ];
 
+/// Introspection: the slow log and latency monitor answer for the node they run on; the proxy
+/// gathers SLOWLOG from every master (as Redis's request_policy:all_nodes asks) and sends the
+/// rest to the client's node.
+static SLOWLOG_SUBS: &[CommandSpec] = &[
+    c("slowlog|get", -2, ADMIN | LOADING | STALE, 0, NK).r(Route::Fanout(Merge::Concat)),
+    c("slowlog|len", 2, ADMIN | LOADING | STALE, 0, NK).r(Route::Fanout(Merge::Sum)),
+    c("slowlog|reset", 2, ADMIN | LOADING | STALE, 0, NK).r(Route::Fanout(Merge::AllOk)),
+    c("slowlog|help", 2, LOADING | STALE, 0, NK).r(SLOT),
+];
+const LATENCY_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+static LATENCY_SUBS: &[CommandSpec] = &[
+    c("latency|doctor", 2, LATENCY_FLAGS, 0, NK).r(SLOT),
+    c("latency|graph", 3, LATENCY_FLAGS, 0, NK).r(SLOT),
+    c("latency|histogram", -2, LATENCY_FLAGS, 0, NK).r(SLOT),
+    c("latency|history", 3, LATENCY_FLAGS, 0, NK).r(SLOT),
+    c("latency|latest", 2, LATENCY_FLAGS, 0, NK).r(SLOT),
+    c("latency|reset", -2, LATENCY_FLAGS, 0, NK).r(Route::Fanout(Merge::Sum)),
+    c("latency|help", 2, LOADING | STALE, 0, NK).r(SLOT),
+];
+static MEMORY_SUBS: &[CommandSpec] = &[
+    c("memory|doctor", 2, 0, 0, NK).r(SLOT),
+    c("memory|malloc-stats", 2, 0, 0, NK).r(SLOT),
+    c("memory|purge", 2, 0, 0, NK).r(Route::Fanout(Merge::AllOk)),
+    c("memory|stats", 2, 0, 0, NK).r(SLOT),
+    c("memory|usage", -3, RO, 0, k(2, 2, 1)).r(SLOT).u(KN, KN),
+    c("memory|help", 2, LOADING | STALE, 0, NK).r(SLOT),
+];
+
 static XGROUP_SUBS: &[CommandSpec] = &[
     c("xgroup|create", -5, RW, STREAM, k(2, 2, 1)).r(SLOT).u(KW, KW),
     c("xgroup|setid", -5, WRITE, STREAM, k(2, 2, 1)).r(SLOT).u(KW, KW),
@@ -239,6 +267,11 @@ pub static COMMANDS: &[CommandSpec] = &[
     // The key is at 3 or, when that is empty, after KEYS: the node resolves it itself.
     c("migrate", -6, WRITE, KEYSPACE | DANGEROUS, NK).r(SLOT),
     c("info", -1, LOADING | STALE, DANGEROUS, NK).r(Route::Fanout(Merge::Info)),
+    container("slowlog", -2, 0, 0, SLOWLOG_SUBS).r(SLOT),
+    container("latency", -2, 0, 0, LATENCY_SUBS).r(SLOT),
+    container("memory", -2, 0, 0, MEMORY_SUBS).r(SLOT),
+    // DEBUG acts on one node's internals: the proxy does not send it on.
+    c("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, 0, NK).r(Route::NotServed),
     c("dbsize", 1, ROF, KEYSPACE, NK).r(Route::Fanout(Merge::Sum)),
     c("flushall", -1, WRITE, KEYSPACE | DANGEROUS, NK).r(Route::Fanout(Merge::AllOk)),
     c("flushdb", -1, WRITE, KEYSPACE | DANGEROUS, NK).r(Route::Fanout(Merge::AllOk)),

@@ -4,6 +4,7 @@
 mod alloc;
 mod cluster;
 mod commands;
+mod introspect;
 mod keyspace;
 mod persist;
 mod replication;

@@ -259,7 +259,7 @@ fn directives_asking_for_missing_features_are_refused_with_the_line() {
     let dir = scratch_dir("cfg-missing");
     for (line, why) in [
         ("notify-keyspace-events KEAZ", "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."),
-        ("latency-monitor-threshold 100", "slotgate has no latency monitor"),
+        ("aof-timestamp-enabled yes", "slotgate writes no timestamp annotations into the AOF"),
     ] {
         let conf = write_conf(&dir, "missing.conf", &format!("port 0\n{line}\n"));
         let out = run_to_exit(&[conf.to_str().unwrap()]);

@@ -135,6 +135,10 @@ pub fn admit(
             if !spec.arity_ok(args.len()) {
                 return Err(format!("ERR wrong number of arguments for '{}' command", spec.name));
             }
+            // Protected commands (enable-debug-command).
+            if spec.name.starts_with("debug") && !super::debug::allowed(srv, client) {
+                return Err(super::debug::NOT_ALLOWED.into());
+            }
             if !client.authenticated && !spec.has(flags::NO_AUTH) && !srv.acl.default_open() {
                 return Err("NOAUTH Authentication required.".into());
             }

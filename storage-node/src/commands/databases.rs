@@ -5,6 +5,7 @@
 
 use super::{arg_i64, err, is, Ctx, Error, Handler};
 use crate::keyspace::Db;
+use crate::server::notify;
 use crate::server::Server;
 
 pub fn register(h: &mut Vec<(&'static str, Handler)>) {
@@ -92,6 +93,9 @@ fn move_key(ctx: &mut Ctx) -> Result<(), Error> {
     ctx.srv.touch_key_in(dst, key);
     ctx.srv.key_ready_in(dst, key);
     ctx.srv.dirty += 1;
+    let src = ctx.srv.db_index;
+    notify::notify_in(ctx.srv, src, notify::GENERIC, "move_from", key);
+    notify::notify_in(ctx.srv, dst, notify::GENERIC, "move_to", key);
     ctx.out.int(1);
     Ok(())
 }

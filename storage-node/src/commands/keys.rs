@@ -278,7 +278,7 @@ fn copy(ctx: &mut Ctx) -> Result<(), Error> {
         ctx.srv.key_ready_in(dst_db, dst);
     }
     ctx.srv.dirty += 1;
-    notify(ctx.srv, GENERIC, "copy_to", dst);
+    crate::server::notify::notify_in(ctx.srv, dst_db, GENERIC, "copy_to", dst);
     ctx.out.int(1);
     Ok(())
 }
@@ -362,7 +362,11 @@ fn object_generic(
 ) -> Result<(), Error> {
     let key = &ctx.args[2];
     let now = ctx.now;
-    if ctx.srv.db.get(key, now).is_none() {
+    // A live key is looked at without a lookup, which would count as an access (OBJECT FREQ
+    // must not move); only an expired one goes through `get`, which removes it.
+    let live = ctx.srv.db.peek(key).is_some_and(|e| e.expire_at == 0 || e.expire_at > now)
+        || ctx.srv.db.get(key, now).is_some();
+    if !live {
         ctx.out.null();
         return Ok(());
     }

@@ -8,13 +8,16 @@ mod blocking;
 mod cluster;
 mod connection;
 pub mod databases;
+mod debug;
 mod function;
 mod geo;
 mod hash;
 mod hll;
 mod info;
 mod keys;
+mod latency;
 mod list;
+mod memory;
 mod migrate;
 mod multi;
 mod persistence;
@@ -23,6 +26,7 @@ mod replication;
 mod scripting;
 mod server;
 mod set;
+mod slowlog;
 mod sort;
 mod stream;
 mod stream_group;
@@ -165,6 +169,10 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     stream_group::register(&mut h);
     stream_info::register(&mut h);
     function::register(&mut h);
+    slowlog::register(&mut h);
+    latency::register(&mut h);
+    memory::register(&mut h);
+    debug::register(&mut h);
     h
 }
 
@@ -245,9 +253,10 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
     srv.stats.total_commands_processed += 1;
     let Some(mut idx) = srv.commands.lookup(&args[0]) else {
         srv.stats.unknown_commands += 1;
-        srv.stats.error_replies += 1;
+        let msg = unknown_command(args);
+        crate::introspect::count_error(srv, &msg);
         client.multi_error |= client.multi.is_some();
-        out.error(&unknown_command(args));
+        out.error(&msg);
         return;
     };
     let mut spec = srv.commands.commands[idx].spec;
@@ -280,7 +289,7 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
         }
         Err(msg) => {
             srv.commands.commands[idx].stats.rejected_calls += 1;
-            srv.stats.error_replies += 1;
+            crate::introspect::count_error(srv, &msg);
             if spec.name == "exec" && client.multi.is_some() {
                 multi::abort(srv, client, out, &msg);
             } else {
@@ -305,7 +314,7 @@ pub fn run_queued(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &m
         Ok(_) => call(srv, client, idx, args, out, clock),
         Err(msg) => {
             srv.commands.commands[idx].stats.rejected_calls += 1;
-            srv.stats.error_replies += 1;
+            crate::introspect::count_error(srv, &msg);
             out.error(&msg);
         }
     }
@@ -321,13 +330,15 @@ fn call(srv: &mut Server, client: &mut Client, idx: usize, args: &[Bytes], out: 
     let stats = &mut srv.commands.commands[idx].stats;
     stats.calls += 1;
     let end = Instant::now();
-    stats.usec += end.duration_since(clock.mark).as_micros() as u64;
+    let usec = end.duration_since(clock.mark).as_micros() as u64;
+    stats.usec += usec;
     clock.mark = end;
     if let Err(e) = result {
         stats.failed_calls += 1;
-        srv.stats.error_replies += 1;
+        crate::introspect::count_error(srv, &e.text());
         out.error(&e.text());
     }
+    crate::introspect::after_command(srv, client, idx, args, usec);
 }
 
 /// Runs a handler and tells WATCHers about the keys a successful write touched.

@@ -150,6 +150,9 @@ fn config_resetstat(ctx: &mut Ctx) -> Result<(), Error> {
     for c in &mut ctx.srv.commands.commands {
         c.stats = Default::default();
     }
+    // Error counts and latency histograms go too (resetServerStats, resetCommandTableStats).
+    ctx.srv.introspect.errors = Default::default();
+    ctx.srv.introspect.histograms.clear();
     ctx.out.ok();
     Ok(())
 }

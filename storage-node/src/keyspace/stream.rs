@@ -583,6 +583,11 @@ impl Stream {
     }
 }
 
+/// Nodes of the radix tree Redis keeps for these 16-byte keys (stream IDs).
+pub fn rax_nodes_of(keys: &[[u8; 16]]) -> usize {
+    rax_count(keys, 0, true)
+}
+
 /// Nodes under the trie position shared by `keys` at `depth`; `own` when the position is a
 /// node because its parent branches (or it is the root).
 fn rax_count(keys: &[[u8; 16]], depth: usize, own: bool) -> usize {

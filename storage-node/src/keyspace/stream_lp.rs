@@ -85,6 +85,12 @@ impl Lp {
         self.buf.len()
     }
 
+    /// Bytes held for the buffer, spare capacity included (MEMORY USAGE counts what Redis
+    /// allocated: a new node is preallocated).
+    pub fn allocated(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Drops spare capacity (Redis shrinks a node once it is full).
     pub fn shrink(&mut self) {
         self.buf.shrink_to_fit();

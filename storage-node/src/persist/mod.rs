@@ -128,8 +128,23 @@ pub fn load_at_start(srv: &mut Server) -> Result<(), String> {
     Ok(())
 }
 
+/// Forks made and how long the last fork() call took (INFO's total_forks, latest_fork_usec).
+pub static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static LAST_FORK_USEC: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Forks a child running `job` (which must not touch the runtime); returns its pid.
 fn fork(job: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<i32> {
+    let started = Instant::now();
+    let r = fork_child(job);
+    if r.is_ok() {
+        use std::sync::atomic::Ordering::Relaxed;
+        FORKS.fetch_add(1, Relaxed);
+        LAST_FORK_USEC.store(started.elapsed().as_micros() as u64, Relaxed);
+    }
+    r
+}
+
+fn fork_child(job: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<i32> {
     // SAFETY: the child only writes a file from its copy of memory and leaves with _exit,
     // never returning into the runtime; the parent just records the pid.
     unsafe {

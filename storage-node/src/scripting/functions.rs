@@ -354,6 +354,11 @@ impl Functions {
         self.libraries.values().map(|l| l.code.clone()).collect()
     }
 
+    /// Bytes the functions' Lua state holds (INFO memory's used_memory_vm_functions).
+    pub fn vm_memory(&self) -> usize {
+        self.lua.used_memory()
+    }
+
     /// (libraries, functions) loaded.
     pub fn counts(&self) -> (usize, usize) {
         (self.libraries.len(), self.libraries.values().map(|l| l.functions.len()).sum())

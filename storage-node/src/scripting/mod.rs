@@ -281,6 +281,11 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<mlua::Table> {
 }
 
 impl Scripting {
+    /// Bytes the EVAL Lua state holds, and how many scripts are cached (INFO memory).
+    pub fn memory(&self) -> (usize, usize) {
+        (self.lua.used_memory(), self.scripts.len())
+    }
+
     /// A fresh engine with the sandbox applied.
     pub fn new() -> mlua::Result<Scripting> {
         let lua = build_lua()?;

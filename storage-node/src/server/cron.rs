@@ -18,19 +18,29 @@ pub async fn run(server: Shared) {
         let mut srv = server.borrow_mut();
         let now = now_ms();
         let clock = srv.started.elapsed().as_secs() as u32;
-        // Every database is expired, as activeExpireCycle walks them all.
-        let mut budget = EXPIRE_PER_TICK;
-        srv.each_db_mut(|db| {
-            db.access_clock = clock;
-            budget -= db.expire_due(now, budget);
-        });
+        // DEBUG SET-ACTIVE-EXPIRE 0 leaves expired keys to be found by lookups.
+        if srv.introspect.active_expire {
+            let started = Instant::now();
+            // Every database is expired, as activeExpireCycle walks them all.
+            let mut budget = EXPIRE_PER_TICK;
+            srv.each_db_mut(|db| {
+                db.access_clock = clock;
+                budget -= db.expire_due(now, budget);
+            });
+            crate::introspect::latency_event(&mut srv, "expire-cycle", started.elapsed().as_millis() as u64);
+        } else {
+            srv.each_db_mut(|db| db.access_clock = clock);
+        }
         super::notify::flush(&mut srv);
         super::propagate::removed_keys(&mut srv);
         sample_ops(&mut srv.stats);
+        crate::introspect::sample_rates(&mut srv);
         alloc::used_memory();
         crate::persist::cron(&mut srv);
         if srv.config.maxmemory > 0 {
+            let started = Instant::now();
             srv.make_room();
+            crate::introspect::latency_event(&mut srv, "eviction-cycle", started.elapsed().as_millis() as u64);
         }
         // Expired and evicted keys reach the replicas as DELs.
         if !srv.prop.repl.is_empty() {

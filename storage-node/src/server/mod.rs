@@ -114,6 +114,8 @@ pub struct Server {
     /// Memory was over `maxmemory` when the current client command started: a script's first
     /// write that needs memory is refused (Redis's `pre_command_oom_state`).
     pub oom_at_command_start: bool,
+    /// Slow log, latency monitor and histograms, error counts (INFO, SLOWLOG, LATENCY).
+    pub introspect: crate::introspect::Introspect,
 }
 
 /// The connected clients by id.
@@ -180,6 +182,7 @@ impl Server {
             persist: crate::persist::Persistence::default(),
             acl: config::acl::AclStore::default(),
             oom_at_command_start: false,
+            introspect: crate::introspect::Introspect::new(),
         }
     }
 

@@ -17,9 +17,9 @@ use protocol::command::{flags, CommandSpec};
 use super::Server;
 use crate::keyspace::Entry;
 
-/// The database number in channel names. One place, for when numbered databases arrive.
-pub fn db_index(_srv: &Server) -> usize {
-    0
+/// The database number in channel names: the one the command works on.
+pub fn db_index(srv: &Server) -> usize {
+    srv.db_index
 }
 
 /// Publishes `event` for `key` when its class is enabled (`__keyspace@<db>__:<key>` → event,
@@ -36,24 +36,45 @@ pub fn notify(srv: &mut Server, class: u32, event: &'static str, key: &[u8]) {
 #[inline(never)]
 fn publish_slow(srv: &mut Server, event: &str, key: &[u8]) {
     flush(srv);
-    publish(srv, event, key);
+    publish(srv, db_index(srv), event, key);
 }
 
-/// Publishes the events the keyspace queued (new, expired, keymiss).
-pub fn flush(srv: &mut Server) {
-    if srv.db.events.is_empty() {
+/// As `notify`, for a key of another database (MOVE's `move_to`, COPY ... DB's `copy_to`).
+pub fn notify_in(srv: &mut Server, db: usize, class: u32, event: &'static str, key: &[u8]) {
+    if srv.config.notify_keyspace_events & class == 0 {
         return;
     }
-    for (class, event, key) in std::mem::take(&mut srv.db.events) {
-        if srv.config.notify_keyspace_events & class != 0 {
-            publish(srv, event, &key);
+    flush(srv);
+    publish(srv, db, event, key);
+}
+
+/// Publishes the events the keyspace queued (new, expired, keymiss): the database in place
+/// first (the command's own), then any other (active expiry walks them all).
+pub fn flush(srv: &mut Server) {
+    if !srv.db.events.is_empty() {
+        let db = srv.db_index;
+        publish_queued(srv, db);
+    }
+    if srv.config.notify_keyspace_events & (NEW | EXPIRED) != 0 {
+        for db in 0..srv.db_count() {
+            if !srv.db_ref(db).events.is_empty() {
+                publish_queued(srv, db);
+            }
         }
     }
 }
 
-fn publish(srv: &mut Server, event: &str, key: &[u8]) {
+fn publish_queued(srv: &mut Server, db: usize) {
+    for (class, event, key) in std::mem::take(&mut srv.db_at(db).events) {
+        if srv.config.notify_keyspace_events & class != 0 {
+            publish(srv, db, event, &key);
+        }
+    }
+}
+
+fn publish(srv: &mut Server, db: usize, event: &str, key: &[u8]) {
     let flags = srv.config.notify_keyspace_events;
-    let db = db_index(srv).to_string();
+    let db = db.to_string();
     if flags & KEYSPACE != 0 {
         let mut chan = Vec::with_capacity(16 + db.len() + key.len());
         chan.extend_from_slice(b"__keyspace@");
@@ -71,7 +92,8 @@ fn publish(srv: &mut Server, event: &str, key: &[u8]) {
 /// Copies the classes the keyspace raises itself into `Db` (at start-up after loading, and on
 /// CONFIG SET).
 pub fn sync(srv: &mut Server) {
-    srv.db.notify = srv.config.notify_keyspace_events & (NEW | EXPIRED);
+    let raised = srv.config.notify_keyspace_events & (NEW | EXPIRED);
+    srv.each_db_mut(|db| db.notify = raised);
 }
 
 /// A read lookup as Redis's lookupKeyRead: expires the key if due, counts a hit or a miss,
