@@ -26,6 +26,7 @@ mod stream;
 mod stream_group;
 mod stream_info;
 mod strings;
+mod tracking;
 mod zset;
 mod zsetops;
 
@@ -136,6 +137,7 @@ pub struct CommandTable {
 fn handlers() -> Vec<(&'static str, Handler)> {
     let mut h = Vec::new();
     connection::register(&mut h);
+    tracking::register(&mut h);
     acl::register(&mut h);
     server::register(&mut h);
     info::register(&mut h);
@@ -366,6 +368,9 @@ fn execute(
     }
     let mut ctx = Ctx { srv, client, args, out, now };
     let result = handler(&mut ctx);
+    if srv.tracking.used {
+        crate::server::tracking::after_handler(srv, client, spec, args);
+    }
     if propagating {
         crate::server::propagate::after_command(srv, spec, args, dirty_before);
         srv.prop.leave();
@@ -375,7 +380,7 @@ fn execute(
             crate::replication::drain(srv);
         }
     }
-    if srv.dirty != dirty_before && !srv.watched.is_empty() && spec.has(flags::WRITE) {
+    if srv.dirty != dirty_before && (!srv.watched.is_empty() || srv.tracking.used) && spec.has(flags::WRITE) {
         // Keys the command only reads (BITOP's or ZUNIONSTORE's sources) stay valid for WATCH.
         let (first, rest) = spec.uses.unwrap_or((KeyUse::ReadWrite, KeyUse::ReadWrite));
         let keys = spec.key_indexes(args.len(), |i| args.get(i).map(|a| &a[..])).unwrap_or_default();
@@ -383,6 +388,9 @@ fn execute(
             let usage = if n == 0 { first } else { rest };
             if usage != KeyUse::Read {
                 srv.touch_key(&args[i]);
+                if srv.tracking.used {
+                    crate::server::tracking::invalidate_key(srv, client.id, &args[i], true);
+                }
             }
         }
     }
@@ -415,7 +423,9 @@ pub fn execute_for_script(
     srv.commands.commands[idx].stats.calls += 1;
     // Inside a script a blocking command must not block: it behaves as inside EXEC.
     let in_exec = std::mem::replace(&mut client.in_exec, true);
+    crate::server::tracking::script_call(srv, true);
     let r = execute(srv, client, idx, args, out, now_ms);
+    crate::server::tracking::script_call(srv, false);
     client.in_exec = in_exec;
     r
 }

@@ -199,6 +199,9 @@ fn flushall(ctx: &mut Ctx) -> Result<(), Error> {
     for k in touched {
         ctx.srv.touch_key(&k);
     }
+    if ctx.srv.tracking.used {
+        crate::server::tracking::invalidate_on_flush(ctx.srv);
+    }
     let old: Db = ctx.srv.db.take_all();
     ctx.srv.dirty += old.len() as u64;
     if asynchronous && old.len() > 64 {

@@ -19,12 +19,18 @@ pub async fn run(server: Shared) {
         let now = now_ms();
         srv.db.access_clock = srv.started.elapsed().as_secs() as u32;
         srv.db.expire_due(now, EXPIRE_PER_TICK);
+        if srv.tracking.used {
+            super::tracking::expired_keys(&mut srv);
+        }
         super::propagate::removed_keys(&mut srv);
         sample_ops(&mut srv.stats);
         alloc::used_memory();
         crate::persist::cron(&mut srv);
         if srv.config.maxmemory > 0 {
             srv.make_room();
+        }
+        if srv.tracking.used {
+            super::tracking::cron(&mut srv);
         }
         // Expired and evicted keys reach the replicas as DELs.
         if !srv.prop.repl.is_empty() {

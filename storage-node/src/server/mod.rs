@@ -7,6 +7,7 @@ mod client;
 pub mod conn;
 pub mod cron;
 pub mod propagate;
+pub mod tracking;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -102,6 +103,8 @@ pub struct Server {
     pub persist: crate::persist::Persistence,
     /// ACL users, the ACL LOG and the ACL file (`main` loads them at start-up).
     pub acl: config::acl::AclStore,
+    /// Client-side caching: the keys tracking clients read and the broadcast prefixes.
+    pub tracking: tracking::Tracking,
 }
 
 /// The connected clients by id.
@@ -163,6 +166,7 @@ impl Server {
             prop: propagate::Propagation::default(),
             persist: crate::persist::Persistence::default(),
             acl: config::acl::AclStore::default(),
+            tracking: tracking::Tracking::default(),
         }
     }
 
@@ -177,6 +181,9 @@ impl Server {
                 return false;
             };
             self.db.remove(&victim);
+            if self.tracking.used {
+                tracking::invalidate_key(self, 0, &victim, true);
+            }
             self.stats.evicted_keys += 1;
             self.dirty += 1;
             if self.prop.active() {
@@ -205,6 +212,9 @@ impl Server {
     pub fn forget_client(&mut self, client: &mut Client) {
         blocking::unblock(self, client);
         crate::commands::unwatch_all(self, client);
+        if client.track.get().on {
+            tracking::disable(self, client.id, &client.track.clone());
+        }
         for (map, names) in [
             (&mut self.channels, &client.subs),
             (&mut self.patterns, &client.psubs),
