@@ -1,0 +1,634 @@
+//! Client-side caching on slotgate-node against Debian's redis-server 7.0: the same scripted
+//! sessions (several raw connections, RESP3 with HELLO 3 or RESP2 with REDIRECT to a
+//! connection subscribed to `__redis__:invalidate`) run on a fresh node and a fresh
+//! redis-server, and every connection must receive the same frames, invalidation messages
+//! included: after writes, expiry, FLUSHALL, scripts, MULTI, NOLOOP, OPTIN/OPTOUT with CLIENT
+//! CACHING, BCAST prefixes; CLIENT TRACKINGINFO/GETREDIR and the error texts. Eviction and
+//! `tracking-table-max-keys` pick keys at random, so there each server is checked against the
+//! rule (every key that left got exactly one invalidation) and the counts are compared.
+//! Last, redis-py's own client-side cache (`protocol=3`, `cache_config`) must keep returning
+//! fresh values while another client writes, expires and evicts the cached keys.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use slotgate_tests::{ensure_redis_py, py_dir, require_tool, resp, Server};
+
+/// One raw connection with a read buffer.
+struct Conn {
+    s: TcpStream,
+    buf: Vec<u8>,
+    id: u64,
+    /// Between MULTI and EXEC/DISCARD (no PING sentinel then: it would be queued).
+    in_multi: bool,
+}
+
+/// Length of the complete RESP frame at the start of `b`, if it is all there.
+fn frame_len(b: &[u8]) -> Option<usize> {
+    let line_end = b.windows(2).position(|w| w == b"\r\n")?;
+    let head = std::str::from_utf8(&b[1..line_end]).ok()?;
+    let after = line_end + 2;
+    match b.first()? {
+        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(after),
+        b'$' | b'=' | b'!' => {
+            let n: i64 = head.parse().ok()?;
+            if n < 0 {
+                return Some(after);
+            }
+            let end = after + n as usize + 2;
+            (b.len() >= end).then_some(end)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n: i64 = head.parse().ok()?;
+            let n = if matches!(b[0], b'%' | b'|') { n * 2 } else { n };
+            let mut at = after;
+            for _ in 0..n.max(0) {
+                at += frame_len(&b[at..])?;
+            }
+            Some(at)
+        }
+        _ => None,
+    }
+}
+
+impl Conn {
+    fn open(port: u16) -> Conn {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_nodelay(true).ok();
+        let mut c = Conn { s, buf: Vec::new(), id: 0, in_multi: false };
+        c.send(&[b"CLIENT", b"ID"]);
+        let id = c.frame(Duration::from_secs(5)).expect("CLIENT ID reply");
+        c.id = id.trim_start_matches(':').trim().parse().expect("client id");
+        c
+    }
+
+    fn send(&mut self, args: &[&[u8]]) {
+        self.s.write_all(&resp(args)).expect("send");
+    }
+
+    /// The next frame, waiting at most `wait`.
+    fn frame(&mut self, wait: Duration) -> Option<String> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(n) = frame_len(&self.buf) {
+                let f: Vec<u8> = self.buf.drain(..n).collect();
+                return Some(String::from_utf8_lossy(&f).into_owned());
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            self.s.set_read_timeout(Some(left.max(Duration::from_millis(1)))).ok();
+            let mut tmp = [0u8; 65536];
+            match self.s.read(&mut tmp) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+                Err(_) => {
+                    if Instant::now() >= deadline {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every frame up to the reply of a PING sent now (which is left out).
+    fn until_sentinel(&mut self) -> Vec<String> {
+        self.send(&[b"PING"]);
+        let mut frames = Vec::new();
+        for _ in 0..1000 {
+            let f = self.frame(Duration::from_secs(5)).expect("a frame before the PING reply");
+            if f == "+PONG\r\n" || f == "*2\r\n$4\r\npong\r\n$0\r\n\r\n" {
+                return frames;
+            }
+            frames.push(f);
+        }
+        panic!("no PING reply among 1000 frames");
+    }
+}
+
+/// The connections of one server, by name.
+struct Side {
+    port: u16,
+    conns: HashMap<String, Conn>,
+}
+
+impl Side {
+    fn new(server: &Server) -> Side {
+        // Client ids from 100 on, so a normalised id never looks like an ordinary small reply.
+        let mut side = Side { port: server.port, conns: HashMap::new() };
+        for _ in 0..200 {
+            if Conn::open(side.port).id >= 100 {
+                break;
+            }
+        }
+        side
+    }
+
+    fn conn(&mut self, name: &str) -> &mut Conn {
+        let port = self.port;
+        self.conns.entry(name.to_string()).or_insert_with(|| Conn::open(port))
+    }
+
+    /// `{name}` in an argument becomes that connection's client id.
+    fn expand(&mut self, word: &str) -> Vec<u8> {
+        if let Some(name) = word.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+            return self.conn(name).id.to_string().into_bytes();
+        }
+        word.as_bytes().to_vec()
+    }
+
+    /// Client ids in `frames` become `{name}`, so both servers' frames compare.
+    fn normalise(&self, frames: Vec<String>) -> Vec<String> {
+        let ids: Vec<(u64, &str)> = self.conns.iter().map(|(n, c)| (c.id, n.as_str())).collect();
+        frames
+            .into_iter()
+            .map(|mut f| {
+                for (id, name) in &ids {
+                    f = f.replace(&format!(":{id}\r\n"), &format!(":{{{name}}}\r\n"));
+                    f = f.replace(&format!("redir={id} "), &format!("redir={{{name}}} "));
+                }
+                f
+            })
+            .collect()
+    }
+
+    /// Runs one step and returns what the connection received.
+    fn step(&mut self, name: &str, words: &[&str]) -> Vec<String> {
+        match words {
+            ["READ"] => {
+                let frames = self.conn(name).until_sentinel();
+                self.normalise(frames)
+            }
+            ["WAITPUSH", secs] => {
+                let wait = Duration::from_secs_f64(secs.parse().expect("seconds"));
+                let frames = self.conn(name).frame(wait).into_iter().collect();
+                self.normalise(frames)
+            }
+            ["SLEEP", secs] => {
+                std::thread::sleep(Duration::from_secs_f64(secs.parse().expect("seconds")));
+                Vec::new()
+            }
+            ["FLAGS"] => {
+                // The tracking letters and redir= of CLIENT INFO.
+                let c = self.conn(name);
+                c.send(&[b"CLIENT", b"INFO"]);
+                let line = c.frame(Duration::from_secs(5)).expect("CLIENT INFO");
+                let fields: Vec<String> = line
+                    .split_whitespace()
+                    .filter(|f| f.starts_with("flags=") || f.starts_with("redir="))
+                    .map(|f| format!("{f} "))
+                    .collect();
+                self.normalise(vec![fields.concat()])
+            }
+            ["INFO", field] => {
+                let c = self.conn(name);
+                c.send(&[b"INFO", b"everything"]);
+                let info = c.frame(Duration::from_secs(5)).expect("INFO");
+                let prefix = format!("{field}:");
+                let line = info.split("\r\n").find(|l| l.starts_with(&prefix)).unwrap_or("(missing)").to_string();
+                vec![line]
+            }
+            _ => {
+                let args: Vec<Vec<u8>> = words.iter().map(|w| self.expand(w)).collect();
+                let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+                let c = self.conn(name);
+                c.send(&argv);
+                let cmd = words[0].to_ascii_lowercase();
+                // The reply first: by then whatever the command caused (its own invalidations,
+                // the broadcasts of its batch) is on the way, ahead of the sentinel's reply.
+                let first = c.frame(Duration::from_secs(5)).expect("reply");
+                let frames = if (c.in_multi && !matches!(cmd.as_str(), "exec" | "discard")) || cmd == "multi" || cmd == "quit" {
+                    // Queued (or closing): exactly one reply, nothing else is expected now.
+                    vec![first]
+                } else {
+                    let mut frames = vec![first];
+                    frames.extend(c.until_sentinel());
+                    frames
+                };
+                match cmd.as_str() {
+                    "multi" => c.in_multi = true,
+                    "exec" | "discard" => c.in_multi = false,
+                    _ => {}
+                }
+                self.normalise(frames)
+            }
+        }
+    }
+}
+
+/// Runs `script` on a fresh node and a fresh redis-server started with `args`. Each line is
+/// `conn COMMAND args...` (`{name}` stands for a connection's id), `conn READ` (what arrived),
+/// `conn WAITPUSH secs` (the next frame, waiting), `conn FLAGS`, `conn INFO field`,
+/// `conn SLEEP secs`. A line starting with `!` runs without comparing.
+fn differential(script: &str, args: &[&str]) {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let node = Server::node(args);
+    let redis = Server::redis(args);
+    let (mut n, mut r) = (Side::new(&node), Side::new(&redis));
+    for (no, raw) in script.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (compare, line) = match line.strip_prefix('!') {
+            Some(rest) => (false, rest.trim()),
+            None => (true, line),
+        };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (name, rest) = (words[0], &words[1..]);
+        let got = n.step(name, rest);
+        let want = r.step(name, rest);
+        if compare && got != want {
+            panic!("line {}: {line}\n    node:  {got:?}\n    redis: {want:?}", no + 1);
+        }
+    }
+}
+
+#[test]
+fn tracking_commands_replies_and_errors() {
+    differential(
+        "
+        a CLIENT TRACKINGINFO
+        a CLIENT GETREDIR
+        a CLIENT TRACKING
+        a CLIENT TRACKING maybe
+        a CLIENT TRACKING on foo
+        a CLIENT TRACKING on redirect
+        a CLIENT TRACKING on redirect x
+        a CLIENT TRACKING on redirect 0
+        a CLIENT TRACKING on redirect -1
+        a CLIENT TRACKING on redirect 999999
+        a CLIENT TRACKING on redirect {b} redirect {b}
+        a CLIENT TRACKING on prefix a
+        a CLIENT TRACKING on optin optout
+        a CLIENT TRACKING on bcast optin
+        a CLIENT TRACKING on bcast optout
+        a CLIENT TRACKING on bcast prefix a prefix ab
+        a CLIENT TRACKING on bcast prefix ab prefix a
+        a CLIENT TRACKING off redirect x
+        a CLIENT CACHING yes
+        a CLIENT CACHING
+        a CLIENT CACHING yes no
+        a CLIENT TRACKINGINFO x
+        a CLIENT GETREDIR x
+        a CLIENT TRACKING off
+        a CLIENT TRACKINGINFO
+        a CLIENT TRACKING on optin
+        a CLIENT CACHING no
+        a CLIENT CACHING maybe
+        a CLIENT TRACKINGINFO
+        a CLIENT CACHING yes
+        a CLIENT TRACKINGINFO
+        a CLIENT TRACKING on optout
+        a CLIENT TRACKING on bcast
+        a CLIENT TRACKING on noloop
+        a CLIENT TRACKINGINFO
+        a FLAGS
+        a CLIENT TRACKING off
+        a CLIENT TRACKING on optout redirect {b}
+        a CLIENT CACHING yes
+        a CLIENT CACHING no
+        a CLIENT TRACKINGINFO
+        a CLIENT GETREDIR
+        a FLAGS
+        a CLIENT TRACKING off
+        a CLIENT GETREDIR
+        a FLAGS
+        a CLIENT TRACKING on bcast prefix p: prefix q noloop
+        a CLIENT TRACKING on bcast prefix pq
+        a CLIENT TRACKING on bcast prefix p
+        a CLIENT TRACKING on bcast prefix r
+        a CLIENT TRACKINGINFO
+        a FLAGS
+        a CLIENT TRACKING on
+        a INFO tracking_clients
+        a INFO tracking_total_prefixes
+        a CLIENT TRACKING off
+        a INFO tracking_clients
+        a INFO tracking_total_prefixes
+        !c HELLO 3
+        c CLIENT TRACKINGINFO
+        c CLIENT TRACKING on bcast prefix x prefix y
+        c CLIENT TRACKINGINFO
+        c CLIENT TRACKING off
+        c CLIENT TRACKINGINFO
+        a CONFIG GET tracking-table-max-keys
+        a CONFIG SET tracking-table-max-keys -1
+        a CONFIG SET tracking-table-max-keys 1k
+        a CONFIG SET tracking-table-max-keys 10
+        a CONFIG GET tracking-table-max-keys
+        a COMMAND INFO client|tracking client|caching client|trackinginfo client|getredir
+        ",
+        &[],
+    );
+}
+
+#[test]
+fn default_mode_invalidations() {
+    differential(
+        "
+        !a HELLO 3
+        a CLIENT TRACKING on
+        b SET k1 v
+        b HSET h f v
+        b RPUSH l a b
+        b SADD s m
+        b ZADD z 1 m
+        b XADD x 1-1 f v
+        a GET k1
+        a MGET k2 k3
+        a HGET h f
+        a LRANGE l 0 -1
+        a SMEMBERS s
+        a ZRANGE z 0 -1
+        a XRANGE x - +
+        a EXISTS n1 n2
+        a STRLEN k4
+        a INFO tracking_total_keys
+        a INFO tracking_total_items
+        b SET k1 w
+        a READ
+        b SET k1 again
+        a READ
+        b MSET k2 1 k3 2 k9 3
+        a READ
+        b HSET h f w
+        b LPUSH l c
+        b SREM s m
+        b ZINCRBY z 1 m
+        b XADD x 2-1 f v
+        b SET n1 1
+        b APPEND k4 x
+        b INCR untracked
+        a READ
+        a INFO tracking_total_keys
+        a GET k1
+        a SET k1 mine
+        a GET k1
+        b RENAME k1 k5
+        a READ
+        a GET k6
+        b SET k6 v EX 100
+        b EXPIRE k6 200
+        a READ
+        a GET k6
+        b PERSIST k6
+        a READ
+        a GET k6
+        b DEL k6
+        a READ
+        a GET k7
+        b SET k7 v NX
+        a READ
+        a GET k7
+        b SET k7 v2 NX
+        a READ
+        a GETDEL k7
+        b SET k7 v3
+        a READ
+        a FLAGS
+        a CLIENT TRACKING off
+        a FLAGS
+        a GET k8
+        b SET k8 1
+        a READ
+        ",
+        &[],
+    );
+}
+
+#[test]
+fn noloop_optin_optout_and_caching() {
+    differential(
+        "
+        !a HELLO 3
+        a CLIENT TRACKING on noloop
+        a GET k1
+        a SET k1 1
+        a READ
+        b SET k1 2
+        a READ
+        a CLIENT TRACKING off
+        a CLIENT TRACKING on optin
+        a GET k2
+        b SET k2 1
+        a READ
+        a CLIENT CACHING yes
+        a GET k2
+        b SET k2 2
+        a READ
+        a CLIENT CACHING yes
+        a CLIENT ID
+        a GET k3
+        a GET k4
+        b MSET k3 1 k4 1
+        a READ
+        a CLIENT CACHING yes
+        a MULTI
+        a GET k5
+        a GET k6
+        a EXEC
+        a GET k7
+        b MSET k5 1 k6 1 k7 1
+        a READ
+        a CLIENT CACHING yes
+        a FOO
+        a GET k8
+        b SET k8 1
+        a READ
+        a CLIENT TRACKING off
+        a CLIENT TRACKING on optout
+        a GET o1
+        a CLIENT CACHING no
+        a GET o2
+        a GET o3
+        b MSET o1 1 o2 1 o3 1
+        a READ
+        a CLIENT TRACKINGINFO
+        ",
+        &[],
+    );
+}
+
+#[test]
+fn transactions_scripts_and_flush() {
+    differential(
+        "
+        !a HELLO 3
+        !c HELLO 3
+        a CLIENT TRACKING on
+        c CLIENT TRACKING on
+        a GET m1
+        a MULTI
+        a SET m1 2
+        a GET m2
+        a INCR m3
+        a EXEC
+        a READ
+        b SET m2 1
+        a READ
+        a EVAL return(redis.call('get',KEYS[1])) 1 e1
+        a EVAL return(1) 1 e2
+        a EVAL return(redis.call('set',KEYS[1],'x')) 1 e3
+        a EVAL return(redis.call('get','e4')) 0
+        a EVAL_RO return(redis.call('get','e5')) 1 e6
+        b MSET e1 1 e2 2 e3 3 e4 4 e5 5 e6 6
+        a READ
+        a GET e7
+        c GET e7
+        b EVAL return(redis.call('set',KEYS[1],'x')) 1 e7
+        a READ
+        c READ
+        a GET e8
+        a EVAL return(redis.call('set',KEYS[1],'x')) 1 e8
+        a READ
+        a GET f1
+        c GET f2
+        a INFO tracking_total_keys
+        b FLUSHALL
+        a READ
+        c READ
+        a INFO tracking_total_keys
+        a INFO tracking_total_items
+        a GET f1
+        a FLUSHDB
+        c READ
+        a MULTI
+        a GET f3
+        a FLUSHALL
+        a EXEC
+        c READ
+        b SET f3 1
+        a READ
+        ",
+        &[],
+    );
+}
+
+#[test]
+fn resp2_redirection_and_broken_redirect() {
+    differential(
+        "
+        r SUBSCRIBE __redis__:invalidate
+        a CLIENT TRACKING on redirect {r}
+        a GET k1
+        b SET k1 1
+        r READ
+        a READ
+        a CLIENT GETREDIR
+        a CLIENT TRACKINGINFO
+        a FLAGS
+        a GET k2
+        b FLUSHALL
+        r READ
+        !t HELLO 3
+        t CLIENT TRACKING on redirect {r}
+        t GET k3
+        b SET k3 1
+        r READ
+        t READ
+        b FLUSHALL
+        r READ
+        !p HELLO 3
+        u CLIENT TRACKING on redirect {p}
+        u GET k4
+        b SET k4 1
+        p READ
+        n CLIENT TRACKING on
+        n GET k5
+        b SET k5 1
+        n READ
+        !d CLIENT ID
+        v CLIENT TRACKING on redirect {d}
+        !w HELLO 3
+        w CLIENT TRACKING on redirect {d}
+        v GET k6
+        w GET k6
+        d QUIT
+        b SET k6 1
+        v READ
+        w READ
+        v CLIENT TRACKINGINFO
+        w CLIENT TRACKINGINFO
+        v FLAGS
+        w FLAGS
+        w GET k6
+        b SET k6 2
+        w READ
+        w CLIENT TRACKING on redirect {b}
+        w CLIENT TRACKINGINFO
+        ",
+        &[],
+    );
+}
+
+#[test]
+fn broadcast_prefixes() {
+    differential(
+        "
+        !a HELLO 3
+        !e HELLO 3
+        !f HELLO 3
+        a CLIENT TRACKING on bcast prefix p: prefix q
+        e CLIENT TRACKING on bcast
+        f CLIENT TRACKING on bcast prefix p: noloop
+        a INFO tracking_total_prefixes
+        b MSET p:1 1 q:2 2 z 3 p:0 0
+        a READ
+        e READ
+        f READ
+        f SET p:5 5
+        f MSET p:6 6 x 1
+        a READ
+        e READ
+        f READ
+        a SET q1 1
+        a READ
+        a CLIENT TRACKING on bcast prefix r
+        b MSET r:x 1 p:3 1 p:2 2
+        a READ
+        a GET p:3
+        a INFO tracking_total_keys
+        b DEL p:3 r:x q1
+        a READ
+        e READ
+        b FLUSHALL
+        a READ
+        e READ
+        f READ
+        a CLIENT TRACKING off
+        a INFO tracking_total_prefixes
+        b SET p:9 1
+        a READ
+        f READ
+        ",
+        &[],
+    );
+}
+
+#[test]
+fn active_expiry_invalidates() {
+    differential(
+        "
+        !a HELLO 3
+        a CLIENT TRACKING on
+        b SET k1 v PX 300
+        b HSET h f v
+        b PEXPIRE h 1200
+        a GET k1
+        a HGETALL h
+        a WAITPUSH 5
+        a WAITPUSH 5
+        a READ
+        a INFO tracking_total_keys
+        !e HELLO 3
+        e CLIENT TRACKING on bcast prefix t:
+        b SET t:1 v PX 200
+        e READ
+        e WAITPUSH 5
+        ",
+        &[],
+    );
+}
