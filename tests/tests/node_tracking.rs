@@ -164,6 +164,13 @@ impl Side {
                 let frames = self.conn(name).frame(wait).into_iter().collect();
                 self.normalise(frames)
             }
+            ["SEND", rest @ ..] => {
+                // Sent without waiting for the reply (a blocking command).
+                let args: Vec<Vec<u8>> = rest.iter().map(|w| self.expand(w)).collect();
+                let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+                self.conn(name).send(&argv);
+                Vec::new()
+            }
             ["SLEEP", secs] => {
                 std::thread::sleep(Duration::from_secs_f64(secs.parse().expect("seconds")));
                 Vec::new()
@@ -197,14 +204,15 @@ impl Side {
                 // The reply first: by then whatever the command caused (its own invalidations,
                 // the broadcasts of its batch) is on the way, ahead of the sentinel's reply.
                 let first = c.frame(Duration::from_secs(5)).expect("reply");
-                let frames = if (c.in_multi && !matches!(cmd.as_str(), "exec" | "discard")) || cmd == "multi" || cmd == "quit" {
-                    // Queued (or closing): exactly one reply, nothing else is expected now.
-                    vec![first]
-                } else {
-                    let mut frames = vec![first];
-                    frames.extend(c.until_sentinel());
-                    frames
-                };
+                let frames =
+                    if (c.in_multi && !matches!(cmd.as_str(), "exec" | "discard")) || cmd == "multi" || cmd == "quit" {
+                        // Queued (or closing): exactly one reply, nothing else is expected now.
+                        vec![first]
+                    } else {
+                        let mut frames = vec![first];
+                        frames.extend(c.until_sentinel());
+                        frames
+                    };
                 match cmd.as_str() {
                     "multi" => c.in_multi = true,
                     "exec" | "discard" => c.in_multi = false,
@@ -218,7 +226,8 @@ impl Side {
 
 /// Runs `script` on a fresh node and a fresh redis-server started with `args`. Each line is
 /// `conn COMMAND args...` (`{name}` stands for a connection's id), `conn READ` (what arrived),
-/// `conn WAITPUSH secs` (the next frame, waiting), `conn FLAGS`, `conn INFO field`,
+/// `conn WAITPUSH secs` (the next frame, waiting), `conn SEND command...` (no reply
+/// awaited), `conn FLAGS`, `conn INFO field`,
 /// `conn SLEEP secs`. A line starting with `!` runs without comparing.
 fn differential(script: &str, args: &[&str]) {
     if !require_tool("redis-server") {
@@ -628,6 +637,58 @@ fn active_expiry_invalidates() {
         b SET t:1 v PX 200
         e READ
         e WAITPUSH 5
+        ",
+        &[],
+    );
+}
+
+#[test]
+fn multi_key_writes_invalidate_what_changed() {
+    differential(
+        "
+        !a HELLO 3
+        a CLIENT TRACKING on
+        b MSET k1 1 s1 x
+        b SADD set1 a b
+        b SADD set2 b c
+        b RPUSH l1 a b
+        a MGET k1 k2 s1 s2 d1 d2 c1 c2
+        a SCARD set1
+        a SCARD set2
+        a SCARD set3
+        a LRANGE l1 0 -1
+        a LRANGE l2 0 -1
+        b DEL k1 k2
+        a READ
+        b SINTERSTORE set3 set1 set2
+        a READ
+        b SMOVE set1 set2 a
+        a READ
+        b LMOVE l1 l2 LEFT RIGHT
+        a READ
+        b COPY s1 c1
+        b COPY s1 c1
+        a READ
+        b RENAMENX s1 c1
+        a READ
+        b MSETNX d1 1 c2 2
+        a READ
+        b BITOP OR d2 s1 s2
+        a READ
+        b SORT l2 ALPHA STORE c2
+        a READ
+        b EXPIRE nokey 10
+        b SREM set3 nomember
+        a READ
+        a LRANGE q 0 -1
+        !w CLIENT ID
+        w SEND BLPOP q 5
+        b RPUSH q x
+        a READ
+        w WAITPUSH 5
+        b SETRANGE s2 0 x
+        b EXPIRE s2 0
+        a READ
         ",
         &[],
     );

@@ -366,10 +366,11 @@ fn execute(
     if propagating {
         srv.prop.enter();
     }
+    let existed = if srv.tracking.used { crate::server::tracking::before_handler(srv, spec, args, now) } else { None };
     let mut ctx = Ctx { srv, client, args, out, now };
     let result = handler(&mut ctx);
     if srv.tracking.used {
-        crate::server::tracking::after_handler(srv, client, spec, args);
+        crate::server::tracking::after_handler(srv, client, spec, args, dirty_before, existed);
     }
     if propagating {
         crate::server::propagate::after_command(srv, spec, args, dirty_before);
@@ -380,7 +381,7 @@ fn execute(
             crate::replication::drain(srv);
         }
     }
-    if srv.dirty != dirty_before && (!srv.watched.is_empty() || srv.tracking.used) && spec.has(flags::WRITE) {
+    if srv.dirty != dirty_before && !srv.watched.is_empty() && spec.has(flags::WRITE) {
         // Keys the command only reads (BITOP's or ZUNIONSTORE's sources) stay valid for WATCH.
         let (first, rest) = spec.uses.unwrap_or((KeyUse::ReadWrite, KeyUse::ReadWrite));
         let keys = spec.key_indexes(args.len(), |i| args.get(i).map(|a| &a[..])).unwrap_or_default();
@@ -388,9 +389,6 @@ fn execute(
             let usage = if n == 0 { first } else { rest };
             if usage != KeyUse::Read {
                 srv.touch_key(&args[i]);
-                if srv.tracking.used {
-                    crate::server::tracking::invalidate_key(srv, client.id, &args[i], true);
-                }
             }
         }
     }

@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
 use hashbrown::HashMap;
-use protocol::command::{flags, CommandSpec};
+use protocol::command::{flags, CommandSpec, KeyUse};
 use protocol::{Proto, Reply};
 
 use super::{Client, Server};
@@ -249,11 +249,50 @@ pub fn cron(srv: &mut Server) {
     broadcast(srv);
 }
 
+/// Commands whose key list names keys they may leave alone: DEL and UNLINK change the keys
+/// that existed, the pops that take several keys change the first that existed.
+fn changes_existing(name: &str) -> Option<bool> {
+    match name {
+        "del" | "unlink" => Some(false),
+        "lmpop" | "zmpop" | "blmpop" | "bzmpop" | "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => Some(true),
+        _ => None,
+    }
+}
+
+/// Right before a handler runs: for the commands of `changes_existing`, which of their keys
+/// exist (a bitmask in key order), so only those are taken as modified.
+pub fn before_handler(srv: &Server, spec: &CommandSpec, args: &[Bytes], now: i64) -> Option<u64> {
+    changes_existing(spec.name)?;
+    let keys = spec.key_indexes(args.len(), |i| args.get(i).map(|a| &a[..])).ok()?;
+    if keys.len() > 64 {
+        return None;
+    }
+    let mut mask = 0u64;
+    for (n, i) in keys.into_iter().enumerate() {
+        if srv.db.peek(&args[i]).is_some_and(|e| e.expire_at == 0 || e.expire_at > now) {
+            mask |= 1 << n;
+        }
+    }
+    Some(mask)
+}
+
 /// What a command run through `commands::execute` means for tracking, right after its
-/// handler: keys it found expired are invalidated, and the keys a read-only command read are
-/// remembered for the client (`call`'s `trackingRememberKeys`).
-pub fn after_handler(srv: &mut Server, client: &Client, spec: &CommandSpec, args: &[Bytes]) {
+/// handler: keys it found expired are invalidated, then the keys a write changed
+/// (`signalModifiedKey`, with the client as the writer for NOLOOP), and the keys a read-only
+/// command read are remembered for the client (`call`'s `trackingRememberKeys`). `existed`
+/// comes from `before_handler`.
+pub fn after_handler(
+    srv: &mut Server,
+    client: &Client,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    dirty_before: u64,
+    existed: Option<u64>,
+) {
     expired_keys(srv);
+    if srv.dirty != dirty_before && spec.has(flags::WRITE) {
+        modified_keys(srv, client.id, spec, args, existed);
+    }
     let t = &mut srv.tracking;
     let remember = if t.script_depth > 0 {
         // Redis 7.0 remembers the keys of the script's command, not those of what it calls.
@@ -264,6 +303,34 @@ pub fn after_handler(srv: &mut Server, client: &Client, spec: &CommandSpec, args
     };
     if remember {
         remember_keys(srv, client, spec, args);
+    }
+}
+
+/// Invalidates the keys a write changed: those its key specs let it write (not the sources
+/// of BITOP or ZUNIONSTORE), narrowed by `existed` for the commands of `changes_existing`.
+fn modified_keys(srv: &mut Server, writer: u64, spec: &CommandSpec, args: &[Bytes], existed: Option<u64>) {
+    let Ok(keys) = spec.key_indexes(args.len(), |i| args.get(i).map(|a| &a[..])) else { return };
+    let (first, rest) = spec.uses.unwrap_or((KeyUse::ReadWrite, KeyUse::ReadWrite));
+    let only_first = changes_existing(spec.name) == Some(true);
+    let mut order: Vec<(usize, usize)> = keys.into_iter().enumerate().collect();
+    if matches!(spec.name, "lmove" | "blmove" | "rpoplpush" | "brpoplpush") {
+        // Redis signals the destination (the push) before the source.
+        order.reverse();
+    }
+    for (n, i) in order {
+        let usage = if n == 0 { first } else { rest };
+        if usage == KeyUse::Read {
+            continue;
+        }
+        if let Some(mask) = existed {
+            if n >= 64 || mask & (1 << n) == 0 {
+                continue;
+            }
+        }
+        invalidate_key(srv, writer, &args[i], true);
+        if only_first && existed.is_some() {
+            break;
+        }
     }
 }
 
