@@ -693,3 +693,167 @@ fn multi_key_writes_invalidate_what_changed() {
         &[],
     );
 }
+
+/// The keys named by the invalidation pushes among `frames` (`None` for a flush).
+fn invalidated(frames: &[String]) -> Vec<Option<String>> {
+    let mut keys = Vec::new();
+    for f in frames.iter().filter(|f| f.starts_with(">2\r\n$10\r\ninvalidate\r\n")) {
+        let body = &f[">2\r\n$10\r\ninvalidate\r\n".len()..];
+        if body == "_\r\n" {
+            keys.push(None);
+            continue;
+        }
+        // *n then $len key pairs.
+        let mut lines = body.split("\r\n").skip(1);
+        while let (Some(_len), Some(key)) = (lines.next(), lines.next()) {
+            keys.push(Some(key.to_string()));
+        }
+    }
+    keys
+}
+
+/// Sends a command on a RESP3 connection and reads up to its reply, keeping the pushes.
+fn call(c: &mut Conn, args: &[&[u8]], pushes: &mut Vec<String>) -> String {
+    c.send(args);
+    for _ in 0..100_000 {
+        let f = c.frame(Duration::from_secs(10)).expect("a reply");
+        if f.starts_with('>') {
+            pushes.push(f);
+        } else {
+            return f;
+        }
+    }
+    panic!("no reply among the pushes");
+}
+
+fn info_field(c: &mut Conn, field: &str) -> i64 {
+    let info = call(c, &[b"INFO", b"everything"], &mut Vec::new());
+    let prefix = format!("{field}:");
+    info.split("\r\n")
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("INFO {field}"))
+}
+
+/// On one server: a tracking client reads every key a writer sets while `maxmemory` evicts at
+/// random; each evicted key must be invalidated exactly once and no other key at all.
+/// Returns (keys evicted, keys invalidated).
+fn eviction_rule(server: &Server) -> (i64, usize) {
+    let (mut a, mut b) = (Conn::open(server.port), Conn::open(server.port));
+    let mut pushes = Vec::new();
+    call(&mut a, &[b"HELLO", b"3"], &mut pushes);
+    assert_eq!(call(&mut a, &[b"CLIENT", b"TRACKING", b"on"], &mut pushes), "+OK\r\n");
+    call(&mut b, &[b"CONFIG", b"SET", b"maxmemory-policy", b"allkeys-random"], &mut pushes);
+    let used = info_field(&mut b, "used_memory");
+    let limit = (used + 2 * 1024 * 1024).to_string();
+    call(&mut b, &[b"CONFIG", b"SET", b"maxmemory", limit.as_bytes()], &mut pushes);
+    let value = vec![b'x'; 1000];
+    let keys: Vec<String> = (0..6000).map(|i| format!("ev:{i}")).collect();
+    for k in &keys {
+        call(&mut b, &[b"SET", k.as_bytes(), &value], &mut pushes);
+        call(&mut a, &[b"GET", k.as_bytes()], &mut pushes);
+    }
+    call(&mut b, &[b"CONFIG", b"SET", b"maxmemory", b"0"], &mut pushes);
+    pushes.extend(a.until_sentinel());
+    let evicted = info_field(&mut b, "evicted_keys");
+    let mut got: Vec<String> = invalidated(&pushes).into_iter().map(|k| k.expect("no flush here")).collect();
+    got.sort();
+    let mut gone: Vec<String> = Vec::new();
+    for k in &keys {
+        if call(&mut b, &[b"EXISTS", k.as_bytes()], &mut Vec::new()) == ":0\r\n" {
+            gone.push(k.clone());
+        }
+    }
+    gone.sort();
+    assert_eq!(got, gone, "the invalidated keys are exactly the evicted ones (port {})", server.port);
+    assert_eq!(gone.len() as i64, evicted, "every eviction was of a tracked key");
+    (evicted, got.len())
+}
+
+#[test]
+fn eviction_invalidates_each_evicted_key() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let node = Server::node(&[]);
+    let redis = Server::redis(&[]);
+    let (n_evicted, _) = eviction_rule(&node);
+    let (r_evicted, _) = eviction_rule(&redis);
+    assert!(n_evicted > 0 && r_evicted > 0, "both evicted (node {n_evicted}, redis {r_evicted})");
+}
+
+/// On one server: with `tracking-table-max-keys 10` a client reads 30 keys, then pings;
+/// returns the invalidated keys (in order of arrival) and `tracking_total_keys` after each phase.
+fn table_limit(server: &Server) -> (usize, i64, usize, i64, bool) {
+    let mut a = Conn::open(server.port);
+    let mut pushes = Vec::new();
+    call(&mut a, &[b"HELLO", b"3"], &mut pushes);
+    call(&mut a, &[b"CONFIG", b"SET", b"tracking-table-max-keys", b"10"], &mut pushes);
+    call(&mut a, &[b"CLIENT", b"TRACKING", b"on"], &mut pushes);
+    let keys: Vec<String> = (0..30).map(|i| format!("lim:{i}")).collect();
+    for k in &keys {
+        call(&mut a, &[b"GET", k.as_bytes()], &mut pushes);
+    }
+    pushes.extend(a.until_sentinel());
+    let first = invalidated(&pushes).len();
+    let after_reads = info_field(&mut a, "tracking_total_keys");
+    pushes.extend(a.until_sentinel());
+    let all = invalidated(&pushes);
+    let total = info_field(&mut a, "tracking_total_keys");
+    let mut distinct: Vec<&Option<String>> = all.iter().collect();
+    distinct.sort();
+    distinct.dedup();
+    let all_read = all.iter().all(|k| k.as_ref().is_some_and(|k| keys.contains(k)));
+    (first, after_reads, all.len(), total, distinct.len() == all.len() && all_read)
+}
+
+#[test]
+fn tracking_table_max_keys_invalidates_the_excess() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let node = Server::node(&[]);
+    let redis = Server::redis(&[]);
+    let got = table_limit(&node);
+    let want = table_limit(&redis);
+    assert_eq!(
+        got, want,
+        "(invalidated after the reads, keys left, invalidated in all, keys left, distinct read keys)"
+    );
+    assert!(want.4 && want.2 > 0);
+}
+
+/// redis-py's client-side cache against `server`.
+fn redis_py_cache(server: &Server, mode: &str) {
+    let out = std::process::Command::new("python3")
+        .arg(py_dir().join("client_cache.py"))
+        .arg(server.port.to_string())
+        .arg(mode)
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.starts_with(&format!("OK {mode}")),
+        "redis-py cache ({mode}, port {}) failed:\nstdout: {stdout}\nstderr: {}",
+        server.port,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{mode} port {}: {}", server.port, stdout.trim());
+}
+
+#[test]
+fn redis_py_client_side_cache_stays_fresh() {
+    if !require_tool("python3") {
+        return;
+    }
+    ensure_redis_py();
+    let node = Server::node(&[]);
+    redis_py_cache(&node, "basic");
+    redis_py_cache(&node, "evict");
+    // The same script passes on redis-server 7.0 (the control).
+    if require_tool("redis-server") {
+        let redis = Server::redis(&[]);
+        redis_py_cache(&redis, "basic");
+        redis_py_cache(&redis, "evict");
+    }
+}

@@ -161,7 +161,7 @@ async fn serve_loop(server: &Shared, stream: &mut Stream, handle: &ClientHandle)
                 match decoder.decode(&mut inbuf, &limits) {
                     Ok(Some(args)) => {
                         if srv.tracking.used {
-                            super::tracking::before_command(srv, &client);
+                            super::tracking::before_command(srv, &client, &mut out);
                         }
                         dispatch(srv, &mut client, &args, &mut out, &mut clock);
                         if srv.tracking.used {

@@ -209,12 +209,14 @@ pub fn prefix_collision(srv: &Server, id: u64, prefixes: &[Bytes]) -> Option<Str
 }
 
 /// A client's command is about to run (`processCommand`): it becomes the current client, and
-/// the table is kept within `tracking-table-max-keys`.
-pub fn before_command(srv: &mut Server, client: &Client) {
+/// the table is kept within `tracking-table-max-keys` (what that invalidates reaches the
+/// client ahead of the command's reply, as from Redis).
+pub fn before_command(srv: &mut Server, client: &Client, out: &mut Reply) {
     srv.tracking.current = client.id;
     srv.tracking.current_pubsub = client.subscribed();
     if !srv.tracking.clients.is_empty() {
         limit_used_slots(srv);
+        flush_pending(srv, client, out);
     }
 }
 
