@@ -115,7 +115,7 @@ struct Side {
 impl Side {
     fn new(server: &Server) -> Side {
         // Client ids from 100 on, so a normalised id never looks like an ordinary small reply.
-        let mut side = Side { port: server.port, conns: HashMap::new() };
+        let side = Side { port: server.port, conns: HashMap::new() };
         for _ in 0..200 {
             if Conn::open(side.port).id >= 100 {
                 break;
