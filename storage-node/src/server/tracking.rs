@@ -581,3 +581,29 @@ fn deliver(srv: &mut Server, id: u64, frame: &[u8]) {
         h.deliver(frame);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_arrays_leave_out_a_noloop_clients_own_keys() {
+        let mut keys = BTreeMap::new();
+        keys.insert(Box::from(&b"p:2"[..]), 7u64);
+        keys.insert(Box::from(&b"p:1"[..]), 0u64);
+        assert_eq!(&encode_keys(&keys, 0)[..], b"*2\r\n$3\r\np:1\r\n$3\r\np:2\r\n");
+        assert_eq!(&encode_keys(&keys, 7)[..], b"*1\r\n$3\r\np:1\r\n");
+        keys.remove(&b"p:1"[..]);
+        assert!(encode_keys(&keys, 7).is_empty(), "nothing left: no message");
+    }
+
+    #[test]
+    fn prefixes_overlap_when_one_starts_the_other() {
+        let srv = Server::new(config::NodeConfig::default());
+        let p = |v: &[&str]| v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect::<Vec<_>>();
+        assert_eq!(prefix_collision(&srv, 1, &p(&["a", "b", "c:"])), None);
+        let msg = prefix_collision(&srv, 1, &p(&["ab", "a"])).unwrap_or_default();
+        assert!(msg.starts_with("ERR Prefix 'ab' overlaps with another provided prefix 'a'."), "{msg}");
+        assert!(prefix_collision(&srv, 1, &p(&["", "x"])).is_some(), "the empty prefix covers every key");
+    }
+}
