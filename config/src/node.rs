@@ -167,6 +167,8 @@ pub struct NodeConfig {
     pub databases: u32,
     /// `busy-reply-threshold` in milliseconds (alias `lua-time-limit`).
     pub busy_reply_threshold: u64,
+    /// `tracking-table-max-keys`: keys the client-side caching table may remember (0: no limit).
+    pub tracking_table_max_keys: u64,
     /// `acllog-max-len`: how many ACL LOG entries are kept.
     pub acllog_max_len: u64,
     /// `enable-protected-configs` (immutable): `no`, `yes` or `local`; who may CONFIG SET `dir`
@@ -288,6 +290,7 @@ impl Default for NodeConfig {
             hz: 10,
             databases: 16,
             busy_reply_threshold: 5000,
+            tracking_table_max_keys: 1_000_000,
             acllog_max_len: crate::acl::DEFAULT_LOG_MAX_LEN as u64,
             enable_protected_configs: "no".into(),
             stop_writes_on_bgsave_error: true,

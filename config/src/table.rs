@@ -386,6 +386,10 @@ pub(crate) static TABLE: &[Directive] = &[
     ),
     d!("aclfile", "", true, string!(aclfile, any_str)),
     d!("client-output-buffer-limit", Kind::Obuf),
+    d!(
+        "tracking-table-max-keys",
+        num!(0, LLONG_MAX, false, false, |c| c.tracking_table_max_keys, |c, v| c.tracking_table_max_keys = v)
+    ),
     d!("tls-port", "", true, num!(0, 65535, true, false, |c| c.tls_port.into(), |c, v| c.tls_port = v as u16)),
     d!("tls-cert-file", string!(null tls_cert_file)),
     d!("tls-key-file", string!(null tls_key_file)),
@@ -572,6 +576,7 @@ pub(crate) static NAMES: &[&str] = &[
     "min-replicas-max-lag",
     "aclfile",
     "client-output-buffer-limit",
+    "tracking-table-max-keys",
     "tls-port",
     "tls-cert-file",
     "tls-key-file",

@@ -47,6 +47,7 @@ const GEO_STORE: KeySpec = KeySpec::Keyword { first: 1, from: 6, keywords: &["st
 /// GEORADIUSBYMEMBER key member radius unit [... STORE key] [STOREDIST key].
 const GEO_STORE_BY_MEMBER: KeySpec = KeySpec::Keyword { first: 1, from: 5, keywords: &["store", "storedist"] };
 const LOCAL: Route = Route::Local;
+const NO_PROXY: Route = Route::NotServed;
 const SPLIT_SUM: Route = Route::Split { stride: 1, merge: Merge::Sum };
 const SPLIT_MGET: Route = Route::Split { stride: 1, merge: Merge::InKeyOrder };
 const SPLIT_MSET: Route = Route::Split { stride: 2, merge: Merge::AllOk };
@@ -91,6 +92,11 @@ static CLIENT_SUBS: &[CommandSpec] = &[
     c("client|info", 2, NOSCRIPT | LOADING | STALE, CONNECTION, NK).r(LOCAL),
     c("client|kill", -3, ADM, CONNECTION | DANGEROUS, NK).r(LOCAL),
     c("client|help", 2, LOADING | STALE, CONNECTION, NK).r(LOCAL),
+    // Client-side caching needs the node's push messages: the proxy does not serve it.
+    c("client|tracking", -3, NOSCRIPT | LOADING | STALE, CONNECTION, NK).r(NO_PROXY),
+    c("client|caching", 3, NOSCRIPT | LOADING | STALE, CONNECTION, NK).r(NO_PROXY),
+    c("client|trackinginfo", 2, NOSCRIPT | LOADING | STALE, CONNECTION, NK).r(NO_PROXY),
+    c("client|getredir", 2, NOSCRIPT | LOADING | STALE, CONNECTION, NK).r(NO_PROXY),
 ];
 static COMMAND_SUBS: &[CommandSpec] = &[
     c("command|count", 2, LOADING | STALE, CONNECTION, NK).r(LOCAL),

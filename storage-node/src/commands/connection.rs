@@ -153,6 +153,10 @@ fn reset(ctx: &mut Ctx) -> Result<(), Error> {
             super::dispatch(ctx.srv, ctx.client, &args, &mut scratch, &mut clock);
         }
     }
+    if ctx.client.track.get().on {
+        let cell = ctx.client.track.clone();
+        crate::server::tracking::disable(ctx.srv, ctx.client.id, &cell);
+    }
     ctx.client.proto = Proto::Resp2;
     ctx.out.proto = Proto::Resp2;
     ctx.client.name = None;
@@ -338,6 +342,10 @@ fn client_help(ctx: &mut Ctx) -> Result<(), Error> {
         ctx.out,
         "CLIENT",
         &[
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
             "GETNAME",
             "    Return the name of the current connection.",
             "ID",
@@ -352,6 +360,11 @@ fn client_help(ctx: &mut Ctx) -> Result<(), Error> {
             "    Return information about client connections. Options: TYPE, ID.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
         ],
     );
     Ok(())

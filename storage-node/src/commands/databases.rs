@@ -132,6 +132,10 @@ fn flush_mode(ctx: &Ctx) -> Result<bool, Error> {
 
 fn flushdb(ctx: &mut Ctx) -> Result<(), Error> {
     let asynchronous = flush_mode(ctx)?;
+    // Tracking does not know databases: every client drops its whole cache.
+    if ctx.srv.tracking.used {
+        crate::server::tracking::invalidate_on_flush(ctx.srv);
+    }
     let index = ctx.srv.db_index;
     empty_db(ctx.srv, index, asynchronous, ctx.now);
     // Propagated even when the database was empty already (forceCommandPropagation).
@@ -142,6 +146,9 @@ fn flushdb(ctx: &mut Ctx) -> Result<(), Error> {
 
 fn flushall(ctx: &mut Ctx) -> Result<(), Error> {
     let asynchronous = flush_mode(ctx)?;
+    if ctx.srv.tracking.used {
+        crate::server::tracking::invalidate_on_flush(ctx.srv);
+    }
     for index in 0..ctx.srv.db_count() {
         empty_db(ctx.srv, index, asynchronous, ctx.now);
     }

@@ -113,10 +113,11 @@ fn write_section(ctx: &Ctx, section: &str, t: &mut String) {
         ),
         "clients" => write!(
             t,
-            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n",
             srv.clients.borrow().len(),
             cfg.maxclients,
             crate::server::blocking::blocked_count(srv),
+            srv.tracking.clients(),
         ),
         "memory" => t.write_str(&memory_section(srv)),
         "persistence" => t.write_str(&crate::persist::info(srv)),
@@ -316,9 +317,9 @@ fn stats_section(srv: &Server) -> String {
     f("active_defrag_key_misses", 0.to_string());
     f("total_active_defrag_time", 0.to_string());
     f("current_active_defrag_time", 0.to_string());
-    f("tracking_total_keys", 0.to_string());
-    f("tracking_total_items", 0.to_string());
-    f("tracking_total_prefixes", 0.to_string());
+    f("tracking_total_keys", srv.tracking.total_keys().to_string());
+    f("tracking_total_items", srv.tracking.total_items().to_string());
+    f("tracking_total_prefixes", srv.tracking.total_prefixes().to_string());
     f("unexpected_error_replies", 0.to_string());
     f("total_error_replies", s.error_replies.to_string());
     f("dump_payload_sanitizations", 0.to_string());

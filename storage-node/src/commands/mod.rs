@@ -32,6 +32,7 @@ mod stream;
 mod stream_group;
 mod stream_info;
 mod strings;
+mod tracking;
 mod zset;
 mod zsetops;
 
@@ -143,6 +144,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     let mut h = Vec::new();
     connection::register(&mut h);
     databases::register(&mut h);
+    tracking::register(&mut h);
     acl::register(&mut h);
     server::register(&mut h);
     info::register(&mut h);
@@ -359,8 +361,12 @@ fn execute(
     if propagating {
         srv.prop.enter();
     }
+    let existed = if srv.tracking.used { crate::server::tracking::before_handler(srv, spec, args, now) } else { None };
     let mut ctx = Ctx { srv, client, args, out, now };
     let result = handler(&mut ctx);
+    if srv.tracking.used {
+        crate::server::tracking::after_handler(srv, client, spec, args, dirty_before, existed);
+    }
     // Keyspace events nothing published yet (a miss, an expiry) go out with the command.
     if !srv.db.events.is_empty() {
         notify::flush(srv);
@@ -421,7 +427,9 @@ pub fn execute_for_script(
     if reads != Reads::None {
         notify::count_reads(srv, srv.commands.commands[idx].spec, reads, args, now_ms);
     }
+    crate::server::tracking::script_call(srv, true);
     let r = execute(srv, client, idx, args, out, now_ms);
+    crate::server::tracking::script_call(srv, false);
     client.in_exec = in_exec;
     r
 }

@@ -198,6 +198,9 @@ fn load_snapshot(srv: &mut Server, data: &[u8]) -> Result<(), String> {
     }
     // The master's function libraries replace ours, as its keys replace our keys.
     srv.scripting.functions.replace_all(reader.functions()).map_err(|e| format!("bad snapshot: {e}"))?;
+    if srv.tracking.used {
+        crate::server::tracking::invalidate_on_flush(srv);
+    }
     srv.each_db_mut(|db| drop(db.take_all()));
     for e in entries {
         if let Some(v) = rdbconv::from_rdb(e.value) {

@@ -52,6 +52,8 @@ pub struct Client {
     /// This connection is a replica of ours (after PSYNC); `replica_port` from REPLCONF.
     pub is_replica: bool,
     pub replica_port: u16,
+    /// CLIENT TRACKING's mode, shared with the server's tracking table.
+    pub track: super::tracking::TrackCell,
 }
 
 /// A client blocked on keys (BLPOP and friends).
@@ -98,6 +100,7 @@ impl Client {
             is_master: false,
             is_replica: false,
             replica_port: 0,
+            track: Default::default(),
         }
     }
 
@@ -114,14 +117,27 @@ impl Client {
     /// One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's field order.
     pub fn info_line(&self) -> String {
         let name = self.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
-        let flags = match (&self.blocked, &self.multi, self.subscribed()) {
-            (Some(_), _, _) => "b",
-            (_, Some(_), _) => "x",
-            (_, _, true) => "P",
-            _ => "N",
-        };
+        // Redis's letters, in its order (getClientInfoString).
+        let track = self.track.get();
+        let mut flags = String::new();
+        for (set, letter) in [
+            (self.subscribed(), 'P'),
+            (self.multi.is_some(), 'x'),
+            (self.blocked.is_some(), 'b'),
+            (track.on, 't'),
+            (track.broken_redirect, 'R'),
+            (track.bcast, 'B'),
+        ] {
+            if set {
+                flags.push(letter);
+            }
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let redir = if track.on { track.redirect as i64 } else { -1 };
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}\n",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={flags} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir={redir} resp={}\n",
             self.id,
             self.addr,
             self.laddr,

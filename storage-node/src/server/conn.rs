@@ -162,7 +162,13 @@ async fn serve_loop(server: &Shared, stream: &mut Stream, handle: &ClientHandle)
                 limits.unauthenticated = !client.authenticated && !srv.acl.default_open();
                 match decoder.decode(&mut inbuf, &limits) {
                     Ok(Some(args)) => {
+                        if srv.tracking.used {
+                            super::tracking::before_command(srv, &client, &mut out);
+                        }
                         dispatch(srv, &mut client, &args, &mut out, &mut clock);
+                        if srv.tracking.used {
+                            super::tracking::after_command(srv, &client, &args, &mut out);
+                        }
                         if !srv.ready_keys.is_empty() {
                             blocking::serve_ready(srv);
                         }
@@ -184,6 +190,9 @@ async fn serve_loop(server: &Shared, stream: &mut Stream, handle: &ClientHandle)
                         break;
                     }
                 }
+            }
+            if srv.tracking.used {
+                super::tracking::end_batch(srv, &client, &mut out);
             }
             client.qbuf = inbuf.len();
             if inbuf.len() as u64 > srv.config.client_query_buffer_limit {

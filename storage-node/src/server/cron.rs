@@ -32,6 +32,9 @@ pub async fn run(server: Shared) {
             srv.each_db_mut(|db| db.access_clock = clock);
         }
         super::notify::flush(&mut srv);
+        if srv.tracking.used {
+            super::tracking::expired_keys(&mut srv);
+        }
         super::propagate::removed_keys(&mut srv);
         sample_ops(&mut srv.stats);
         crate::introspect::sample_rates(&mut srv);
@@ -41,6 +44,9 @@ pub async fn run(server: Shared) {
             let started = Instant::now();
             srv.make_room();
             crate::introspect::latency_event(&mut srv, "eviction-cycle", started.elapsed().as_millis() as u64);
+        }
+        if srv.tracking.used {
+            super::tracking::cron(&mut srv);
         }
         // Expired and evicted keys reach the replicas as DELs.
         if !srv.prop.repl.is_empty() {

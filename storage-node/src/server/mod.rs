@@ -9,6 +9,7 @@ pub mod cron;
 pub mod databases;
 pub mod notify;
 pub mod propagate;
+pub mod tracking;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -116,6 +117,8 @@ pub struct Server {
     pub oom_at_command_start: bool,
     /// Slow log, latency monitor and histograms, error counts (INFO, SLOWLOG, LATENCY).
     pub introspect: crate::introspect::Introspect,
+    /// Client-side caching: the keys tracking clients read and the broadcast prefixes.
+    pub tracking: tracking::Tracking,
 }
 
 /// The connected clients by id.
@@ -183,6 +186,7 @@ impl Server {
             acl: config::acl::AclStore::default(),
             oom_at_command_start: false,
             introspect: crate::introspect::Introspect::new(),
+            tracking: tracking::Tracking::default(),
         }
     }
 
@@ -197,6 +201,9 @@ impl Server {
                 return false;
             };
             self.db_at(index).remove(&victim);
+            if self.tracking.used {
+                tracking::invalidate_key(self, 0, &victim, true);
+            }
             self.stats.evicted_keys += 1;
             notify::notify(self, notify::EVICTED, "evicted", &victim);
             self.dirty += 1;
@@ -240,6 +247,9 @@ impl Server {
     pub fn forget_client(&mut self, client: &mut Client) {
         blocking::unblock(self, client);
         crate::commands::unwatch_all(self, client);
+        if client.track.get().on {
+            tracking::disable(self, client.id, &client.track.clone());
+        }
         for (map, names) in [
             (&mut self.channels, &client.subs),
             (&mut self.patterns, &client.psubs),
