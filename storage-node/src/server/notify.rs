@@ -178,7 +178,12 @@ pub fn count_reads(srv: &mut Server, spec: &CommandSpec, reads: Reads, args: &[B
         }
         Reads::AllNoNotify => {
             for &i in &keys {
-                let found = srv.db.get(&args[i], now).is_some();
+                // LOOKUP_NOTOUCH: an expired key goes, a live one keeps its LRU/LFU stamp.
+                let live = srv.db.peek(&args[i]).map(|e| e.expire_at == 0 || e.expire_at > now);
+                if live == Some(false) {
+                    srv.db.get(&args[i], now);
+                }
+                let found = live == Some(true);
                 if found {
                     srv.stats.keyspace_hits += 1;
                 } else {
