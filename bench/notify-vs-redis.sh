@@ -34,8 +34,11 @@ IFS=, read -ra tests <<<"$TESTS"
 for classes in "${class_list[@]}"; do
   PIDS_BEFORE=${#PIDS[@]}
   sg=$(free_port); rd=$(free_port)
-  start_server "$NODE_BIN" "$sg" --save "" --appendonly no --notify-keyspace-events "$classes"
-  start_server redis-server "$rd" --save "" --appendonly no --notify-keyspace-events "$classes"
+  # No pubsub output limit: a subscriber that falls behind is not disconnected (which would
+  # leave that server nobody to publish to).
+  common=(--save "" --appendonly no --client-output-buffer-limit "pubsub 0 0 0" --notify-keyspace-events "$classes")
+  start_server "$NODE_BIN" "$sg" "${common[@]}"
+  start_server redis-server "$rd" "${common[@]}"
   sg_pid=${PIDS[$PIDS_BEFORE]} rd_pid=${PIDS[$((PIDS_BEFORE + 1))]}
   for port in $sg $rd; do
     for _ in $(seq 1 "$SUBSCRIBERS"); do
@@ -61,7 +64,8 @@ for classes in "${class_list[@]}"; do
   # Both servers must still have their subscriber (a slow reader would be disconnected).
   for port in $sg $rd; do
     subs=$(redis-cli -p "$port" info clients | tr -d '\r' | awk -F: '/^connected_clients/ {print $2 - 1}')
-    [[ $subs -ge $SUBSCRIBERS ]] || echo "warning: :$port kept $subs of $SUBSCRIBERS subscribers" >&2
+    name=redis-server; [[ $port == "$sg" ]] && name=slotgate-node
+    [[ $subs -ge $SUBSCRIBERS ]] || echo "warning: $name kept $subs of $SUBSCRIBERS subscribers" >&2
   done
   for p in "${PIDS[@]:$PIDS_BEFORE}"; do kill "$p" 2>/dev/null || true; done
   sleep 0.3

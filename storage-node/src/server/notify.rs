@@ -253,3 +253,35 @@ pub fn store_or_delete(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reads(name: &str) -> Reads {
+        let spec = protocol::command::COMMANDS
+            .iter()
+            .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no spec {name}"));
+        reads_of(spec)
+    }
+
+    #[test]
+    fn read_lookups_follow_what_redis_counts() {
+        // Read commands count every key; GET and MGET count in their handlers.
+        assert_eq!(reads("exists"), Reads::All);
+        assert_eq!(reads("type"), Reads::All);
+        assert_eq!(reads("get"), Reads::None);
+        // Writes look their keys up without the statistics, but for their read lookups.
+        assert_eq!(reads("set"), Reads::SetGet);
+        assert_eq!(reads("lpush"), Reads::None);
+        assert_eq!(reads("del"), Reads::None);
+        assert_eq!(reads("getdel"), Reads::First);
+        assert_eq!(reads("sinterstore"), Reads::AllButFirst);
+        assert_eq!(reads("object|encoding"), Reads::AllNoNotify);
+        assert_eq!(reads("xread"), Reads::Twice);
+        assert_eq!(multi_key_types("zunionstore"), &["zset", "set"]);
+        assert!(multi_key_types("exists").is_empty());
+    }
+}
