@@ -511,9 +511,14 @@ fn eviction_rule(server: &Server) -> (i64, usize) {
     call(&mut b, &[b"CONFIG", b"SET", b"maxmemory", limit.as_bytes()], &mut pushes);
     let value = vec![b'x'; 1000];
     let keys: Vec<String> = (0..6000).map(|i| format!("ev:{i}")).collect();
+    // Evictions run before every command, reads included (performEvictions): a key evicted
+    // before the tracking client's read was never tracked, and its read finds nothing.
+    let mut never_tracked = Vec::new();
     for k in &keys {
         call(&mut b, &[b"SET", k.as_bytes(), &value], &mut pushes);
-        call(&mut a, &[b"GET", k.as_bytes()], &mut pushes);
+        if call(&mut a, &[b"GET", k.as_bytes()], &mut pushes) == "_\r\n" {
+            never_tracked.push(k.clone());
+        }
     }
     call(&mut b, &[b"CONFIG", b"SET", b"maxmemory", b"0"], &mut pushes);
     pushes.extend(a.until_sentinel());
@@ -527,8 +532,9 @@ fn eviction_rule(server: &Server) -> (i64, usize) {
         }
     }
     gone.sort();
-    assert_eq!(got, gone, "the invalidated keys are exactly the evicted ones (port {})", server.port);
-    assert_eq!(gone.len() as i64, evicted, "every eviction was of a tracked key");
+    let tracked_gone: Vec<String> = gone.iter().filter(|k| !never_tracked.contains(k)).cloned().collect();
+    assert_eq!(got, tracked_gone, "the invalidated keys are exactly the evicted tracked ones (port {})", server.port);
+    assert_eq!(gone.len() as i64, evicted, "every eviction was of one of the keys");
     (evicted, got.len())
 }
 
