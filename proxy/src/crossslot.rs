@@ -251,18 +251,24 @@ async fn colocated_run(
 /// A move's two steps should survive either master's failure: the copy before the source loses
 /// the value, the removal before the move is acknowledged (else a promoted replica would show it
 /// twice). When the key's master has replicas, WAIT until one holds the step (up to the command
-/// timeout). Without a live replica there is no such guarantee, as on one Redis.
-async fn replicated(proxy: &Arc<Proxy>, s: &mut Session, dst: &[u8]) {
+/// timeout). Without a live replica there is no such guarantee, as on one Redis. False when a
+/// replica exists but none confirmed the step (its master may be failing).
+async fn replicated(proxy: &Arc<Proxy>, s: &mut Session, dst: &[u8]) -> bool {
     let slot = key_slot(dst);
     let map = proxy.topo.snapshot();
-    let (Some(master), Some(replicas)) = (map.master_of(slot), map.replicas_of(slot)) else { return };
+    let (Some(master), Some(replicas)) = (map.master_of(slot), map.replicas_of(slot)) else { return true };
     if replicas.is_empty() {
-        return;
+        return true;
     }
     let timeout = Bytes::from(proxy.cfg.command_timeout.as_millis().to_string());
     let wait = [Bytes::from_static(b"WAIT"), Bytes::from_static(b"1"), timeout];
-    crate::wait::wait(proxy, s, &wait, vec![master]).await;
+    integer(&crate::wait::wait(proxy, s, &wait, vec![master]).await).is_some_and(|n| n >= 1)
 }
+
+/// The reply of a move whose copy no replica confirmed: the value was put back where it came
+/// from, and may also be in the destination.
+const UNCONFIRMED: &str =
+    "ERR the destination's master did not confirm the move to a replica; the value is kept in the source";
 
 /// Whether a reply asks to try again once the topology settles (a slot moving or failing over).
 fn transient(raw: &[u8]) -> bool {
@@ -434,7 +440,10 @@ async fn smove(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Bytes {
     // neither.
     let added = on_key(proxy, s, dst, words(&[b"SADD", dst, member])).await;
     let Some(added) = integer(&added) else { return added };
-    replicated(proxy, s, dst).await;
+    if !replicated(proxy, s, dst).await {
+        // The source keeps it: a failover of the destination's master cannot lose it.
+        return error(UNCONFIRMED);
+    }
     let removed = on_key(proxy, s, src, words(&[b"SREM", src, member])).await;
     match integer(&removed) {
         Some(1) => {
@@ -480,7 +489,12 @@ async fn lmove(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Bytes {
         on_key(proxy, s, src, words(&[back, src, &elem])).await;
         return pushed;
     }
-    replicated(proxy, s, dst).await;
+    if !replicated(proxy, s, dst).await {
+        // Back where it came from: a failover of the destination's master cannot lose it.
+        let back: &[u8] = if from_left { b"LPUSH" } else { b"RPUSH" };
+        on_key(proxy, s, src, words(&[back, src, &elem])).await;
+        return error(UNCONFIRMED);
+    }
     replicated(proxy, s, src).await;
     let mut r = s.reply();
     r.bulk(&elem);

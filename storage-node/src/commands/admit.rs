@@ -173,7 +173,10 @@ pub fn admit(
                 return Err(format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec.name));
             }
             let paused = srv.cluster.as_deref().is_some_and(|cl| crate::cluster::failover::writes_paused(cl, now_ms));
-            if paused && writes && !client.is_master && client.multi.is_none() {
+            // The pause holds back whatever may replicate (EVAL and FCALL too), as Redis's
+            // PAUSE_ACTION_CLIENT_WRITE does.
+            let may_replicate = cmd_flags & (flags::WRITE | flags::MAY_REPLICATE) != 0;
+            if paused && may_replicate && !client.is_master && client.multi.is_none() {
                 return Ok(Verdict::Pause);
             }
             if client.multi.is_some() && !MULTI_CONTROL.contains(&top) {
