@@ -386,6 +386,11 @@ RPUSH sl 3 1 2
 SORT sl STORE sd
 SORT sl STORE sd
 SORT sl
+SET w_1 3
+HSET h_2 f x
+SORT sl BY w_*
+SORT sl BY w_* GET w_* GET # GET h_*->f
+SORT sl BY nosort GET h_*->f STORE sg
 SORT_RO sl
 SORT nokey STORE sd
 SORT nokey STORE sd

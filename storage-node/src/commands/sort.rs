@@ -7,6 +7,7 @@ mod options;
 mod order;
 
 use crate::keyspace::{Db, KeyBuf, Value};
+use crate::server::Server;
 
 use options::{Context, SortOptions};
 use order::{Item, Mode, Target};
@@ -64,6 +65,7 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> Result<(), Error> {
     let len = db.peek(&args[1]).map_or(0, |e| value_len(&e.value));
     let (mut start, mut end) = order::window(o.offset, o.count, len);
     let loaded = load(db, now, &args[1], &o, start, end);
+    // Pattern lookups below count as reads of their own (hits, misses, keymiss).
     if loaded.windowed {
         end -= start;
         start = 0;
@@ -73,7 +75,7 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> Result<(), Error> {
         let mut bad_score = false;
         for it in &mut items {
             let weight = match o.by {
-                Some(p) => match lookup(db, now, p, &it.elem) {
+                Some(p) => match lookup(ctx.srv, now, p, &it.elem) {
                     Some(w) => w,
                     None => continue,
                 },
@@ -160,13 +162,15 @@ fn load(db: &mut Db, now: i64, key: &[u8], o: &SortOptions, start: i64, end: i64
 }
 
 /// The value a BY/GET pattern names for `elem` (lookupKeyByPattern): a string key or a hash
-/// field; anything else, or a missing key, names nothing.
-fn lookup(db: &mut Db, now: i64, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>> {
+/// field; anything else, or a missing key, names nothing. The key is looked up as a read
+/// (lookupKeyRead): it counts as a hit or a miss.
+fn lookup(srv: &mut Server, now: i64, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>> {
+    use crate::server::notify::lookup_read;
     match order::target(pattern, elem) {
         Target::Itself => Some(elem.to_vec()),
         Target::Nothing => None,
-        Target::Key(k) => db.get(&k, now)?.value.as_bytes().map(|b| b.into_owned()),
-        Target::Field(k, f) => match &db.get(&k, now)?.value {
+        Target::Key(k) => lookup_read(srv, &k, now)?.value.as_bytes().map(|b| b.into_owned()),
+        Target::Field(k, f) => match &lookup_read(srv, &k, now)?.value {
             Value::Hash(h) => h.get(f).map(<[u8]>::to_vec),
             _ => None,
         },
@@ -181,7 +185,7 @@ fn reply(ctx: &mut Ctx, o: &SortOptions, window: &[Item]) {
             ctx.out.bulk(&it.elem);
         }
         for p in &o.gets {
-            match lookup(&mut ctx.srv.db, ctx.now, p, &it.elem) {
+            match lookup(ctx.srv, ctx.now, p, &it.elem) {
                 Some(v) => ctx.out.bulk(&v),
                 None => ctx.out.null(),
             }
@@ -198,7 +202,7 @@ fn store(ctx: &mut Ctx, o: &SortOptions, window: &[Item], dst: &[u8]) {
             list.push_back(KeyBuf::new(&it.elem));
         }
         for p in &o.gets {
-            let v = lookup(&mut ctx.srv.db, ctx.now, p, &it.elem).unwrap_or_default();
+            let v = lookup(ctx.srv, ctx.now, p, &it.elem).unwrap_or_default();
             list.push_back(KeyBuf::new(&v));
         }
     }
