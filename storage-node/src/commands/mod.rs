@@ -29,6 +29,7 @@ mod set;
 mod slowlog;
 mod sort;
 mod stream;
+mod stream_claim;
 mod stream_group;
 mod stream_info;
 mod strings;
@@ -169,6 +170,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     sort::register(&mut h);
     stream::register(&mut h);
     stream_group::register(&mut h);
+    stream_claim::register(&mut h);
     stream_info::register(&mut h);
     function::register(&mut h);
     slowlog::register(&mut h);
