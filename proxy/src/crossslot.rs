@@ -275,6 +275,53 @@ fn transient(raw: &[u8]) -> bool {
     [&b"-MOVED"[..], b"-ASK", b"-TRYAGAIN", b"-CLUSTERDOWN", b"-LOADING"].iter().any(|p| raw.starts_with(p))
 }
 
+/// WATCHes `key` on a connection of its own to the key's master and sends `reads` there. A node
+/// that fails (a failover under way) or a slot on the move is asked again, on the slot's master
+/// of the moment, until `deadline`: reading changes nothing. The replies exclude WATCH's.
+async fn watched_read(
+    proxy: &Arc<Proxy>,
+    key: &Bytes,
+    reads: &[Vec<Bytes>],
+    deadline: Instant,
+    what: &str,
+) -> Result<(Pinned, Vec<Bytes>), Bytes> {
+    loop {
+        let Some(node) = proxy.topo.snapshot().master_of(key_slot(key)) else {
+            return Err(error("CLUSTERDOWN Hash slot not served"));
+        };
+        let mut reqs = vec![crate::backend::encode(&words(&[b"WATCH", key]))];
+        reqs.extend(reads.iter().map(|r| crate::backend::encode(r)));
+        let attempt = match Pinned::open(node, false, proxy.pools.opts()).await {
+            Ok(mut conn) => conn.call(&reqs, reqs.len(), Some(proxy.cfg.command_timeout)).await.map(|r| (conn, r)),
+            Err(e) => Err(e),
+        };
+        let (conn, mut read) = match attempt {
+            Ok(done) => done,
+            Err(e) if Instant::now() > deadline => {
+                return Err(error(&format!("ERR {what} could not read the source: {e}")));
+            }
+            Err(_) => {
+                proxy.topo.refresh_soon();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if let Some(t) = read.iter().find(|r| transient(r)) {
+            if Instant::now() > deadline {
+                return Err(t.clone());
+            }
+            proxy.topo.refresh_soon();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        if let Some(e) = read.iter().find(|r| is_error(r)) {
+            return Err(e.clone());
+        }
+        read.remove(0);
+        return Ok((conn, read));
+    }
+}
+
 async fn rename(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes], nx: bool) -> Bytes {
     let (src, dst) = (&args[1], &args[2]);
     if nx {
@@ -292,42 +339,13 @@ async fn rename(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes], nx: bool) -
     loop {
         // The source is read under WATCH on a connection of its own, so deleting it fails if
         // another client changed it after it was copied; then it is copied again.
-        let Some(node) = proxy.topo.snapshot().master_of(key_slot(src)) else {
-            return error("CLUSTERDOWN Hash slot not served");
-        };
-        // Reading changes nothing: a node that fails here (a failover under way) is asked again,
-        // on the slot's master of the moment, until the retry deadline.
-        let reqs = [
-            crate::backend::encode(&words(&[b"WATCH", src])),
-            crate::backend::encode(&words(&[b"DUMP", src])),
-            crate::backend::encode(&words(&[b"PEXPIRETIME", src])),
-        ];
-        let attempt = match Pinned::open(node, s.resp3, proxy.pools.opts()).await {
-            Ok(mut conn) => conn.call(&reqs, 3, Some(proxy.cfg.command_timeout)).await.map(|r| (conn, r)),
-            Err(e) => Err(e),
-        };
-        let (mut conn, read) = match attempt {
+        let reads = [words(&[b"DUMP", src]), words(&[b"PEXPIRETIME", src])];
+        let (mut conn, read) = match watched_read(proxy, src, &reads, deadline, "RENAME").await {
             Ok(done) => done,
-            Err(e) if Instant::now() > deadline => return error(&format!("ERR RENAME could not read the source: {e}")),
-            Err(_) => {
-                proxy.topo.refresh_soon();
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
+            Err(e) => return e,
         };
-        if let Some(t) = read.iter().find(|r| transient(r)) {
-            if Instant::now() > deadline {
-                return t.clone();
-            }
-            proxy.topo.refresh_soon();
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        }
-        if let Some(e) = read.iter().find(|r| is_error(r)) {
-            return e.clone();
-        }
-        let Some(payload) = bulk(&read[1]) else { return error("ERR no such key") };
-        let restored = on_key(proxy, s, dst, restore_at(dst, payload, &read[2], replace)).await;
+        let Some(payload) = bulk(&read[0]) else { return error("ERR no such key") };
+        let restored = on_key(proxy, s, dst, restore_at(dst, payload, &read[1], replace)).await;
         if restored.starts_with(b"-BUSYKEY") && !replace {
             return Bytes::from_static(b":0\r\n");
         }
@@ -478,27 +496,71 @@ async fn lmove(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Bytes {
     if let Some(e) = check_types(proxy, s, [src, dst], "list").await {
         return e;
     }
-    let pop: &[u8] = if from_left { b"LPOP" } else { b"RPOP" };
-    let popped = on_key(proxy, s, src, words(&[pop, src])).await;
-    let Some(elem) = bulk(&popped) else { return popped };
+    // Copied first, removed second, as RENAME does: the element is read under WATCH, pushed
+    // to the destination and confirmed by a replica there, and only then popped from the source
+    // in MULTI. A master dying at any step leaves the element in the source, or in both with an
+    // error, never in neither (a pop first could be applied by a master whose reply is lost).
+    let (at, pop): (&[u8], &[u8]) = if from_left { (b"0", b"LPOP") } else { (b"-1", b"RPOP") };
     let push: &[u8] = if to_left { b"LPUSH" } else { b"RPUSH" };
-    let pushed = on_key(proxy, s, dst, words(&[push, dst, &elem])).await;
-    if is_error(&pushed) {
-        // Back where it came from, so the failed move loses nothing.
-        let back: &[u8] = if from_left { b"LPUSH" } else { b"RPUSH" };
-        on_key(proxy, s, src, words(&[back, src, &elem])).await;
-        return pushed;
+    // LREM from the side it was pushed to takes our copy back.
+    let unpush = |elem: &Bytes| words(&[b"LREM", dst, if to_left { b"1" } else { b"-1" }, elem]);
+    let deadline = Instant::now() + proxy.cfg.retry_deadline;
+    let mut changes = 0;
+    loop {
+        let (mut conn, read) = match watched_read(proxy, src, &[words(&[b"LINDEX", src, at])], deadline, "LMOVE").await
+        {
+            Ok(done) => done,
+            Err(e) => return e,
+        };
+        let Some(elem) = bulk(&read[0]) else {
+            let mut r = s.reply();
+            r.null();
+            return r.buf.freeze();
+        };
+        let pushed = on_key(proxy, s, dst, words(&[push, dst, &elem])).await;
+        if is_error(&pushed) {
+            return pushed;
+        }
+        if !replicated(proxy, s, dst).await {
+            on_key(proxy, s, dst, unpush(&elem)).await;
+            return error(UNCONFIRMED);
+        }
+        let remove = [
+            crate::backend::encode(&words(&[b"MULTI"])),
+            crate::backend::encode(&words(&[pop, src])),
+            crate::backend::encode(&words(&[b"EXEC"])),
+        ];
+        let done = match conn.call(&remove, 3, Some(proxy.cfg.command_timeout)).await {
+            Ok(r) => r,
+            Err(e) => return error(&format!("ERR LMOVE copied the element but could not pop it from the source: {e}")),
+        };
+        let exec = done.last().cloned().unwrap_or_default();
+        // The source changed after it was read (EXEC nil) or its slot began moving: our copy
+        // is taken back and the move starts over.
+        let moving = exec.starts_with(b"-EXECABORT") || done.iter().any(|r| transient(r));
+        if is_null(&exec) || moving {
+            on_key(proxy, s, dst, unpush(&elem)).await;
+            changes += usize::from(!moving);
+            if changes >= RENAME_ATTEMPTS {
+                return error("ERR LMOVE gave up: the source kept changing while it was moved");
+            }
+            if moving {
+                if Instant::now() > deadline {
+                    return exec;
+                }
+                proxy.topo.refresh_soon();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            continue;
+        }
+        if is_error(&exec) {
+            return exec;
+        }
+        replicated(proxy, s, src).await;
+        let mut r = s.reply();
+        r.bulk(&elem);
+        return r.buf.freeze();
     }
-    if !replicated(proxy, s, dst).await {
-        // Back where it came from: a failover of the destination's master cannot lose it.
-        let back: &[u8] = if from_left { b"LPUSH" } else { b"RPUSH" };
-        on_key(proxy, s, src, words(&[back, src, &elem])).await;
-        return error(UNCONFIRMED);
-    }
-    replicated(proxy, s, src).await;
-    let mut r = s.reply();
-    r.bulk(&elem);
-    r.buf.freeze()
 }
 
 /// Key-value pairs grouped by slot, as `(slot, [name, k1, v1, k2, v2...])` requests.
