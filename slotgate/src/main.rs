@@ -1,0 +1,114 @@
+//! `slotgate`, the operator's command for a Redis Cluster (slotgate-node, Redis or Valkey 7):
+//! health, metrics, backup and restore, scaling. Each subcommand takes any node (`-s`) and
+//! discovers the rest; exit status 0 when all is well, 1 when degraded, 2 when failed.
+
+mod client;
+mod health;
+mod metrics;
+mod output;
+mod topology;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use client::ConnOpts;
+
+#[derive(Parser)]
+#[command(name = "slotgate", version, about = "Operate a Redis Cluster: health, metrics, backup, restore, scaling")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every node's view of the cluster and every problem found in it.
+    Health(health::HealthArgs),
+    /// INFO of every master (every node with --all), summed and per node.
+    Metrics(metrics::MetricsArgs),
+}
+
+/// Options every subcommand takes: where the cluster is and how to log in, as redis-cli has them.
+#[derive(Args, Clone)]
+pub struct Common {
+    /// A node of the cluster, `host:port` (repeatable; the first that answers is used).
+    #[arg(short = 's', long = "seed", value_name = "HOST:PORT", default_value = "127.0.0.1:6379")]
+    pub seeds: Vec<String>,
+    /// ACL user name (AUTH user pass).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Password (AUTH [user] pass); REDISCLI_AUTH is read when this is not given.
+    #[arg(long = "pass", short = 'a')]
+    pub pass: Option<String>,
+    /// Connect with TLS.
+    #[arg(long)]
+    pub tls: bool,
+    /// CA certificate file to verify the nodes with.
+    #[arg(long = "cacert", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Client certificate to present.
+    #[arg(long = "cert", value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Private key of --cert.
+    #[arg(long = "key", value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Seconds to wait for a node to connect or answer.
+    #[arg(long, default_value_t = 5.0)]
+    pub timeout: f64,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Common {
+    /// Connection options, or why they cannot be made (a missing certificate file, ...).
+    pub fn conn_opts(&self) -> Result<ConnOpts, String> {
+        let tls = if self.tls || self.cacert.is_some() {
+            let ca = self.cacert.as_deref().ok_or("--tls needs --cacert FILE")?;
+            let identity = match (&self.cert, &self.key) {
+                (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+                (None, None) => None,
+                _ => return Err("--cert and --key go together".into()),
+            };
+            Some(tls::client_config(ca, identity)?)
+        } else {
+            None
+        };
+        if !(self.timeout > 0.0 && self.timeout < 3600.0) {
+            return Err("--timeout must be between 0 and 3600 seconds".into());
+        }
+        Ok(ConnOpts {
+            user: self.user.clone(),
+            pass: self.pass.clone().or_else(|| std::env::var("REDISCLI_AUTH").ok()),
+            tls,
+            timeout: Duration::from_secs_f64(self.timeout),
+        })
+    }
+}
+
+/// The outcome of a subcommand, as its exit status says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok = 0,
+    Degraded = 1,
+    Failed = 2,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::Health(a) => health::run(a),
+        Command::Metrics(a) => metrics::run(a),
+    };
+    match outcome {
+        Ok(status) => ExitCode::from(status as u8),
+        Err(e) => {
+            eprintln!("slotgate: {e}");
+            ExitCode::from(Status::Failed as u8)
+        }
+    }
+}
