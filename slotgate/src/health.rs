@@ -87,7 +87,10 @@ pub struct Observation {
 }
 
 /// Asks the seed for the node list, then every node for its own view.
-pub fn gather(seeds: &[String], opts: &ConnOpts) -> Result<(Vec<NodeLine>, Vec<Result<Observation, String>>), String> {
+/// Each node's observation, or why it could not be made.
+pub type Observations = Vec<Result<Observation, String>>;
+
+pub fn gather(seeds: &[String], opts: &ConnOpts) -> Result<(Vec<NodeLine>, Observations), String> {
     let mut known = topology::discover(seeds, opts)?;
     let mut observations = Vec::new();
     let mut i = 0;

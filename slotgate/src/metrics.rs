@@ -38,6 +38,7 @@ pub struct NodeMetrics {
     pub addr: String,
     pub id: String,
     pub role: String,
+    pub master_id: Option<String>,
     pub connected_clients: u64,
     pub used_memory: u64,
     pub maxmemory: u64,
@@ -51,6 +52,8 @@ pub struct NodeMetrics {
     pub evicted_keys: u64,
     pub expired_keys: u64,
     pub keys: u64,
+    /// master_repl_offset (masters) or slave_repl_offset (replicas).
+    pub repl_offset: Option<i64>,
     /// Masters: bytes the slowest replica is behind; replicas: bytes behind the master.
     pub repl_lag: Option<i64>,
     pub error: Option<String>,
@@ -125,6 +128,8 @@ pub fn from_info(m: &mut NodeMetrics, first: &[(String, String)], second: &[(Str
         .filter(|(k, _)| k.starts_with("db"))
         .filter_map(|(_, v)| v.split(',').find_map(|p| p.strip_prefix("keys=")).and_then(|n| n.parse::<u64>().ok()))
         .sum();
+    let offset_key = if m.role == "master" { "master_repl_offset" } else { "slave_repl_offset" };
+    m.repl_offset = second.iter().find(|(k, _)| k == offset_key).and_then(|(_, v)| v.parse().ok());
     m.repl_lag = if m.role == "master" {
         let own = num(second, "master_repl_offset") as i64;
         // slaveN:ip=...,port=...,state=online,offset=N,lag=0
@@ -168,13 +173,14 @@ pub fn collect(common: &Common, all: bool, interval: f64) -> Result<Vec<NodeMetr
     let opts = common.conn_opts()?;
     let nodes = topology::discover(&common.seeds, &opts)?;
     let chosen: Vec<_> = nodes.into_iter().filter(|n| all || (n.is_master() && n.failing() != Some("fail"))).collect();
-    let mut conns: Vec<(NodeMetrics, Result<(Conn, Vec<(String, String)>), String>)> = chosen
+    let mut conns: Vec<(NodeMetrics, Result<Sample, String>)> = chosen
         .iter()
         .map(|n| {
             let m = NodeMetrics {
                 addr: n.addr.clone(),
                 id: n.id.clone(),
                 role: if n.is_master() { "master" } else { "replica" }.into(),
+                master_id: n.master_id.clone(),
                 ..Default::default()
             };
             (m, sample(&n.addr, &opts, None))
@@ -191,10 +197,22 @@ pub fn collect(common: &Common, all: bool, interval: f64) -> Result<Vec<NodeMetr
         }
         out.push(m);
     }
+    // A replica's lag is its master's offset minus its own (when its master was sampled too).
+    let offsets: Vec<(String, i64)> =
+        out.iter().filter(|m| m.role == "master").filter_map(|m| Some((m.id.clone(), m.repl_offset?))).collect();
+    for m in out.iter_mut().filter(|m| m.role == "replica") {
+        let master = offsets.iter().find(|(id, _)| Some(id) == m.master_id.as_ref());
+        if let (Some((_, mo)), Some(own)) = (master, m.repl_offset) {
+            m.repl_lag = Some((mo - own).max(0));
+        }
+    }
     Ok(out)
 }
 
-fn sample(addr: &str, opts: &ConnOpts, conn: Option<Conn>) -> Result<(Conn, Vec<(String, String)>), String> {
+/// A connection and the INFO it answered.
+type Sample = (Conn, Vec<(String, String)>);
+
+fn sample(addr: &str, opts: &ConnOpts, conn: Option<Conn>) -> Result<Sample, String> {
     let mut c = match conn {
         Some(c) => c,
         None => Conn::open(addr, opts).map_err(|e| e.to_string())?,
@@ -283,7 +301,8 @@ pub fn quantile(buckets: &[(f64, f64)], q: f64) -> Option<f64> {
 /// Prometheus text of the figures: per node (labels node, role) and the masters' sums.
 pub fn prometheus(m: &Metrics) -> String {
     let mut out = String::new();
-    let per_node: [(&str, &str, &str, fn(&NodeMetrics) -> f64); 10] = [
+    type Series = (&'static str, &'static str, &'static str, fn(&NodeMetrics) -> f64);
+    let per_node: [Series; 10] = [
         ("slotgate_node_up", "gauge", "Whether the node answered INFO", |n| f64::from(u8::from(n.error.is_none()))),
         ("slotgate_node_connected_clients", "gauge", "Clients connected", |n| n.connected_clients as f64),
         ("slotgate_node_used_memory_bytes", "gauge", "used_memory", |n| n.used_memory as f64),

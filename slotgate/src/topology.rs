@@ -159,11 +159,32 @@ pub fn discover(seeds: &[String], opts: &ConnOpts) -> Result<Vec<NodeLine>, Stri
     let mut errors = Vec::new();
     for seed in seeds {
         match view_of(seed, opts) {
-            Ok(v) => return Ok(v.nodes),
+            Ok(mut v) => {
+                shard_order(&mut v.nodes);
+                return Ok(v.nodes);
+            }
             Err(e) => errors.push(e.to_string()),
         }
     }
     Err(format!("no seed answered: {}", errors.join("; ")))
+}
+
+/// Orders nodes by shard: masters by their first slot (those without slots last), each
+/// followed by its replicas; nodes whose master is unknown come last.
+pub fn shard_order(nodes: &mut Vec<NodeLine>) {
+    let mut masters: Vec<NodeLine> = nodes.iter().filter(|n| n.is_master()).cloned().collect();
+    masters.sort_by_key(|m| (m.slots.first().map_or(u32::MAX, |r| u32::from(r.0)), m.addr.clone()));
+    let mut out = Vec::with_capacity(nodes.len());
+    for m in masters {
+        let mut replicas: Vec<NodeLine> =
+            nodes.iter().filter(|r| !r.is_master() && r.master_id.as_deref() == Some(m.id.as_str())).cloned().collect();
+        replicas.sort_by(|a, b| a.addr.cmp(&b.addr));
+        out.push(m);
+        out.extend(replicas);
+    }
+    let rest: Vec<NodeLine> = nodes.iter().filter(|n| !out.iter().any(|o| o.id == n.id)).cloned().collect();
+    out.extend(rest);
+    *nodes = out;
 }
 
 /// Inclusive ranges as Redis prints them: `0-5460 10923`.
@@ -199,6 +220,10 @@ e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca :30001@31001 myself,master - 0 0 1 conn
         assert_eq!(n[3].failing(), Some("pfail"));
         assert!(!n[3].connected);
         assert_eq!(format_ranges(&n[2].slots), "0-5460 16000");
+        let mut ordered = n.clone();
+        shard_order(&mut ordered);
+        let addrs: Vec<&str> = ordered.iter().map(|n| n.addr.as_str()).collect();
+        assert_eq!(addrs, ["10.0.0.9:30001", "127.0.0.1:30004", "127.0.0.1:30002", "127.0.0.1:30005"]);
     }
 
     #[test]
