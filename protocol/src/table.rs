@@ -92,6 +92,8 @@ static CLIENT_SUBS: &[CommandSpec] = &[
     c("client|info", 2, NOSCRIPT | LOADING | STALE, CONNECTION, NK).r(LOCAL),
     c("client|kill", -3, ADM, CONNECTION | DANGEROUS, NK).r(LOCAL),
     c("client|help", 2, LOADING | STALE, CONNECTION, NK).r(LOCAL),
+    c("client|pause", -3, ADM, CONNECTION | DANGEROUS, NK).r(NO_PROXY),
+    c("client|unpause", 2, ADM, CONNECTION | DANGEROUS, NK).r(NO_PROXY),
     // Client-side caching needs the node's push messages: the proxy does not serve it.
     c("client|tracking", -3, NOSCRIPT | LOADING | STALE, CONNECTION, NK).r(NO_PROXY),
     c("client|caching", 3, NOSCRIPT | LOADING | STALE, CONNECTION, NK).r(NO_PROXY),

@@ -468,3 +468,113 @@ fn script_shebang_flags() {
         ],
     );
 }
+
+/// Sends `line` on a raw connection and returns its reply if one arrives within `wait`.
+fn reply_within(c: &mut std::net::TcpStream, line: &[&str], wait: Duration) -> Option<String> {
+    use std::io::Write;
+    let mut out = format!("*{}\r\n", line.len());
+    for a in line {
+        out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    c.write_all(out.as_bytes()).expect("send");
+    read_frame(c, wait)
+}
+
+/// One whole RESP reply read within `wait`, as its raw text.
+fn read_frame(c: &mut std::net::TcpStream, wait: Duration) -> Option<String> {
+    use std::io::Read;
+    c.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Ok(Some((_, used))) = protocol::Frame::parse(&buf) {
+            return Some(String::from_utf8_lossy(&buf[..used]).into_owned());
+        }
+        match c.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// What a client sees of `steps` while another client holds a CLIENT PAUSE of `mode`: the
+/// replies of the steps answered at once, then `held at <step>` for the first step that waits,
+/// then that step's reply once the pause is lifted.
+fn under_pause(port: u16, mode: &str, steps: &[&[&str]]) -> Vec<String> {
+    let mut admin = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let quick = Duration::from_millis(300);
+    // An ALL pause holds CLIENT UNPAUSE too: it is left to end by itself.
+    let all = mode == "ALL";
+    let ms = if all { "1500" } else { "20000" };
+    let ok = reply_within(&mut admin, &["CLIENT", "PAUSE", ms, mode], quick);
+    assert_eq!(ok.as_deref(), Some("+OK\r\n"), "CLIENT PAUSE on {port}");
+    let mut seen = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        match reply_within(&mut c, step, quick) {
+            Some(r) => seen.push(r),
+            None => {
+                seen.push(format!("held at {i}"));
+                if !all {
+                    let ok = reply_within(&mut admin, &["CLIENT", "UNPAUSE"], quick);
+                    assert_eq!(ok.as_deref(), Some("+OK\r\n"), "CLIENT UNPAUSE on {port}");
+                }
+                seen.push(
+                    read_frame(&mut c, Duration::from_secs(5)).unwrap_or_else(|| "no reply after UNPAUSE".into()),
+                );
+                return seen;
+            }
+        }
+    }
+    if !all {
+        reply_within(&mut admin, &["CLIENT", "UNPAUSE"], quick).expect("CLIENT UNPAUSE");
+    }
+    seen
+}
+
+/// CLIENT PAUSE WRITE holds what may replicate on every path — a write, a script that may
+/// write, a function that writes, EXEC of queued writes, PUBLISH — and lets reads, EVAL_RO,
+/// read-only functions and `no-writes` scripts through; CLIENT PAUSE ALL holds everything.
+/// The failover pause of FAILOVER is the same WRITE pause. Compared with redis-server.
+#[test]
+fn pause_holds_what_may_replicate_on_every_path() {
+    let both = Both::start(&[]);
+    let lib = "#!lua name=plib\nredis.register_function('w', function() return redis.call('set','y','1') end)\n\
+redis.register_function{function_name='r', callback=function() return redis.call('get','y') end, flags={'no-writes'}}";
+    for s in [&both.node[0], &both.redis[0]] {
+        let _: String = q(&mut s.conn(), &["FUNCTION", "LOAD", lib]).expect("function load");
+    }
+    let scenarios: &[(&str, &[&[&str]])] = &[
+        ("WRITE", &[&["GET", "a"], &["SET", "a", "1"]]),
+        ("WRITE", &[&["PING"], &["EVAL", WRITE_SCRIPT, "0"]]),
+        ("WRITE", &[&["EVAL", READ_SCRIPT, "0"]]),
+        ("WRITE", &[&["EVAL_RO", READ_SCRIPT, "0"], &["EVAL", "#!lua flags=no-writes\nreturn 1", "0"]]),
+        ("WRITE", &[&["EVAL", "#!lua\nreturn redis.call('set','x','2')", "0"]]),
+        ("WRITE", &[&["FCALL_RO", "r", "0"], &["FCALL", "r", "0"], &["FCALL", "w", "0"]]),
+        ("WRITE", &[&["MULTI"], &["GET", "a"], &["EXEC"], &["MULTI"], &["SET", "a", "2"], &["EXEC"]]),
+        ("WRITE", &[&["MULTI"], &["EVAL", WRITE_SCRIPT, "0"], &["EXEC"]]),
+        ("WRITE", &[&["PUBLISH", "ch", "m"]]),
+        ("ALL", &[&["GET", "a"]]),
+    ];
+    // The pause command's own errors.
+    let (mut node, mut redis) = both.conns();
+    same(
+        &mut node,
+        &mut redis,
+        &[
+            &["CLIENT", "PAUSE", "10", "bad"],
+            &["CLIENT", "PAUSE", "abc"],
+            &["CLIENT", "PAUSE", "-1"],
+            &["CLIENT", "PAUSE", "10", "WRITE", "x"],
+            &["CLIENT", "PAUSE"],
+            &["CLIENT", "UNPAUSE", "x"],
+            &["CLIENT", "UNPAUSE"],
+        ],
+    );
+    for (mode, steps) in scenarios {
+        let node = under_pause(both.node[0].port, mode, steps);
+        let redis = under_pause(both.redis[0].port, mode, steps);
+        assert_eq!(node, redis, "CLIENT PAUSE {mode} then {steps:?}: slotgate-node vs redis-server");
+        assert!(node.iter().all(|r| !r.contains("no reply")), "{node:?}");
+    }
+}

@@ -210,7 +210,7 @@ pub async fn run(shared: Shared) {
         }
         flush(&mut srv);
         follow_master(&mut srv);
-        resume_paused(&mut srv, now);
+        crate::server::pause::resume(&mut srv, now);
     }
 }
 
@@ -240,24 +240,5 @@ pub fn follow_master(srv: &mut Server) {
     let current = srv.repl.master.as_ref().map(|m| (m.host.as_str(), m.port));
     if wanted.as_ref().map(|m| (m.host.as_str(), m.port)) != current {
         crate::commands::set_master(srv, wanted);
-    }
-}
-
-/// Runs the writes that waited for a manual failover, once the pause is over (they may now be
-/// redirected to the new master).
-fn resume_paused(srv: &mut Server, now: i64) {
-    let paused = srv.cluster.as_deref().is_some_and(|cl| super::failover::writes_paused(cl, now));
-    if paused || srv.paused_clients.is_empty() {
-        return;
-    }
-    for id in std::mem::take(&mut srv.paused_clients) {
-        let Some(handle) = srv.clients.borrow().get(&id).cloned() else { continue };
-        let Ok(mut client) = handle.state.try_borrow_mut() else { continue };
-        let Some(args) = client.blocked.as_ref().map(|b| b.args.clone()) else { continue };
-        crate::server::blocking::unblock(srv, &mut client);
-        let mut reply = protocol::Reply { buf: bytes::BytesMut::new(), proto: client.proto };
-        let mut clock = crate::commands::Clock::start();
-        crate::commands::dispatch(srv, &mut client, &args, &mut reply, &mut clock);
-        handle.deliver(&reply.buf);
     }
 }

@@ -172,12 +172,13 @@ pub fn admit(
             if client.proto == protocol::Proto::Resp2 && client.subscribed() && !SUBSCRIBED_OK.contains(&top) {
                 return Err(format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", spec.name));
             }
-            let paused = srv.cluster.as_deref().is_some_and(|cl| crate::cluster::failover::writes_paused(cl, now_ms));
-            // The pause holds back whatever may replicate (EVAL and FCALL too), as Redis's
-            // PAUSE_ACTION_CLIENT_WRITE does.
-            let may_replicate = cmd_flags & (flags::WRITE | flags::MAY_REPLICATE) != 0;
-            if paused && may_replicate && !client.is_master && client.multi.is_none() {
-                return Ok(Verdict::Pause);
+            // A WRITE pause holds back whatever may replicate (EVAL and FCALL too), an ALL
+            // pause everything, as Redis's pauseClients does; a master's link is never held.
+            if let Some(all) = crate::server::pause::held(srv, now_ms) {
+                let may_replicate = cmd_flags & (flags::WRITE | flags::MAY_REPLICATE) != 0;
+                if (all || may_replicate) && !client.is_master {
+                    return Ok(Verdict::Pause);
+                }
             }
             if client.multi.is_some() && !MULTI_CONTROL.contains(&top) {
                 return Ok(Verdict::Queue);

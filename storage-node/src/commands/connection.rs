@@ -21,6 +21,8 @@ pub fn register(h: &mut Vec<(&'static str, Handler)>) {
         ("client|info", client_info),
         ("client|kill", client_kill),
         ("client|help", client_help),
+        ("client|pause", client_pause),
+        ("client|unpause", client_unpause),
     ]);
 }
 
@@ -337,6 +339,37 @@ pub(super) fn kill_matching(ctx: &mut Ctx, pred: impl Fn(&super::Client) -> bool
     n
 }
 
+/// CLIENT PAUSE timeout [WRITE|ALL] (networking.c's clientCommand, in its order of checks).
+fn client_pause(ctx: &mut Ctx) -> Result<(), Error> {
+    if ctx.args.len() > 4 {
+        let name = String::from_utf8_lossy(&ctx.args[1]);
+        return Err(Error::Msg(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{name}'. Try CLIENT HELP."
+        )));
+    }
+    let all = match ctx.args.get(3) {
+        None => true,
+        Some(m) if is(m, "write") => false,
+        Some(m) if is(m, "all") => true,
+        Some(_) => return err("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+    };
+    let ms =
+        super::arg_i64(&ctx.args[2]).map_err(|_| Error::Msg("ERR timeout is not an integer or out of range".into()))?;
+    if ms < 0 {
+        return err("ERR timeout is negative");
+    }
+    let end = ctx.now.checked_add(ms).ok_or_else(|| Error::Msg("ERR timeout is out of range".into()))?;
+    crate::server::pause::pause(ctx.srv, end, all);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_unpause(ctx: &mut Ctx) -> Result<(), Error> {
+    crate::server::pause::unpause(ctx.srv, ctx.now);
+    ctx.out.ok();
+    Ok(())
+}
+
 fn client_help(ctx: &mut Ctx) -> Result<(), Error> {
     help_reply(
         ctx.out,
@@ -358,6 +391,10 @@ fn client_help(ctx: &mut Ctx) -> Result<(), Error> {
             "    Kill connections. Options are: ID, TYPE, USER, ADDR, LADDR, SKIPME.",
             "LIST [options ...]",
             "    Return information about client connections. Options: TYPE, ID.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
             "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",

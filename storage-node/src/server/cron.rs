@@ -53,6 +53,9 @@ pub async fn run(server: Shared) {
             crate::replication::drain(&mut srv);
         }
         crate::replication::cron(&mut srv);
+        if !srv.paused_clients.is_empty() {
+            super::pause::resume(&mut srv, now);
+        }
         let timeout = srv.config.timeout;
         if timeout > 0 {
             let limit = Duration::from_secs(timeout);

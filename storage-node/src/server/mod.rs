@@ -8,6 +8,7 @@ pub mod conn;
 pub mod cron;
 pub mod databases;
 pub mod notify;
+pub mod pause;
 pub mod propagate;
 pub mod tracking;
 
@@ -102,8 +103,10 @@ pub struct Server {
     pub repl: crate::replication::Replication,
     /// The node itself, for tasks a command starts (the replication link).
     pub self_ref: std::rc::Weak<RefCell<Server>>,
-    /// Clients whose write waits for a manual failover's pause to end.
+    /// Clients whose command waits for a pause to end (CLIENT PAUSE, a manual failover).
     pub paused_clients: Vec<u64>,
+    /// The pause CLIENT PAUSE asked for, if any.
+    pub client_pause: Option<pause::ClientPause>,
     /// Connections kept open by MIGRATE to its targets (`host:port`, or `tls:host:port`).
     pub migrate_conns: HashMap<String, (crate::transport::BlockingStream, std::time::Instant)>,
     /// Changes to the dataset as commands, for the AOF (and replicas later).
@@ -180,6 +183,7 @@ impl Server {
             repl: crate::replication::Replication::new(backlog_size),
             self_ref: std::rc::Weak::new(),
             paused_clients: Vec::new(),
+            client_pause: None,
             migrate_conns: HashMap::new(),
             prop: propagate::Propagation::default(),
             persist: crate::persist::Persistence::default(),
