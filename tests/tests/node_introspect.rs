@@ -372,6 +372,78 @@ fn info_names(info: &str) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
+/// Errorstats and the counting columns of commandstats are equal, not just named alike.
+fn same_error_counts(ni: &str, ri: &str) {
+    let lines = |info: &str, prefix: &str| -> Vec<String> {
+        info.lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(|l| l.split(',').filter(|f| !f.starts_with("usec")).collect::<Vec<_>>().join(","))
+            .map(|l| l.split(":usec=").next().unwrap_or(&l).to_string())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(lines(ni, "errorstat_"), lines(ri, "errorstat_"));
+    assert_eq!(lines(ni, "total_error_replies"), lines(ri, "total_error_replies"));
+    let calls = |info: &str| -> BTreeSet<String> {
+        info.lines()
+            .filter(|l| l.starts_with("cmdstat_"))
+            .map(|l| l.split(',').filter(|f| !f.starts_with("usec")).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    let strip_usec = |s: BTreeSet<String>| -> BTreeSet<String> {
+        s.into_iter()
+            .map(|l| {
+                let (name, rest) = l.split_once(':').unwrap();
+                let rest: Vec<&str> =
+                    rest.split(',').filter(|f| f.starts_with("calls") || f.contains("_calls")).collect();
+                format!("{name}:{}", rest.join(","))
+            })
+            .collect()
+    };
+    assert_eq!(strip_usec(calls(ni)), strip_usec(calls(ri)));
+}
+
+/// Errors inside scripts count as Redis counts them: a called command's error once, where
+/// it happened (failed or rejected), not again when the script passes it on; other script
+/// errors when EVAL replies with them.
+#[test]
+fn script_errors_count_as_redis_counts_them() {
+    let Some(mut p) = Pair::start(&[]) else { return };
+    let lines: &[&[&str]] = &[
+        &["SET", "s", "x"],
+        &["EVAL", "return redis.call('incr','s')", "0"],
+        &["EVAL", "return redis.pcall('incr','s')", "0"],
+        &["EVAL", "local t = redis.pcall('incr','s') return 1", "0"],
+        &["EVAL", "local t = redis.pcall('incr','s'); return t['ignore_error_stats_update']", "0"],
+        &["EVAL", "return redis.pcall('nosuch')", "0"],
+        &["EVAL", "redis.pcall('nosuch') return 1", "0"],
+        &["EVAL", "return redis.pcall('set','s')", "0"],
+        &["EVAL", "return redis.call('get','s','x')", "0"],
+        &["EVAL", "return redis.pcall('set', {}, 'x')", "0"],
+        &["EVAL_RO", "return redis.call('set','a','1')", "0"],
+        &["EVAL_RO", "redis.pcall('set','a','1') return 2", "0"],
+        &["EVAL", "return {err='MYERR x'}", "0"],
+        &["EVAL", "return redis.error_reply('OTHER y')", "0"],
+        &["EVAL", "error('boom')", "0"],
+        &["EVAL", "return {1, redis.pcall('incr','s')}", "0"],
+        &["EVAL", "return {redis.pcall('incr','s'), redis.pcall('incr','s')}", "0"],
+        &["EVAL", "return {redis.error_reply('AAA x'), {redis.error_reply('BBB y')}}", "0"],
+        &["CLIENT", "NOSUCH"],
+        &["MULTI"],
+        &["EVAL", "return redis.call('incr','s')", "0"],
+        &["CONFIG", "NOSUCH"],
+        &["EXEC"],
+        &["FCALL", "nosuch", "0"],
+    ];
+    for line in lines {
+        p.same_args(line);
+    }
+    let ni = text(&run(&mut p.n, &["INFO", "ALL"]).unwrap());
+    let ri = text(&run(&mut p.r, &["INFO", "ALL"]).unwrap());
+    same_error_counts(&ni, &ri);
+}
+
 #[test]
 fn scrape_field_names_match_redis() {
     let Some(mut p) = Pair::start(&[]) else { return };
@@ -400,36 +472,8 @@ fn scrape_field_names_match_redis() {
         let extra: Vec<_> = got.difference(want).collect();
         assert!(missing.is_empty() && extra.is_empty(), "INFO {section}: missing {missing:?}, extra {extra:?}");
     }
-    // Errorstats and the counting columns of commandstats are equal, not just named alike.
-    let lines = |info: &str, prefix: &str| -> Vec<String> {
-        info.lines()
-            .filter(|l| l.starts_with(prefix))
-            .map(|l| l.split(',').filter(|f| !f.starts_with("usec")).collect::<Vec<_>>().join(","))
-            .map(|l| l.split(":usec=").next().unwrap_or(&l).to_string())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
-    };
-    assert_eq!(lines(&ni, "errorstat_"), lines(&ri, "errorstat_"));
-    assert_eq!(lines(&ni, "total_error_replies"), lines(&ri, "total_error_replies"));
-    let calls = |info: &str| -> BTreeSet<String> {
-        info.lines()
-            .filter(|l| l.starts_with("cmdstat_"))
-            .map(|l| l.split(',').filter(|f| !f.starts_with("usec")).collect::<Vec<_>>().join(","))
-            .collect()
-    };
-    let strip_usec = |s: BTreeSet<String>| -> BTreeSet<String> {
-        s.into_iter()
-            .map(|l| {
-                let (name, rest) = l.split_once(':').unwrap();
-                let rest: Vec<&str> =
-                    rest.split(',').filter(|f| f.starts_with("calls") || f.contains("_calls")).collect();
-                format!("{name}:{}", rest.join(","))
-            })
-            .collect()
-    };
     // INFO itself was counted once before this scrape on both.
-    assert_eq!(strip_usec(calls(&ni)), strip_usec(calls(&ri)));
+    same_error_counts(&ni, &ri);
 
     let (n, r) = p.both("MEMORY STATS");
     assert_eq!(stat_names(&n.unwrap()), stat_names(&r.unwrap()));

@@ -95,6 +95,9 @@ pub enum Error {
     NoSuchKey,
     /// Any other reply text, including its code (`ERR ...`).
     Msg(String),
+    /// A reply already counted in errorstats: a script passing on the error of a command it
+    /// called (Redis's ERR_REPLY_FLAG_NO_STATS_UPDATE). The call still counts as failed.
+    Counted(String),
 }
 
 impl Error {
@@ -107,7 +110,7 @@ impl Error {
             Error::Syntax => "ERR syntax error".into(),
             Error::Overflow => "ERR increment or decrement would overflow".into(),
             Error::NoSuchKey => "ERR no such key".into(),
-            Error::Msg(m) => m.as_str().into(),
+            Error::Msg(m) | Error::Counted(m) => m.as_str().into(),
         }
     }
 }
@@ -133,6 +136,8 @@ pub struct Command {
     pub stats: CommandStats,
     /// Which keys count as read lookups (keyspace_hits/misses, `keymiss`).
     pub reads: Reads,
+    /// A container without a handler of its own: it only dispatches to its subcommands.
+    pub container_only: bool,
 }
 
 /// The node's command table: every command of the shared table that has a handler here.
@@ -188,14 +193,15 @@ impl CommandTable {
         let mut by_name = FastMap::new();
         let specs = COMMANDS.iter().flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()));
         for spec in specs.filter(|s| !s.has(flags::NOT_ON_NODE)) {
-            let handler = match handlers.get(spec.name) {
-                Some(h) => *h,
+            let (handler, container_only) = match handlers.get(spec.name) {
+                Some(h) => (*h, false),
                 // Containers dispatch to their subcommands.
-                None if !spec.subcommands.is_empty() => container_unknown_sub,
+                None if !spec.subcommands.is_empty() => (container_unknown_sub as Handler, true),
                 None => continue,
             };
             by_name.insert(spec.name.as_bytes(), commands.len());
-            commands.push(Command { spec, handler, stats: CommandStats::default(), reads: notify::reads_of(spec) });
+            let reads = notify::reads_of(spec);
+            commands.push(Command { spec, handler, stats: CommandStats::default(), reads, container_only });
         }
         CommandTable { by_name, commands }
     }
@@ -231,8 +237,12 @@ impl Default for CommandTable {
 }
 
 fn container_unknown_sub(ctx: &mut Ctx) -> Result<(), Error> {
-    let name = String::from_utf8_lossy(&ctx.args[0]).to_uppercase();
-    let sub = String::from_utf8_lossy(ctx.args.get(1).map_or(&b""[..], |a| &a[..])).into_owned();
+    container_unknown_sub_text(ctx.args)
+}
+
+fn container_unknown_sub_text(args: &[Bytes]) -> Result<(), Error> {
+    let name = String::from_utf8_lossy(&args[0]).to_uppercase();
+    let sub = String::from_utf8_lossy(args.get(1).map_or(&b""[..], |a| &a[..])).into_owned();
     err(format!("ERR unknown subcommand '{}'. Try {} HELP.", protocol::introspect::truncate(&sub, 128), name))
 }
 
@@ -265,9 +275,21 @@ pub fn dispatch(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut
     };
     let mut spec = srv.commands.commands[idx].spec;
     if !spec.subcommands.is_empty() && args.len() >= 2 {
-        if let Some(sub) = srv.commands.lookup_sub(idx, &args[1]) {
-            idx = sub;
-            spec = srv.commands.commands[idx].spec;
+        match srv.commands.lookup_sub(idx, &args[1]) {
+            Some(sub) => {
+                idx = sub;
+                spec = srv.commands.commands[idx].spec;
+            }
+            // An unknown subcommand is refused before any check, and counts as no command's
+            // call (processCommand's isContainerCommandBySds).
+            None if srv.commands.commands[idx].container_only => {
+                let Err(e) = container_unknown_sub_text(args) else { return };
+                crate::introspect::count_error(srv, &e.text());
+                client.multi_error |= client.multi.is_some();
+                out.error(&e.text());
+                return;
+            }
+            None => {}
         }
     }
     // Inside EXEC the connection's current command stays EXEC (CLIENT LIST, ACL LOG).
@@ -337,9 +359,12 @@ fn call(srv: &mut Server, client: &mut Client, idx: usize, args: &[Bytes], out: 
     let usec = end.duration_since(clock.mark).as_micros() as u64;
     stats.usec += usec;
     clock.mark = end;
+    stats.failed_calls += u64::from(std::mem::take(&mut srv.reply_errors));
     if let Err(e) = result {
         stats.failed_calls += 1;
-        crate::introspect::count_error(srv, &e.text());
+        if !matches!(e, Error::Counted(_)) {
+            crate::introspect::count_error(srv, &e.text());
+        }
         out.error(&e.text());
     }
     crate::introspect::after_command(srv, client, idx, args, usec);
@@ -433,6 +458,11 @@ pub fn execute_for_script(
     let r = execute(srv, client, idx, args, out, now_ms);
     crate::server::tracking::script_call(srv, false);
     client.in_exec = in_exec;
+    // The script's client got an error reply: counted as Redis's call() counts it.
+    if let Err(e) = &r {
+        srv.commands.commands[idx].stats.failed_calls += 1;
+        crate::introspect::count_error(srv, &e.text());
+    }
     r
 }
 
@@ -453,6 +483,7 @@ pub fn replay(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut R
     // A blocking command must not park the loader: it behaves as inside EXEC.
     client.in_exec = true;
     let _ = execute(srv, client, idx, args, out, 0);
+    srv.reply_errors = 0;
     true
 }
 

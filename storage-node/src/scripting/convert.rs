@@ -3,6 +3,10 @@
 use mlua::{Lua, Value};
 use protocol::{Frame, Reply};
 
+/// The field Redis sets on a `redis.pcall` error table holding a called command's error reply,
+/// which errorstats counted already: the script returning it does not count it again.
+pub const COUNTED: &str = "ignore_error_stats_update";
+
 /// Converts a command's raw reply into the Lua value `redis.call` returns.
 pub fn resp_to_lua(lua: &Lua, raw: &[u8]) -> mlua::Result<Value> {
     // The common single-value replies without building a frame first.
@@ -88,10 +92,12 @@ fn frame_to_lua(lua: &Lua, f: &Frame) -> mlua::Result<Value> {
     })
 }
 
-/// Writes a script's return value as a reply, following Redis's Lua-to-RESP rules.
-pub fn lua_to_resp(v: &Value, out: &mut Reply, resp3: bool, depth: usize) {
+/// Writes a script's return value as a reply, following Redis's Lua-to-RESP rules. Each
+/// error reply written goes in `errors`, with whether it was counted already (`COUNTED`).
+pub fn lua_to_resp(v: &Value, out: &mut Reply, resp3: bool, depth: usize, errors: &mut Vec<(String, bool)>) {
     if depth > 64 {
         out.error("ERR reached lua stack limit");
+        errors.push(("ERR reached lua stack limit".into(), false));
         return;
     }
     match v {
@@ -116,7 +122,9 @@ pub fn lua_to_resp(v: &Value, out: &mut Reply, resp3: bool, depth: usize) {
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Table(t) => {
             if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
-                out.error(&e.to_string_lossy());
+                let text = e.to_string_lossy();
+                out.error(&text);
+                errors.push((text, t.raw_get::<bool>(COUNTED).unwrap_or(false)));
                 return;
             }
             if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
@@ -132,8 +140,8 @@ pub fn lua_to_resp(v: &Value, out: &mut Reply, resp3: bool, depth: usize) {
                     let pairs: Vec<(Value, Value)> = m.pairs().filter_map(Result::ok).collect();
                     out.map(pairs.len());
                     for (k, v) in pairs {
-                        lua_to_resp(&k, out, resp3, depth + 1);
-                        lua_to_resp(&v, out, resp3, depth + 1);
+                        lua_to_resp(&k, out, resp3, depth + 1, errors);
+                        lua_to_resp(&v, out, resp3, depth + 1, errors);
                     }
                     return;
                 }
@@ -142,7 +150,7 @@ pub fn lua_to_resp(v: &Value, out: &mut Reply, resp3: bool, depth: usize) {
                         s.pairs::<Value, Value>().filter_map(Result::ok).map(|(k, _)| k).collect();
                     out.set(members.len());
                     for m in members {
-                        lua_to_resp(&m, out, resp3, depth + 1);
+                        lua_to_resp(&m, out, resp3, depth + 1, errors);
                     }
                     return;
                 }
@@ -159,7 +167,7 @@ pub fn lua_to_resp(v: &Value, out: &mut Reply, resp3: bool, depth: usize) {
             }
             out.array(items.len());
             for it in &items {
-                lua_to_resp(it, out, resp3, depth + 1);
+                lua_to_resp(it, out, resp3, depth + 1, errors);
             }
         }
         _ => out.null(),

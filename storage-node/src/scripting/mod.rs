@@ -84,6 +84,8 @@ pub fn sha1_hex(body: &[u8]) -> String {
 struct CallError {
     msg: String,
     line: i32,
+    /// The error is a called command's reply, already counted in errorstats.
+    counted: bool,
 }
 
 impl std::fmt::Display for CallError {
@@ -152,7 +154,7 @@ fn redis_call(lua: &Lua, args: mlua::Variadic<Value>, raise: bool) -> mlua::Resu
     let outcome = CURRENT.with(|cur| {
         let cur = cur.borrow();
         let Some(ctx) = cur.as_ref() else {
-            return Err("ERR redis.call is only available while a script runs".to_string());
+            return Err(("ERR redis.call is only available while a script runs".to_string(), false));
         };
         // SAFETY: `run` stores pointers to the server and client it holds `&mut` to, for the
         // duration of the script only, and nothing else touches them until it returns.
@@ -161,13 +163,17 @@ fn redis_call(lua: &Lua, args: mlua::Variadic<Value>, raise: bool) -> mlua::Resu
     });
     match outcome {
         Ok(reply) => convert::resp_to_lua(lua, &reply),
-        Err(msg) if raise => {
+        Err((msg, counted)) if raise => {
             let line = lua.inspect_stack(1).map_or(0, |d| d.curr_line());
-            Err(mlua::Error::external(CallError { msg, line }))
+            Err(mlua::Error::external(CallError { msg, line, counted }))
         }
-        Err(msg) => {
+        Err((msg, counted)) => {
             let t = lua.create_table()?;
             t.set("err", msg)?;
+            if counted {
+                // As Redis marks it: a script returning this table does not count it again.
+                t.set(convert::COUNTED, true)?;
+            }
             Ok(Value::Table(t))
         }
     }
@@ -488,7 +494,23 @@ fn invoke(
     let (label, chunk) = (target.label, target.chunk);
     let (error, line) = match result {
         Ok((true, v)) => {
-            convert::lua_to_resp(&v, out, resp3, 0);
+            // An error table returned is the command's error reply, counted as such.
+            if let Value::Table(t) = &v {
+                if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
+                    let text = e.to_string_lossy();
+                    let counted = t.raw_get::<bool>(convert::COUNTED).unwrap_or(false);
+                    return Err(if counted { Error::Counted(text) } else { Error::Msg(text) });
+                }
+            }
+            let mut errors = Vec::new();
+            convert::lua_to_resp(&v, out, resp3, 0, &mut errors);
+            // Errors inside the reply: each new one is counted, and the call failed once for
+            // them, plus once per error counted already (afterErrorReply's two branches).
+            let fresh = errors.iter().filter(|(_, counted)| !counted).count();
+            for (text, _) in errors.iter().filter(|(_, counted)| !counted) {
+                crate::introspect::count_error(srv, text);
+            }
+            srv.reply_errors += (errors.len() - fresh) as u32 + u32::from(fresh > 0);
             return Ok(());
         }
         Ok((false, Value::Table(t))) => {
@@ -504,7 +526,10 @@ fn invoke(
             _ => "ERR unknown error".to_string(),
         },
         Value::Error(e) => match call_error(&e) {
-            Some(ce) => return Err(Error::Msg(format!("{} script: {label}, on @{chunk}:{}.", ce.msg, ce.line))),
+            Some(ce) => {
+                let text = format!("{} script: {label}, on @{chunk}:{}.", ce.msg, ce.line);
+                return Err(if ce.counted { Error::Counted(text) } else { Error::Msg(text) });
+            }
             None => format!("ERR {}", lua_message(&e)),
         },
         Value::String(s) => format!("ERR {}", s.to_string_lossy()),
@@ -513,14 +538,15 @@ fn invoke(
     Err(Error::Msg(format!("{msg} script: {label}, on @{chunk}:{line}.")))
 }
 
-/// Executes one `redis.call` command; returns the raw reply or the error text.
+/// Executes one `redis.call` command; returns the raw reply, or the error text and whether it
+/// is the command's own reply (counted in errorstats already).
 fn call_command(
     srv: &mut Server,
     client: &mut Client,
     args: &mlua::Variadic<Value>,
     ctx: &CallCtx,
     proto: Proto,
-) -> Result<Bytes, String> {
+) -> Result<Bytes, (String, bool)> {
     // Every argument in one buffer: one allocation per call instead of one per argument.
     let mut data = bytes::BytesMut::with_capacity(
         args.iter().map(|a| if let Value::String(s) = a { s.as_bytes().len() } else { 24 }).sum(),
@@ -533,15 +559,18 @@ fn call_command(
                 let _ = std::fmt::Write::write_fmt(&mut data, format_args!("{i}"));
             }
             Value::Number(n) => data.extend_from_slice(protocol::encode::format_g17(*n).as_bytes()),
-            _ => return Err("ERR Lua redis lib command arguments must be strings or integers".into()),
+            _ => return Err(("ERR Lua redis lib command arguments must be strings or integers".into(), false)),
         }
         argv.push(data.split().freeze());
     }
     if argv.is_empty() {
-        return Err("ERR Please specify at least one argument for this redis lib call".into());
+        return Err(("ERR Please specify at least one argument for this redis lib call".into(), false));
     }
     let Some(idx) = srv.commands.lookup(&argv[0]) else {
-        return Err("ERR Unknown Redis command called from script".into());
+        // scriptCall's refusals are error replies of the script's client: counted here.
+        let msg = "ERR Unknown Redis command called from script";
+        crate::introspect::count_error(srv, msg);
+        return Err((msg.into(), true));
     };
     let mut spec = srv.commands.commands[idx].spec;
     let mut idx = idx;
@@ -560,11 +589,15 @@ fn call_command(
         slot: &ctx.slot,
         now_ms: ctx.now_ms,
     };
-    admit(srv, client, spec, &argv, spec.flags, Caller::Script(&call), ctx.now_ms)?;
+    if let Err(e) = admit(srv, client, spec, &argv, spec.flags, Caller::Script(&call), ctx.now_ms) {
+        srv.commands.commands[idx].stats.rejected_calls += 1;
+        crate::introspect::count_error(srv, &e);
+        return Err((e, true));
+    }
     if spec.has(flags::WRITE) {
         ctx.wrote.set(true);
     }
     let mut out = Reply { buf: bytes::BytesMut::new(), proto };
-    execute_for_script(srv, client, idx, &argv, &mut out, ctx.now_ms).map_err(|e| e.text().into_owned())?;
+    execute_for_script(srv, client, idx, &argv, &mut out, ctx.now_ms).map_err(|e| (e.text().into_owned(), true))?;
     Ok(out.buf.freeze())
 }

@@ -105,6 +105,9 @@ pub struct Server {
     pub self_ref: std::rc::Weak<RefCell<Server>>,
     /// Clients whose command waits for a pause to end (CLIENT PAUSE, a manual failover).
     pub paused_clients: Vec<u64>,
+    /// Failures within a reply that succeeded (errors inside a script's array), for call() to
+    /// add to the command's failed_calls.
+    pub reply_errors: u32,
     /// The pause CLIENT PAUSE asked for, if any.
     pub client_pause: Option<pause::ClientPause>,
     /// Connections kept open by MIGRATE to its targets (`host:port`, or `tls:host:port`).
@@ -184,6 +187,7 @@ impl Server {
             self_ref: std::rc::Weak::new(),
             paused_clients: Vec::new(),
             client_pause: None,
+            reply_errors: 0,
             migrate_conns: HashMap::new(),
             prop: propagate::Propagation::default(),
             persist: crate::persist::Persistence::default(),
