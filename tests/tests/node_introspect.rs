@@ -168,6 +168,42 @@ fn slowlog_entries_truncation_and_max_len() {
     assert_eq!(p.same("SLOWLOG LEN"), Ok(Value::Int(0)));
 }
 
+/// A blocked command reaches the slow log when it is served (with the time serving took, not
+/// the wait), not when it blocks, and not when it times out: as Redis's updateStatsOnUnblock.
+#[test]
+fn blocked_commands_reach_the_slowlog_when_served() {
+    let Some(mut p) = Pair::start(&[]) else { return };
+    p.same("CONFIG SET slowlog-log-slower-than 0");
+    let mut logged = Vec::new();
+    for server in [&p.node, &p.redis] {
+        let mut admin = server.conn();
+        q::<()>(&mut admin, &["SLOWLOG", "RESET"]).unwrap();
+        let port = server.port;
+        let waiter = std::thread::spawn(move || {
+            let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap().get_connection().unwrap();
+            let served: Option<Vec<String>> = cmd("BLPOP").arg("L").arg(5).query(&mut c).unwrap();
+            let timed_out: Option<Vec<String>> = cmd("BLPOP").arg("L2").arg(0.2).query(&mut c).unwrap();
+            (served, timed_out)
+        });
+        // The waiter is blocked before the push (CLIENT LIST shows the blocking command).
+        assert!(slotgate_tests::wait_until(Duration::from_secs(5), || {
+            q::<String>(&mut admin, &["CLIENT", "LIST"]).is_ok_and(|l| l.contains("cmd=blpop"))
+        }));
+        q::<i64>(&mut admin, &["LPUSH", "L", "a"]).unwrap();
+        let (served, timed_out) = waiter.join().unwrap();
+        assert_eq!((served, timed_out), (Some(vec!["L".to_string(), "a".to_string()]), None));
+        let log = run(&mut admin, &["SLOWLOG", "GET", "-1"]).unwrap();
+        let names: Vec<Vec<String>> = items(&log)
+            .iter()
+            .map(|e| items(&items(e)[3]).iter().map(text).collect::<Vec<_>>())
+            .filter(|a| a[0] != "CLIENT" && a[0] != "SLOWLOG")
+            .collect();
+        logged.push(names);
+    }
+    assert_eq!(logged[0], logged[1], "slotgate-node vs redis-server");
+    assert!(logged[0].contains(&vec!["BLPOP".to_string(), "L".into(), "5".into()]), "{:?}", logged[0]);
+}
+
 #[test]
 fn latency_monitor_and_histograms() {
     let Some(mut p) = Pair::start(&["--enable-debug-command", "yes"]) else { return };

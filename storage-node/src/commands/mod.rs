@@ -488,11 +488,14 @@ pub fn replay(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut R
 }
 
 /// Re-runs the command a blocked client waits on; writes nothing while it must keep waiting.
-pub fn run_blocked(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut Reply) {
-    let Some(idx) = srv.commands.lookup(&args[0]) else { return };
+/// Returns the command's index and the microseconds it took.
+pub fn run_blocked(srv: &mut Server, client: &mut Client, args: &[Bytes], out: &mut Reply) -> Option<(usize, u64)> {
+    let idx = srv.commands.lookup(&args[0])?;
+    let started = Instant::now();
     if let Err(e) = execute(srv, client, idx, args, out, now_ms()) {
         out.error(&e.text());
     }
+    Some((idx, started.elapsed().as_micros() as u64))
 }
 
 // ---- argument helpers shared by the command families ----

@@ -49,9 +49,14 @@ pub fn serve_ready(srv: &mut Server) {
             let Ok(mut c) = handle.state.try_borrow_mut() else { continue };
             let Some(args) = c.blocked.as_ref().map(|b| b.args.clone()) else { continue };
             let mut reply = Reply { buf: BytesMut::new(), proto: c.proto };
-            crate::commands::run_blocked(srv, &mut c, &args, &mut reply);
+            let ran = crate::commands::run_blocked(srv, &mut c, &args, &mut reply);
             if !reply.buf.is_empty() {
                 unblock(srv, &mut c);
+                // Served: the slow log and latency figures get it now, with the time serving
+                // took (updateStatsOnUnblock; the wait itself is not the command's cost).
+                if let Some((idx, usec)) = ran {
+                    crate::introspect::after_command(srv, &c, idx, &args, usec);
+                }
                 handle.deliver(&reply.buf);
             }
         }
