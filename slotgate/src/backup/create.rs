@@ -38,7 +38,8 @@ pub fn run(a: &CreateArgs) -> Result<Status, String> {
         return Err("--deadline must be at least 1 second".into());
     }
     let nodes = topology::discover(&a.common.seeds, &opts)?;
-    let masters: Vec<NodeLine> = nodes.iter().filter(|n| n.is_master() && !n.slots.is_empty()).cloned().collect();
+    let mut masters: Vec<NodeLine> = nodes.iter().filter(|n| n.is_master() && !n.slots.is_empty()).cloned().collect();
+    masters.sort_by_key(|m| m.slots.first().copied());
     if masters.is_empty() {
         return Err("the cluster has no master serving slots: nothing to back up".into());
     }

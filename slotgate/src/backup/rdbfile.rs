@@ -28,6 +28,9 @@ pub fn check(data: &[u8]) -> Result<Summary, String> {
 /// and a compressed one must inflate to the recorded size.
 pub fn load(dir: &Path, entry: &MasterEntry, compression: &str) -> Result<Vec<u8>, String> {
     let name = entry.file.as_deref().ok_or_else(|| format!("master {} ({}) has no file", entry.id, entry.addr))?;
+    if name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(format!("{name:?}: a backup file must be a plain name inside the backup directory"));
+    }
     let path = dir.join(name);
     let stored = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let want = entry.sha256.as_deref().ok_or_else(|| format!("{name}: the manifest has no checksum for it"))?;
@@ -110,6 +113,8 @@ mod tests {
         e.rdb_size += 1;
         e.sha256 = Some(sha256_hex(b"other"));
         assert!(load(&dir, &e, "zstd").unwrap_err().contains("checksum mismatch"));
+        e.file = Some("../m.rdb.zst".into());
+        assert!(load(&dir, &e, "zstd").unwrap_err().contains("plain name"));
         e.file = Some("missing.rdb".into());
         assert!(load(&dir, &e, "zstd").unwrap_err().contains("missing.rdb"));
         let _ = std::fs::remove_dir_all(&dir);

@@ -75,7 +75,8 @@ struct Target {
 
 impl Target {
     fn discover(seeds: &[String], opts: &ConnOpts) -> Result<(Target, Vec<String>), String> {
-        let nodes = topology::discover(seeds, opts)?;
+        let mut nodes = topology::discover(seeds, opts)?;
+        nodes.sort_by_key(|n| n.slots.first().copied());
         let mut owner = vec![String::new(); protocol::SLOT_COUNT];
         let mut masters = Vec::new();
         for n in nodes.iter().filter(|n| n.is_master() && !n.slots.is_empty()) {

@@ -48,9 +48,9 @@ pub struct Report {
 pub fn coverage(owners: &[(String, Vec<(u16, u16)>)]) -> Vec<String> {
     let mut count = vec![0u8; SLOTS];
     for (_, ranges) in owners {
-        for &(a, b) in ranges {
-            for s in usize::from(a)..=usize::from(b).min(SLOTS - 1) {
-                count[s] = count[s].saturating_add(1);
+        for &(a, b) in ranges.iter().filter(|&&r| valid(r)) {
+            for c in &mut count[usize::from(a)..=usize::from(b).min(SLOTS - 1)] {
+                *c = c.saturating_add(1);
             }
         }
     }
@@ -64,6 +64,11 @@ pub fn coverage(owners: &[(String, Vec<(u16, u16)>)]) -> Vec<String> {
         problems.push(format!("slots covered by more than one master: {}", format_ranges(&twice)));
     }
     problems
+}
+
+/// An inclusive range inside the slot space (a manifest is input: it may say anything).
+fn valid((a, b): (u16, u16)) -> bool {
+    a <= b && usize::from(b) < SLOTS
 }
 
 /// Maximal ranges of slots whose count matches.
@@ -92,6 +97,11 @@ pub fn verify(m: &Manifest, dir: &Path) -> Report {
         problems.push("the manifest lists no master".to_string());
     }
     let owners: Vec<(String, Vec<(u16, u16)>)> = m.masters.iter().map(|e| (e.id.clone(), e.slots.clone())).collect();
+    for e in &m.masters {
+        for &(a, b) in e.slots.iter().filter(|&&r| !valid(r)) {
+            problems.push(format!("master {}: slot range {a}-{b} is not within 0-16383", e.id));
+        }
+    }
     problems.extend(coverage(&owners));
     let mut files = Vec::new();
     for e in &m.masters {
@@ -124,10 +134,8 @@ pub fn verify(m: &Manifest, dir: &Path) -> Report {
 fn check_keys(data: &[u8], e: &super::manifest::MasterEntry, fr: &mut FileReport, problems: &mut Vec<String>) {
     let name = e.file.as_deref().unwrap_or("?");
     let mut mine = vec![false; SLOTS];
-    for &(a, b) in &e.slots {
-        for s in usize::from(a)..=usize::from(b).min(SLOTS - 1) {
-            mine[s] = true;
-        }
+    for &(a, b) in e.slots.iter().filter(|&&r| valid(r)) {
+        mine[usize::from(a)..=usize::from(b).min(SLOTS - 1)].fill(true);
     }
     let mut r = match rdb::FileReader::new(data) {
         Ok(r) => r,
@@ -239,5 +247,8 @@ mod tests {
         let p = coverage(&owners(&[&[(0, 16382)]]));
         assert_eq!(p, vec!["slots covered by no master: 16383".to_string()]);
         assert_eq!(coverage(&[]), vec!["slots covered by no master: 0-16383".to_string()]);
+        // Nonsense ranges (from a hand-edited manifest) count for nothing rather than panic.
+        let p = coverage(&owners(&[&[(0, 16383)], &[(9, 3), (16380, 20000)]]));
+        assert!(p.is_empty(), "{p:?}");
     }
 }
