@@ -161,8 +161,11 @@ fn back_up_master(
         got.data
     };
     entry.partial = entry.error.is_some();
+    // Node ids are hex; anything else a node says is kept out of the file name.
+    let safe: String = m.id.chars().filter(char::is_ascii_alphanumeric).take(64).collect();
+    let safe = if safe.is_empty() { format!("master-{index}") } else { safe };
     let name =
-        format!("{}.rdb{}{}", m.id, if compress { ".zst" } else { "" }, if entry.partial { ".partial" } else { "" });
+        format!("{safe}.rdb{}{}", if compress { ".zst" } else { "" }, if entry.partial { ".partial" } else { "" });
     match std::fs::write(dir.join(&name), &stored) {
         Ok(()) => {
             entry.file = Some(name);
