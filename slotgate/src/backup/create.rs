@@ -49,7 +49,7 @@ pub fn run(a: &CreateArgs) -> Result<Status, String> {
     std::fs::create_dir_all(&a.dir).map_err(|e| format!("{}: {e}", a.dir.display()))?;
     std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
 
-    let progress = Progress::start(&id, masters.iter().map(|m| m.addr.clone()).collect());
+    let progress = Progress::start(&format!("backup {id}"), masters.iter().map(|m| m.addr.clone()).collect());
     let deadline = Instant::now() + Duration::from_secs(a.deadline);
     let entries: Vec<MasterEntry> = std::thread::scope(|s| {
         let handles: Vec<_> = masters
@@ -249,4 +249,97 @@ fn render(m: &Manifest, dir: &Path, removed: &[PathBuf]) -> String {
         out.push_str(&format!("retention: removed {}\n", r.display()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::backup::fake;
+
+    /// A master that saves at once and answers PSYNC with `payload` (closing after it when `cut`).
+    fn master(payload: Vec<u8>, cut: bool) -> NodeLine {
+        let lastsave = Arc::new(AtomicI64::new(100));
+        let addr = fake::master(
+            2,
+            Arc::new(move |w| match w[0].as_str() {
+                "INFO" => {
+                    let t = lastsave.load(Ordering::SeqCst);
+                    let text =
+                        format!("rdb_bgsave_in_progress:0\r\nrdb_last_save_time:{t}\r\nrdb_last_bgsave_status:ok\r\n");
+                    (format!("${}\r\n{text}\r\n", text.len()).into_bytes(), false)
+                }
+                "BGSAVE" => {
+                    lastsave.fetch_add(1, Ordering::SeqCst);
+                    (b"+Background saving started\r\n".to_vec(), false)
+                }
+                "REPLCONF" => (b"+OK\r\n".to_vec(), false),
+                "PSYNC" => (payload.clone(), cut),
+                _ => (b"-ERR unknown\r\n".to_vec(), false),
+            }),
+        );
+        NodeLine {
+            id: "0123abcd".into(),
+            addr,
+            flags: vec!["master".into()],
+            master_id: None,
+            config_epoch: 1,
+            connected: true,
+            slots: vec![(0, 16383)],
+            open_slots: Vec::new(),
+        }
+    }
+
+    fn run_one(m: &NodeLine, compress: bool) -> (MasterEntry, PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "slotgate-create-unit-{}-{}",
+            std::process::id(),
+            m.addr.replace(':', "-")
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = Progress::start("t", vec!["m".into()]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let e = back_up_master(m, &ConnOpts::default(), deadline, &dir, compress, 0, &p);
+        p.finish();
+        (e, dir)
+    }
+
+    fn payload(data: &[u8]) -> Vec<u8> {
+        [format!("+FULLRESYNC 0123 0\r\n${}\r\n", data.len()).as_bytes(), data].concat()
+    }
+
+    #[test]
+    fn a_whole_snapshot_is_written_with_its_checksum() {
+        let data = fake::rdb(30);
+        let (e, dir) = run_one(&master(payload(&data), false), true);
+        assert_eq!(e.error, None);
+        assert_eq!((e.keys, e.rdb_size, e.partial), (30, data.len() as u64, false));
+        assert_eq!(e.file.as_deref(), Some("0123abcd.rdb.zst"));
+        let stored = std::fs::read(dir.join("0123abcd.rdb.zst")).unwrap();
+        assert_eq!(e.sha256, Some(sha256_hex(&stored)));
+        assert_eq!(zstd::decode_all(stored.as_slice()).unwrap(), data);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_cut_or_corrupt_snapshot_is_kept_as_partial() {
+        let data = fake::rdb(30);
+        let cut = [format!("+FULLRESYNC 0123 0\r\n${}\r\n", data.len()).as_bytes(), &data[..100]].concat();
+        let (e, dir) = run_one(&master(cut, true), false);
+        assert!(e.error.as_deref().is_some_and(|x| x.contains("closed")), "{:?}", e.error);
+        assert!(e.partial);
+        assert_eq!(e.file.as_deref(), Some("0123abcd.rdb.partial"));
+        assert_eq!(std::fs::read(dir.join("0123abcd.rdb.partial")).unwrap(), data[..100]);
+        let _ = std::fs::remove_dir_all(dir);
+
+        let mut bad = data.clone();
+        let at = bad.len() - 4;
+        bad[at] ^= 1;
+        let (e, dir) = run_one(&master(payload(&bad), false), false);
+        assert!(e.error.as_deref().is_some_and(|x| x.contains("does not parse")), "{:?}", e.error);
+        assert!(e.partial && e.file.as_deref() == Some("0123abcd.rdb.partial"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

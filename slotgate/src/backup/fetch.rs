@@ -179,7 +179,71 @@ fn fetch_into(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::backup::fake;
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(10)
+    }
+
+    /// A master whose PSYNC reply is `reply`.
+    fn syncing(reply: Vec<u8>) -> String {
+        fake::master(
+            1,
+            Arc::new(move |w| match w[0].as_str() {
+                "REPLCONF" => (b"+OK\r\n".to_vec(), false),
+                "PSYNC" => (reply.clone(), false),
+                _ => (Vec::new(), true),
+            }),
+        )
+    }
+
+    #[test]
+    fn receives_a_length_prefixed_payload_after_keepalives() {
+        let data = fake::rdb(50);
+        let reply =
+            [b"+FULLRESYNC 0123 0\r\n\n\n".as_slice(), format!("${}\r\n", data.len()).as_bytes(), &data].concat();
+        let mut last = (0, 0);
+        let got = fetch_rdb(&syncing(reply), &ConnOpts::default(), soon(), |d, t| last = (d, t));
+        assert_eq!(got.error, None);
+        assert_eq!(got.data, data);
+        assert_eq!(last, (data.len() as u64, data.len() as u64));
+    }
+
+    #[test]
+    fn receives_an_eof_marked_payload_and_a_legacy_one() {
+        let data = fake::rdb(20);
+        let mark = b"0123456789abcdef0123456789abcdef01234567";
+        let reply = [b"+FULLRESYNC 0123 0\r\n$EOF:".as_slice(), mark, b"\r\n", &data, mark].concat();
+        let got = fetch_rdb(&syncing(reply), &ConnOpts::default(), soon(), |_, _| {});
+        assert_eq!((got.error, got.data == data), (None, true));
+        // SYNC-style: the length comes first.
+        let reply = [format!("${}\r\n", data.len()).as_bytes(), &data].concat();
+        let got = fetch_rdb(&syncing(reply), &ConnOpts::default(), soon(), |_, _| {});
+        assert_eq!((got.error, got.data == data), (None, true));
+    }
+
+    #[test]
+    fn a_cut_transfer_keeps_what_arrived() {
+        let data = fake::rdb(50);
+        let reply = [format!("+FULLRESYNC 0123 0\r\n${}\r\n", data.len()).as_bytes(), &data[..data.len() / 2]].concat();
+        let addr = fake::master(
+            1,
+            Arc::new(move |w| match w[0].as_str() {
+                "REPLCONF" => (b"+OK\r\n".to_vec(), false),
+                // The half, then the connection closes.
+                "PSYNC" => (reply.clone(), true),
+                _ => (Vec::new(), true),
+            }),
+        );
+        let got = fetch_rdb(&addr, &ConnOpts::default(), soon(), |_, _| {});
+        assert!(got.error.as_deref().is_some_and(|e| e.contains("closed")), "{:?}", got.error);
+        assert_eq!(got.data, data[..data.len() / 2], "what arrived is kept");
+        let refused = fetch_rdb(&syncing(b"-NOPERM no\r\n".to_vec()), &ConnOpts::default(), soon(), |_, _| {});
+        assert!(refused.error.unwrap().contains("refused to sync: NOPERM"));
+    }
 
     #[test]
     fn preamble_lines() {

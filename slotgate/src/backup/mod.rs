@@ -3,6 +3,8 @@
 //! slot ranges; restore into a running cluster of any shape.
 
 mod create;
+#[cfg(test)]
+mod fake;
 mod fetch;
 mod manifest;
 mod progress;
