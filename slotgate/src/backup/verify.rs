@@ -215,7 +215,10 @@ fn render(r: &Report) -> String {
         out.push_str(&format!(
             "\nbackup {} {}:\n",
             r.id,
-            paint(&format!("has {} problems", r.problems.len()), Tone::Bad)
+            paint(
+                &format!("has {} problem{}", r.problems.len(), if r.problems.len() == 1 { "" } else { "s" }),
+                Tone::Bad
+            )
         ));
         for p in &r.problems {
             out.push_str(&format!("  - {p}\n"));
