@@ -210,6 +210,7 @@ fn a_backup_under_writes_restores_into_another_shape(kind: Kind) {
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
     let written = acked.load(Ordering::Relaxed);
+    assert!(written > acked_before, "the writer kept writing during the backups");
 
     // The manifest: shape, every master with its file, checksum and keys.
     let dir = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).find(|p| !p.ends_with("z")).unwrap();
