@@ -367,7 +367,101 @@ fn slot_ranges(owner: &[String], addr: &str) -> Vec<(u16, u16)> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+    use crate::backup::fake;
+
+    fn bulk(text: &str) -> Vec<u8> {
+        format!("${}\r\n{text}\r\n", text.len()).into_bytes()
+    }
+
+    /// A seed whose CLUSTER NODES puts every slot on `first`, then, from the second call on,
+    /// on `then` (a reshard the restore learns of by a MOVED).
+    fn seed(first: String, then: String) -> String {
+        let calls = Arc::new(AtomicUsize::new(0));
+        fake::master(
+            8,
+            Arc::new(move |w| {
+                let reply = match (w[0].as_str(), w.get(1).map(String::as_str)) {
+                    ("CLUSTER", Some("NODES")) => {
+                        let owner = if calls.fetch_add(1, Ordering::SeqCst) == 0 { &first } else { &then };
+                        bulk(&format!("aaaa {owner}@1 myself,master - 0 0 1 connected 0-16383\n"))
+                    }
+                    ("CLUSTER", Some("INFO")) => bulk("cluster_state:ok\r\n"),
+                    _ => b"-ERR unexpected\r\n".to_vec(),
+                };
+                (reply, false)
+            }),
+        )
+    }
+
+    /// A master that accepts RESTORE (after ASKING when `asking`), recording the keys.
+    fn taker(asking: bool, got: Arc<Mutex<Vec<String>>>) -> String {
+        fake::master(
+            4,
+            Arc::new(move |w| {
+                let reply = match w[0].as_str() {
+                    "ASKING" if asking => b"+OK\r\n".to_vec(),
+                    "RESTORE" => {
+                        got.lock().unwrap().push(w[1].clone());
+                        b"+OK\r\n".to_vec()
+                    }
+                    _ => b"-ERR unexpected\r\n".to_vec(),
+                };
+                (reply, false)
+            }),
+        )
+    }
+
+    /// A master that redirects every RESTORE with `redirect` (`MOVED` or `ASK`) to `to`.
+    fn redirector(redirect: &'static str, to: String) -> String {
+        fake::master(4, Arc::new(move |_| (format!("-{redirect} 1 {to}\r\n").into_bytes(), false)))
+    }
+
+    fn batch(n: usize) -> Vec<Cmd> {
+        let v = rdb::Value::String(b"v".to_vec());
+        (0..n).map(|i| restore_cmd(format!("k{i}").into_bytes(), &v, None, 0, false).unwrap()).collect()
+    }
+
+    #[test]
+    fn moved_is_followed_once_after_refreshing_the_slot_map() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let new_owner = taker(false, got.clone());
+        let old_owner = redirector("MOVED", new_owner.clone());
+        let s = seed(old_owner.clone(), new_owner.clone());
+        let (mut t, masters) = Target::discover(&[s], &ConnOpts::default()).unwrap();
+        assert_eq!(masters, vec![old_owner.clone()]);
+        let mut sum = Summary::default();
+        let redirected = t.flush(&old_owner, batch(20), &mut sum);
+        assert_eq!((redirected.len(), sum.restored, sum.errors), (20, 0, 0));
+        t.retry(redirected, &mut sum);
+        assert_eq!((sum.restored, sum.errors), (20, 0), "{:?}", sum.error_examples);
+        assert_eq!(got.lock().unwrap().len(), 20);
+        assert_eq!(t.owner[0], new_owner);
+    }
+
+    #[test]
+    fn ask_is_followed_with_asking_and_other_errors_are_counted() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let importing = taker(true, got.clone());
+        let migrating = redirector("ASK", importing.clone());
+        let s = seed(migrating.clone(), migrating.clone());
+        let (mut t, _) = Target::discover(&[s], &ConnOpts::default()).unwrap();
+        let mut sum = Summary::default();
+        let redirected = t.flush(&migrating, batch(3), &mut sum);
+        assert!(redirected.iter().all(|(_, ask)| ask.as_deref() == Some(importing.as_str())));
+        t.retry(redirected, &mut sum);
+        assert_eq!((sum.restored, sum.errors), (3, 0), "{:?}", sum.error_examples);
+        // A node that refuses: every key is an error, named.
+        let busy = fake::master(1, Arc::new(|_| (b"-BUSYKEY Target key name already exists.\r\n".to_vec(), false)));
+        let redirected = t.flush(&busy, batch(12), &mut sum);
+        assert!(redirected.is_empty());
+        assert_eq!(sum.errors, 12);
+        assert_eq!(sum.error_examples.len(), EXAMPLES);
+        assert!(sum.error_examples[0].contains("k0 on") && sum.error_examples[0].contains("BUSYKEY"));
+    }
 
     #[test]
     fn restore_commands() {
