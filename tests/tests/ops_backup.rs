@@ -335,6 +335,7 @@ fn a_backup_under_writes_restores_into_another_shape(kind: Kind) {
     assert!(err.contains("refusing to restore into a cluster that holds keys") && err.contains("--replace"), "{err}");
     let again: i64 = target.master_ports().iter().map(|&p| q::<i64>(&mut conn(p), &["DBSIZE"]).unwrap()).sum();
     assert_eq!(again, total);
+    let _ = std::fs::remove_dir_all(&root);
 }
 
 /// The keys `every_type_commands` writes (XGROUP and XREADGROUP name them elsewhere, and
@@ -468,4 +469,7 @@ fn damaged_backups_and_bad_access_are_refused(kind: Kind) {
     let (code, out, _) = slotgate(&["backup", "verify", dir.to_str().unwrap()]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("did not complete") && out.contains("failed during the backup"), "{out}");
+    for d in [&root, &fresh, &dead_root] {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }
