@@ -20,6 +20,49 @@ slotgate_tests::on_both_clusters!(
     damaged_backups_and_bad_access_are_refused
 );
 
+/// Backups move between kinds: Redis's into slotgate-node and back, function libraries included.
+#[test]
+fn backups_move_between_redis_and_slotgate_with_functions() {
+    if !require_tool("redis-server") || !require_tool("redis-cli") {
+        return;
+    }
+    let redis = Cluster::create(Kind::Redis, 3, 0, 5000);
+    let slotgate_cluster = Cluster::create(Kind::Slotgate, 3, 0, 5000);
+    let lib = "#!lua name=backuplib\nredis.register_function('bk', function() return 7 end)";
+    for p in redis.master_ports() {
+        let _: String = redis::cmd("FUNCTION").arg("LOAD").arg(lib).query(&mut conn(p)).unwrap();
+    }
+    let (rproxy, sproxy) = (Proxy::start(redis.ports()[0], &[]), Proxy::start(slotgate_cluster.ports()[0], &[]));
+    run_all(&mut rproxy.conn(), &slotgate_tests::every_type_commands());
+    let keys = every_type_keys();
+    for (from, to, from_proxy, to_proxy) in
+        [(&redis, &slotgate_cluster, &rproxy, &sproxy), (&slotgate_cluster, &redis, &sproxy, &rproxy)]
+    {
+        let root = scratch_dir("backups-cross");
+        let seed = format!("127.0.0.1:{}", from.ports()[0]);
+        let (code, out, err) = slotgate(&["backup", "create", "-s", &seed, "--compress", root.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}{err}");
+        for p in to.master_ports() {
+            let _: () = redis::cmd("FLUSHALL").query(&mut conn(p)).unwrap();
+            let _: () = redis::cmd("FUNCTION").arg("FLUSH").query(&mut conn(p)).unwrap();
+        }
+        let target = format!("127.0.0.1:{}", to.ports()[0]);
+        let dir = only_backup(&root);
+        let (code, out, err) = slotgate(&["backup", "restore", "-s", &target, dir.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains(&format!("{} keys restored", keys.len())) && out.contains("1 function library"), "{out}");
+        let (mut src, mut dst) = (from_proxy.conn(), to_proxy.conn());
+        for k in &keys {
+            compare(&mut src, &mut dst, k);
+        }
+        for p in to.master_ports() {
+            let seven: i64 = redis::cmd("FCALL").arg("bk").arg(0).query(&mut conn(p)).unwrap();
+            assert_eq!(seven, 7, "the library was restored on the master on port {p}");
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
+
 const STRINGS: usize = 95_000;
 const TYPED: usize = 1_000;
 const SHORT: usize = 200;

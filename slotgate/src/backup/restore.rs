@@ -334,7 +334,7 @@ fn render(s: &Summary, masters: &[String], target: &Target) -> String {
         s.errors
     );
     if s.functions > 0 {
-        out.push_str(&format!(", {} function libraries", s.functions));
+        out.push_str(&format!(", {} function librar{}", s.functions, if s.functions == 1 { "y" } else { "ies" }));
     }
     out.push('\n');
     for addr in masters {
