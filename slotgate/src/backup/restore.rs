@@ -265,42 +265,14 @@ pub fn run(a: &RestoreArgs) -> Result<Status, String> {
     }
 
     let mut sum = Summary { backup: m.id.clone(), ..Summary::default() };
-    let total: u64 = m.masters.iter().map(|e| e.keys).sum();
     let progress = Progress::start(&format!("restore {}", m.id), vec!["keys".into()]);
-    let mut functions: Vec<Vec<u8>> = Vec::new();
-    let mut pending: BTreeMap<String, Vec<Cmd>> = BTreeMap::new();
-    let mut seen = 0u64;
-    for e in &m.masters {
-        let data = rdbfile::load(&dir, e, &m.compression)?;
-        let mut r = rdb::FileReader::new(&data).map_err(|err| format!("{}: {err}", e.id))?;
-        // Bounded: the file was verified whole; each entry consumes input.
-        while let Some(entry) = r.next_entry().map_err(|err| format!("{}: {err}", e.id))? {
-            seen += 1;
-            let Some(cmd) = restore_cmd(entry.key, &entry.value, entry.expire_at_ms, now_ms(), a.replace) else {
-                sum.skipped_expired += 1;
-                continue;
-            };
-            let addr = target.owner[usize::from(protocol::key_slot(&cmd.key))].clone();
-            let batch = pending.entry(addr.clone()).or_default();
-            batch.push(cmd);
-            if batch.len() >= a.batch {
-                let full = std::mem::take(batch);
-                let redirected = target.flush(&addr, full, &mut sum);
-                target.retry(redirected, &mut sum);
-                progress.set(0, Phase::Count(seen, total));
-            }
+    let functions = match send_keys(&m, &dir, a, &mut target, &mut sum, &progress) {
+        Ok(f) => f,
+        Err(e) => {
+            progress.finish();
+            return Err(format!("restore stopped after {} keys were restored: {e}", sum.restored));
         }
-        for code in r.functions() {
-            if !functions.contains(code) {
-                functions.push(code.clone());
-            }
-        }
-    }
-    for (addr, batch) in std::mem::take(&mut pending) {
-        let redirected = target.flush(&addr, batch, &mut sum);
-        target.retry(redirected, &mut sum);
-    }
-    progress.set(0, Phase::Count(seen, total));
+    };
     if !functions.is_empty() {
         let payload = rdb::dump_functions(&functions);
         let policy = if a.replace { "REPLACE" } else { "APPEND" };
@@ -322,6 +294,54 @@ pub fn run(a: &RestoreArgs) -> Result<Status, String> {
         print!("{}", render(&sum, &masters, &target));
     }
     Ok(if sum.errors == 0 { Status::Ok } else { Status::Failed })
+}
+
+/// RESTOREs every key of every file in batches; returns the function libraries found (each
+/// once). Only a file that cannot be read any more (it verified moments ago) stops it.
+fn send_keys(
+    m: &Manifest,
+    dir: &std::path::Path,
+    a: &RestoreArgs,
+    target: &mut Target,
+    sum: &mut Summary,
+    progress: &Progress,
+) -> Result<Vec<Vec<u8>>, String> {
+    let total: u64 = m.masters.iter().map(|e| e.keys).sum();
+    let mut functions: Vec<Vec<u8>> = Vec::new();
+    let mut pending: BTreeMap<String, Vec<Cmd>> = BTreeMap::new();
+    let mut seen = 0u64;
+    for e in &m.masters {
+        let data = rdbfile::load(dir, e, &m.compression)?;
+        let mut r = rdb::FileReader::new(&data).map_err(|err| format!("{}: {err}", e.id))?;
+        // Bounded: the file was verified whole; each entry consumes input.
+        while let Some(entry) = r.next_entry().map_err(|err| format!("{}: {err}", e.id))? {
+            seen += 1;
+            let Some(cmd) = restore_cmd(entry.key, &entry.value, entry.expire_at_ms, now_ms(), a.replace) else {
+                sum.skipped_expired += 1;
+                continue;
+            };
+            let addr = target.owner[usize::from(protocol::key_slot(&cmd.key))].clone();
+            let batch = pending.entry(addr.clone()).or_default();
+            batch.push(cmd);
+            if batch.len() >= a.batch {
+                let full = std::mem::take(batch);
+                let redirected = target.flush(&addr, full, sum);
+                target.retry(redirected, sum);
+                progress.set(0, Phase::Count(seen, total));
+            }
+        }
+        for code in r.functions() {
+            if !functions.contains(code) {
+                functions.push(code.clone());
+            }
+        }
+    }
+    for (addr, batch) in std::mem::take(&mut pending) {
+        let redirected = target.flush(&addr, batch, sum);
+        target.retry(redirected, sum);
+    }
+    progress.set(0, Phase::Count(seen, total));
+    Ok(functions)
 }
 
 fn render(s: &Summary, masters: &[String], target: &Target) -> String {
