@@ -2,6 +2,7 @@
 //! health, metrics, backup and restore, scaling. Each subcommand takes any node (`-s`) and
 //! discovers the rest; exit status 0 when all is well, 1 when degraded, 2 when failed.
 
+mod backup;
 mod client;
 mod health;
 mod metrics;
@@ -29,6 +30,8 @@ enum Command {
     Health(health::HealthArgs),
     /// INFO of every master (every node with --all), summed and per node.
     Metrics(metrics::MetricsArgs),
+    /// Back up every master's data (RDB files and a manifest), list, verify and restore backups.
+    Backup(backup::BackupArgs),
 }
 
 /// Options every subcommand takes: where the cluster is and how to log in, as redis-cli has them.
@@ -103,6 +106,7 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Health(a) => health::run(a),
         Command::Metrics(a) => metrics::run(a),
+        Command::Backup(a) => backup::run(a),
     };
     match outcome {
         Ok(status) => ExitCode::from(status as u8),
