@@ -50,8 +50,6 @@ pub struct Conn {
     buf: BytesMut,
 }
 
-// The raw readers serve backup's SYNC; until it lands some are unused.
-#[allow(dead_code)]
 impl Conn {
     /// Connects to `addr` (`host:port`) and authenticates if a password is set.
     pub fn open(addr: &str, opts: &ConnOpts) -> Result<Conn, Error> {
