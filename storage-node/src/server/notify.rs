@@ -204,10 +204,15 @@ pub fn count_reads(srv: &mut Server, spec: &CommandSpec, reads: Reads, args: &[B
         let mut wrong = kind.is_some_and(|k| !expect.is_empty() && !expect.contains(&k));
         if matches!(spec.name, "pfcount" | "pfmerge") && keys.len() > 1 {
             // PFCOUNT and PFMERGE also stop at a string that is no HyperLogLog.
-            wrong |= found.is_some_and(|e| !e.value.raw_bytes().is_some_and(crate::keyspace::hll::is_hll));
+            wrong |= found.as_ref().is_some_and(|e| !e.value.raw_bytes().is_some_and(crate::keyspace::hll::is_hll));
         }
-        // XREADGROUP's first pass ends at a missing stream (NOGROUP).
-        if wrong || (reads == Reads::ReadGroup && kind.is_none()) {
+        // XREADGROUP's first pass ends at a missing stream or group (NOGROUP).
+        let no_group = reads == Reads::ReadGroup
+            && !found.as_ref().is_some_and(|e| match &e.value {
+                crate::keyspace::value::Value::Stream(st) => st.groups.contains_key(&args[2][..]),
+                _ => true,
+            });
+        if wrong || no_group {
             complete = false;
             break;
         }
