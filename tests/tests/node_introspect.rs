@@ -204,6 +204,31 @@ fn blocked_commands_reach_the_slowlog_when_served() {
     assert!(logged[0].contains(&vec!["BLPOP".to_string(), "L".into(), "5".into()]), "{:?}", logged[0]);
 }
 
+/// A BGSAVE's fork is a `fork` latency event of as many milliseconds as INFO's
+/// latest_fork_usec says, when that reaches the threshold (2M keys make it take a few ms).
+#[test]
+fn fork_is_a_latency_event() {
+    let dir = slotgate_tests::scratch_dir("fork-latency");
+    let node = Server::node_in(&dir, &["--enable-debug-command", "yes"]);
+    let mut c = node.conn();
+    q::<()>(&mut c, &["CONFIG", "SET", "latency-monitor-threshold", "1"]).unwrap();
+    q::<()>(&mut c, &["DEBUG", "POPULATE", "2000000"]).unwrap();
+    q::<String>(&mut c, &["BGSAVE"]).unwrap();
+    let field = |c: &mut redis::Connection, name: &str| -> i64 {
+        let info: String = q(c, &["INFO", "ALL"]).unwrap();
+        info.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).and_then(|v| v.trim().parse().ok()).unwrap()
+    };
+    assert!(slotgate_tests::wait_until(Duration::from_secs(60), || field(&mut c, "rdb_bgsave_in_progress") == 0));
+    let fork_ms = field(&mut c, "latest_fork_usec") / 1000;
+    let history = run(&mut c, &["LATENCY", "HISTORY", "fork"]).unwrap();
+    let samples: Vec<i64> = items(&history).iter().map(|e| int(&items(e)[1])).collect();
+    if fork_ms >= 1 {
+        assert_eq!(samples, vec![fork_ms], "fork took {fork_ms} ms");
+    } else {
+        assert!(samples.is_empty(), "a fork under 1 ms is no event: {samples:?}");
+    }
+}
+
 #[test]
 fn latency_monitor_and_histograms() {
     let Some(mut p) = Pair::start(&["--enable-debug-command", "yes"]) else { return };
@@ -539,6 +564,24 @@ fn debug_digests_protocol_and_reload() {
     p.same("SET with:ttl v EX 1000");
     p.same("HSET h:ht2 a 1");
     p.same("DEBUG DIGEST").unwrap();
+    // DEBUG POPULATE: the same keys and values (the digest says so), existing keys kept.
+    p.same("SET key:3 mine");
+    for line in [
+        "DEBUG POPULATE 50",
+        "DEBUG POPULATE 20 pre",
+        "DEBUG POPULATE 5 sized 12",
+        "DEBUG POPULATE 5 short 3",
+        "DEBUG POPULATE -1",
+        "DEBUG POPULATE x",
+        "DEBUG POPULATE 1 a 2 3",
+        "DBSIZE",
+        "GET key:3",
+        "GET sized:4",
+        "STRLEN short:1",
+        "DEBUG DIGEST",
+    ] {
+        p.same(line).ok();
+    }
     let mut line = String::from("DEBUG DIGEST-VALUE nosuch with:ttl");
     for (k, _) in &keys {
         line.push(' ');

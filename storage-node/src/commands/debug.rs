@@ -1,6 +1,6 @@
 //! DEBUG (debug.c's debugCommand), for the subcommands that make sense on this node: SLEEP,
-//! RELOAD, OBJECT, SET-ACTIVE-EXPIRE, DIGEST, DIGEST-VALUE, PROTOCOL, CHANGE-REPL-ID, ERROR
-//! and HELP. Refused unless `enable-debug-command` allows the connection, as in Redis 7.0.
+//! RELOAD, OBJECT, SET-ACTIVE-EXPIRE, DIGEST, DIGEST-VALUE, PROTOCOL, CHANGE-REPL-ID, POPULATE,
+//! ERROR and HELP. Refused unless `enable-debug-command` allows the connection, as in Redis 7.0.
 
 use super::{err, help_reply, is, Ctx, Error, Handler};
 use crate::introspect::digest::{dataset_digest, hex, value_digest};
@@ -61,6 +61,8 @@ fn debug(ctx: &mut Ctx) -> Result<(), Error> {
         r.replid2 = "0".repeat(40);
         r.second_offset = -1;
         ctx.out.ok();
+    } else if is(sub, "populate") && (3..=5).contains(&argc) {
+        populate(ctx)?;
     } else if is(sub, "error") && argc == 3 {
         let msg = String::from_utf8_lossy(&ctx.args[2]).into_owned();
         // addReplyErrorSds: the text is sent as given, with ERR added when it has no code.
@@ -74,6 +76,50 @@ fn debug(ctx: &mut Ctx) -> Result<(), Error> {
             protocol::introspect::truncate(&String::from_utf8_lossy(sub), 128)
         ));
     }
+    Ok(())
+}
+
+/// A positive integer argument, as getPositiveLongFromObjectOrReply reads it (one message for
+/// text and negatives alike).
+fn positive(arg: &[u8]) -> Result<i64, Error> {
+    match super::arg_i64(arg) {
+        Ok(n) if n >= 0 => Ok(n),
+        _ => err("ERR value is out of range, must be positive"),
+    }
+}
+
+/// DEBUG POPULATE count [prefix] [size]: `prefix:N` keys (`key:N` by default) holding
+/// `value:N`, or with a size, that text cut or zero-padded to `size` bytes; keys that exist are
+/// left alone. Not propagated, as in Redis.
+fn populate(ctx: &mut Ctx) -> Result<(), Error> {
+    let count = positive(&ctx.args[2])?;
+    let size = match ctx.args.get(4) {
+        Some(a) => positive(a)? as usize,
+        None => 0,
+    };
+    let prefix = ctx.args.get(3).map_or(&b"key"[..], |p| &p[..]).to_vec();
+    for j in 0..count {
+        let mut key = prefix.clone();
+        key.extend_from_slice(format!(":{j}").as_bytes());
+        if ctx.srv.db.peek(&key).is_some_and(|e| e.expire_at == 0 || e.expire_at > ctx.now) {
+            continue;
+        }
+        let text = format!("value:{j}");
+        let value = if size == 0 {
+            Value::string(text.as_bytes())
+        } else {
+            let mut v = vec![0u8; size];
+            let n = size.min(text.len());
+            v[..n].copy_from_slice(&text.as_bytes()[..n]);
+            Value::string(&v)
+        };
+        ctx.srv.db.set(&key, value, Some(0));
+        if !ctx.srv.watched.is_empty() {
+            let db = ctx.srv.db_index;
+            ctx.srv.touch_key_in(db, &key);
+        }
+    }
+    ctx.out.ok();
     Ok(())
 }
 
@@ -248,6 +294,11 @@ fn help(ctx: &mut Ctx) {
             "    unit tests to simulate Redis errors.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
+            "POPULATE <count> [<prefix>] [<size>]",
+            "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+            "    it is used instead of the 'key' prefix. These are not propagated to",
+            "    replicas. Cluster slots are not respected so keys not belonging to the",
+            "    current node can be created in cluster mode.",
             "PROTOCOL <type>",
             "    Reply with a test value of the specified type. <type> can be: string,",
             "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",

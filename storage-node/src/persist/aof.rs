@@ -141,7 +141,21 @@ pub async fn run_flusher(server: Shared, signal: Rc<AofSignal>) {
             let Some(aof) = srv.persist.aof.as_mut() else { continue };
             aof.signal.always.set(always);
             if !data.is_empty() {
-                if let Err(e) = aof.append(&data, end) {
+                let started = std::time::Instant::now();
+                let written = aof.append(&data, end);
+                let ms = started.elapsed().as_millis() as u64;
+                // flushAppendOnlyFile's events: what the write competed with, and the total.
+                let event = if signal.fsync_running.get() {
+                    "aof-write-pending-fsync"
+                } else if srv.persist.child.is_some() {
+                    "aof-write-active-child"
+                } else {
+                    "aof-write-alone"
+                };
+                crate::introspect::latency_event(srv, event, ms);
+                crate::introspect::latency_event(srv, "aof-write", ms);
+                let Some(aof) = srv.persist.aof.as_mut() else { continue };
+                if let Err(e) = written {
                     aof.last_write_ok = false;
                     crate::log(&srv.config, &format!("Warning: Error writing to the AOF file: {e}"));
                     if always {
@@ -161,15 +175,19 @@ pub async fn run_flusher(server: Shared, signal: Rc<AofSignal>) {
                 }
                 aof.last_write_ok = true;
             }
-            (always.then(|| aof.file.clone()), end)
+            let file = srv.persist.aof.as_ref().filter(|_| always).map(|a| a.file.clone());
+            (file, end)
         };
         if let Some(file) = file {
             // Other connections keep running meanwhile; their replies wait for the next fsync.
+            let started = std::time::Instant::now();
             let synced = tokio::task::spawn_blocking(move || file.sync_data()).await;
             if !matches!(synced, Ok(Ok(()))) {
                 crate::log(&server.borrow().config, "Warning: fsync of the AOF failed, exiting as Redis does");
                 std::process::exit(1);
             }
+            let ms = started.elapsed().as_millis() as u64;
+            crate::introspect::latency_event(&mut server.borrow_mut(), "aof-fsync-always", ms);
             AofSignal::advance(&signal.synced, end);
         }
         signal.done.notify_waiters();

@@ -132,6 +132,12 @@ pub fn load_at_start(srv: &mut Server) -> Result<(), String> {
 pub static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 pub static LAST_FORK_USEC: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// The `fork` latency event of the fork just made (LATENCY LATEST/HISTORY fork).
+fn forked(srv: &mut Server) {
+    let ms = LAST_FORK_USEC.load(std::sync::atomic::Ordering::Relaxed) / 1000;
+    crate::introspect::latency_event(srv, "fork", ms);
+}
+
 /// Forks a child running `job` (which must not touch the runtime); returns its pid.
 fn fork(job: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<i32> {
     let started = Instant::now();
@@ -201,6 +207,7 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
         srv.persist.last_bgsave_ok = false;
         format!("Can't save in background: fork: {e}")
     })?;
+    forked(srv);
     crate::log(&srv.config, &format!("Background saving started by pid {pid}"));
     let tmp = PathBuf::from(format!("temp-{pid}.rdb"));
     srv.persist.child = Some(Child { pid, job: Job::Rdb { tmp, dirty_at_start: srv.dirty }, started: Instant::now() });
@@ -218,6 +225,7 @@ pub fn fork_repl_snapshot(srv: &mut Server, offset: u64) -> Result<i32, String> 
     let pid =
         fork(|| rdbfile::write_file(db, &functions, &repl_snapshot_path(std::process::id() as i32), false).map(|_| ()))
             .map_err(|e| format!("Can't save in background: fork: {e}"))?;
+    forked(srv);
     let job = Job::ReplSnapshot { tmp: repl_snapshot_path(pid), offset };
     srv.persist.child = Some(Child { pid, job, started: Instant::now() });
     Ok(pid)
@@ -242,6 +250,7 @@ pub fn bgrewriteaof(srv: &mut Server) -> Result<(), String> {
         rdbfile::write_file(db, &functions, &tmp, true).map(|_| ())
     })
     .map_err(|e| format!("Can't rewrite append only file in background: fork: {e}"))?;
+    forked(srv);
     crate::log(&srv.config, &format!("Background append only file rewriting started by pid {pid}"));
     let tmp = dir.join(format!("temp-rewriteaof-bg-{pid}.aof"));
     srv.persist.child = Some(Child { pid, job: Job::Rewrite(aof::Rewrite { tmp, incr_seq }), started: Instant::now() });
