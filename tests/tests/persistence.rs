@@ -585,3 +585,35 @@ fn a_failed_background_save_stops_writes_as_redis_does() {
         assert_eq!(q::<String>(&mut c, &["SET", "a", "3"]).unwrap(), "OK");
     }
 }
+
+/// FLUSHALL with save points saves the empty dataset at once (flushAllDataAndResetRDB), and
+/// without them writes nothing: the same files and INFO persistence counters as redis-server.
+#[test]
+fn flushall_saves_when_save_points_exist() {
+    if !slotgate_tests::require_tool("redis-server") {
+        return;
+    }
+    let mut seen = Vec::new();
+    for node in [true, false] {
+        for save in ["3600 1", ""] {
+            let dir = slotgate_tests::scratch_dir("flushall-save");
+            let args = ["--save", save];
+            let server = if node { Server::node_in(&dir, &args) } else { Server::redis_in(&dir, &args) };
+            let mut c = server.conn();
+            fill(&mut c, "k", 10);
+            let _: () = redis::cmd("FLUSHALL").query(&mut c).unwrap();
+            let saved = dir.join("dump.rdb").exists();
+            let counters = (info_field(&mut c, "rdb_changes_since_last_save"), info_field(&mut c, "rdb_saves"));
+            if saved {
+                let check = std::process::Command::new("redis-check-rdb").arg(dir.join("dump.rdb")).output();
+                assert!(check.is_ok_and(|o| o.status.success()), "redis-check-rdb refused the FLUSHALL save");
+            }
+            seen.push((node, save, saved, counters));
+        }
+    }
+    let (node, redis) = seen.split_at(2);
+    for (n, r) in node.iter().zip(redis) {
+        assert_eq!((n.1, n.2, &n.3), (r.1, r.2, &r.3), "slotgate-node vs redis-server");
+    }
+    assert!(node[0].2 && !node[1].2, "{seen:?}");
+}

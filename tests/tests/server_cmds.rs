@@ -247,6 +247,9 @@ fn config_get_and_set() {
     );
     let e = err_text(q(&mut c, &["CONFIG", "SET", "hz"]));
     assert!(e.contains("wrong number of arguments"), "{e}");
+    // An odd number of names and values is a syntax error (redis-server 7.0.15 answers so).
+    let e = err_text(q(&mut c, &["CONFIG", "SET", "hz", "10", "maxmemory"]));
+    assert!(e.contains("syntax error"), "{e}");
     let e = err_text(q(&mut c, &["CONFIG", "REWRITE"]));
     assert!(e.contains("The server is running without a config file"), "{e}");
 }

@@ -152,6 +152,7 @@ fn flushall(ctx: &mut Ctx) -> Result<(), Error> {
     for index in 0..ctx.srv.db_count() {
         empty_db(ctx.srv, index, asynchronous, ctx.now);
     }
+    crate::persist::after_flushall(ctx.srv);
     ctx.propagate_as(vec![ctx.args.to_vec()]);
     ctx.out.ok();
     Ok(())

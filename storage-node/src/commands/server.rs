@@ -75,8 +75,9 @@ fn protected_allowed(config: &NodeConfig, peer: &str) -> bool {
 
 fn config_set(ctx: &mut Ctx) -> Result<(), Error> {
     let args = &ctx.args[2..];
+    // configSetCommand: pairs only (too few arguments were refused by the arity check).
     if !args.len().is_multiple_of(2) {
-        return err("ERR wrong number of arguments for 'config|set' command");
+        return Err(Error::Syntax);
     }
     // All or nothing: apply to a copy, keep it only if every pair succeeds.
     let mut next = ctx.srv.config.clone();

@@ -338,6 +338,21 @@ fn reap(srv: &mut Server) {
     }
 }
 
+/// After FLUSHALL (flushAllDataAndResetRDB): a BGSAVE under way would write the old data, so
+/// it is stopped; with save points, the empty dataset is saved at once.
+pub fn after_flushall(srv: &mut Server) {
+    if matches!(srv.persist.child.as_ref().map(|c| &c.job), Some(Job::Rdb { .. })) {
+        kill_child(srv);
+    }
+    if !srv.config.save.is_empty() {
+        // A failure is logged by save; FLUSHALL still succeeds, as in Redis, and its save is
+        // not one of INFO's rdb_saves there.
+        let saves = srv.persist.rdb_saves;
+        let _ = save(srv);
+        srv.persist.rdb_saves = saves;
+    }
+}
+
 /// Stops a running child (shutdown); its temp file is removed.
 fn kill_child(srv: &mut Server) {
     let Some(child) = srv.persist.child.take() else { return };
