@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +13,8 @@ use protocol::frame::frame_len;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics::NodeStats;
 
 /// Why a request got no reply from its node.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +54,8 @@ struct Waiting {
     reply: ReplyTo,
     count: usize,
     frames: Vec<Bytes>,
+    /// When its write batch left (set for requests actually written).
+    sent: Option<std::time::Instant>,
 }
 
 impl Waiting {
@@ -59,7 +64,7 @@ impl Waiting {
             ReplyTo::One(_) => Vec::new(),
             ReplyTo::Group(_) => Vec::with_capacity(req.count),
         };
-        Waiting { reply: req.reply, count: req.count, frames }
+        Waiting { reply: req.reply, count: req.count, frames, sent: None }
     }
 
     /// Takes one reply frame; true when the request is complete and was answered.
@@ -176,12 +181,14 @@ type Lanes = Vec<mpsc::UnboundedSender<Request>>;
 pub struct Pools {
     opts: BackendOpts,
     pools: Arc<Mutex<HashMap<(SocketAddr, bool), Lanes>>>,
+    /// Each node's figures, for the metrics.
+    pub nodes: crate::metrics::NodeRegistry,
 }
 
 impl Pools {
     /// An empty set of pools.
     pub fn new(opts: BackendOpts) -> Pools {
-        Pools { opts, pools: Arc::new(Mutex::new(HashMap::new())) }
+        Pools { opts, pools: Arc::new(Mutex::new(HashMap::new())), nodes: Default::default() }
     }
 
     /// The settings connections are made with.
@@ -197,7 +204,7 @@ impl Pools {
             (0..self.opts.per_node)
                 .map(|_| {
                     let (tx, rx) = mpsc::unbounded_channel();
-                    tokio::spawn(run_connection(addr, resp3, self.opts.clone(), rx));
+                    tokio::spawn(run_connection(addr, resp3, self.opts.clone(), rx, self.nodes.get(addr)));
                     tx
                 })
                 .collect()
@@ -205,7 +212,7 @@ impl Pools {
         let i = lane % conns.len();
         if conns[i].is_closed() {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(run_connection(addr, resp3, self.opts.clone(), rx));
+            tokio::spawn(run_connection(addr, resp3, self.opts.clone(), rx, self.nodes.get(addr)));
             conns[i] = tx;
         }
         conns[i].clone()
@@ -305,7 +312,13 @@ pub async fn connect(addr: SocketAddr, resp3: bool, opts: &BackendOpts) -> Resul
 }
 
 /// Drives one backend connection until every sender is gone.
-async fn run_connection(addr: SocketAddr, resp3: bool, opts: BackendOpts, mut rx: mpsc::UnboundedReceiver<Request>) {
+async fn run_connection(
+    addr: SocketAddr,
+    resp3: bool,
+    opts: BackendOpts,
+    mut rx: mpsc::UnboundedReceiver<Request>,
+    stats: Arc<NodeStats>,
+) {
     let mut backoff = Duration::from_millis(10);
     'reconnect: loop {
         // Wait for work before connecting, so idle lanes cost nothing.
@@ -313,10 +326,13 @@ async fn run_connection(addr: SocketAddr, resp3: bool, opts: BackendOpts, mut rx
         let mut stream = match connect(addr, resp3, &opts).await {
             Ok(s) => {
                 backoff = Duration::from_millis(10);
+                stats.up.store(1, Relaxed);
                 s
             }
             Err(e) => {
                 tracing::warn!(node = %addr, "backend connection failed: {e}");
+                stats.up.store(0, Relaxed);
+                stats.errors.fetch_add(1, Relaxed);
                 Waiting::new(first).fail(BackendError::NotSent(e.clone()));
                 while let Ok(r) = rx.try_recv() {
                     Waiting::new(r).fail(BackendError::NotSent(e.clone()));
@@ -326,70 +342,76 @@ async fn run_connection(addr: SocketAddr, resp3: bool, opts: BackendOpts, mut rx
                 continue 'reconnect;
             }
         };
-        let mut pending: VecDeque<Waiting> = VecDeque::new();
+        // Counted open until this scope ends, however it ends.
+        let _open = Open::new(&stats);
+        let mut pending = InFlight { queue: VecDeque::new(), stats: &stats };
         let mut out = BytesMut::new();
         let mut inbuf = BytesMut::with_capacity(16 * 1024);
         let mut next = Some(first);
         let mut open = true;
         loop {
             if let Some(req) = next.take() {
+                let sent = std::time::Instant::now();
                 out.extend_from_slice(&req.bytes);
-                pending.push_back(Waiting::new(req));
+                pending.push(req, sent);
                 // Let the other sessions that are ready run first: what they queue meanwhile
                 // shares this write (one syscall and one wake-up of the node for many clients).
                 tokio::task::yield_now().await;
                 // Everything already queued goes out in the same write.
                 while let Ok(r) = rx.try_recv() {
                     out.extend_from_slice(&r.bytes);
-                    pending.push_back(Waiting::new(r));
+                    pending.push(r, sent);
                     if out.len() > 1 << 20 {
                         break;
                     }
                 }
                 if let Err(e) = write_flush(&mut stream, &out).await {
                     tracing::warn!(node = %addr, "backend write failed: {e}");
-                    fail_all(&mut pending, &e.to_string());
+                    pending.fail_all(&e.to_string());
                     continue 'reconnect;
                 }
                 out.clear();
             }
             tokio::select! {
-                req = rx.recv(), if open && pending.len() < 100_000 => match req {
+                req = rx.recv(), if open && pending.queue.len() < 100_000 => match req {
                     Some(r) => next = Some(r),
-                    None if pending.is_empty() => return,
+                    None if pending.queue.is_empty() => return,
                     None => open = false,
                 },
                 r = stream.read_buf(&mut inbuf) => {
                     let n = match r {
                         Ok(n) => n,
-                        Err(e) => { fail_all(&mut pending, &e.to_string()); continue 'reconnect; }
+                        Err(e) => { pending.fail_all(&e.to_string()); continue 'reconnect; }
                     };
                     if n == 0 {
-                        tracing::warn!(node = %addr, in_flight = pending.len(), "backend connection closed by the node");
-                        fail_all(&mut pending, "connection closed by the node");
+                        tracing::warn!(node = %addr, in_flight = pending.queue.len(), "backend connection closed by the node");
+                        pending.fail_all("connection closed by the node");
                         continue 'reconnect;
                     }
+                    // One clock read for every reply this read completes.
+                    let mut now = None;
                     loop {
                         match frame_len(&inbuf) {
                             Ok(Some(len)) => {
                                 let frame = inbuf.split_to(len).freeze();
-                                match pending.front_mut() {
+                                match pending.queue.front_mut() {
                                     Some(w) => {
                                         if w.push(frame) {
-                                            if let Some(w) = pending.pop_front() { w.complete(); }
+                                            let at = *now.get_or_insert_with(std::time::Instant::now);
+                                            pending.complete_front(at);
                                         }
                                     }
-                                    None => { fail_all(&mut pending, "unexpected reply"); continue 'reconnect; }
+                                    None => { pending.fail_all("unexpected reply"); continue 'reconnect; }
                                 }
                             }
                             Ok(None) => break,
                             Err(e) => {
-                                fail_all(&mut pending, &format!("protocol error from node: {e}"));
+                                pending.fail_all(&format!("protocol error from node: {e}"));
                                 continue 'reconnect;
                             }
                         }
                     }
-                    if !open && pending.is_empty() {
+                    if !open && pending.queue.is_empty() {
                         return;
                     }
                     if inbuf.capacity() - inbuf.len() < 4096 {
@@ -398,6 +420,62 @@ async fn run_connection(addr: SocketAddr, resp3: bool, opts: BackendOpts, mut rx
                 }
             }
         }
+    }
+}
+
+/// A connection counted open in its node's figures while this lives.
+struct Open<'a>(&'a NodeStats);
+
+impl<'a> Open<'a> {
+    fn new(stats: &'a NodeStats) -> Self {
+        stats.connections.fetch_add(1, Relaxed);
+        Open(stats)
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Relaxed);
+    }
+}
+
+/// The requests a connection waits on, counted in its node's figures.
+struct InFlight<'a> {
+    queue: VecDeque<Waiting>,
+    stats: &'a NodeStats,
+}
+
+impl InFlight<'_> {
+    fn push(&mut self, req: Request, sent: std::time::Instant) {
+        let mut w = Waiting::new(req);
+        w.sent = Some(sent);
+        self.queue.push_back(w);
+        self.stats.in_flight.fetch_add(1, Relaxed);
+    }
+
+    fn complete_front(&mut self, at: std::time::Instant) {
+        if let Some(w) = self.queue.pop_front() {
+            self.stats.in_flight.fetch_sub(1, Relaxed);
+            if let Some(sent) = w.sent {
+                self.stats.replies.observe_us(at.saturating_duration_since(sent).as_micros() as u64);
+            }
+            w.complete();
+        }
+    }
+
+    /// The connection is lost: every request waiting fails (the node may have run it).
+    fn fail_all(&mut self, why: &str) {
+        if !self.queue.is_empty() {
+            self.stats.errors.fetch_add(1, Relaxed);
+        }
+        self.stats.in_flight.fetch_sub(self.queue.len() as i64, Relaxed);
+        fail_all(&mut self.queue, why);
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.stats.in_flight.fetch_sub(self.queue.len() as i64, Relaxed);
     }
 }
 

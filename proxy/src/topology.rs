@@ -38,6 +38,35 @@ impl SlotMap {
         self.replicas.get(idx as usize).map(Vec::as_slice)
     }
 
+    /// A node's role and shard (its master's address) in this map; `unknown` when absent.
+    pub fn role_of(&self, addr: SocketAddr) -> (&'static str, String) {
+        if self.masters.contains(&addr) {
+            return ("master", addr.to_string());
+        }
+        match self.replicas.iter().position(|r| r.contains(&addr)) {
+            Some(i) => ("replica", self.masters[i].to_string()),
+            None => ("unknown", String::new()),
+        }
+    }
+
+    /// Slots some master serves.
+    pub fn covered(&self) -> usize {
+        self.slots.iter().filter(|&&i| i != UNASSIGNED).count()
+    }
+
+    /// Failovers seen between two snapshots: masters whose slots a replica of theirs now serves.
+    pub fn failovers_since(&self, before: &SlotMap) -> usize {
+        let mut seen: Vec<SocketAddr> = Vec::new();
+        for slot in 0..SLOT_COUNT as u16 {
+            let (Some(old), Some(new)) = (before.master_of(slot), self.master_of(slot)) else { continue };
+            let promoted = before.replicas_of(slot).is_some_and(|r| r.contains(&new));
+            if old != new && promoted && !seen.contains(&old) {
+                seen.push(old);
+            }
+        }
+        seen.len()
+    }
+
     /// The master serving `slot`.
     pub fn master_of(&self, slot: u16) -> Option<SocketAddr> {
         self.slots.get(slot as usize).and_then(|&i| self.masters.get(i as usize)).copied()
@@ -94,6 +123,9 @@ pub struct Topology {
     refreshing: AtomicBool,
     /// Redirects and refreshes, for INFO and metrics.
     pub refreshes: std::sync::atomic::AtomicU64,
+    /// Refreshes that found a different map, and failovers among those changes.
+    pub changes: std::sync::atomic::AtomicU64,
+    pub failovers: std::sync::atomic::AtomicU64,
 }
 
 impl Topology {
@@ -105,6 +137,8 @@ impl Topology {
             pools,
             refreshing: AtomicBool::new(false),
             refreshes: Default::default(),
+            changes: Default::default(),
+            failovers: Default::default(),
         })
     }
 
@@ -131,9 +165,13 @@ impl Topology {
                 Ok(Ok(Ok(raw))) => match Frame::parse(&raw) {
                     Ok(Some((frame, _))) => match SlotMap::from_cluster_slots(&frame, addr) {
                         Some(map) if !map.masters.is_empty() => {
-                            if *self.snapshot() != map {
+                            let before = self.snapshot();
+                            if *before != map {
                                 let replicas: usize = map.replicas.iter().map(Vec::len).sum();
                                 tracing::info!(masters = ?map.masters, replicas, from = %addr, "topology changed");
+                                self.changes.fetch_add(1, Ordering::Relaxed);
+                                let failovers = map.failovers_since(&before) as u64;
+                                self.failovers.fetch_add(failovers, Ordering::Relaxed);
                             }
                             self.map.store(Arc::new(map));
                             self.refreshes.fetch_add(1, Ordering::Relaxed);
@@ -215,5 +253,33 @@ mod real_reply {
         let (frame, _) = Frame::parse(raw).unwrap().unwrap();
         let map = SlotMap::from_cluster_slots(&frame, "127.0.0.1:7400".parse().unwrap()).unwrap();
         assert_eq!(map.replicas_of(0).unwrap(), &["127.0.0.1:7403".parse::<SocketAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn roles_coverage_and_failovers() {
+        let a: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:7001".parse().unwrap();
+        let ra: SocketAddr = "127.0.0.1:7002".parse().unwrap();
+        let mut before = SlotMap::empty();
+        before.masters = vec![a, b];
+        before.replicas = vec![vec![ra], vec![]];
+        for s in 0..8192 {
+            before.slots[s] = 0;
+        }
+        for s in 8192..16000 {
+            before.slots[s] = 1;
+        }
+        assert_eq!(before.covered(), 16000);
+        assert_eq!(before.role_of(ra), ("replica", a.to_string()));
+        assert_eq!(before.role_of(b), ("master", b.to_string()));
+        // ra took over a's slots: one failover; b losing slots to a master is no failover.
+        let mut after = before.clone();
+        after.masters = vec![ra, b];
+        after.replicas = vec![vec![], vec![]];
+        assert_eq!(after.failovers_since(&before), 1);
+        assert_eq!(before.failovers_since(&before), 0);
+        let mut moved = before.clone();
+        moved.slots[9000] = 0;
+        assert_eq!(moved.failovers_since(&before), 0);
     }
 }

@@ -230,7 +230,9 @@ pub fn fetch_proxy(addr: &str, timeout: Duration) -> Result<ProxyMetrics, String
         .ok_or(format!("proxy {addr}: no address"))?;
     let mut s = TcpStream::connect_timeout(&sock, timeout).map_err(err)?;
     s.set_read_timeout(Some(timeout)).map_err(err)?;
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(err)?;
+    // One write: a server may answer (and close) as soon as it has the request line.
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).map_err(err)?;
     let mut body = String::new();
     s.take(64 << 20).read_to_string(&mut body).map_err(err)?;
     let Some((head, text)) = body.split_once("\r\n\r\n") else {

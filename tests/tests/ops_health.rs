@@ -31,6 +31,21 @@ fn health(port: u16) -> (i32, Value) {
     (o.status.code().unwrap_or(-1), report)
 }
 
+/// GET `path` from an HTTP server on loopback: (status line, body).
+fn http_get(port: u16, path: &str) -> (String, String) {
+    try_get(port, path).unwrap_or_else(|e| panic!("GET {path} from port {port}: {e}"))
+}
+
+fn try_get(port: u16, path: &str) -> std::io::Result<(String, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Ok((head.lines().next().unwrap_or("").to_string(), body.to_string()))
+}
+
 fn problems(r: &Value) -> Vec<String> {
     r["problems"]
         .as_array()
@@ -46,6 +61,8 @@ fn health_is_clean_then_reports_an_open_slot_and_a_dead_master(kind: Kind) {
     }
     let mut cluster = Cluster::create(kind, 3, 1, 2000);
     let seed = cluster.ports()[0];
+    let admin = free_port();
+    let proxy = Proxy::start(seed, &["--admin-listen", &format!("127.0.0.1:{admin}"), "--retry-deadline-ms", "15000"]);
 
     let (code, r) = health(seed);
     assert_eq!(problems(&r), Vec::<String>::new());
@@ -75,6 +92,12 @@ fn health_is_clean_then_reports_an_open_slot_and_a_dead_master(kind: Kind) {
     let victim = nodes.iter().find(|n| n.is_master() && n.port != seed && n.slots > 0).unwrap().clone();
     let replica = nodes.iter().find(|n| n.master_id.as_deref() == Some(victim.id.as_str())).unwrap().clone();
     let observer = cluster.ports().into_iter().find(|&p| p != victim.port && p != replica.port).unwrap();
+    // The proxy knows the replicas before the master dies (Redis lists them in CLUSTER SLOTS
+    // once they synced; the proxy refreshes every 5 s).
+    let knows = wait_until(Duration::from_secs(15), || {
+        try_get(admin, "/metrics").is_ok_and(|(_, b)| b.lines().any(|l| l == "slotgate_topology_replicas 3"))
+    });
+    assert!(knows, "{}", http_get(admin, "/metrics").1);
     cluster.kill(victim.port);
     let promoted = wait_until(Duration::from_secs(30), || {
         cluster_nodes(observer).is_some_and(|ns| ns.iter().any(|n| n.id == replica.id && n.is_master()))
@@ -85,6 +108,18 @@ fn health_is_clean_then_reports_an_open_slot_and_a_dead_master(kind: Kind) {
                 .all(|&p| redis_cli(p, &["cluster", "info"]).is_some_and(|i| i.contains("cluster_state:ok")))
     });
     assert!(promoted, "the replica did not take over");
+    // The proxy saw the failover (its topology refresh finds the replica serving the slots).
+    let mut c = proxy.conn();
+    let _: Option<String> = redis::cmd("GET").arg("after-failover").query(&mut c).unwrap();
+    let mut errors = Vec::new();
+    let saw = wait_until(Duration::from_secs(20), || match try_get(admin, "/metrics") {
+        Ok((_, body)) => body.lines().any(|l| l == "slotgate_topology_failovers_total 1"),
+        Err(e) => {
+            errors.push(e.to_string());
+            false
+        }
+    });
+    assert!(saw, "{errors:?}\n{}\n{}", try_get(admin, "/metrics").map(|r| r.1).unwrap_or_default(), proxy.log());
     let (code, r) = health(observer);
     let found = problems(&r);
     let dead = format!("127.0.0.1:{}", victim.port);
@@ -171,6 +206,32 @@ fn metrics_sum_the_masters_and_read_the_proxy(kind: Kind) {
     assert_eq!(replicas.len(), 3);
     assert!(m["proxy"]["commands"].as_f64().unwrap() >= 700.0, "{}", m["proxy"]);
     assert!(m["proxy"]["latency_p50_ms"].as_f64().is_some());
+
+    // The proxy's own scrape: counters named as Prometheus wants, commands seen only, every
+    // master it used with its role, and the topology (replicas once a refresh lists them).
+    let replicas_listed = wait_until(Duration::from_secs(15), || {
+        http_get(admin, "/metrics").1.lines().any(|l| l == "slotgate_topology_replicas 3")
+    });
+    assert!(replicas_listed, "{}", http_get(admin, "/metrics").1);
+    let (status, scrape) = http_get(admin, "/metrics");
+    assert!(status.contains("200"), "{status}");
+    for want in [
+        "# TYPE slotgate_proxy_redirects_total counter",
+        "# TYPE slotgate_proxy_commands_total counter",
+        "slotgate_topology_slots_covered 16384",
+        "slotgate_topology_masters 3",
+        "slotgate_topology_replicas 3",
+        "slotgate_topology_failovers_total 0",
+    ] {
+        assert!(scrape.lines().any(|l| l == want), "{want} missing:\n{scrape}");
+    }
+    assert!(scrape.contains("slotgate_proxy_commands_total{command=\"set\"}"), "{scrape}");
+    assert!(!scrape.contains("command=\"zadd\""), "a command never sent is listed:\n{scrape}");
+    let up: Vec<&str> =
+        scrape.lines().filter(|l| l.starts_with("slotgate_backend_up{") && l.contains("role=\"master\"")).collect();
+    assert_eq!(up.len(), 3, "{scrape}");
+    assert!(up.iter().all(|l| l.ends_with(" 1")), "{up:?}");
+    assert!(scrape.contains("slotgate_backend_reply_latency_seconds_count{node="), "{scrape}");
 
     let prom = slotgate(&["metrics", "-s", &format!("127.0.0.1:{seed}"), "--prometheus", "--interval", "0.1"]);
     let p = text(&prom);
