@@ -93,13 +93,7 @@ impl Common {
 }
 
 /// The outcome of a subcommand, as its exit status says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok = 0,
-    Degraded = 1,
-    Failed = 2,
-}
+pub use clusterview::Status;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

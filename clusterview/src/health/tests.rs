@@ -1,7 +1,7 @@
 //! `assess` over views written by hand: the checks, without a socket.
 
 use super::*;
-use crate::topology::parse_nodes;
+use crate::nodes::{parse_info, parse_nodes};
 
 const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
