@@ -42,6 +42,17 @@ pub struct NodeReport {
     /// Bytes behind its master (replicas).
     pub lag: Option<i64>,
     pub link: Option<String>,
+    pub used_memory: Option<u64>,
+    pub maxmemory: Option<u64>,
+    pub ops_per_sec: Option<u64>,
+    pub connected_clients: Option<u64>,
+    pub commands_processed: Option<u64>,
+    pub keyspace_hits: Option<u64>,
+    pub keyspace_misses: Option<u64>,
+    pub evicted_keys: Option<u64>,
+    pub expired_keys: Option<u64>,
+    /// Slots this node has open: `N>id` migrating to a node, `N<id` importing from one.
+    pub open_slots: Vec<String>,
     pub error: Option<String>,
 }
 
@@ -61,14 +72,21 @@ pub struct Report {
 }
 
 /// What one node answered, or why it did not.
+#[derive(Debug, Clone)]
 pub struct Observation {
     pub view: View,
-    /// INFO replication.
-    pub replication: Vec<(String, String)>,
+    /// INFO's fields: at least its replication section; with memory and stats, the report
+    /// shows those figures too.
+    pub info: Vec<(String, String)>,
 }
 
 /// Each node's observation, or why it could not be made.
 pub type Observations = Vec<Result<Observation, String>>;
+
+/// A numeric INFO field of a node that answered.
+fn figure(o: Option<&Observation>, key: &str) -> Option<u64> {
+    info(&o?.info, key)?.parse().ok()
+}
 
 fn loopback(host: &str) -> bool {
     host == "localhost" || host == "::1" || host.starts_with("127.")
@@ -106,7 +124,7 @@ pub fn assess(known: &[NodeLine], obs: &[Result<Observation, String>], max_lag: 
     let master_offset = |id: &str| -> Option<i64> {
         let i = known.iter().position(|k| k.id == id)?;
         let o = obs.get(i)?.as_ref().ok()?;
-        info(&o.replication, "master_repl_offset")?.parse().ok()
+        info(&o.info, "master_repl_offset")?.parse().ok()
     };
     for (i, line) in known.iter().enumerate() {
         let current = by_id.get(line.id.as_str()).copied().unwrap_or(line);
@@ -128,9 +146,9 @@ pub fn assess(known: &[NodeLine], obs: &[Result<Observation, String>], max_lag: 
         let cluster_state = o.and_then(|o| o.view.info("cluster_state")).map(str::to_string);
         let repl_offset: Option<i64> = o.and_then(|o| {
             let key = if role == "master" { "master_repl_offset" } else { "slave_repl_offset" };
-            info(&o.replication, key).and_then(|v| v.parse().ok())
+            info(&o.info, key).and_then(|v| v.parse().ok())
         });
-        let link = o.and_then(|o| info(&o.replication, "master_link_status")).map(str::to_string);
+        let link = o.and_then(|o| info(&o.info, "master_link_status")).map(str::to_string);
         let lag = match (role, &role_line.master_id, repl_offset) {
             ("replica", Some(m), Some(off)) => master_offset(m).map(|mo| (mo - off).max(0)),
             _ => None,
@@ -179,6 +197,21 @@ pub fn assess(known: &[NodeLine], obs: &[Result<Observation, String>], max_lag: 
             repl_offset,
             lag,
             link,
+            used_memory: figure(o, "used_memory"),
+            maxmemory: figure(o, "maxmemory"),
+            ops_per_sec: figure(o, "instantaneous_ops_per_sec"),
+            connected_clients: figure(o, "connected_clients"),
+            commands_processed: figure(o, "total_commands_processed"),
+            keyspace_hits: figure(o, "keyspace_hits"),
+            keyspace_misses: figure(o, "keyspace_misses"),
+            evicted_keys: figure(o, "evicted_keys"),
+            expired_keys: figure(o, "expired_keys"),
+            open_slots: me.map_or_else(Vec::new, |m| {
+                m.open_slots
+                    .iter()
+                    .map(|o| format!("{}{}{}", o.slot, if o.importing { '<' } else { '>' }, o.peer))
+                    .collect()
+            }),
             error: err,
         });
     }

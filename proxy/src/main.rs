@@ -19,6 +19,7 @@ mod pubsub;
 mod security;
 mod session;
 mod state;
+mod status;
 mod tick;
 mod topology;
 mod wait;
@@ -124,11 +125,14 @@ async fn run(cfg: ProxyConfig) -> i32 {
         started: Instant::now(),
         metrics: metrics::Metrics::default(),
         security,
+        status: Default::default(),
     });
     if let Some(admin) = proxy.cfg.admin_listen {
         match TcpListener::bind(admin).await {
             Ok(l) => {
                 tokio::spawn(admin::serve(proxy.clone(), l));
+                // The status page's model is kept only for someone to look at it.
+                tokio::spawn(status::run(proxy.clone()));
             }
             Err(e) => {
                 tracing::error!("cannot listen on admin address {admin}: {e}");

@@ -31,6 +31,8 @@ pub struct Proxy {
     pub started: Instant,
     pub metrics: crate::metrics::Metrics,
     pub security: crate::security::Security,
+    /// The cluster as the status page shows it.
+    pub status: crate::status::ClusterStatus,
 }
 
 impl Proxy {

@@ -51,8 +51,8 @@ pub fn gather(seeds: &[String], opts: &ConnOpts) -> Result<(Vec<NodeLine>, Obser
 fn observe(addr: &str, opts: &ConnOpts) -> Result<Observation, String> {
     let view = topology::view_of(addr, opts).map_err(|e| e.to_string())?;
     let mut c = Conn::open(addr, opts).map_err(|e| e.to_string())?;
-    let replication = parse_info(&c.call_text(&["INFO", "replication"]).map_err(|e| e.to_string())?);
-    Ok(Observation { view, replication })
+    let info = parse_info(&c.call_text(&["INFO"]).map_err(|e| e.to_string())?);
+    Ok(Observation { view, info })
 }
 
 /// The report as tables.

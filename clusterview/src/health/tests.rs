@@ -25,7 +25,7 @@ fn obs(text: &str, state: &str, repl: &str) -> Result<Observation, String> {
             nodes: parse_nodes(text, "127.0.0.1").unwrap(),
             info: parse_info(&format!("cluster_state:{state}")),
         },
-        replication: parse_info(repl),
+        info: parse_info(repl),
     })
 }
 
