@@ -1,0 +1,216 @@
+//! Moving one slot from a master to another while clients keep using it, in redis-cli's order
+//! (clusterManagerMoveSlot): `SETSLOT IMPORTING` on the target first (so the target accepts
+//! the ASKING clients the source will send it), then `SETSLOT MIGRATING` on the source, then
+//! the keys in batches (GETKEYSINSLOT + MIGRATE ... KEYS), then `SETSLOT NODE target` on the
+//! target, the source and every other master. A key that exists on both sides (BUSYKEY) is
+//! replaced only when both copies are equal (DEBUG DIGEST-VALUE), as redis-cli checks, or
+//! always in `fix --replace` mode.
+
+use protocol::Frame;
+
+use super::Pool;
+use crate::client::{self, Error};
+
+/// How keys move.
+#[derive(Debug, Clone)]
+pub struct KeyMover {
+    /// Keys per GETKEYSINSLOT/MIGRATE round (redis-cli's --cluster-pipeline, 10).
+    pub batch: usize,
+    /// MIGRATE's timeout, milliseconds.
+    pub timeout_ms: u64,
+    /// Replace keys the target already has without comparing them (fix --replace).
+    pub replace: bool,
+    /// AUTH arguments MIGRATE passes on to the target.
+    pub user: Option<String>,
+    pub pass: Option<String>,
+}
+
+/// A master as a move needs it.
+#[derive(Debug, Clone)]
+pub struct End<'a> {
+    pub id: &'a str,
+    pub addr: &'a str,
+}
+
+fn setslot(pool: &mut Pool, addr: &str, slot: u16, how: &str, id: Option<&str>) -> Result<(), Error> {
+    let slot = slot.to_string();
+    let mut args = vec!["CLUSTER", "SETSLOT", slot.as_str(), how];
+    args.extend(id);
+    pool.call(addr, &args).map(|_| ())
+}
+
+/// Opens the slot on both sides (IMPORTING on `to`, then MIGRATING on `from`).
+pub fn open(pool: &mut Pool, slot: u16, from: &End, to: &End) -> Result<(), String> {
+    setslot(pool, to.addr, slot, "IMPORTING", Some(from.id))
+        .map_err(|e| format!("SETSLOT {slot} IMPORTING on {}: {e}", to.addr))?;
+    setslot(pool, from.addr, slot, "MIGRATING", Some(to.id))
+        .map_err(|e| format!("SETSLOT {slot} MIGRATING on {}: {e}", from.addr))
+}
+
+/// Gives the slot to `to` everywhere: on `to` first (it must not answer MOVED back to the
+/// source), then on the source, then on every other master. Errors on the first two are fatal;
+/// others are returned as warnings (gossip carries the new owner to them anyway).
+pub fn assign(pool: &mut Pool, slot: u16, to: &End, from: Option<&End>, others: &[End]) -> Result<Vec<String>, String> {
+    setslot(pool, to.addr, slot, "NODE", Some(to.id))
+        .map_err(|e| format!("SETSLOT {slot} NODE on {}: {e}", to.addr))?;
+    if let Some(f) = from {
+        setslot(pool, f.addr, slot, "NODE", Some(to.id))
+            .map_err(|e| format!("SETSLOT {slot} NODE on {}: {e}", f.addr))?;
+    }
+    let mut warnings = Vec::new();
+    for o in others {
+        if o.id == to.id || from.is_some_and(|f| f.id == o.id) {
+            continue;
+        }
+        if let Err(e) = setslot(pool, o.addr, slot, "NODE", Some(to.id)) {
+            warnings.push(format!("SETSLOT {slot} NODE on {}: {e}", o.addr));
+        }
+    }
+    Ok(warnings)
+}
+
+/// Clears a node's open state of `slot`.
+pub fn stable(pool: &mut Pool, addr: &str, slot: u16) -> Result<(), String> {
+    setslot(pool, addr, slot, "STABLE", None).map_err(|e| format!("SETSLOT {slot} STABLE on {addr}: {e}"))
+}
+
+/// Moves a slot live from `from` to `to`; returns the number of keys moved and any warnings.
+pub fn move_slot(
+    pool: &mut Pool,
+    mover: &KeyMover,
+    slot: u16,
+    from: &End,
+    to: &End,
+    others: &[End],
+) -> Result<(u64, Vec<String>), String> {
+    open(pool, slot, from, to)?;
+    let keys = move_keys(pool, mover, slot, from, to, false)?;
+    let warnings = assign(pool, slot, to, Some(from), others)?;
+    Ok((keys, warnings))
+}
+
+/// Moves every key of `slot` from `from` to `to` (the slot must already be open, or `to` own
+/// it). `asking` sends ASKING before each MIGRATE, for a source that does not own the slot.
+pub fn move_keys(
+    pool: &mut Pool,
+    mover: &KeyMover,
+    slot: u16,
+    from: &End,
+    to: &End,
+    asking: bool,
+) -> Result<u64, String> {
+    let (host, port) = to.addr.rsplit_once(':').ok_or_else(|| format!("{}: no port", to.addr))?;
+    let host = host.trim_matches(['[', ']']);
+    let ctx = |e: Error| format!("moving slot {slot} from {} to {}: {e}", from.addr, to.addr);
+    let mut moved = 0u64;
+    // Each round moves at least one key or fails, and a slot holds a bounded number of keys;
+    // the cap only guards against a node that keeps answering the same keys.
+    for _round in 0..10_000_000u64 {
+        let keys = getkeys(pool, from.addr, slot, mover.batch).map_err(ctx)?;
+        if keys.is_empty() {
+            return Ok(moved);
+        }
+        match migrate(pool, mover, from.addr, host, port, &keys, mover.replace, asking) {
+            Ok(()) => {}
+            Err(Error::Reply(e)) if e.starts_with("BUSYKEY") => {
+                let left = still_there(pool, from.addr, &keys).map_err(ctx)?;
+                if !mover.replace {
+                    let differ = differing(pool, from.addr, to.addr, &left).map_err(ctx)?;
+                    if !differ.is_empty() {
+                        let names: Vec<String> =
+                            differ.iter().map(|k| String::from_utf8_lossy(k).into_owned()).collect();
+                        return Err(format!(
+                            "slot {slot}: {} key(s) exist on both {} and {} with different values: {} \
+                             (run `slotgate fix --replace` to keep the source's values)",
+                            names.len(),
+                            from.addr,
+                            to.addr,
+                            names.join(", ")
+                        ));
+                    }
+                }
+                migrate(pool, mover, from.addr, host, port, &left, true, asking).map_err(ctx)?;
+            }
+            Err(e) => return Err(ctx(e)),
+        }
+        moved += keys.len() as u64;
+    }
+    Err(format!("slot {slot} on {}: keys keep coming back after MIGRATE", from.addr))
+}
+
+fn getkeys(pool: &mut Pool, addr: &str, slot: u16, n: usize) -> Result<Vec<Vec<u8>>, Error> {
+    let reply = pool.call(addr, &["CLUSTER", "GETKEYSINSLOT", &slot.to_string(), &n.max(1).to_string()])?;
+    match reply {
+        Frame::Array(items) => Ok(items
+            .into_iter()
+            .filter_map(|f| match f {
+                Frame::Bulk(b) | Frame::Simple(b) => Some(b.to_vec()),
+                _ => None,
+            })
+            .collect()),
+        other => Err(Error::Io(format!("{addr}: GETKEYSINSLOT answered {other:?}"))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn migrate(
+    pool: &mut Pool,
+    mover: &KeyMover,
+    addr: &str,
+    host: &str,
+    port: &str,
+    keys: &[Vec<u8>],
+    replace: bool,
+    asking: bool,
+) -> Result<(), Error> {
+    let mut args: Vec<Vec<u8>> =
+        ["MIGRATE", host, port, "", "0", &mover.timeout_ms.to_string()].iter().map(|s| s.as_bytes().to_vec()).collect();
+    if replace {
+        args.push(b"REPLACE".to_vec());
+    }
+    match (&mover.user, &mover.pass) {
+        (Some(u), Some(p)) => args.extend([b"AUTH2".to_vec(), u.as_bytes().to_vec(), p.as_bytes().to_vec()]),
+        (None, Some(p)) => args.extend([b"AUTH".to_vec(), p.as_bytes().to_vec()]),
+        _ => {}
+    }
+    args.push(b"KEYS".to_vec());
+    args.extend(keys.iter().cloned());
+    pool.with(addr, |c| {
+        if asking {
+            c.call(&["ASKING"])?;
+        }
+        match c.call(&args)? {
+            // NOKEY: every key expired meanwhile, which is fine.
+            Frame::Simple(s) if s.as_ref() == b"OK" || s.as_ref() == b"NOKEY" => Ok(()),
+            other => Err(Error::Io(format!("{addr}: MIGRATE answered {other:?}"))),
+        }
+    })
+}
+
+/// The keys of `keys` the source still holds (MIGRATE moved the others before BUSYKEY).
+fn still_there(pool: &mut Pool, addr: &str, keys: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Error> {
+    let mut left = Vec::new();
+    for k in keys {
+        if pool.call_int(addr, &[b"EXISTS".as_slice(), k])? > 0 {
+            left.push(k.clone());
+        }
+    }
+    Ok(left)
+}
+
+/// Keys whose values differ between the two nodes (DEBUG DIGEST-VALUE, as redis-cli compares).
+fn differing(pool: &mut Pool, a: &str, b: &str, keys: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Error> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args: Vec<Vec<u8>> = vec![b"DEBUG".to_vec(), b"DIGEST-VALUE".to_vec()];
+    args.extend(keys.iter().cloned());
+    let digests = |pool: &mut Pool, addr: &str| -> Result<Vec<Option<String>>, Error> {
+        match pool.call(addr, &args)? {
+            Frame::Array(items) => Ok(items.iter().map(client::text).collect()),
+            other => Err(Error::Io(format!("{addr}: DEBUG DIGEST-VALUE answered {other:?}"))),
+        }
+    };
+    let (da, db) = (digests(pool, a)?, digests(pool, b)?);
+    Ok(keys.iter().zip(da.iter().zip(db.iter())).filter(|(_, (x, y))| x != y).map(|(k, _)| k.clone()).collect())
+}
