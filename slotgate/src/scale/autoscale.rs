@@ -1,7 +1,7 @@
 //! `slotgate autoscale --policy policy.toml`: decides from the masters' figures whether to add
 //! masters, remove some, or do nothing, says why, and (without `--dry-run`) does it: new nodes
 //! come from the policy's `provision` command and join with `scale add` (and a rebalance);
-//! removed masters are those holding the fewest slots, emptied with `scale remove`, then
+//! removed masters are those holding the fewest slots (seeds last), emptied with `scale remove`, then
 //! handed to the `deprovision` command. `decide` is pure.
 
 use std::path::PathBuf;
@@ -283,9 +283,11 @@ fn apply(a: &AutoscaleArgs, policy: &Policy, d: &Decision, out: &mut Outcome) ->
         }
         Action::Down => {
             let snap = Snapshot::take(&a.common.seeds, &mut pool)?;
-            let mut masters: Vec<(usize, String)> = snap.masters().map(|m| (m.slot_count(), m.addr.clone())).collect();
+            // Fewest slots first; the seeds given last, as they are the way in.
+            let mut masters: Vec<(bool, usize, String)> =
+                snap.masters().map(|m| (a.common.seeds.contains(&m.addr), m.slot_count(), m.addr.clone())).collect();
             masters.sort();
-            for (_, addr) in masters.into_iter().take(d.count) {
+            for (_, _, addr) in masters.into_iter().take(d.count) {
                 // The node being removed must not be the only way in.
                 let mut common = a.common.clone();
                 common.seeds.retain(|s| *s != addr);

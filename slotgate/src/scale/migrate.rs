@@ -1,8 +1,10 @@
-//! Moving one slot from a master to another while clients keep using it, in redis-cli's order
+//! Moving slots from a master to another while clients keep using them, in redis-cli's order
 //! (clusterManagerMoveSlot): `SETSLOT IMPORTING` on the target first (so the target accepts
 //! the ASKING clients the source will send it), then `SETSLOT MIGRATING` on the source, then
 //! the keys in batches (GETKEYSINSLOT + MIGRATE ... KEYS), then `SETSLOT NODE target` on the
-//! target, the source and every other master. A key that exists on both sides (BUSYKEY) is
+//! target, then on the source and every other master. Slots between the same two masters go
+//! in batches that take each step together (pipelined), since every SETSLOT makes a node
+//! save its configuration to disk and one save can cover a whole batch. A key that exists on both sides (BUSYKEY) is
 //! replaced only when both copies are equal (DEBUG DIGEST-VALUE), as redis-cli checks, or
 //! always in `fix --replace` mode.
 
@@ -39,14 +41,6 @@ fn setslot(pool: &mut Pool, addr: &str, slot: u16, how: &str, id: Option<&str>) 
     pool.call(addr, &args).map(|_| ())
 }
 
-/// Opens the slot on both sides (IMPORTING on `to`, then MIGRATING on `from`).
-pub fn open(pool: &mut Pool, slot: u16, from: &End, to: &End) -> Result<(), String> {
-    setslot(pool, to.addr, slot, "IMPORTING", Some(from.id))
-        .map_err(|e| format!("SETSLOT {slot} IMPORTING on {}: {e}", to.addr))?;
-    setslot(pool, from.addr, slot, "MIGRATING", Some(to.id))
-        .map_err(|e| format!("SETSLOT {slot} MIGRATING on {}: {e}", from.addr))
-}
-
 /// Gives the slot to `to` everywhere: on `to` first (it must not answer MOVED back to the
 /// source), then on the source, then on every other master. Errors on the first two are fatal;
 /// others are returned as warnings (gossip carries the new owner to them anyway).
@@ -74,19 +68,97 @@ pub fn stable(pool: &mut Pool, addr: &str, slot: u16) -> Result<(), String> {
     setslot(pool, addr, slot, "STABLE", None).map_err(|e| format!("SETSLOT {slot} STABLE on {addr}: {e}"))
 }
 
-/// Moves a slot live from `from` to `to`; returns the number of keys moved and any warnings.
-pub fn move_slot(
+/// Sends every command to `addr` without waiting, then reads as many replies: a node saves
+/// its cluster configuration once per batch it read, not once per SETSLOT, so a batch of
+/// slots costs about what one slot does.
+fn send_all(pool: &mut Pool, addr: &str, cmds: &[Vec<String>]) -> Result<(), Error> {
+    pool.with(addr, |c| cmds.iter().try_for_each(|cmd| c.send(cmd)))
+}
+
+/// The replies to `n` commands sent with `send_all`: an error reply is `Err(text)`.
+fn read_all(pool: &mut Pool, addr: &str, n: usize) -> Result<Vec<Result<(), String>>, Error> {
+    pool.with(addr, |c| {
+        (0..n)
+            .map(|_| match c.read_frame()? {
+                Frame::Error(e) => Ok(Err(String::from_utf8_lossy(&e).into_owned())),
+                _ => Ok(Ok(())),
+            })
+            .collect()
+    })
+}
+
+fn setslots(slots: &[u16], how: &str, id: &str) -> Vec<Vec<String>> {
+    slots.iter().map(|s| ["CLUSTER", "SETSLOT", &s.to_string(), how, id].map(str::to_string).to_vec()).collect()
+}
+
+/// SETSLOT for every slot on one node; the first error fails.
+fn batch(pool: &mut Pool, addr: &str, slots: &[u16], how: &str, id: &str) -> Result<(), String> {
+    let cmds = setslots(slots, how, id);
+    let replies = send_all(pool, addr, &cmds).and_then(|_| read_all(pool, addr, cmds.len()));
+    let replies = replies.map_err(|e| format!("SETSLOT {how} on {addr}: {e}"))?;
+    match slots.iter().zip(replies).find_map(|(s, r)| r.err().map(|e| (s, e))) {
+        Some((s, e)) => Err(format!("SETSLOT {s} {how} on {addr}: {e}")),
+        None => Ok(()),
+    }
+}
+
+/// Moves slots live from `from` to `to`, each step for the whole batch at once (every slot
+/// is importing on `to` before it is migrating on `from`, and owned by `to` on `to` before
+/// anywhere else); returns the keys moved, warnings, and notes on what happened besides.
+pub fn move_batch(
     pool: &mut Pool,
     mover: &KeyMover,
-    slot: u16,
+    slots: &[u16],
     from: &End,
     to: &End,
     others: &[End],
-) -> Result<(u64, Vec<String>), String> {
-    open(pool, slot, from, to)?;
-    let keys = move_keys(pool, mover, slot, from, to, false)?;
-    let warnings = assign(pool, slot, to, Some(from), others)?;
-    Ok((keys, warnings))
+) -> Result<(u64, Vec<String>, Vec<String>), String> {
+    batch(pool, to.addr, slots, "IMPORTING", from.id)?;
+    batch(pool, from.addr, slots, "MIGRATING", to.id)?;
+    let mut keys = 0;
+    for &slot in slots {
+        keys += move_keys(pool, mover, slot, from, to, false)?;
+    }
+    batch(pool, to.addr, slots, "NODE", to.id)?;
+    // The source and every other master at once.
+    let cmds = setslots(slots, "NODE", to.id);
+    let rest: Vec<&End> =
+        std::iter::once(from).chain(others.iter().filter(|o| o.id != to.id && o.id != from.id)).collect();
+    let mut sent = Vec::new();
+    for e in &rest {
+        sent.push(send_all(pool, e.addr, &cmds));
+    }
+    let mut warnings = Vec::new();
+    let mut notes = Vec::new();
+    for (i, (e, sent)) in rest.iter().zip(sent).enumerate() {
+        let replies = sent.and_then(|_| read_all(pool, e.addr, cmds.len()));
+        let failed: Vec<String> = match replies {
+            Ok(r) => slots.iter().zip(r).filter_map(|(s, r)| r.err().map(|e| format!("slot {s}: {e}"))).collect(),
+            Err(err) => vec![err.to_string()],
+        };
+        if failed.is_empty() {
+            continue;
+        }
+        let what = format!("SETSLOT NODE on {}: {} slot(s) refused, first {}", e.addr, failed.len(), failed[0]);
+        if i > 0 {
+            warnings.push(what);
+        } else if still_owns(pool, from.addr, slots) == Some(false) {
+            // Gossip took the source's last slot away first and it became a replica of the
+            // new owner (Redis's cluster-allow-replica-migration): it serves none of them.
+            notes.push(format!("{} gave up its last slots and now follows {}", from.addr, to.addr));
+        } else {
+            return Err(what);
+        }
+    }
+    Ok((keys, warnings, notes))
+}
+
+/// Whether the node at `addr` still says it serves any of `slots` (None when it does not answer).
+fn still_owns(pool: &mut Pool, addr: &str, slots: &[u16]) -> Option<bool> {
+    let text = pool.call_text(addr, &["CLUSTER", "NODES"]).ok()?;
+    let lines = crate::topology::parse_nodes(&text, crate::topology::host_of(addr)).ok()?;
+    let me = lines.into_iter().find(|l| l.is_myself())?;
+    Some(slots.iter().any(|s| me.slots.iter().any(|&(a, b)| (a..=b).contains(s))))
 }
 
 /// Moves every key of `slot` from `from` to `to` (the slot must already be open, or `to` own

@@ -3,6 +3,8 @@
 //! repaired first (the same code as `fix`), so running it again finishes the job.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::Args;
@@ -147,23 +149,114 @@ pub fn rebalance(common: &Common, pool: &mut Pool, p: &Params, out: &mut Outcome
     }
     let masters: Vec<(String, String)> = snap.masters().map(|m| (m.id.clone(), m.addr.clone())).collect();
     let all: Vec<End> = masters.iter().map(|(id, addr)| End { id, addr }).collect();
-    let end = |id: &str| all.iter().find(|e| e.id == id).cloned().ok_or_else(|| format!("{id} is not a master"));
-    let mut progress = Progress::new(moves.len(), !json && std::io::stderr().is_terminal());
-    for mv in &moves {
-        let (from, to) = (end(&mv.from)?, end(&mv.to)?);
-        let (keys, warnings) = migrate::move_slot(pool, &mover, mv.slot, &from, &to, &all).map_err(|e| {
-            progress.clear();
-            format!("{e}\n(run `slotgate rebalance` or `slotgate fix` again to finish the slot)")
-        })?;
-        for w in warnings {
-            out.warn(json, w);
-        }
-        out.slots_moved += 1;
-        out.keys_moved += keys;
-        progress.step(out.keys_moved);
+    let progress = Mutex::new(Progress::new(moves.len(), !json && std::io::stderr().is_terminal()));
+    let stop = AtomicBool::new(false);
+    let opts = pool.opts.clone();
+    // Each pair of masters moves its slots in its own thread: a node handles one SETSLOT at a
+    // time, so different pairs keep different nodes busy at once.
+    let work = by_pair(chunks(&moves, BATCH));
+    let results: Vec<Result<Moved, String>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = work
+            .iter()
+            .map(|batches| {
+                let (opts, all, mover, progress, stop) = (opts.clone(), &all, &mover, &progress, &stop);
+                scope.spawn(move || -> Result<Moved, String> {
+                    let mut pool = Pool::new(opts);
+                    let mut done = Moved::default();
+                    let end = |id: &str| {
+                        all.iter().find(|e| e.id == id).cloned().ok_or_else(|| format!("{id} is not a master"))
+                    };
+                    for chunk in batches {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let (from, to) = (end(&chunk[0].from)?, end(&chunk[0].to)?);
+                        let slots: Vec<u16> = chunk.iter().map(|m| m.slot).collect();
+                        let (keys, warnings, notes) = migrate::move_batch(&mut pool, mover, &slots, &from, &to, all)
+                            .inspect_err(|_| {
+                                stop.store(true, Ordering::Relaxed);
+                            })?;
+                        done.slots += slots.len();
+                        done.keys += keys;
+                        done.warnings.extend(warnings);
+                        done.notes.extend(notes);
+                        if let Ok(mut p) = progress.lock() {
+                            p.step(slots.len(), keys);
+                        }
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap_or_else(|_| Err("a mover thread panicked".into()))).collect()
+    });
+    if let Ok(mut p) = progress.lock() {
+        p.clear();
     }
-    progress.clear();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(m) => {
+                out.slots_moved += m.slots;
+                out.keys_moved += m.keys;
+                for w in m.warnings {
+                    out.warn(json, w);
+                }
+                for n in m.notes {
+                    out.act(json, n);
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(format!(
+            "{}\n(run `slotgate rebalance` or `slotgate fix` again to finish the open slots)",
+            errors.join("\n")
+        ));
+    }
     Ok(moves)
+}
+
+/// Slots moved together between the same two masters (open at the same time).
+const BATCH: usize = 64;
+
+/// Runs of moves between the same two masters, at most `max` long.
+pub fn chunks(moves: &[Move], max: usize) -> Vec<&[Move]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=moves.len() {
+        let cut = i == moves.len()
+            || i - start >= max
+            || moves[i].from != moves[start].from
+            || moves[i].to != moves[start].to;
+        if cut {
+            out.push(&moves[start..i]);
+            start = i;
+        }
+    }
+    out
+}
+
+/// What one mover thread did.
+#[derive(Default)]
+struct Moved {
+    slots: usize,
+    keys: u64,
+    warnings: Vec<String>,
+    notes: Vec<String>,
+}
+
+/// Batches grouped by their pair of masters, in the order the pairs first appear.
+fn by_pair<'a>(batches: Vec<&'a [Move]>) -> Vec<Vec<&'a [Move]>> {
+    let mut out: Vec<Vec<&[Move]>> = Vec::new();
+    for b in batches {
+        match out.iter_mut().find(|g| g[0][0].from == b[0].from && g[0][0].to == b[0].to) {
+            Some(g) => g.push(b),
+            None => out.push(vec![b]),
+        }
+    }
+    out
 }
 
 /// Consecutive moves grouped by (from, to) with their count, for the plan's summary.
@@ -182,6 +275,7 @@ pub fn pairs(moves: &[Move]) -> Vec<(&str, &str, usize)> {
 struct Progress {
     total: usize,
     done: usize,
+    keys: u64,
     on: bool,
     last: Option<Instant>,
     started: Instant,
@@ -189,11 +283,13 @@ struct Progress {
 
 impl Progress {
     fn new(total: usize, on: bool) -> Progress {
-        Progress { total, done: 0, on, last: None, started: Instant::now() }
+        Progress { total, done: 0, keys: 0, on, last: None, started: Instant::now() }
     }
 
-    fn step(&mut self, keys: u64) {
-        self.done += 1;
+    fn step(&mut self, n: usize, keys: u64) {
+        self.done += n;
+        self.keys += keys;
+        let keys = self.keys;
         if !self.on || self.last.is_some_and(|t| t.elapsed().as_millis() < 100 && self.done < self.total) {
             return;
         }
@@ -239,5 +335,10 @@ mod tests {
         let mv = |s, f: &str, t: &str| Move { slot: s, from: f.into(), to: t.into() };
         let m = vec![mv(1, "a", "b"), mv(2, "a", "b"), mv(3, "a", "c")];
         assert_eq!(pairs(&m), vec![("a", "b", 2), ("a", "c", 1)]);
+        let c = chunks(&m, 1);
+        assert_eq!(c.len(), 3);
+        let c = chunks(&m, 64);
+        assert_eq!(c.iter().map(|c| c.len()).collect::<Vec<_>>(), vec![2, 1]);
+        assert!(chunks(&[], 64).is_empty());
     }
 }
