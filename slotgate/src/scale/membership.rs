@@ -203,6 +203,21 @@ pub fn add(
         return Err(format!("the new node(s) did not join within {} s: {missing}", GOSSIP_WAIT.as_secs()));
     }
     out.act(json, format!("every node knows the {} new node(s)", new.len()));
+    // A node that just joined answers CLUSTERDOWN (also to MIGRATE's RESTORE-ASKING) until it
+    // has seen every slot served; Redis also holds a fresh master down for a moment.
+    let mut down = String::new();
+    let ready = wait(GOSSIP_WAIT, || {
+        new.iter().all(|(addr, _)| {
+            let ok = pool.call_text(addr, &["CLUSTER", "INFO"]).is_ok_and(|t| t.contains("cluster_state:ok"));
+            if !ok {
+                down = addr.clone();
+            }
+            ok
+        })
+    });
+    if !ready {
+        out.warn(json, format!("{down} did not reach cluster_state:ok within {} s", GOSSIP_WAIT.as_secs()));
+    }
     if let Some(master) = master {
         for (addr, _) in &new {
             pool.call(addr, &["CLUSTER", "REPLICATE", &master])
