@@ -232,8 +232,11 @@ fn info_num(port: u16, field: &str) -> u64 {
     text.lines().find_map(|l| l.strip_prefix(&format!("{field}:"))).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
 }
 
+/// A node's id, whether it is a master, and its slot ranges.
+type NodeShape = (String, bool, Vec<(u16, u16)>);
+
 /// What CLUSTER NODES says that matters: ids, roles and slots (not ping times).
-fn shape(cluster: &Cluster) -> BTreeSet<(String, bool, Vec<(u16, u16)>)> {
+fn shape(cluster: &Cluster) -> BTreeSet<NodeShape> {
     cluster.nodes().into_iter().map(|n| (n.id.clone(), n.is_master(), n.ranges.clone())).collect()
 }
 

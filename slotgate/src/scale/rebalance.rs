@@ -248,7 +248,7 @@ struct Moved {
 }
 
 /// Batches grouped by their pair of masters, in the order the pairs first appear.
-fn by_pair<'a>(batches: Vec<&'a [Move]>) -> Vec<Vec<&'a [Move]>> {
+fn by_pair(batches: Vec<&[Move]>) -> Vec<Vec<&[Move]>> {
     let mut out: Vec<Vec<&[Move]>> = Vec::new();
     for b in batches {
         match out.iter_mut().find(|g| g[0][0].from == b[0].from && g[0][0].to == b[0].to) {
