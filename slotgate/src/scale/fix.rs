@@ -133,6 +133,8 @@ pub fn repair(
     let uncovered: Vec<u16> = (0..protocol::SLOT_COUNT as u16).filter(|&s| owners[usize::from(s)] == 0).collect();
     let mut touched = 0;
     let mut empty_uncovered = Vec::new();
+    // What was done, grouped: (description, slots, keys).
+    let mut done: Vec<(String, Vec<u16>, u64)> = Vec::new();
     for &slot in suspect.iter().chain(&uncovered) {
         let mut states = Vec::new();
         for m in snap.masters() {
@@ -152,10 +154,24 @@ pub fn repair(
             None if owners[usize::from(slot)] == 0 => empty_uncovered.push(slot),
             None => {}
             Some(r) => {
-                execute(pool, mover, slot, &r, &states, &masters, out, json)?;
+                let what = execute(pool, mover, slot, &r, &states, &masters)?;
+                out.keys_moved += what.1;
+                for w in what.2 {
+                    out.warn(json, w);
+                }
+                match done.iter_mut().find(|d| d.0 == what.0) {
+                    Some(d) => {
+                        d.1.push(slot);
+                        d.2 += what.1;
+                    }
+                    None => done.push((what.0, vec![slot], what.1)),
+                }
                 touched += 1;
             }
         }
+    }
+    for (what, slots, keys) in done {
+        out.act(json, format!("{what}: {} slot(s) ({}), {keys} key(s) moved", slots.len(), ranges(&slots)));
     }
     if !empty_uncovered.is_empty() {
         let counts: Vec<usize> = snap.masters().map(|m| m.slot_count()).collect();
@@ -175,6 +191,18 @@ pub fn repair(
     Ok(touched)
 }
 
+/// Ascending slots as Redis prints ranges: `0-63 6827-6890`.
+pub fn ranges(slots: &[u16]) -> String {
+    let mut r: Vec<(u16, u16)> = Vec::new();
+    for &s in slots {
+        match r.last_mut() {
+            Some((_, b)) if u32::from(*b) + 1 == u32::from(s) => *b = s,
+            _ => r.push((s, s)),
+        }
+    }
+    crate::topology::format_ranges(&r)
+}
+
 /// The first 8 characters of a node id, as people quote them.
 pub fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
@@ -188,9 +216,7 @@ fn execute(
     repair: &Repair,
     states: &[SlotState],
     masters: &[(String, String)],
-    out: &mut Outcome,
-    json: bool,
-) -> Result<(), String> {
+) -> Result<(String, u64, Vec<String>), String> {
     let end = |id: &str| -> Result<End<'_>, String> {
         masters
             .iter()
@@ -201,14 +227,13 @@ fn execute(
     let state = |id: &str| states.iter().find(|s| s.id == id);
     let (to, from, assigning) = match repair {
         Repair::Stable { nodes } => {
+            let mut addrs = Vec::new();
             for n in nodes {
                 migrate::stable(pool, end(n)?.addr, slot)?;
-                out.act(
-                    json,
-                    format!("slot {slot}: cleared the migration that never reached its target on {}", end(n)?.addr),
-                );
+                addrs.push(end(n)?.addr);
             }
-            return Ok(());
+            let what = format!("cleared migrations that never reached their target on {}", addrs.join(", "));
+            return Ok((what, 0, Vec::new()));
         }
         Repair::Finish { to, from } => (to, from, false),
         Repair::Assign { to, from } => (to, from, true),
@@ -244,18 +269,14 @@ fn execute(
         keys += migrate::move_keys(pool, mover, slot, &src, &dst, !st.owns)?;
     }
     let all: Vec<End> = masters.iter().map(|(id, addr)| End { id, addr }).collect();
-    for w in migrate::assign(pool, slot, &dst, None, &all)? {
-        out.warn(json, w);
-    }
+    let mut warnings = migrate::assign(pool, slot, &dst, None, &all)?;
     for s in states.iter().filter(|s| s.id != *to && (s.importing_from.is_some() || s.migrating_to.is_some())) {
         if let Err(e) = migrate::stable(pool, end(&s.id)?.addr, slot) {
-            out.warn(json, e);
+            warnings.push(e);
         }
     }
-    out.keys_moved += keys;
     let verb = if assigning { "assigned" } else { "finished moving" };
-    out.act(json, format!("slot {slot}: {verb} to {} ({}), {keys} key(s) moved", dst.addr, short(dst.id)));
-    Ok(())
+    Ok((format!("{verb} to {} ({})", dst.addr, short(dst.id)), keys, warnings))
 }
 
 #[cfg(test)]
@@ -312,5 +333,11 @@ mod tests {
         // Keys where the slot is not served are moved to its owner.
         let r = decide(&[st("a", true, None, None, 0), st("b", false, None, None, 2)]);
         assert_eq!(r, Some(Repair::Finish { to: "a".into(), from: vec!["b".into()] }));
+    }
+
+    #[test]
+    fn slot_lists_print_as_ranges() {
+        assert_eq!(ranges(&[0, 1, 2, 5, 7, 8]), "0-2 5 7-8");
+        assert_eq!(ranges(&[]), "");
     }
 }

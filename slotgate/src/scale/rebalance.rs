@@ -122,7 +122,9 @@ pub fn rebalance(common: &Common, pool: &mut Pool, p: &Params, out: &mut Outcome
     let addr_of = |id: &str| snap.by_id(id).map_or(id.to_string(), |n| n.addr.clone());
     if !json {
         let mut t = Table::new(&["node", "id", "weight", "slots", "target"]);
-        for (m, tg) in members.iter().zip(&targets) {
+        let mut rows: Vec<_> = members.iter().zip(&targets).collect();
+        rows.sort_by_key(|(m, _)| addr_of(&m.id));
+        for (m, tg) in rows {
             t.plain(vec![
                 addr_of(&m.id),
                 short(&m.id).to_string(),
