@@ -333,7 +333,7 @@ fn bad_input_fails_with_status_2() {
     if !require_tool("redis-cli") {
         return;
     }
-    let cluster = Cluster::create(Kind::Slotgate, 3, 0, 5000);
+    let mut cluster = Cluster::create(Kind::Slotgate, 3, 0, 5000);
     let s = seed(cluster.ports()[0]);
     let before = shape(&cluster);
     let out = slotgate(&["scale", "remove", "-s", &s, "0123456789abcdef0123456789abcdef01234567"]);
@@ -343,5 +343,18 @@ fn bad_input_fails_with_status_2() {
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let out = slotgate(&["scale", "add", "-s", &s, &dead]);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert_eq!(shape(&cluster), before);
+
+    // A node that died holding no slot is forgotten by every other node.
+    let extra = cluster.add_node();
+    let out = slotgate(&["scale", "add", "--no-rebalance", "-s", &s, &seed(extra)]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    cluster.forget_process(extra);
+    let out = slotgate(&["scale", "remove", "-s", &s, &seed(extra)]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    for p in cluster.ports() {
+        let known = cluster_nodes(p).unwrap_or_default();
+        assert!(!known.iter().any(|n| n.port == extra), "{p} still knows the dead node");
+    }
     assert_eq!(shape(&cluster), before);
 }

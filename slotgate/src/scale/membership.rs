@@ -252,7 +252,22 @@ pub fn remove(
 ) -> Result<String, String> {
     let json = common.json;
     let snap = Snapshot::take(&common.seeds, pool)?;
-    let victim = snap.resolve(name)?.clone();
+    let victim = match snap.resolve(name) {
+        Ok(n) => n.clone(),
+        // A dead node can be forgotten as long as it serves no slot.
+        Err(e) => match snap.resolve_unreachable(name) {
+            Some(n) if n.is_master() && n.slot_count() > 0 => {
+                return Err(format!(
+                    "{} does not answer and still serves {} slot(s): fail it over (or `slotgate fix` once it is gone) first",
+                    n.addr,
+                    n.slot_count()
+                ))
+            }
+            Some(n) => n.clone(),
+            None => return Err(e),
+        },
+    };
+    let alive = snap.by_id(&victim.id).is_some();
     if common.seeds.len() == 1 && common.seeds[0] == victim.addr {
         return Err(format!("{} is the only seed: give another node with -s", victim.addr));
     }
@@ -312,6 +327,10 @@ pub fn remove(
         ));
     }
     out.act(json, format!("every other node forgot {} ({})", victim.addr, short(&victim.id)));
+    if !alive {
+        out.act(json, format!("{} does not answer: not reset", victim.addr));
+        return Ok(victim.addr);
+    }
     match pool.call(&victim.addr, &["CLUSTER", "RESET", "SOFT"]) {
         Ok(_) => out.act(json, format!("{} was reset and knows no cluster any more", victim.addr)),
         Err(e) => out.warn(json, format!("CLUSTER RESET SOFT on {}: {e}", victim.addr)),

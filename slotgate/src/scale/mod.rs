@@ -68,8 +68,8 @@ impl Pool {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub nodes: Vec<NodeLine>,
-    /// Nodes the seed lists that did not answer (`addr: error`).
-    pub unreachable: Vec<String>,
+    /// Nodes the seed lists that did not answer, as the seed describes them, and the error.
+    pub unreachable: Vec<(NodeLine, String)>,
 }
 
 impl Snapshot {
@@ -93,7 +93,7 @@ impl Snapshot {
                     line.addr = n.addr.clone();
                     nodes.push(line)
                 }
-                Err(e) => unreachable.push(format!("{}: {e}", n.addr)),
+                Err(e) => unreachable.push((n.clone(), e)),
             }
         }
         Ok(Snapshot { nodes, unreachable })
@@ -122,14 +122,32 @@ impl Snapshot {
         }
     }
 
-    /// Fails when a master did not answer: moving slots with a master missing could leave
-    /// slots half-moved that nobody can finish.
+    /// Fails when a master serving slots did not answer: moving slots with one missing could
+    /// leave slots half-moved that nobody can finish. Silent replicas and empty masters do not
+    /// take part.
     pub fn require_all_masters(&self) -> Result<(), String> {
-        if self.unreachable.is_empty() {
+        let missing: Vec<String> = self
+            .unreachable
+            .iter()
+            .filter(|(n, _)| n.is_master() && n.slot_count() > 0)
+            .map(|(n, e)| format!("{}: {e}", n.addr))
+            .collect();
+        if missing.is_empty() {
             Ok(())
         } else {
-            Err(format!("every node must answer before slots move; not answering: {}", self.unreachable.join("; ")))
+            Err(format!(
+                "every master serving slots must answer before slots move; not answering: {}",
+                missing.join("; ")
+            ))
         }
+    }
+
+    /// A node the seed lists that did not answer, named as `resolve` takes names.
+    pub fn resolve_unreachable(&self, name: &str) -> Option<&NodeLine> {
+        self.unreachable
+            .iter()
+            .map(|(n, _)| n)
+            .find(|n| n.id == name || n.addr == name || (name.len() >= 8 && n.id.starts_with(name)))
     }
 }
 
