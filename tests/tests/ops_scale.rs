@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 use redis::{cmd, RedisResult};
 use slotgate_tests::{binary, cluster_nodes, redis_cli, require_tool, scratch_dir, wait_until, Cluster, Kind, Proxy};
 
-slotgate_tests::on_both_clusters!(scales_out_to_five_masters_and_back_under_load);
+slotgate_tests::on_both_clusters!(
+    scales_out_to_five_masters_and_back_under_load,
+    replicas_join_and_are_re_pointed_when_their_master_goes
+);
 
 fn slotgate(args: &[&str]) -> Output {
     Command::new(binary("slotgate")).args(args).stdin(Stdio::null()).output().expect("run slotgate")
@@ -357,4 +360,36 @@ fn bad_input_fails_with_status_2() {
         assert!(!known.iter().any(|n| n.port == extra), "{p} still knows the dead node");
     }
     assert_eq!(shape(&cluster), before);
+}
+
+/// `scale add --replica-of` makes a replica whose link comes up; removing its (empty) master
+/// re-points it to a master that serves slots, and every node forgets the removed one.
+fn replicas_join_and_are_re_pointed_when_their_master_goes(kind: Kind) {
+    if (kind == Kind::Redis && !require_tool("redis-server")) || !require_tool("redis-cli") {
+        return;
+    }
+    let mut cluster = Cluster::create(kind, 3, 0, 5000);
+    let s = seed(cluster.ports()[0]);
+    let (empty, replica) = (cluster.add_node(), cluster.add_node());
+    let out = slotgate(&["scale", "add", "--no-rebalance", "-s", &s, &seed(empty)]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = slotgate(&["scale", "add", "--replica-of", &seed(empty), "-s", &s, &seed(replica)]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(redis_cli(replica, &["info", "replication"]).unwrap_or_default().contains("master_link_status:up"));
+    let empty_id = cluster.node_id(empty);
+    let me = |p: u16| cluster_nodes(p).unwrap_or_default().into_iter().find(|n| n.port == p);
+    assert_eq!(me(replica).and_then(|n| n.master_id), Some(empty_id.clone()));
+
+    let out = slotgate(&["scale", "remove", "-s", &s, &empty_id]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let masters: Vec<String> =
+        cluster.nodes().into_iter().filter(|n| n.is_master() && n.slots > 0).map(|n| n.id).collect();
+    let now = me(replica).and_then(|n| n.master_id).unwrap_or_default();
+    assert!(masters.contains(&now), "the replica follows {now}, not a master with slots {masters:?}");
+    for p in cluster.ports().into_iter().filter(|&p| p != empty) {
+        assert!(
+            !cluster_nodes(p).unwrap_or_default().iter().any(|n| n.id == empty_id),
+            "{p} still knows the removed master"
+        );
+    }
 }
