@@ -393,3 +393,37 @@ fn replicas_join_and_are_re_pointed_when_their_master_goes(kind: Kind) {
         );
     }
 }
+
+/// Slots a master dropped (CLUSTER DELSLOTS) are assigned again by `fix`: the one holding a
+/// key back to the master that has it, the empty ones spread over the masters.
+#[test]
+fn fix_assigns_unassigned_slots() {
+    if !require_tool("redis-cli") {
+        return;
+    }
+    let cluster = Cluster::create(Kind::Slotgate, 3, 0, 5000);
+    let s = seed(cluster.ports()[0]);
+    let key = slotgate_tests::key_on(0, "fixme");
+    let slot = protocol::key_slot(key.as_bytes());
+    let owner = slotgate_tests::slot_owner(cluster.ports()[0], slot).expect("owner");
+    assert_eq!(redis_cli(owner, &["set", &key, "kept"]).as_deref(), Some("OK"));
+    let slot_s = slot.to_string();
+    let mut dropped: Vec<String> = vec![slot_s.clone()];
+    dropped.extend((0..100u16).map(|i| (i + if slot < 200 { 300 } else { 0 }).to_string()).filter(|x| *x != slot_s));
+    let mut args = vec!["cluster", "delslots"];
+    args.extend(dropped.iter().map(String::as_str));
+    assert_eq!(redis_cli(owner, &args).as_deref(), Some("OK"));
+    let own_count =
+        |p: u16| cluster_nodes(p).unwrap_or_default().into_iter().find(|n| n.port == p).map_or(0, |n| n.slots);
+    let total = || cluster.ports().iter().map(|&p| own_count(p)).sum::<usize>();
+    assert_eq!(total(), 16384 - dropped.len());
+
+    let out = slotgate(&["fix", "-s", &s]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("assigned"), "{}", show(&out));
+    assert_eq!(total(), 16384, "{}", show(&out));
+    assert_eq!(slotgate_tests::slot_owner(owner, slot), Some(owner), "the slot with a key went elsewhere");
+    assert_eq!(redis_cli(owner, &["get", &key]).as_deref(), Some("kept"));
+    let out = slotgate(&["fix", "-s", &s]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Nothing to fix"), "{}", show(&out));
+}
