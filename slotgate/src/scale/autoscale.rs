@@ -4,8 +4,10 @@
 //! removed masters are those holding the fewest slots (seeds last), emptied with `scale remove`, then
 //! handed to the `deprovision` command. `decide` is pure.
 
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -60,10 +62,17 @@ pub struct Policy {
     pub provision: String,
     /// `sh -c` command that gets a removed node's `host:port` as its argument.
     pub deprovision: Option<String>,
+    /// Seconds either command may run before it is killed.
+    #[serde(default = "five_minutes")]
+    pub command_timeout: u64,
 }
 
 fn one() -> usize {
     1
+}
+
+fn five_minutes() -> u64 {
+    300
 }
 
 impl Policy {
@@ -202,18 +211,15 @@ pub fn decide(policy: &Policy, nodes: &[NodeMetrics]) -> Decision {
 
 /// Runs the provisioning command until it has named `count` nodes (one call per node at
 /// most); SLOTGATE_PROVISION_COUNT tells it how many are still wanted.
-fn provision(cmd: &str, count: usize) -> Result<Vec<String>, String> {
+fn provision(cmd: &str, count: usize, limit: Duration) -> Result<Vec<String>, String> {
     let mut addrs = Vec::new();
     for _ in 0..count {
         if addrs.len() >= count {
             break;
         }
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(cmd)
-            .env("SLOTGATE_PROVISION_COUNT", (count - addrs.len()).to_string())
-            .output()
-            .map_err(|e| format!("provision command: {e}"))?;
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(cmd).env("SLOTGATE_PROVISION_COUNT", (count - addrs.len()).to_string());
+        let out = run_bounded(c, limit).map_err(|e| format!("provision command: {e}"))?;
         if !out.status.success() {
             return Err(format!(
                 "provision command failed ({}): {}",
@@ -233,6 +239,37 @@ fn provision(cmd: &str, count: usize) -> Result<Vec<String>, String> {
         }
     }
     Ok(addrs)
+}
+
+/// Runs a command, its output collected, killed when it takes longer than `limit`.
+fn run_bounded(mut cmd: Command, limit: Duration) -> Result<Output, String> {
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?;
+    // Read both pipes meanwhile so a chatty command cannot block on a full pipe.
+    let drain = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(child.stdout.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
+    let err = drain(child.stderr.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
+            break st;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("still running after {} s: killed", limit.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Ok(Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() })
 }
 
 pub fn run(a: &AutoscaleArgs) -> Result<Status, String> {
@@ -275,7 +312,7 @@ fn apply(a: &AutoscaleArgs, policy: &Policy, d: &Decision, out: &mut Outcome) ->
     match d.action {
         Action::None => Ok(()),
         Action::Up => {
-            let addrs = provision(&policy.provision, d.count)?;
+            let addrs = provision(&policy.provision, d.count, Duration::from_secs(policy.command_timeout))?;
             out.act(json, format!("provisioned {}", addrs.join(" ")));
             membership::add(&a.common, &mut pool, &addrs, None, out)?;
             let p = Params { weights: Vec::new(), threshold: 2.0, use_empty: true, dry_run: false, pipeline: 10 };
@@ -294,13 +331,11 @@ fn apply(a: &AutoscaleArgs, policy: &Policy, d: &Decision, out: &mut Outcome) ->
                 common.seeds.extend(snap.masters().filter(|m| m.addr != addr).map(|m| m.addr.clone()));
                 membership::remove(&common, &mut pool, &addr, 2.0, 10, false, out)?;
                 if let Some(cmd) = &policy.deprovision {
-                    let st = Command::new("sh")
-                        .arg("-c")
-                        .arg(format!("{cmd} \"$1\""))
-                        .arg("sh")
-                        .arg(&addr)
-                        .status()
-                        .map_err(|e| format!("deprovision command: {e}"))?;
+                    let mut c = Command::new("sh");
+                    c.arg("-c").arg(format!("{cmd} \"$1\"")).arg("sh").arg(&addr);
+                    let st = run_bounded(c, Duration::from_secs(policy.command_timeout))
+                        .map_err(|e| format!("deprovision command: {e}"))?
+                        .status;
                     if st.success() {
                         out.act(json, format!("deprovisioned {addr}"));
                     } else {
@@ -348,10 +383,25 @@ clients_per_master = 10
         let p = Policy::parse(POLICY).unwrap();
         assert_eq!((p.min_masters, p.max_masters, p.step), (3, 5, 2));
         assert!(p.deprovision.is_none());
+        assert_eq!(p.command_timeout, 300);
         assert!(Policy::parse("min_masters = 3\nmax_masters = 2\nprovision = \"x\"").is_err());
         assert!(Policy::parse("min_masters = 3\nmax_masters = 4\nprovision = \"x\"\nbogus = 1").is_err());
         let inverted = POLICY.replace("memory_pct = 20", "memory_pct = 90");
         assert!(Policy::parse(&inverted).is_err());
+    }
+
+    #[test]
+    fn commands_are_bounded_and_their_output_kept() {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg("echo 127.0.0.1:7000; echo oops >&2");
+        let out = run_bounded(c, Duration::from_secs(10)).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "127.0.0.1:7000\n");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
+        let mut c = Command::new("sh");
+        c.arg("-c").arg("sleep 30");
+        let started = Instant::now();
+        assert!(run_bounded(c, Duration::from_millis(200)).is_err());
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     #[test]
