@@ -14,7 +14,8 @@ use slotgate_tests::{binary, cluster_nodes, redis_cli, require_tool, scratch_dir
 
 slotgate_tests::on_both_clusters!(
     scales_out_to_five_masters_and_back_under_load,
-    replicas_join_and_are_re_pointed_when_their_master_goes
+    replicas_join_and_are_re_pointed_when_their_master_goes,
+    busy_keys_are_compared_before_they_are_replaced
 );
 
 fn slotgate(args: &[&str]) -> Output {
@@ -426,4 +427,41 @@ fn fix_assigns_unassigned_slots() {
     assert_eq!(redis_cli(owner, &["get", &key]).as_deref(), Some("kept"));
     let out = slotgate(&["fix", "-s", &s]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("Nothing to fix"), "{}", show(&out));
+}
+
+/// A key on both sides of a half-moved slot (BUSYKEY): equal copies are replaced silently,
+/// different ones stop `fix` (exit 2, naming the key) until `fix --replace` keeps the source's.
+fn busy_keys_are_compared_before_they_are_replaced(kind: Kind) {
+    if (kind == Kind::Redis && !require_tool("redis-server")) || !require_tool("redis-cli") {
+        return;
+    }
+    let cluster = Cluster::create(kind, 3, 0, 5000);
+    let s = seed(cluster.ports()[0]);
+    let (same, differ) = (slotgate_tests::key_on(0, "same"), slotgate_tests::key_on(0, "differ"));
+    let owner = slotgate_tests::slot_owner(cluster.ports()[0], protocol::key_slot(same.as_bytes())).unwrap();
+    let target = cluster.ports().into_iter().find(|&p| p != owner).unwrap();
+    let (owner_id, target_id) = (cluster.node_id(owner), cluster.node_id(target));
+    // Opens the key's slot from owner to target and writes `value` under `key` on both.
+    let both = |key: &str, value_there: &str| {
+        let slot = protocol::key_slot(key.as_bytes()).to_string();
+        assert_eq!(redis_cli(owner, &["set", key, "source"]).as_deref(), Some("OK"));
+        assert_eq!(redis_cli(target, &["cluster", "setslot", &slot, "importing", &owner_id]).as_deref(), Some("OK"));
+        assert_eq!(redis_cli(owner, &["cluster", "setslot", &slot, "migrating", &target_id]).as_deref(), Some("OK"));
+        let mut c = redis::Client::open(format!("redis://127.0.0.1:{target}/")).unwrap().get_connection().unwrap();
+        let _: () = cmd("ASKING").query(&mut c).unwrap();
+        let _: () = cmd("SET").arg(key).arg(value_there).query(&mut c).unwrap();
+    };
+    both(&same, "source");
+    let out = slotgate(&["fix", "-s", &s]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(redis_cli(target, &["get", &same]).as_deref(), Some("source"));
+
+    both(&differ, "target");
+    let out = slotgate(&["fix", "-s", &s]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&differ), "{}", show(&out));
+    let out = slotgate(&["fix", "--replace", "-s", &s]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(redis_cli(target, &["get", &differ]).as_deref(), Some("source"));
+    assert!(open_slots(&cluster).is_empty(), "{:?}", open_slots(&cluster));
 }

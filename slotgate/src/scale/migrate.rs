@@ -4,9 +4,9 @@
 //! the keys in batches (GETKEYSINSLOT + MIGRATE ... KEYS), then `SETSLOT NODE target` on the
 //! target, then on the source and every other master. Slots between the same two masters go
 //! in batches that take each step together (pipelined), since every SETSLOT makes a node
-//! save its configuration to disk and one save can cover a whole batch. A key that exists on both sides (BUSYKEY) is
-//! replaced only when both copies are equal (DEBUG DIGEST-VALUE), as redis-cli checks, or
-//! always in `fix --replace` mode.
+//! save its configuration to disk, and Redis saves once per batch it reads. A key that exists
+//! on both sides (BUSYKEY) is replaced only when both copies are equal (DEBUG DIGEST-VALUE as
+//! redis-cli checks, or DUMP where DEBUG is disabled), or always in `fix --replace` mode.
 
 use protocol::Frame;
 
@@ -184,7 +184,8 @@ pub fn move_keys(
         }
         match migrate(pool, mover, from.addr, host, port, &keys, mover.replace, asking) {
             Ok(()) => {}
-            Err(Error::Reply(e)) if e.starts_with("BUSYKEY") => {
+            // The target's refusal comes wrapped: "ERR Target instance replied with error: BUSYKEY ...".
+            Err(Error::Reply(e)) if e.contains("BUSYKEY") => {
                 let left = still_there(pool, from.addr, &keys).map_err(ctx)?;
                 if !mover.replace {
                     let differ = differing(pool, from.addr, to.addr, &left).map_err(ctx)?;
@@ -270,17 +271,32 @@ fn still_there(pool: &mut Pool, addr: &str, keys: &[Vec<u8>]) -> Result<Vec<Vec<
     Ok(left)
 }
 
-/// Keys whose values differ between the two nodes (DEBUG DIGEST-VALUE, as redis-cli compares).
+/// Keys whose values differ between the two nodes: DEBUG DIGEST-VALUE, as redis-cli compares,
+/// or, where DEBUG is disabled (Redis 7's enable-debug-command), the DUMP payloads.
 fn differing(pool: &mut Pool, a: &str, b: &str, keys: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Error> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     let mut args: Vec<Vec<u8>> = vec![b"DEBUG".to_vec(), b"DIGEST-VALUE".to_vec()];
     args.extend(keys.iter().cloned());
-    let digests = |pool: &mut Pool, addr: &str| -> Result<Vec<Option<String>>, Error> {
-        match pool.call(addr, &args)? {
-            Frame::Array(items) => Ok(items.iter().map(client::text).collect()),
-            other => Err(Error::Io(format!("{addr}: DEBUG DIGEST-VALUE answered {other:?}"))),
+    let digests = |pool: &mut Pool, addr: &str| -> Result<Vec<Option<Vec<u8>>>, Error> {
+        match pool.call(addr, &args) {
+            Ok(Frame::Array(items)) => Ok(items.iter().map(|f| client::text(f).map(String::into_bytes)).collect()),
+            Ok(other) => Err(Error::Io(format!("{addr}: DEBUG DIGEST-VALUE answered {other:?}"))),
+            Err(Error::Reply(_)) => keys
+                .iter()
+                .map(|k| {
+                    pool.with(addr, |c| {
+                        // The key's slot is open on both sides: ASKING lets the importing one answer.
+                        c.call(&["ASKING"])?;
+                        match c.call(&[b"DUMP".as_slice(), k])? {
+                            Frame::Bulk(b) => Ok(Some(b.to_vec())),
+                            _ => Ok(None),
+                        }
+                    })
+                })
+                .collect(),
+            Err(e) => Err(e),
         }
     };
     let (da, db) = (digests(pool, a)?, digests(pool, b)?);
