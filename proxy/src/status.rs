@@ -230,7 +230,8 @@ bbbb 127.0.0.1:7001@17001 slave aaaa 0 0 1 connected
         let promoted = "aaaa 127.0.0.1:7000@17000 master,fail - 0 0 1 disconnected\n\
 bbbb 127.0.0.1:7001@17001 myself,master - 0 0 2 connected 0-16383\n";
         let after = report(promoted, [false, true]);
-        let texts: Vec<String> = changes(&dead, &after, 3).into_iter().map(|e| format!("{} {}", e.node, e.text)).collect();
+        let texts: Vec<String> =
+            changes(&dead, &after, 3).into_iter().map(|e| format!("{} {}", e.node, e.text)).collect();
         assert!(texts.contains(&"127.0.0.1:7001 promoted to master (failover)".to_string()), "{texts:?}");
         assert!(texts.contains(&"127.0.0.1:7001 serves 16384 slots (was 0)".to_string()), "{texts:?}");
         assert!(texts.contains(&"127.0.0.1:7000 serves 0 slots (was 16384)".to_string()), "{texts:?}");

@@ -189,3 +189,11 @@ impl Conn {
         Error::Io(format!("{}: unexpected reply {f:?}", self.addr))
     }
 }
+
+/// Text of a bulk or simple string frame.
+pub fn text(f: &Frame) -> Option<String> {
+    match f {
+        Frame::Bulk(b) | Frame::Simple(b) | Frame::Verbatim(_, b) => Some(String::from_utf8_lossy(b).into_owned()),
+        _ => None,
+    }
+}

@@ -7,6 +7,7 @@ mod client;
 mod health;
 mod metrics;
 mod output;
+mod scale;
 mod topology;
 
 use std::path::PathBuf;
@@ -32,6 +33,14 @@ enum Command {
     Metrics(metrics::MetricsArgs),
     /// Back up every master's data (RDB files and a manifest), list, verify and restore backups.
     Backup(backup::BackupArgs),
+    /// Add or remove nodes (`scale add HOST:PORT...`, `scale remove NODE`).
+    Scale(scale::membership::ScaleArgs),
+    /// Move slots so every master holds its weighted share.
+    Rebalance(scale::rebalance::RebalanceArgs),
+    /// Finish half-moved slots and assign unassigned ones.
+    Fix(scale::fix::FixArgs),
+    /// Add or remove masters as a policy file says, from the masters' memory and clients.
+    Autoscale(scale::autoscale::AutoscaleArgs),
 }
 
 /// Options every subcommand takes: where the cluster is and how to log in, as redis-cli has them.
@@ -101,6 +110,10 @@ fn main() -> ExitCode {
         Command::Health(a) => health::run(a),
         Command::Metrics(a) => metrics::run(a),
         Command::Backup(a) => backup::run(a),
+        Command::Scale(a) => scale::membership::run(a),
+        Command::Rebalance(a) => scale::rebalance::run(a),
+        Command::Fix(a) => scale::fix::run(a),
+        Command::Autoscale(a) => scale::autoscale::run(a),
     };
     match outcome {
         Ok(status) => ExitCode::from(status as u8),
