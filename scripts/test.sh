@@ -10,6 +10,8 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-cli >/dev/null || need+=(redis-tools)
 # Certificates for the TLS suites are made with openssl.
 command -v openssl >/dev/null || need+=(openssl)
+# The status page is checked in a real browser (headless Chromium).
+command -v chromium >/dev/null || need+=(chromium)
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

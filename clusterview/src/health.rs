@@ -83,6 +83,11 @@ pub struct Observation {
 /// Each node's observation, or why it could not be made.
 pub type Observations = Vec<Result<Observation, String>>;
 
+/// Reachable and not flagged `fail` (a `pfail` flag is one node's suspicion only).
+fn working(n: &NodeReport) -> bool {
+    n.health == "ok" || n.health == "pfail"
+}
+
 /// A numeric INFO field of a node that answered.
 fn figure(o: Option<&Observation>, key: &str) -> Option<u64> {
     info(&o?.info, key)?.parse().ok()
@@ -280,8 +285,9 @@ pub fn assess(known: &[NodeLine], obs: &[Result<Observation, String>], max_lag: 
         status,
         nodes_total: nodes.len(),
         nodes_healthy: nodes.iter().filter(|n| n.health == "ok").count(),
-        masters: nodes.iter().filter(|n| n.role == "master").count(),
-        replicas: nodes.iter().filter(|n| n.role == "replica").count(),
+        // Working ones: a dead master stays listed as one, but serves nothing.
+        masters: nodes.iter().filter(|n| n.role == "master" && working(n)).count(),
+        replicas: nodes.iter().filter(|n| n.role == "replica" && working(n)).count(),
         slots_assigned: owners.len() - unassigned,
         slots_unassigned: unassigned,
         nodes,

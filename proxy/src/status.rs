@@ -124,7 +124,7 @@ async fn ask(proxy: &Proxy, addr: std::net::SocketAddr, words: &[&'static [u8]])
     let rx = proxy.pools.send(addr, false, 0, crate::backend::encode(&args));
     let raw = match tokio::time::timeout(NODE_TIMEOUT, rx).await {
         Ok(Ok(Ok(raw))) => raw,
-        Ok(Ok(Err(e))) => return Err(format!("{addr}: {e:?}")),
+        Ok(Ok(Err(crate::backend::BackendError::NotSent(e) | crate::backend::BackendError::Lost(e)))) => return Err(e),
         _ => return Err(format!("{addr}: no reply within {} ms", NODE_TIMEOUT.as_millis())),
     };
     match Frame::parse(&raw) {

@@ -130,6 +130,8 @@ fn health_is_clean_then_reports_an_open_slot_and_a_dead_master(kind: Kind) {
     assert_eq!(code, 1, "{found:?}");
     assert_eq!(r["status"], "degraded");
     assert_eq!(r["slots_unassigned"].as_u64(), Some(0));
+    // The dead master is listed, but counted among neither the working masters nor replicas.
+    assert_eq!((r["nodes_total"].as_u64(), r["masters"].as_u64(), r["replicas"].as_u64()), (Some(6), Some(3), Some(2)));
     let node = r["nodes"].as_array().unwrap().iter().find(|n| n["addr"] == dead.as_str()).unwrap().clone();
     assert_eq!(node["health"], "unreachable");
 
