@@ -29,8 +29,11 @@ fi
 for _ in $(seq 1 200); do redis-cli -p "$base" cluster info | grep -q '^cluster_state:ok' && break; sleep 0.1; done
 ./target/release/slotgate-proxy --listen "127.0.0.1:$proxy_port" --seed "127.0.0.1:$base" \
   --admin-listen "127.0.0.1:$admin_port" &
-pids+=($!)
+proxy_pid=$!
+pids+=($proxy_pid)
 echo "slotgate: cluster on ${ports[*]}, proxy on 127.0.0.1:$proxy_port — connect with: redis-cli -p $proxy_port"
 echo "slotgate: status page http://127.0.0.1:$admin_port/ (model at /cluster, Prometheus metrics at /metrics)"
 echo "slotgate: operate it with ./target/release/slotgate health -s 127.0.0.1:$base (see README, Operating a cluster)"
-wait -n
+# Runs until Ctrl-C or the proxy stops; a node that dies (kill -9 one to watch a failover on
+# the status page) leaves the rest running.
+wait "$proxy_pid"

@@ -364,8 +364,11 @@ fn render(m: &Metrics) -> String {
         "lag",
     ]);
     for n in &m.nodes {
-        if let Some(e) = &n.error {
-            t.plain(vec![n.addr.clone(), n.role.clone(), format!("error: {e}")]);
+        if n.error.is_some() {
+            // The reason goes below the table, so the columns stay readable.
+            let mut row = vec![n.addr.clone(), n.role.clone()];
+            row.extend(std::iter::repeat_n("-".to_string(), 11));
+            t.plain(row);
             continue;
         }
         t.plain(vec![
@@ -401,6 +404,9 @@ fn render(m: &Metrics) -> String {
         s.max_repl_lag.map_or("-".into(), |l| l.to_string()),
     ]);
     let mut out = t.render();
+    for n in m.nodes.iter().filter(|n| n.error.is_some()) {
+        out.push_str(&format!("{}\n", n.error.as_deref().unwrap_or("")));
+    }
     if let Some(p) = &m.proxy {
         let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3} ms"));
         out.push_str(&format!(
