@@ -137,4 +137,33 @@ fn the_page_is_self_contained() {
         assert!(model.contains(field), "{field} missing: {model}");
     }
     assert!(get("/nothing").starts_with("HTTP/1.1 404"));
+
+    // Every metric the Grafana dashboard queries is one the proxy exports (a `# TYPE` line;
+    // a histogram's _bucket/_sum/_count series under its base name).
+    let scrape = get("/metrics");
+    let exported: Vec<&str> =
+        scrape.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
+    let dashboard =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/grafana/slotgate.json")).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&dashboard).expect("the dashboard is JSON");
+    let mut queried = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("expr");
+            let mut rest = expr;
+            while let Some(at) = rest.find("slotgate_") {
+                let name: String = rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                rest = &rest[at + name.len()..];
+                queried.push(name);
+            }
+        }
+    }
+    assert!(queried.len() >= 14, "{queried:?}");
+    for name in &queried {
+        let base = ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name);
+        assert!(
+            exported.contains(&name.as_str()) || exported.contains(&base),
+            "the dashboard queries {name}, which the proxy does not export:\n{scrape}"
+        );
+    }
 }
