@@ -33,6 +33,8 @@ enum Command {
     Metrics(metrics::MetricsArgs),
     /// Back up every master's data (RDB files and a manifest), list, verify and restore backups.
     Backup(backup::BackupArgs),
+    /// PING every seed: exit 0 when each answers PONG (a container's HEALTHCHECK).
+    Ping(PingArgs),
     /// Add or remove nodes (`scale add HOST:PORT...`, `scale remove NODE`).
     Scale(scale::membership::ScaleArgs),
     /// Move slots so every master holds its weighted share.
@@ -104,10 +106,31 @@ impl Common {
 /// The outcome of a subcommand, as its exit status says it.
 pub use clusterview::Status;
 
+#[derive(Args)]
+struct PingArgs {
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Each seed must answer PONG; the first that does not fails the check.
+fn ping(a: &PingArgs) -> Result<Status, String> {
+    let opts = a.common.conn_opts()?;
+    for seed in &a.common.seeds {
+        let mut c = client::Conn::open(seed, &opts).map_err(|e| e.to_string())?;
+        let reply = c.call_text(&["PING"]).map_err(|e| format!("{seed}: {e}"))?;
+        if reply != "PONG" {
+            return Err(format!("{seed}: PING answered {reply:?}"));
+        }
+        println!("{seed}: PONG");
+    }
+    Ok(Status::Ok)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::Health(a) => health::run(a),
+        Command::Ping(a) => ping(a),
         Command::Metrics(a) => metrics::run(a),
         Command::Backup(a) => backup::run(a),
         Command::Scale(a) => scale::membership::run(a),

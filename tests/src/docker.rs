@@ -3,10 +3,10 @@
 //! containers on them. Every image, network and container is removed on drop, also when a test
 //! fails, so a failed run leaves nothing behind on the engine.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::{binary, scratch_dir};
+use crate::binary;
 
 /// Runs `docker <args>` and returns its output.
 fn docker(args: &[&str]) -> Output {
@@ -44,51 +44,41 @@ fn unique(tag: &str) -> String {
     format!("slotgate-{tag}-{}-{nanos:x}-{n}", std::process::id())
 }
 
-/// The shared libraries `ldd` says a binary loads, the dynamic loader included.
-fn shared_libraries(bin: &Path) -> Vec<PathBuf> {
-    let out = Command::new("ldd").arg(bin).output().expect("cannot run ldd");
-    let text = String::from_utf8_lossy(&out.stdout);
-    // Lines are `name => /path (addr)` or `/path (addr)`; vdso has no path.
-    let mut libs: Vec<PathBuf> = text.split_whitespace().filter(|w| w.starts_with('/')).map(PathBuf::from).collect();
-    libs.sort();
-    libs.dedup();
-    libs
-}
-
-/// An image made `FROM scratch` of workspace binaries and the libraries they load, copied to the
-/// same paths, so nothing is pulled and no static build is needed. Removed on drop.
+/// The project's image (`deploy/build-image.sh`: slotgate-node, slotgate-proxy and slotgate
+/// `FROM scratch`, a non-root user, a `/data` volume, a HEALTHCHECK), built from the binaries
+/// the suites run, so nothing is pulled. Removed on drop.
 pub struct Image {
     pub tag: String,
 }
 
 impl Image {
-    /// Builds an image holding `binaries` (workspace binary names) under `/usr/local/bin`, an
-    /// empty `/data` to work in, and the first binary as its entry point.
-    pub fn from_binaries(binaries: &[&str]) -> Image {
-        let context = scratch_dir("image");
-        let bin_dir = context.join("usr/local/bin");
-        std::fs::create_dir_all(&bin_dir).unwrap();
-        std::fs::create_dir_all(context.join("data")).unwrap();
-        std::fs::create_dir_all(context.join("tmp")).unwrap();
-        for name in binaries {
-            let bin = binary(name);
-            std::fs::copy(&bin, bin_dir.join(name)).unwrap_or_else(|e| panic!("copy {}: {e}", bin.display()));
-            for lib in shared_libraries(&bin) {
-                let dest = context.join(lib.strip_prefix("/").unwrap());
-                std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-                // `copy` follows symlinks, so the soname path holds the real library.
-                std::fs::copy(&lib, &dest).unwrap_or_else(|e| panic!("copy {}: {e}", lib.display()));
-            }
-        }
-        let dockerfile =
-            format!("FROM scratch\nCOPY . /\nWORKDIR /data\nENTRYPOINT [\"/usr/local/bin/{}\"]\n", binaries[0]);
-        std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
+    /// Builds the image under a tag of its own; slotgate-node is its entry point.
+    pub fn build() -> Image {
         let image = Image { tag: unique("image") };
-        let context_str = context.to_str().unwrap();
-        let built = docker(&["build", "--quiet", "--tag", &image.tag, context_str]);
-        let _ = std::fs::remove_dir_all(&context);
-        assert!(built.status.success(), "docker build failed: {}", String::from_utf8_lossy(&built.stderr));
+        let bin_dir = binary("slotgate-node").parent().expect("binary dir").to_path_buf();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/build-image.sh");
+        let out = Command::new(&script)
+            .arg(&image.tag)
+            .env("SLOTGATE_BIN_DIR", &bin_dir)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "deploy/build-image.sh failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         image
+    }
+
+    /// Its size in bytes, as the engine reports it.
+    pub fn size(&self) -> u64 {
+        docker_ok(&["image", "inspect", "--format", "{{.Size}}", &self.tag]).parse().unwrap_or(0)
+    }
+
+    /// A field of `docker image inspect` (a Go template).
+    pub fn inspect(&self, format: &str) -> String {
+        docker_ok(&["image", "inspect", "--format", format, &self.tag])
     }
 }
 
@@ -145,6 +135,13 @@ impl Container {
     pub fn logs(&self) -> String {
         let out = docker(&["logs", "--tail", "50", &self.name]);
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    }
+
+    /// The HEALTHCHECK's verdict (`starting`, `healthy`, `unhealthy`).
+    pub fn health(&self) -> String {
+        String::from_utf8_lossy(&docker(&["inspect", "--format", "{{.State.Health.Status}}", &self.name]).stdout)
+            .trim()
+            .to_string()
     }
 
     /// Whether the container is running.

@@ -1,6 +1,7 @@
-//! Docker works for the project: an image made from the workspace's own release binaries
-//! (nothing pulled), three slotgate-node containers on a private network, a cluster formed with
-//! `redis-cli --cluster create` against their container addresses, and everything removed after.
+//! Docker works for the project: the image of `deploy/build-image.sh`, made from the workspace's
+//! own release binaries (nothing pulled; small, non-root, a /data volume, a HEALTHCHECK), three
+//! slotgate-node containers on a private network, a cluster formed with `redis-cli --cluster
+//! create` against their container addresses, their HEALTHCHECK healthy, and everything removed.
 
 use std::process::Command;
 use std::time::Duration;
@@ -21,7 +22,8 @@ fn three_node_containers_form_a_cluster() {
     }
     {
         // Declared in this order so drop removes containers, then the network, then the image.
-        let image = Image::from_binaries(&["slotgate-node"]);
+        let image = Image::build();
+        check_image(&image);
         let network = Network::create();
         let args = [
             "--port",
@@ -82,6 +84,28 @@ fn three_node_containers_form_a_cluster() {
             assert_eq!(String::from_utf8_lossy(&get.stdout).trim(), i.to_string(), "GET {key}");
         }
         assert!(nodes.iter().all(Container::running), "a node container stopped:\n{:#?}", logs());
+        // The image's HEALTHCHECK (`slotgate ping` inside) finds each node healthy.
+        let healthy = wait_until(Duration::from_secs(30), || nodes.iter().all(|n| n.health() == "healthy"));
+        let states: Vec<String> = nodes.iter().map(Container::health).collect();
+        assert!(healthy, "HEALTHCHECK states: {states:?}\n{:#?}", logs());
     }
     assert_eq!(leftovers(), Vec::<String>::new(), "containers, networks or images were left behind");
+}
+
+/// deploy/build-image.sh's image: the three binaries, small, a non-root user, a /data volume
+/// and a HEALTHCHECK; each binary runs from it.
+fn check_image(image: &Image) {
+    let mib = image.size() / (1 << 20);
+    println!("image {}: {mib} MiB", image.tag);
+    assert!(mib < 64, "the image takes {mib} MiB");
+    assert_eq!(image.inspect("{{.Config.User}}"), "10001:10001");
+    assert_eq!(image.inspect("{{json .Config.Volumes}}"), "{\"/data\":{}}");
+    assert!(image.inspect("{{json .Config.Healthcheck.Test}}").contains("\"ping\""));
+    for bin in ["slotgate", "slotgate-proxy", "slotgate-node"] {
+        let out = Command::new("docker")
+            .args(["run", "--rm", "--entrypoint", &format!("/usr/local/bin/{bin}"), &image.tag, "--version"])
+            .output()
+            .expect("docker run");
+        assert!(out.status.success(), "{bin} --version in the image: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }
