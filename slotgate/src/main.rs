@@ -35,6 +35,8 @@ enum Command {
     Backup(backup::BackupArgs),
     /// PING every seed: exit 0 when each answers PONG (a container's HEALTHCHECK).
     Ping(PingArgs),
+    /// Form a cluster from empty nodes (masters first, then replicas), as redis-cli --cluster create.
+    Create(scale::create::CreateArgs),
     /// Add or remove nodes (`scale add HOST:PORT...`, `scale remove NODE`).
     Scale(scale::membership::ScaleArgs),
     /// Move slots so every master holds its weighted share.
@@ -131,6 +133,7 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Health(a) => health::run(a),
         Command::Ping(a) => ping(a),
+        Command::Create(a) => scale::create::run(a),
         Command::Metrics(a) => metrics::run(a),
         Command::Backup(a) => backup::run(a),
         Command::Scale(a) => scale::membership::run(a),

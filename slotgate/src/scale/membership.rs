@@ -116,14 +116,14 @@ pub fn run(a: &ScaleArgs) -> Result<Status, String> {
 }
 
 /// The ids every node lists (handshakes excluded), node by node; None for a node that did not answer.
-fn known_ids(pool: &mut Pool, addr: &str) -> Option<Vec<String>> {
+pub fn known_ids(pool: &mut Pool, addr: &str) -> Option<Vec<String>> {
     let text = pool.call_text(addr, &["CLUSTER", "NODES"]).ok()?;
     let lines = topology::parse_nodes(&text, topology::host_of(addr)).ok()?;
     Some(lines.into_iter().filter(|l| !l.has_flag("handshake")).map(|l| l.id).collect())
 }
 
 /// Polls `f` every 200 ms until it holds or `limit` passes.
-fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+pub fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     loop {
         if f() {

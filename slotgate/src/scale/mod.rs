@@ -5,6 +5,7 @@
 //! migration the masters disagree and only their own lines say what they hold.
 
 pub mod autoscale;
+pub mod create;
 pub mod fix;
 pub mod membership;
 pub mod migrate;
