@@ -27,6 +27,8 @@ if ! command -v docker >/dev/null; then
 fi
 docker version >/dev/null 2>&1 || (service docker start || systemctl start docker) >/dev/null 2>&1 || true
 docker version >/dev/null || { echo "test.sh: no Docker engine answers; the container suites need one" >&2; exit 1; }
+# The compose suite runs deploy/compose.yaml.
+command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
 
 # Node.js clients (ioredis, the guide's client) for the interop suites.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
