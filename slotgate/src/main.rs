@@ -112,6 +112,9 @@ pub use clusterview::Status;
 struct PingArgs {
     #[command(flatten)]
     common: Common,
+    /// Also require CLUSTER INFO's cluster_state:ok (a Kubernetes readiness probe).
+    #[arg(long)]
+    cluster_ok: bool,
 }
 
 /// Each seed must answer PONG; the first that does not fails the check.
@@ -122,6 +125,12 @@ fn ping(a: &PingArgs) -> Result<Status, String> {
         let reply = c.call_text(&["PING"]).map_err(|e| format!("{seed}: {e}"))?;
         if reply != "PONG" {
             return Err(format!("{seed}: PING answered {reply:?}"));
+        }
+        if a.cluster_ok {
+            let info = c.call_text(&["CLUSTER", "INFO"]).map_err(|e| format!("{seed}: {e}"))?;
+            if !info.lines().any(|l| l.trim_end() == "cluster_state:ok") {
+                return Err(format!("{seed}: cluster_state is not ok"));
+            }
         }
         println!("{seed}: PONG");
     }
