@@ -161,6 +161,19 @@ pub fn shard_order(nodes: &mut Vec<NodeLine>) {
     *nodes = out;
 }
 
+/// The inclusive runs of slots `pick` selects, in order.
+pub fn slot_runs(pick: impl Fn(usize) -> bool) -> Vec<(u16, u16)> {
+    let mut out: Vec<(u16, u16)> = Vec::new();
+    for s in (0..protocol::SLOT_COUNT).filter(|&s| pick(s)) {
+        let s = s as u16;
+        match out.last_mut() {
+            Some(last) if last.1 + 1 == s => last.1 = s,
+            _ => out.push((s, s)),
+        }
+    }
+    out
+}
+
 /// Inclusive ranges as Redis prints them: `0-5460 10923`.
 pub fn format_ranges(ranges: &[(u16, u16)]) -> String {
     let parts: Vec<String> =
@@ -198,6 +211,15 @@ e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca :30001@31001 myself,master - 0 0 1 conn
         shard_order(&mut ordered);
         let addrs: Vec<&str> = ordered.iter().map(|n| n.addr.as_str()).collect();
         assert_eq!(addrs, ["10.0.0.9:30001", "127.0.0.1:30004", "127.0.0.1:30002", "127.0.0.1:30005"]);
+    }
+
+    #[test]
+    fn runs_of_slots() {
+        assert_eq!(
+            slot_runs(|s| s < 10 || (100..=200).contains(&s) || s == 16383),
+            vec![(0, 9), (100, 200), (16383, 16383)]
+        );
+        assert!(slot_runs(|_| false).is_empty());
     }
 
     #[test]

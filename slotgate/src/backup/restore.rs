@@ -371,18 +371,7 @@ fn render(s: &Summary, masters: &[String], target: &Target) -> String {
 }
 
 fn slot_ranges(owner: &[String], addr: &str) -> Vec<(u16, u16)> {
-    let mut out: Vec<(u16, u16)> = Vec::new();
-    for (s, o) in owner.iter().enumerate() {
-        if o != addr {
-            continue;
-        }
-        let s = s as u16;
-        match out.last_mut() {
-            Some(last) if last.1 + 1 == s => last.1 = s,
-            _ => out.push((s, s)),
-        }
-    }
-    out
+    clusterview::nodes::slot_runs(|s| owner.get(s).is_some_and(|o| o == addr))
 }
 
 #[cfg(test)]

@@ -73,18 +73,7 @@ fn valid((a, b): (u16, u16)) -> bool {
 
 /// Maximal ranges of slots whose count matches.
 fn runs(count: &[u8], pick: impl Fn(u8) -> bool) -> Vec<(u16, u16)> {
-    let mut out: Vec<(u16, u16)> = Vec::new();
-    for (s, &c) in count.iter().enumerate() {
-        if !pick(c) {
-            continue;
-        }
-        let s = s as u16;
-        match out.last_mut() {
-            Some(last) if last.1 + 1 == s => last.1 = s,
-            _ => out.push((s, s)),
-        }
-    }
-    out
+    clusterview::nodes::slot_runs(|s| count.get(s).is_some_and(|&c| pick(c)))
 }
 
 /// Every check over the backup in `dir`.
