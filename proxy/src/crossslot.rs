@@ -322,6 +322,66 @@ async fn watched_read(
     }
 }
 
+/// How removing a copied value from its WATCHed source ended.
+enum Removal {
+    Done,
+    /// The source changed after it was read (EXEC nil) or its slot began moving (the queued
+    /// command was redirected, EXECABORT): nothing was removed; copy again.
+    Retry,
+    /// Nothing was removed, and the move ends with this reply.
+    Refused(Bytes),
+    /// The connection failed: the removal may or may not have happened.
+    Unknown(Bytes),
+}
+
+/// Runs `cmd` (the removal) in MULTI on the connection that WATCHes the source. `changes`
+/// counts the times the source changed, up to RENAME_ATTEMPTS; a moving slot is waited for
+/// until `deadline`.
+async fn remove_watched(
+    proxy: &Arc<Proxy>,
+    conn: &mut Pinned,
+    cmd: Vec<Bytes>,
+    changes: &mut usize,
+    deadline: Instant,
+    what: &str,
+) -> Removal {
+    let reqs = [
+        crate::backend::encode(&words(&[b"MULTI"])),
+        crate::backend::encode(&cmd),
+        crate::backend::encode(&words(&[b"EXEC"])),
+    ];
+    let done = match conn.call(&reqs, 3, Some(proxy.cfg.command_timeout)).await {
+        Ok(r) => r,
+        Err(e) => {
+            return Removal::Unknown(error(&format!(
+                "ERR {what} copied the value but could not remove it from the source: {e}"
+            )))
+        }
+    };
+    let exec = done.last().cloned().unwrap_or_default();
+    let moving = exec.starts_with(b"-EXECABORT") || done.iter().any(|r| transient(r));
+    if is_null(&exec) || moving {
+        *changes += usize::from(!moving);
+        if *changes >= RENAME_ATTEMPTS {
+            return Removal::Refused(error(&format!(
+                "ERR {what} gave up: the source kept changing while it was copied"
+            )));
+        }
+        if moving {
+            if Instant::now() > deadline {
+                return Removal::Refused(exec);
+            }
+            proxy.topo.refresh_soon();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        return Removal::Retry;
+    }
+    if is_error(&exec) {
+        return Removal::Refused(exec);
+    }
+    Removal::Done
+}
+
 async fn rename(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes], nx: bool) -> Bytes {
     let (src, dst) = (&args[1], &args[2]);
     if nx {
@@ -353,38 +413,14 @@ async fn rename(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes], nx: bool) -
             return restored;
         }
         replicated(proxy, s, dst).await;
-        let delete = [
-            crate::backend::encode(&words(&[b"MULTI"])),
-            crate::backend::encode(&words(&[b"DEL", src])),
-            crate::backend::encode(&words(&[b"EXEC"])),
-        ];
-        let done = match conn.call(&delete, 3, Some(proxy.cfg.command_timeout)).await {
-            Ok(r) => r,
-            Err(e) => {
-                return error(&format!("ERR RENAME copied the value but could not delete the source: {e}"));
+        match remove_watched(proxy, &mut conn, words(&[b"DEL", src]), &mut changes, deadline, "RENAME").await {
+            Removal::Done => {}
+            // Copied again, replacing our earlier copy.
+            Removal::Retry => {
+                replace = true;
+                continue;
             }
-        };
-        let exec = done.last().cloned().unwrap_or_default();
-        // The source changed after it was copied (EXEC nil), or its slot began moving (the DEL
-        // queued was redirected, EXECABORT): copy again, replacing our earlier copy.
-        let moving = exec.starts_with(b"-EXECABORT") || done.iter().any(|r| transient(r));
-        if is_null(&exec) || moving {
-            changes += usize::from(!moving);
-            if changes >= RENAME_ATTEMPTS {
-                return error("ERR RENAME gave up: the source kept changing while it was copied");
-            }
-            if moving {
-                if Instant::now() > deadline {
-                    return exec;
-                }
-                proxy.topo.refresh_soon();
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            replace = true;
-            continue;
-        }
-        if is_error(&exec) {
-            return exec;
+            Removal::Refused(e) | Removal::Unknown(e) => return e,
         }
         replicated(proxy, s, src).await;
         return if nx { Bytes::from_static(b":1\r\n") } else { Bytes::from_static(b"+OK\r\n") };
@@ -525,36 +561,19 @@ async fn lmove(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes]) -> Bytes {
             on_key(proxy, s, dst, unpush(&elem)).await;
             return error(UNCONFIRMED);
         }
-        let remove = [
-            crate::backend::encode(&words(&[b"MULTI"])),
-            crate::backend::encode(&words(&[pop, src])),
-            crate::backend::encode(&words(&[b"EXEC"])),
-        ];
-        let done = match conn.call(&remove, 3, Some(proxy.cfg.command_timeout)).await {
-            Ok(r) => r,
-            Err(e) => return error(&format!("ERR LMOVE copied the element but could not pop it from the source: {e}")),
-        };
-        let exec = done.last().cloned().unwrap_or_default();
-        // The source changed after it was read (EXEC nil) or its slot began moving: our copy
-        // is taken back and the move starts over.
-        let moving = exec.starts_with(b"-EXECABORT") || done.iter().any(|r| transient(r));
-        if is_null(&exec) || moving {
-            on_key(proxy, s, dst, unpush(&elem)).await;
-            changes += usize::from(!moving);
-            if changes >= RENAME_ATTEMPTS {
-                return error("ERR LMOVE gave up: the source kept changing while it was moved");
+        match remove_watched(proxy, &mut conn, words(&[pop, src]), &mut changes, deadline, "LMOVE").await {
+            Removal::Done => {}
+            // The source is as it was: our copy is taken back (and the move starts over).
+            Removal::Retry => {
+                on_key(proxy, s, dst, unpush(&elem)).await;
+                continue;
             }
-            if moving {
-                if Instant::now() > deadline {
-                    return exec;
-                }
-                proxy.topo.refresh_soon();
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            Removal::Refused(e) => {
+                on_key(proxy, s, dst, unpush(&elem)).await;
+                return e;
             }
-            continue;
-        }
-        if is_error(&exec) {
-            return exec;
+            // The pop may have happened: the copy stays.
+            Removal::Unknown(e) => return e,
         }
         replicated(proxy, s, src).await;
         let mut r = s.reply();
