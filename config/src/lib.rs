@@ -14,7 +14,7 @@ mod value;
 #[cfg(test)]
 mod tests;
 
-pub use node::{AppendFsync, EvictionPolicy, LogLevel, NodeConfig, TlsAuthClients};
+pub use node::{AppendFsync, EndpointType, EvictionPolicy, LogLevel, NodeConfig, TlsAuthClients};
 pub use split::{split_args, split_args_bytes};
 pub use units::{parse_bool, parse_memory};
 

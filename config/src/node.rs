@@ -67,6 +67,11 @@ config_enum! {
 }
 
 config_enum! {
+    /// `cluster-preferred-endpoint-type` values: what CLUSTER SLOTS and redirections name.
+    EndpointType { Ip => "ip", Hostname => "hostname", UnknownEndpoint => "unknown-endpoint" }
+}
+
+config_enum! {
     /// `tls-auth-clients` values.
     TlsAuthClients { No => "no", Yes => "yes", Optional => "optional" }
 }
@@ -138,6 +143,10 @@ pub struct NodeConfig {
     pub cluster_port: u16,
     /// `cluster-announce-ip`; empty = not announced.
     pub cluster_announce_ip: String,
+    /// `cluster-announce-hostname`; empty = none.
+    pub cluster_announce_hostname: String,
+    /// `cluster-preferred-endpoint-type`.
+    pub cluster_preferred_endpoint_type: EndpointType,
     /// `cluster-announce-port`.
     pub cluster_announce_port: u16,
     /// `cluster-announce-bus-port`.
@@ -276,6 +285,8 @@ impl Default for NodeConfig {
             cluster_node_timeout: 15000,
             cluster_port: 0,
             cluster_announce_ip: String::new(),
+            cluster_announce_hostname: String::new(),
+            cluster_preferred_endpoint_type: EndpointType::Ip,
             cluster_announce_port: 0,
             cluster_announce_bus_port: 0,
             cluster_announce_tls_port: 0,

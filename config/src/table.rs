@@ -1,7 +1,7 @@
 //! The directive table: every config name slotgate knows, with its Redis 7.0 type, bounds,
 //! alias, mutability and field accessors. Value parsing and formatting live in `value.rs`.
 
-use crate::node::{AppendFsync, EvictionPolicy, LogLevel, NodeConfig, TlsAuthClients};
+use crate::node::{AppendFsync, EndpointType, EvictionPolicy, LogLevel, NodeConfig, TlsAuthClients};
 
 const INT_MAX: i128 = i32::MAX as i128;
 const UINT_MAX: i128 = u32::MAX as i128;
@@ -63,6 +63,17 @@ pub(crate) struct Directive {
 }
 
 fn any_str(_: &str) -> Result<(), String> {
+    Ok(())
+}
+
+/// Redis's isValidAnnouncedHostname: a name other nodes and clients can carry verbatim.
+fn check_hostname(s: &str) -> Result<(), String> {
+    if s.len() >= 256 {
+        return Err("Hostnames must be less than 256 characters".into());
+    }
+    if !s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.') {
+        return Err("Hostnames may only contain alphanumeric characters, hyphens or dots".into());
+    }
     Ok(())
 }
 
@@ -313,6 +324,16 @@ pub(crate) static TABLE: &[Directive] = &[
     ),
     d!("cluster-announce-ip", string!(null cluster_announce_ip)),
     d!(
+        "cluster-announce-hostname",
+        Kind::Str {
+            get: |c| c.cluster_announce_hostname.clone(),
+            set: |c, v| c.cluster_announce_hostname = v,
+            check: check_hostname,
+            empty_is_null: true,
+        }
+    ),
+    d!("cluster-preferred-endpoint-type", enumeration!(EndpointType, cluster_preferred_endpoint_type)),
+    d!(
         "cluster-announce-port",
         num!(0, 65535, true, false, |c| c.cluster_announce_port.into(), |c, v| c.cluster_announce_port = v as u16)
     ),
@@ -553,6 +574,8 @@ pub(crate) static NAMES: &[&str] = &[
     "cluster-node-timeout",
     "cluster-port",
     "cluster-announce-ip",
+    "cluster-announce-hostname",
+    "cluster-preferred-endpoint-type",
     "cluster-announce-port",
     "cluster-announce-tls-port",
     "cluster-announce-bus-port",

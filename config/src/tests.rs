@@ -132,6 +132,8 @@ fn every_directive_round_trips() {
         ("cluster-node-timeout", "5000", "5000"),
         ("cluster-port", "17000", "17000"),
         ("cluster-announce-ip", "10.0.0.1", "10.0.0.1"),
+        ("cluster-announce-hostname", "node-0.slotgate.default.svc", "node-0.slotgate.default.svc"),
+        ("cluster-preferred-endpoint-type", "HOSTNAME", "hostname"),
         ("cluster-announce-port", "7001", "7001"),
         ("cluster-announce-bus-port", "17001", "17001"),
         ("cluster-announce-tls-port", "7101", "7101"),
@@ -315,6 +317,14 @@ fn value_errors_use_redis_texts() {
     assert_eq!(c.apply("port", &strs(&["7000", "extra"])), Err("wrong number of arguments".into()));
     assert_eq!(c.apply("no-such-directive", &one("1")), Err("Bad directive or wrong number of arguments".into()));
     assert_eq!(c.apply("dbfilename", &one("a/b.rdb")), Err("dbfilename can't be a path, just a filename".into()));
+    assert_eq!(
+        c.apply("cluster-announce-hostname", &one("node_0")),
+        Err("Hostnames may only contain alphanumeric characters, hyphens or dots".into())
+    );
+    assert_eq!(
+        c.apply("cluster-announce-hostname", &one(&"a".repeat(256))),
+        Err("Hostnames must be less than 256 characters".into())
+    );
     assert_eq!(c.apply("save", &strs(&["900"])), Err("Invalid save parameters".into()));
     assert_eq!(c.apply("save", &strs(&["0", "1"])), Err("Invalid save parameters".into()));
     assert_eq!(

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::backend::encode;
-use crate::exec::{await_new_master, redirect_target};
+use crate::exec::await_new_master;
 use crate::pinned::Pinned;
 use crate::state::{error_reply as error_bytes, target_for, Proxy, Session};
 
@@ -32,7 +32,7 @@ pub(crate) async fn single_slot(proxy: &Arc<Proxy>, s: &mut Session, args: Vec<B
             Err(e) => Err(e),
         };
         match outcome {
-            Ok(reply) => match redirect_target(&reply) {
+            Ok(reply) => match proxy.topo.redirect_target(&reply, addr).await {
                 Some((false, moved)) if redirects < 2 => {
                     redirects += 1;
                     proxy.topo.refresh_soon();

@@ -162,7 +162,9 @@ pub struct Flags {
 pub struct ProxyConfig {
     pub listen: SocketAddr,
     pub admin_listen: Option<SocketAddr>,
-    pub seeds: Vec<SocketAddr>,
+    /// `host:port` of the nodes asked first; names are resolved again at each refresh, so a
+    /// node that comes back at a new address under the same name is found there.
+    pub seeds: Vec<String>,
     pub backend_user: Option<String>,
     pub backend_password: Option<String>,
     pub connect_timeout: Duration,
@@ -192,6 +194,14 @@ fn addr(setting: &str, s: &str) -> Result<SocketAddr, String> {
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| format!("{setting}: '{s}' is not a host:port address"))
+}
+
+/// A `host:port` that may not resolve yet (a Kubernetes name before its pod exists).
+fn host_port(setting: &str, s: &str) -> Result<String, String> {
+    match s.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(s.to_string()),
+        _ => Err(format!("{setting}: '{s}' is not a host:port address")),
+    }
 }
 
 impl ProxyConfig {
@@ -264,7 +274,7 @@ impl ProxyConfig {
             max_unauthenticated,
             listen: addr("listen", &listen)?,
             admin_listen: flags.admin_listen.or(file.admin_listen).map(|a| addr("admin-listen", &a)).transpose()?,
-            seeds: seeds.iter().map(|s| addr("seeds", s)).collect::<Result<_, _>>()?,
+            seeds: seeds.iter().map(|s| host_port("seeds", s)).collect::<Result<_, _>>()?,
             backend_user: flags.backend_user.or(file.backend_user),
             backend_password: flags.backend_password.or(file.backend_password),
             connect_timeout: ms(flags.connect_timeout_ms, file.connect_timeout_ms, 1000, "connect-timeout-ms")?,

@@ -142,15 +142,6 @@ pub(crate) async fn scan_onwards(
     out.freeze()
 }
 
-pub(crate) fn redirect_target(reply: &[u8]) -> Option<(bool, SocketAddr)> {
-    let text = std::str::from_utf8(reply).ok()?.trim_end();
-    let (ask, rest) =
-        if let Some(r) = text.strip_prefix("-MOVED ") { (false, r) } else { (true, text.strip_prefix("-ASK ")?) };
-    let addr = rest.split_whitespace().nth(1)?;
-    use std::net::ToSocketAddrs;
-    Some((ask, addr.to_socket_addrs().ok()?.next()?))
-}
-
 /// How often a request without a reply checks whether its slot moved to a new master.
 const STALL_CHECK: Duration = Duration::from_millis(250);
 
@@ -219,7 +210,7 @@ pub(crate) async fn finish(proxy: &Arc<Proxy>, s: &mut Session, mut f: InFlight)
             }
             Outcome::Reply(reply) => {
                 if reply.starts_with(b"-MOVED ") || reply.starts_with(b"-ASK ") {
-                    let Some((ask, target)) = redirect_target(&reply) else { return reply };
+                    let Some((ask, target)) = proxy.topo.redirect_target(&reply, f.target).await else { return reply };
                     redirects += 1;
                     proxy.redirects.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(to = %target, ask, "following a redirect");

@@ -2,6 +2,7 @@
 //! snapshot swapped whole (arc-swap), refreshed on MOVED, on connection errors and periodically.
 //! Every request is planned from a single snapshot.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -72,14 +73,43 @@ impl SlotMap {
         self.slots.get(slot as usize).and_then(|&i| self.masters.get(i as usize)).copied()
     }
 
-    /// Parses a CLUSTER SLOTS reply; `asked` fills in nodes that report an empty address.
-    pub fn from_cluster_slots(frame: &Frame, asked: SocketAddr) -> Option<SlotMap> {
+    /// The hostnames a CLUSTER SLOTS reply names as endpoints (`cluster-preferred-endpoint-type
+    /// hostname`), to be resolved before `from_cluster_slots`.
+    pub fn hostnames(frame: &Frame) -> Vec<String> {
+        let Frame::Array(ranges) = frame else { return Vec::new() };
+        let mut names: Vec<String> = ranges
+            .iter()
+            .filter_map(|r| if let Frame::Array(parts) = r { parts.get(2..) } else { None })
+            .flatten()
+            .filter_map(|node| match node {
+                Frame::Array(parts) => match parts.first() {
+                    Some(Frame::Bulk(b)) => std::str::from_utf8(b).ok().filter(|h| is_hostname(h)).map(str::to_string),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Parses a CLUSTER SLOTS reply. Endpoints are IPs, hostnames (looked up in `hosts`, else
+    /// the node's `ip` metadata), or empty, `?` or null, which mean the address that was
+    /// `asked`, as Redis documents for `unknown-endpoint`.
+    pub fn from_cluster_slots(frame: &Frame, asked: SocketAddr, hosts: &HashMap<String, IpAddr>) -> Option<SlotMap> {
         let Frame::Array(ranges) = frame else { return None };
         let node = |f: &Frame| -> Option<SocketAddr> {
             let Frame::Array(parts) = f else { return None };
             let ip = match parts.first()? {
-                Frame::Bulk(b) if b.is_empty() => asked.ip(),
-                Frame::Bulk(b) => std::str::from_utf8(b).ok()?.parse::<IpAddr>().ok()?,
+                Frame::Null => asked.ip(),
+                Frame::Bulk(b) => match std::str::from_utf8(b).ok()? {
+                    "" | "?" => asked.ip(),
+                    text => match text.parse::<IpAddr>() {
+                        Ok(ip) => ip,
+                        Err(_) => hosts.get(text).copied().or_else(|| metadata_ip(parts.get(3)))?,
+                    },
+                },
                 _ => return None,
             };
             let port = match parts.get(1)? {
@@ -115,10 +145,48 @@ impl SlotMap {
     }
 }
 
+/// An endpoint that must be resolved: not an IP, not one of the "same address" markers.
+fn is_hostname(s: &str) -> bool {
+    !matches!(s, "" | "?") && s.parse::<IpAddr>().is_err()
+}
+
+/// The `ip` of a CLUSTER SLOTS node's metadata (a flat array in RESP2, a map in RESP3).
+fn metadata_ip(meta: Option<&Frame>) -> Option<IpAddr> {
+    let text = |f: &Frame| if let Frame::Bulk(b) = f { std::str::from_utf8(b).ok().map(str::to_string) } else { None };
+    let pairs: Vec<(String, String)> = match meta? {
+        Frame::Array(items) => items.chunks(2).filter_map(|kv| Some((text(kv.first()?)?, text(kv.get(1)?)?))).collect(),
+        Frame::Map(items) => items.iter().filter_map(|(k, v)| Some((text(k)?, text(v)?))).collect(),
+        _ => return None,
+    };
+    pairs.into_iter().find(|(k, _)| k == "ip").and_then(|(_, v)| v.parse().ok())
+}
+
+/// Resolves `host:port` (or a name alone) now, bounded: DNS that does not answer must not hold
+/// a refresh up. Names are never cached here, so a node back at a new IP is found there.
+pub async fn resolve(host: &str, port: u16) -> Vec<SocketAddr> {
+    let lookup = tokio::net::lookup_host((host, port));
+    match tokio::time::timeout(Duration::from_millis(1000), lookup).await {
+        Ok(Ok(addrs)) => addrs.collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `-MOVED slot host:port` or `-ASK ...`: whether it is an ASK, the host and the port.
+fn parse_redirect(reply: &[u8]) -> Option<(bool, &str, u16)> {
+    let text = std::str::from_utf8(reply).ok()?.trim_end();
+    let (ask, rest) =
+        if let Some(r) = text.strip_prefix("-MOVED ") { (false, r) } else { (true, text.strip_prefix("-ASK ")?) };
+    let (host, port) = rest.split_whitespace().nth(1)?.rsplit_once(':')?;
+    Some((ask, host.trim_matches(['[', ']']), port.parse().ok()?))
+}
+
 /// The live topology.
 pub struct Topology {
     map: ArcSwap<SlotMap>,
-    seeds: Vec<SocketAddr>,
+    /// `host:port` of the seeds, resolved at each refresh.
+    seeds: Vec<String>,
+    /// The addresses the last refresh resolved hostnames to (for MOVED replies naming them).
+    hosts: ArcSwap<HashMap<String, IpAddr>>,
     pools: Pools,
     refreshing: AtomicBool,
     /// Redirects and refreshes, for INFO and metrics.
@@ -130,10 +198,11 @@ pub struct Topology {
 
 impl Topology {
     /// A topology that knows nothing yet.
-    pub fn new(seeds: Vec<SocketAddr>, pools: Pools) -> Arc<Topology> {
+    pub fn new(seeds: Vec<String>, pools: Pools) -> Arc<Topology> {
         Arc::new(Topology {
             map: ArcSwap::from_pointee(SlotMap::empty()),
             seeds,
+            hosts: ArcSwap::from_pointee(HashMap::new()),
             pools,
             refreshing: AtomicBool::new(false),
             refreshes: Default::default(),
@@ -150,7 +219,11 @@ impl Topology {
     /// Asks the known masters, then the seeds, for CLUSTER SLOTS until one answers.
     pub async fn refresh(&self) -> Result<(), String> {
         let mut candidates: Vec<SocketAddr> = self.snapshot().masters.clone();
-        candidates.extend(self.seeds.iter().copied());
+        for seed in &self.seeds {
+            let (host, port) = seed.rsplit_once(':').unwrap_or((seed, "6379"));
+            let host = host.trim_matches(['[', ']']);
+            candidates.extend(resolve(host, port.parse().unwrap_or(6379)).await);
+        }
         let mut last = String::from("no node to ask");
         for addr in candidates {
             let rx = self.pools.send(
@@ -163,7 +236,7 @@ impl Topology {
             // milliseconds.
             match tokio::time::timeout(Duration::from_millis(500), rx).await {
                 Ok(Ok(Ok(raw))) => match Frame::parse(&raw) {
-                    Ok(Some((frame, _))) => match SlotMap::from_cluster_slots(&frame, addr) {
+                    Ok(Some((frame, _))) => match self.parse_resolving(&frame, addr).await {
                         Some(map) if !map.masters.is_empty() => {
                             let before = self.snapshot();
                             if *before != map {
@@ -187,6 +260,37 @@ impl Topology {
         }
         tracing::warn!("topology refresh failed: {last}");
         Err(last)
+    }
+
+    /// A CLUSTER SLOTS reply as a map, its hostnames resolved now (and kept for redirects).
+    async fn parse_resolving(&self, frame: &Frame, asked: SocketAddr) -> Option<SlotMap> {
+        let mut hosts = HashMap::new();
+        for name in SlotMap::hostnames(frame) {
+            match resolve(&name, 0).await.first() {
+                Some(a) => drop(hosts.insert(name, a.ip())),
+                None => tracing::warn!(host = %name, "a cluster node's hostname does not resolve"),
+            }
+        }
+        let map = SlotMap::from_cluster_slots(frame, asked, &hosts)?;
+        self.hosts.store(Arc::new(hosts));
+        Some(map)
+    }
+
+    /// Where a MOVED or ASK reply from `from` sends a request: an IP, a hostname the last
+    /// refresh resolved (else resolved now), or the same host for an unknown endpoint.
+    pub async fn redirect_target(&self, reply: &[u8], from: SocketAddr) -> Option<(bool, SocketAddr)> {
+        let (ask, host, port) = parse_redirect(reply)?;
+        let ip = match host {
+            "" | "?" => from.ip(),
+            h => match h.parse::<IpAddr>() {
+                Ok(ip) => ip,
+                Err(_) => match self.hosts.load().get(h) {
+                    Some(ip) => *ip,
+                    None => resolve(h, port).await.first()?.ip(),
+                },
+            },
+        };
+        Some((ask, SocketAddr::new(ip, port)))
     }
 
     /// Starts a refresh in the background unless one is running.
@@ -234,12 +338,70 @@ mod tests {
             ]),
         ]);
         let asked: SocketAddr = "127.0.0.1:7000".parse().unwrap();
-        let map = SlotMap::from_cluster_slots(&reply, asked).unwrap();
+        let map = SlotMap::from_cluster_slots(&reply, asked, &HashMap::new()).unwrap();
         assert_eq!(map.masters.len(), 2);
         assert_eq!(map.master_of(0).unwrap().port(), 7001);
         assert_eq!(map.master_of(16383).unwrap().port(), 7000);
         let idx = map.masters.iter().position(|a| a.port() == 7001).unwrap();
         assert_eq!(map.replicas[idx][0].port(), 7003);
+    }
+}
+
+#[cfg(test)]
+mod endpoints {
+    use super::*;
+
+    fn bulk(s: &str) -> Frame {
+        Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    fn node(endpoint: Frame, port: i64, meta: &[(&str, &str)]) -> Frame {
+        let meta = meta.iter().flat_map(|(k, v)| [bulk(k), bulk(v)]).collect();
+        Frame::Array(vec![endpoint, Frame::Integer(port), bulk("id"), Frame::Array(meta)])
+    }
+
+    /// Hostname endpoints resolve through `hosts`, else the node's `ip` metadata; `?`, empty
+    /// and null endpoints mean the address asked.
+    #[test]
+    fn hostnames_unknown_endpoints_and_metadata() {
+        let reply = Frame::Array(vec![
+            Frame::Array(vec![
+                Frame::Integer(0),
+                Frame::Integer(99),
+                node(bulk("node-0.slotgate"), 6379, &[("ip", "10.0.0.9")]),
+                node(bulk("node-3.slotgate"), 6379, &[("ip", "10.0.0.3")]),
+            ]),
+            Frame::Array(vec![Frame::Integer(100), Frame::Integer(199), node(Frame::Null, 7001, &[])]),
+            Frame::Array(vec![Frame::Integer(200), Frame::Integer(299), node(bulk("?"), 7002, &[])]),
+            Frame::Array(vec![Frame::Integer(300), Frame::Integer(16383), node(bulk(""), 7003, &[])]),
+        ]);
+        assert_eq!(SlotMap::hostnames(&reply), vec!["node-0.slotgate".to_string(), "node-3.slotgate".to_string()]);
+        let hosts = HashMap::from([("node-0.slotgate".to_string(), "10.0.0.20".parse().unwrap())]);
+        let asked: SocketAddr = "192.168.1.5:7000".parse().unwrap();
+        let map = SlotMap::from_cluster_slots(&reply, asked, &hosts).unwrap();
+        // Resolved now wins over the metadata, which is the fallback when DNS has no answer.
+        assert_eq!(map.master_of(0), Some("10.0.0.20:6379".parse().unwrap()));
+        assert_eq!(map.replicas_of(0).unwrap(), &["10.0.0.3:6379".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(map.master_of(100), Some("192.168.1.5:7001".parse().unwrap()));
+        assert_eq!(map.master_of(200), Some("192.168.1.5:7002".parse().unwrap()));
+        assert_eq!(map.master_of(300), Some("192.168.1.5:7003".parse().unwrap()));
+        // A hostname with neither an answer nor metadata makes the reply unusable.
+        let bare = Frame::Array(vec![Frame::Array(vec![
+            Frame::Integer(0),
+            Frame::Integer(16383),
+            node(bulk("gone.slotgate"), 6379, &[]),
+        ])]);
+        assert_eq!(SlotMap::from_cluster_slots(&bare, asked, &hosts), None);
+    }
+
+    #[test]
+    fn redirect_texts() {
+        assert_eq!(parse_redirect(b"-MOVED 12182 node-2.slotgate:6379\r\n"), Some((false, "node-2.slotgate", 6379)));
+        assert_eq!(parse_redirect(b"-ASK 5 10.0.0.1:7000\r\n"), Some((true, "10.0.0.1", 7000)));
+        assert_eq!(parse_redirect(b"-MOVED 5 :7000\r\n"), Some((false, "", 7000)));
+        assert_eq!(parse_redirect(b"-MOVED 5 [::1]:7000\r\n"), Some((false, "::1", 7000)));
+        assert_eq!(parse_redirect(b"-ERR MOVED\r\n"), None);
+        assert_eq!(parse_redirect(b"-MOVED 5 host\r\n"), None);
     }
 }
 
@@ -251,7 +413,7 @@ mod real_reply {
     fn replicas_from_a_redis_7_reply() {
         let raw = b"*1\r\n*4\r\n:0\r\n:5460\r\n*4\r\n$9\r\n127.0.0.1\r\n:7400\r\n$3\r\nabc\r\n*0\r\n*4\r\n$9\r\n127.0.0.1\r\n:7403\r\n$3\r\ndef\r\n*0\r\n";
         let (frame, _) = Frame::parse(raw).unwrap().unwrap();
-        let map = SlotMap::from_cluster_slots(&frame, "127.0.0.1:7400".parse().unwrap()).unwrap();
+        let map = SlotMap::from_cluster_slots(&frame, "127.0.0.1:7400".parse().unwrap(), &HashMap::new()).unwrap();
         assert_eq!(map.replicas_of(0).unwrap(), &["127.0.0.1:7403".parse::<SocketAddr>().unwrap()]);
     }
 

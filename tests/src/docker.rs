@@ -100,6 +100,41 @@ impl Network {
         docker_ok(&["network", "create", "--driver", "bridge", &name]);
         Network { name }
     }
+
+    /// A network with a /24 of its own, so containers can be given fixed addresses (`--ip`);
+    /// returns it and the subnet's first three octets (`10.231.7`). Subnets other networks
+    /// on the engine hold are skipped.
+    pub fn with_subnet() -> (Network, String) {
+        let seed = std::process::id() as usize;
+        for attempt in 0..40 {
+            let prefix = format!("10.{}.{}", 200 + (seed + attempt) % 50, (seed / 50 + attempt * 7) % 250);
+            let name = unique("net");
+            let subnet = format!("{prefix}.0/24");
+            if docker(&["network", "create", "--driver", "bridge", "--subnet", &subnet, &name]).status.success() {
+                return (Network { name }, prefix);
+            }
+        }
+        panic!("no free /24 under 10.200.0.0/10 for a test network");
+    }
+}
+
+/// A named volume (a pod's persistent volume), removed on drop after the containers using it.
+pub struct Volume {
+    pub name: String,
+}
+
+impl Volume {
+    pub fn create() -> Volume {
+        let name = unique("vol");
+        docker_ok(&["volume", "create", &name]);
+        Volume { name }
+    }
+}
+
+impl Drop for Volume {
+    fn drop(&mut self) {
+        let _ = docker(&["volume", "rm", "--force", &self.name]);
+    }
 }
 
 impl Drop for Network {
@@ -118,8 +153,15 @@ pub struct Container {
 impl Container {
     /// Runs `image` on `network` with `args` after the entry point.
     pub fn run(image: &Image, network: &Network, args: &[&str]) -> Container {
+        Container::run_with(image, network, &[], args)
+    }
+
+    /// Like `run`, with more `docker run` options (`--ip`, `--network-alias`, `-v`, ...).
+    pub fn run_with(image: &Image, network: &Network, options: &[&str], args: &[&str]) -> Container {
         let name = unique("ctr");
-        let mut run = vec!["run", "--detach", "--name", &name, "--network", &network.name, &image.tag];
+        let mut run = vec!["run", "--detach", "--name", &name, "--network", &network.name];
+        run.extend_from_slice(options);
+        run.push(&image.tag);
         run.extend_from_slice(args);
         let out = docker(&run);
         // Removed even if `run` failed halfway (created but not started).
@@ -144,10 +186,25 @@ impl Container {
             .to_string()
     }
 
+    /// A field of `docker inspect` (a Go template).
+    pub fn inspect(&self, format: &str) -> String {
+        String::from_utf8_lossy(&docker(&["inspect", "--format", format, &self.name]).stdout).trim().to_string()
+    }
+
     /// Whether the container is running.
     pub fn running(&self) -> bool {
         docker(&["inspect", "--format", "{{.State.Running}}", &self.name]).stdout.starts_with(b"true")
     }
+}
+
+/// Runs `image` once on `network` to completion (a Job's container) and returns what it did.
+pub fn run_once(image: &Image, network: &Network, options: &[&str], args: &[&str]) -> Output {
+    let name = unique("job");
+    let mut run = vec!["run", "--rm", "--name", &name, "--network", &network.name];
+    run.extend_from_slice(options);
+    run.push(&image.tag);
+    run.extend_from_slice(args);
+    docker(&run)
 }
 
 impl Drop for Container {
@@ -156,7 +213,7 @@ impl Drop for Container {
     }
 }
 
-/// Names of the images, networks and containers this process made that still exist (a test can
+/// Names of the images, networks, volumes and containers this process made that still exist (a test can
 /// check that cleanup happened).
 pub fn leftovers() -> Vec<String> {
     let ours = format!("-{}-", std::process::id());
@@ -164,6 +221,7 @@ pub fn leftovers() -> Vec<String> {
     for args in [
         &["ps", "--all", "--format", "{{.Names}}"][..],
         &["network", "ls", "--format", "{{.Name}}"][..],
+        &["volume", "ls", "--format", "{{.Name}}"][..],
         &["images", "--format", "{{.Repository}}"][..],
     ] {
         let listed = docker_ok(args);

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 mod cluster;
 pub mod docker;
+pub mod k8s;
 pub mod pki;
 pub mod rng;
 pub use cluster::{

@@ -7,13 +7,8 @@
 
 use std::process::Command;
 
+use slotgate_tests::k8s::{config_block, manifest, manifest_path};
 use slotgate_tests::{binary, require_tool, scratch_dir, Cluster, Kind, Server};
-
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/k8s");
-
-fn manifest(name: &str) -> String {
-    std::fs::read_to_string(format!("{DIR}/{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
 
 #[test]
 fn manifests_are_valid_and_shaped_as_the_guide_asks() {
@@ -21,7 +16,7 @@ fn manifests_are_valid_and_shaped_as_the_guide_asks() {
         return;
     }
     let files: Vec<String> =
-        ["config.yaml", "nodes.yaml", "jobs.yaml", "proxy.yaml"].iter().map(|f| format!("{DIR}/{f}")).collect();
+        ["config.yaml", "nodes.yaml", "jobs.yaml", "proxy.yaml"].iter().map(|f| manifest_path(f)).collect();
     let out = Command::new("kubernetes-validate").arg("--strict").args(&files).output().expect("kubernetes-validate");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "kubernetes-validate refused the manifests:\n{text}");
@@ -60,15 +55,7 @@ fn manifests_are_valid_and_shaped_as_the_guide_asks() {
 /// The ConfigMap's redis.conf (as the pods get it) starts a cluster-mode node.
 #[test]
 fn the_node_config_starts_a_node() {
-    let config = manifest("config.yaml");
-    let conf: String = config
-        .split("redis.conf: |\n")
-        .nth(1)
-        .expect("redis.conf in the ConfigMap")
-        .lines()
-        .take_while(|l| l.starts_with("    "))
-        .map(|l| format!("{}\n", l.trim_start()))
-        .collect();
+    let conf = config_block("redis.conf");
     let dir = scratch_dir("k8s-conf");
     let path = dir.join("redis.conf");
     // The pod's own port and dir; here a free port and a scratch dir.

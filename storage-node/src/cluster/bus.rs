@@ -44,6 +44,7 @@ pub fn header(cl: &Cluster) -> Header {
         cport: me.cport,
         pport: me.pport,
         ip: cl.announce_ip.clone(),
+        hostname: me.hostname.clone(),
         master,
         slots: cl.slot_bitmap(&served),
         state_ok: cl.state_ok,
@@ -328,10 +329,12 @@ pub fn process(srv: &mut Server, msg: Message, origin: Origin) -> Option<Bytes> 
             cl.todo_save = true;
         }
         if let Origin::Inbound { local, link, .. } = origin {
-            // We learn our own address from the links others open to us.
-            if cl.announce_ip.is_empty() && (msg.kind == Type::Meet || cl.me().ip.is_empty()) {
+            // We learn our own address from the links others open to us: on a MEET, when we
+            // have none, and once after a restart (a container may come back with a new IP).
+            if cl.announce_ip.is_empty() && (msg.kind == Type::Meet || cl.me().ip.is_empty() || !cl.own_ip_seen) {
                 let ip = local.ip().to_canonical().to_string();
-                // (Learnt once; an announced IP always wins.)
+                cl.own_ip_seen = true;
+                // (An announced IP always wins.)
                 if cl.me().ip != ip {
                     cl.me_mut().ip = ip;
                     cl.todo_save = true;
@@ -349,6 +352,7 @@ pub fn process(srv: &mut Server, msg: Message, origin: Origin) -> Option<Bytes> 
             };
             let mut node = Node::new(h.sender.as_str().into(), ip, h.port, h.cport, flag::MASTER);
             node.pport = h.pport;
+            node.hostname = h.hostname.clone();
             node.pong_received = now;
             cl.add_node(node);
         }
@@ -364,8 +368,11 @@ pub fn process(srv: &mut Server, msg: Message, origin: Origin) -> Option<Bytes> 
             }
         }
         if known(cl) {
-            let inbound = matches!(origin, Origin::Inbound { .. });
-            lost_slots = from_known_sender(cl, &msg, inbound, now);
+            let peer = match origin {
+                Origin::Inbound { peer, .. } => Some(peer.ip().to_canonical().to_string()),
+                Origin::Outbound { .. } => None,
+            };
+            lost_slots = from_known_sender(cl, &msg, peer, now);
         }
         if let Body::Publish { channel, message } = msg.body {
             publish = Some((channel, message));
@@ -427,8 +434,9 @@ fn outbound_reply(cl: &mut Cluster, owner: &NodeId, h: &Header, kind: Type, now:
     true
 }
 
-/// What a known sender's message tells us: its role, slots, epochs and its gossip.
-fn from_known_sender(cl: &mut Cluster, msg: &Message, inbound: bool, now: i64) -> Vec<u16> {
+/// What a known sender's message tells us: its role, slots, epochs and its gossip. `peer` is
+/// the address a link the sender opened to us comes from.
+fn from_known_sender(cl: &mut Cluster, msg: &Message, peer: Option<String>, now: i64) -> Vec<u16> {
     let h = &msg.hdr;
     let sender: NodeId = cl.nodes.get_key_value(h.sender.as_str()).map(|(k, _)| k.clone()).expect("known sender");
     let mut lost = Vec::new();
@@ -449,10 +457,20 @@ fn from_known_sender(cl: &mut Cluster, msg: &Message, inbound: bool, now: i64) -
             n.port = h.port;
             cl.todo_save = true;
         }
-        if inbound && msg.kind == Type::Ping && h.cport != 0 && n.cport != h.cport {
-            n.cport = h.cport;
-            n.link = None;
+        if n.hostname != h.hostname {
+            n.hostname = h.hostname.clone();
             cl.todo_save = true;
+        }
+        if let Some(peer) = peer.filter(|_| msg.kind == Type::Ping) {
+            // A node that restarted elsewhere (a pod or container with a new IP) is reached at
+            // its new address from now on: its announced IP, else where its link comes from.
+            let ip = if h.ip.is_empty() { peer } else { h.ip.clone() };
+            let cport = if h.cport != 0 { h.cport } else { n.cport };
+            if (n.ip.as_str(), n.cport) != (ip.as_str(), cport) {
+                (n.ip, n.cport) = (ip, cport);
+                n.link = None;
+                cl.todo_save = true;
+            }
         }
         if (n.flags & flag::NOFAILOVER) != (h.flags & flag::NOFAILOVER) {
             n.flags ^= flag::NOFAILOVER;
@@ -548,6 +566,17 @@ fn gossip(cl: &mut Cluster, sender: &NodeId, entries: &[Gossip], now: i64) {
                     failure::mark_failing_if_needed(cl, &id, now);
                 } else {
                     failure::del_report(cl, &id, sender);
+                }
+            }
+            // A node we cannot reach that a peer reaches at another address moved there (a
+            // replaced container): try the new address.
+            let reachable = g.flags & (flag::NOADDR | flag::PFAIL | flag::FAIL) == 0 && !g.ip.is_empty();
+            if let Some(n) = cl.nodes.get_mut(&id).filter(|n| n.failing() && reachable) {
+                if (n.ip.as_str(), n.port, n.cport) != (g.ip.as_str(), g.port, g.cport) {
+                    (n.ip, n.port, n.cport, n.pport) = (g.ip.clone(), g.port, g.cport, g.pport);
+                    n.flags &= !flag::NOADDR;
+                    n.link = None;
+                    cl.todo_save = true;
                 }
             }
             continue;

@@ -81,6 +81,10 @@ pub fn announce(cl: &mut Cluster, config: &config::NodeConfig, port: u16, tls_po
         cl.announce_ip = config.cluster_announce_ip.clone();
         cl.todo_save = true;
     }
+    if cl.me().hostname != config.cluster_announce_hostname {
+        cl.me_mut().hostname = config.cluster_announce_hostname.clone();
+        cl.todo_save = true;
+    }
     cl.todo_save |= changed;
 }
 
@@ -93,6 +97,8 @@ pub struct Node {
     pub cport: u16,
     /// Under `tls-cluster`, the plaintext client port (`port` is the TLS one); 0 when none.
     pub pport: u16,
+    /// `cluster-announce-hostname` as the node itself announces it; empty when none.
+    pub hostname: String,
     pub flags: u16,
     pub master: Option<NodeId>,
     pub config_epoch: u64,
@@ -110,6 +116,18 @@ pub struct Node {
 }
 
 impl Node {
+    /// What clients are told to connect to, as `cluster-preferred-endpoint-type` asks (Redis's
+    /// getPreferredEndpoint): the IP, the announced hostname (`?` when the node has none), or
+    /// nothing for `unknown-endpoint` (the client reuses the address it used).
+    pub fn endpoint(&self, kind: config::EndpointType) -> &str {
+        match kind {
+            config::EndpointType::Ip => &self.ip,
+            config::EndpointType::Hostname if !self.hostname.is_empty() => &self.hostname,
+            config::EndpointType::Hostname => "?",
+            config::EndpointType::UnknownEndpoint => "",
+        }
+    }
+
     /// The port a client is shown: under `tls-cluster`, a plaintext client gets the node's
     /// plaintext port when it has one, as in Redis 7.0.
     pub fn client_port(&self, plaintext_client: bool) -> u16 {
@@ -127,6 +145,7 @@ impl Node {
             port,
             cport,
             pport: 0,
+            hostname: String::new(),
             flags,
             master: None,
             config_epoch: 0,
@@ -205,6 +224,8 @@ pub struct Cluster {
     pub inbound: HashMap<u64, (Option<NodeId>, i64)>,
     /// `cluster-announce-ip`: sent in every header; empty lets peers use the address they see.
     pub announce_ip: String,
+    /// Whether a link since start told us our own address (nodes.conf's may be stale).
+    pub own_ip_seen: bool,
     /// A replica's election: when it may start, whether it asked, for which epoch, the votes.
     pub election: failover::Election,
     /// When this master last voted for a replica of each master.
@@ -256,6 +277,7 @@ impl Cluster {
             next_link_id: 1,
             inbound: HashMap::new(),
             announce_ip: String::new(),
+            own_ip_seen: false,
             election: failover::Election::default(),
             voted_for: HashMap::new(),
             mf_pause: None,
@@ -482,8 +504,10 @@ impl Cluster {
     /// CLUSTER NODES (and nodes.conf) line of one node, with the ports a plaintext or a TLS
     /// client is shown (nodes.conf keeps the TLS ones, as Redis does).
     pub fn node_line(&self, n: &Node, plaintext_client: bool) -> String {
+        // Redis 7.0 appends the announced hostname to the address: `ip:port@cport,hostname`.
+        let hostname = if n.hostname.is_empty() { String::new() } else { format!(",{}", n.hostname) };
         let mut line = format!(
-            "{} {}:{}@{} {} {} {} {} {} {}",
+            "{} {}:{}@{}{hostname} {} {} {} {} {} {}",
             n.id,
             n.ip,
             n.client_port(plaintext_client),

@@ -60,11 +60,11 @@ fn parse_flags(s: &str) -> Result<u16, ()> {
 }
 
 /// `ip:port@cport[,hostname]`.
-fn parse_addr(s: &str) -> Option<(String, u16, u16)> {
-    let s = s.split(',').next()?;
+fn parse_addr(s: &str) -> Option<(String, u16, u16, String)> {
+    let (s, hostname) = s.split_once(',').unwrap_or((s, ""));
     let (hostport, cport) = s.split_once('@')?;
     let (ip, port) = hostport.rsplit_once(':')?;
-    Some((ip.to_string(), port.parse().ok()?, cport.parse().ok()?))
+    Some((ip.to_string(), port.parse().ok()?, cport.parse().ok()?, hostname.to_string()))
 }
 
 fn parse_slot(s: &str) -> Option<u16> {
@@ -105,9 +105,10 @@ pub fn load(path: &Path, node_timeout: i64) -> Result<Option<Cluster>, String> {
             return Err(corrupted(line));
         }
         let id: NodeId = fields[0].into();
-        let (ip, port, cport) = parse_addr(fields[1]).ok_or_else(|| corrupted(line))?;
+        let (ip, port, cport, hostname) = parse_addr(fields[1]).ok_or_else(|| corrupted(line))?;
         let flags = parse_flags(fields[2]).map_err(|_| corrupted(line))?;
         let mut node = Node::new(id.clone(), ip, port, cport, flags & !flag::PFAIL);
+        node.hostname = hostname;
         if fields[3] != "-" {
             if !super::valid_id(fields[3].as_bytes()) {
                 return Err(corrupted(line));
@@ -169,7 +170,9 @@ mod tests {
         let path = dir.join("nodes.conf");
         let mut cl = Cluster::new(path.clone(), 5000, "127.0.0.1".into(), 7000, 17000);
         let other: NodeId = "b".repeat(40).into();
-        cl.add_node(Node::new(other.clone(), "127.0.0.1".into(), 7001, 17001, flag::MASTER));
+        let mut node = Node::new(other.clone(), "127.0.0.1".into(), 7001, 17001, flag::MASTER);
+        node.hostname = "node-1.slotgate".into();
+        cl.add_node(node);
         for s in 0..100 {
             cl.slots[s] = Some(cl.myself.clone());
         }
@@ -181,12 +184,15 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains(" myself,master - 0 0 4 connected 0-99 [5->-bbbb"), "{text}");
         assert!(text.ends_with("vars currentEpoch 9 lastVoteEpoch 0\n"));
+        assert!(text.contains(" 127.0.0.1:7001@17001,node-1.slotgate master "), "{text}");
         let loaded = load(&path, 5000).unwrap().unwrap();
         assert_eq!(loaded.myself, cl.myself);
         assert_eq!(loaded.slots, cl.slots);
         assert_eq!(loaded.migrating.get(&5), Some(&other));
         assert_eq!(loaded.current_epoch, 9);
         assert_eq!(loaded.me().config_epoch, 4);
+        assert_eq!(loaded.nodes[&other].hostname, "node-1.slotgate");
+        assert_eq!(loaded.me().hostname, "");
         std::fs::write(&path, "garbage line\n").unwrap();
         assert!(load(&path, 5000).err().unwrap().contains("corrupted cluster config file"));
         std::fs::remove_dir_all(&dir).unwrap();

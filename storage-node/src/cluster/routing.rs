@@ -55,7 +55,7 @@ pub fn check(srv: &Server, client: &Client, spec: &CommandSpec, args: &[Bytes], 
                 if present > 0 {
                     return Some("TRYAGAIN Multiple keys request during rehashing of slot".into());
                 }
-                return Some(redirect(cl, client, "ASK", slot, target));
+                return Some(redirect(srv, client, "ASK", slot, target));
             }
         }
         if importing && (client.asking || spec.has(flags::ASKING)) {
@@ -73,12 +73,17 @@ pub fn check(srv: &Server, client: &Client, spec: &CommandSpec, args: &[Bytes], 
     if client.readonly && !spec.has(flags::WRITE) && me.has(flag::SLAVE) && me.master.as_ref() == Some(owner) {
         return None;
     }
-    Some(redirect(cl, client, "MOVED", slot, owner))
+    Some(redirect(srv, client, "MOVED", slot, owner))
 }
 
-fn redirect(cl: &super::Cluster, client: &Client, kind: &str, slot: u16, to: &str) -> String {
-    match cl.nodes.get(to) {
-        Some(n) => format!("{kind} {slot} {}:{}", n.ip, n.client_port(!client.tls)),
+/// `MOVED slot endpoint:port`, the endpoint as `cluster-preferred-endpoint-type` says.
+fn redirect(srv: &Server, client: &Client, kind: &str, slot: u16, to: &str) -> String {
+    let node = srv.cluster.as_deref().and_then(|cl| cl.nodes.get(to));
+    match node {
+        Some(n) => {
+            let endpoint = n.endpoint(srv.config.cluster_preferred_endpoint_type);
+            format!("{kind} {slot} {endpoint}:{}", n.client_port(!client.tls))
+        }
         None => "CLUSTERDOWN Hash slot not served".into(),
     }
 }

@@ -8,7 +8,8 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use super::SLOTS;
 
 pub const MAGIC: &[u8; 4] = b"SGbu";
-pub const VERSION: u16 = 2;
+/// 3: the header carries the announced hostname.
+pub const VERSION: u16 = 3;
 const PREFIX: usize = 12;
 /// Large enough for a PUBLISH of a maximal bulk string, small enough to refuse garbage lengths.
 pub const MAX_MESSAGE: usize = 512 * 1024 * 1024 + 64 * 1024;
@@ -61,6 +62,8 @@ pub struct Header {
     pub pport: u16,
     /// The announced IP; empty means "the address you see me connect from".
     pub ip: String,
+    /// `cluster-announce-hostname` (Redis 7.0 sends it as a ping extension); empty: none.
+    pub hostname: String,
     pub master: Option<String>,
     /// The slots the sender serves (its master's, for a replica), one bit per slot.
     pub slots: Vec<u8>,
@@ -138,6 +141,7 @@ pub fn encode(msg: &Message) -> Bytes {
     out.put_u16(h.cport);
     out.put_u16(h.pport);
     put_str(&mut out, h.ip.as_bytes());
+    put_str(&mut out, h.hostname.as_bytes());
     out.put_u8(h.master.is_some() as u8);
     if let Some(m) = &h.master {
         put_id(&mut out, m);
@@ -216,7 +220,7 @@ impl Reader {
         if b.len() > max {
             return Err("oversized field".into());
         }
-        String::from_utf8(b.to_vec()).map_err(|_| "non-UTF-8 address".to_string())
+        String::from_utf8(b.to_vec()).map_err(|_| "non-UTF-8 address or hostname".to_string())
     }
     fn id(&mut self) -> Result<String, String> {
         let b = self.bytes(40)?;
@@ -266,6 +270,7 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Message>, String> {
         cport: r.u16()?,
         pport: r.u16()?,
         ip: r.text(64)?,
+        hostname: r.text(255)?,
         master: if r.u8()? == 1 { Some(r.id()?) } else { None },
         slots: r.bytes(SLOTS / 8)?.to_vec(),
         state_ok: r.u8()? == 1,
@@ -318,6 +323,7 @@ mod tests {
                 cport: 17000,
                 pport: 6999,
                 ip: "127.0.0.1".into(),
+                hostname: "node-0.slotgate".into(),
                 master: Some("b".repeat(40)),
                 slots,
                 state_ok: true,

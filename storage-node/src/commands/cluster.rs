@@ -1,6 +1,7 @@
 //! The CLUSTER family and the connection commands of cluster mode (ASKING, READONLY,
 //! READWRITE), with Redis 7.0's replies and error texts.
 
+use config::EndpointType;
 use protocol::slot::key_slot;
 
 use super::{arg_i64, err, help_reply, is, Ctx, Error, Handler};
@@ -541,13 +542,20 @@ fn slot_runs(cl: &Cluster) -> Vec<(u16, u16, NodeId)> {
 }
 
 fn slots(ctx: &mut Ctx) -> Result<(), Error> {
+    let my_offset = ctx.srv.repl.offset;
     let cl = cluster(ctx)?;
     let runs = slot_runs(cl);
+    // Replicas that failed or hold nothing yet (offset 0) are left out, as in Redis 7.0's
+    // isReplicaAvailable: a client must not read from a replica that never synced.
+    let available = |r: &Node| {
+        let offset = if r.has(flag::MYSELF) { my_offset } else { r.repl_offset };
+        !r.has(flag::FAIL) && offset != 0
+    };
     let entries: Vec<(u16, u16, Vec<NodeId>)> = runs
         .into_iter()
         .map(|(s, e, owner)| {
             let mut nodes = vec![owner.clone()];
-            nodes.extend(cl.replicas_of(&owner).filter(|r| !r.has(flag::FAIL)).map(|r| r.id.clone()));
+            nodes.extend(cl.replicas_of(&owner).filter(|r| available(r)).map(|r| r.id.clone()));
             (s, e, nodes)
         })
         .collect();
@@ -561,11 +569,34 @@ fn slots(ctx: &mut Ctx) -> Result<(), Error> {
             let n = &cl.nodes[&id];
             let ip = node_ip(ctx, n);
             let port = n.client_port(!ctx.client.tls);
+            // The preferred endpoint first; the map holds the other names the node has
+            // (Redis 7.0's addNodeToNodeReply).
+            let kind = ctx.srv.config.cluster_preferred_endpoint_type;
+            // Null for `unknown-endpoint`: the client reuses the address it asked.
+            let endpoint = match kind {
+                EndpointType::Ip => Some(ip.clone()),
+                EndpointType::Hostname => Some(n.endpoint(kind).to_string()),
+                EndpointType::UnknownEndpoint => None,
+            };
+            let mut extra: Vec<(&str, String)> = Vec::new();
+            if kind != EndpointType::Ip {
+                extra.push(("ip", ip));
+            }
+            if kind != EndpointType::Hostname && !n.hostname.is_empty() {
+                extra.push(("hostname", n.hostname.clone()));
+            }
             ctx.out.array(4);
-            ctx.out.bulk(ip.as_bytes());
+            match endpoint {
+                Some(e) => ctx.out.bulk(e.as_bytes()),
+                None => ctx.out.null(),
+            }
             ctx.out.int(port as i64);
             ctx.out.bulk(id.as_bytes());
-            ctx.out.map(0);
+            ctx.out.map(extra.len());
+            for (k, v) in extra {
+                ctx.out.bulk(k.as_bytes());
+                ctx.out.bulk(v.as_bytes());
+            }
         }
     }
     Ok(())
@@ -607,7 +638,10 @@ fn shards(ctx: &mut Ctx) -> Result<(), Error> {
             let (port, tls_port) = if ctx.srv.config.tls_cluster { (n.pport, n.port) } else { (n.port, 0) };
             let ports: Vec<(&str, u16)> =
                 [("port", port), ("tls-port", tls_port)].into_iter().filter(|p| p.1 != 0).collect();
-            ctx.out.map(6 + ports.len());
+            let kind = ctx.srv.config.cluster_preferred_endpoint_type;
+            let endpoint = if kind == EndpointType::Ip { ip.clone() } else { n.endpoint(kind).to_string() };
+            let hostname = (!n.hostname.is_empty()).then(|| n.hostname.clone());
+            ctx.out.map(6 + ports.len() + usize::from(hostname.is_some()));
             ctx.out.bulk(b"id");
             ctx.out.bulk(id.as_bytes());
             for (k, v) in ports {
@@ -617,7 +651,11 @@ fn shards(ctx: &mut Ctx) -> Result<(), Error> {
             ctx.out.bulk(b"ip");
             ctx.out.bulk(ip.as_bytes());
             ctx.out.bulk(b"endpoint");
-            ctx.out.bulk(ip.as_bytes());
+            ctx.out.bulk(endpoint.as_bytes());
+            if let Some(h) = hostname {
+                ctx.out.bulk(b"hostname");
+                ctx.out.bulk(h.as_bytes());
+            }
             ctx.out.bulk(b"role");
             ctx.out.bulk(role.as_bytes());
             ctx.out.bulk(b"replication-offset");
