@@ -28,10 +28,7 @@ pub fn require_docker() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !answers {
-        if std::env::var_os("CI").is_some() {
-            panic!("a running Docker engine is required in CI (docker version failed)");
-        }
-        eprintln!("SKIPPED: no Docker engine answers (install docker.io and start it)");
+        crate::skip("no Docker engine answers (install docker.io and start it)");
     }
     answers
 }

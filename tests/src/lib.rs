@@ -43,18 +43,52 @@ fn target_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target")
 }
 
-/// Path of a workspace binary (`SLOTGATE_BIN_DIR` overrides; else target/{debug,release}).
+/// Path of a workspace binary: in `SLOTGATE_BIN_DIR` when set (scripts/test.sh builds the
+/// release binaries and points there), else in the profile directory this test was built in
+/// (target/debug for `cargo test`, target/release for `cargo test --release`). A binary older
+/// than the workspace's sources fails the test: suites must run what was just built.
 pub fn binary(name: &str) -> PathBuf {
-    if let Ok(dir) = std::env::var("SLOTGATE_BIN_DIR") {
-        return Path::new(&dir).join(name);
+    let dir = match std::env::var("SLOTGATE_BIN_DIR") {
+        Ok(dir) => PathBuf::from(dir),
+        Err(_) => {
+            // target/<profile>/deps/<test binary>
+            let exe = std::env::current_exe().expect("test binary path");
+            let profile = exe.parent().and_then(Path::parent).and_then(Path::file_name).map(|p| p.to_os_string());
+            target_dir().join(profile.unwrap_or_else(|| "debug".into()))
+        }
+    };
+    let path = dir.join(name);
+    let built = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap_or_else(|_| {
+        panic!("{name} is not built: run `cargo build --bins` (or --release) first ({} missing)", path.display())
+    });
+    if let Some((source, changed)) = newest_source(&path) {
+        assert!(
+            built >= changed,
+            "{} is older than {} (changed since the build): run `cargo build --bins` (or --release) again",
+            path.display(),
+            source.display()
+        );
     }
-    let debug = target_dir().join("debug").join(name);
-    let release = target_dir().join("release").join(name);
-    match (debug.exists(), release.exists()) {
-        (true, _) => debug,
-        (false, true) => release,
-        _ => panic!("{name} is not built: run `cargo build --bins` first ({} missing)", debug.display()),
+    path
+}
+
+/// The most recently changed of the sources a binary was built from, as cargo's dep-info file
+/// next to it (`<binary>.d`) lists them; None without one.
+fn newest_source(binary: &Path) -> Option<(PathBuf, std::time::SystemTime)> {
+    let info = std::fs::read_to_string(binary.with_extension("d")).ok()?;
+    let (_, deps) = info.lines().next()?.split_once(": ")?;
+    deps.split_whitespace()
+        .filter_map(|d| Some((PathBuf::from(d), std::fs::metadata(d).and_then(|m| m.modified()).ok()?)))
+        .max_by_key(|(_, t)| *t)
+}
+
+/// Marks a test as skipped: in CI (`CI` set) that fails it, since a skipped test proves
+/// nothing; elsewhere the reason is printed and the test returns.
+pub fn skip(reason: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("skipped in CI: {reason}");
     }
+    eprintln!("SKIPPED: {reason}");
 }
 
 /// A key named `prefix` plus a number whose slot is in `slots`.
@@ -80,10 +114,7 @@ pub fn require_tool(tool: &str) -> bool {
     let found =
         Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success());
     if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("{tool} is required in CI but is not installed");
-        }
-        eprintln!("SKIPPED: {tool} is not installed (apt-get install -y redis-tools redis-server)");
+        skip(&format!("{tool} is not installed (scripts/test.sh installs what the suites need)"));
     }
     found
 }

@@ -277,7 +277,7 @@ fn disable_thp_turns_transparent_huge_pages_off_for_the_node() {
         status.lines().find_map(|l| l.strip_prefix("THP_enabled:").map(|v| v.trim().to_string()))
     };
     if thp(std::process::id()).is_none() {
-        println!("skipped: this kernel does not report THP_enabled in /proc");
+        slotgate_tests::skip("this kernel does not report THP_enabled in /proc/PID/status");
         return;
     }
     let on = slotgate_tests::Server::node(&[]);

@@ -42,14 +42,17 @@ fn served(raw: &mut RawConn) {
     raw.roundtrip(b"GET limits:probe\r\n", "$1\r\n1\r\n");
 }
 
+/// The process's resident memory; a test that compares it must not read 0 for "unknown".
 fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("cannot read /proc/{pid}/status: {e}"));
     let kb: f64 = status
         .lines()
         .find(|l| l.starts_with("VmRSS:"))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
+        .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"));
+    assert!(kb > 0.0, "VmRSS of {pid} reads 0");
     kb / 1024.0
 }
 

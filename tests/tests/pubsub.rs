@@ -233,9 +233,5 @@ fn slow_subscriber_is_disconnected_by_output_buffer_limit() {
         .and_then(|v| v.trim().parse().ok())
         .expect("used_memory in INFO memory");
     assert!(used < 64 << 20, "used_memory {used} after dropping the slow subscriber");
-    let stats: String = q(&mut c, &["INFO", "stats"]).unwrap();
-    if let Some(n) = stats.lines().find_map(|l| l.strip_prefix("client_output_buffer_limit_disconnections:")) {
-        assert!(n.trim().parse::<u64>().unwrap_or(0) >= 1, "stats: {n}");
-    }
     assert!(slow.closed(), "the slow subscriber's socket is closed");
 }

@@ -111,6 +111,12 @@ impl AclStore {
         self.default_open
     }
 
+    /// Whether `default` is `nopass` (enabled or not): protected mode then turns away clients
+    /// from other hosts, as Redis's clientAcceptHandler does.
+    pub fn default_nopass(&self) -> bool {
+        self.acl.user("default").is_some_and(|u| u.nopass())
+    }
+
     /// `CONFIG SET requirepass`: `default` gets this password alone, or `nopass` when None.
     pub fn set_default_password(&mut self, password: Option<&[u8]>) {
         self.acl.set_default_password(password);

@@ -46,18 +46,12 @@ fn register_and_spawn(server: &Shared, srv: &mut super::Server, stream: Stream, 
     srv.stats.total_connections_received += 1;
     if srv.clients.borrow().len() as u64 >= srv.config.maxclients {
         srv.stats.rejected_connections += 1;
-        const FULL: &[u8] = b"-ERR max number of clients reached\r\n";
-        match stream {
-            Stream::Plain(s) => {
-                let _ = s.try_write(FULL);
-            }
-            mut tls => {
-                tokio::task::spawn_local(async move {
-                    let _ = tls.write_all(FULL).await;
-                    let _ = tls.flush().await;
-                });
-            }
-        }
+        refuse(stream, b"-ERR max number of clients reached\r\n");
+        return;
+    }
+    if srv.config.protected_mode && srv.acl.default_nopass() && !is_local(&peer) {
+        srv.stats.rejected_connections += 1;
+        refuse(stream, PROTECTED);
         return;
     }
     let id = srv.next_client_id;
@@ -81,6 +75,31 @@ fn register_and_spawn(server: &Shared, srv: &mut super::Server, stream: Stream, 
     let handle = Rc::new(handle);
     srv.clients.borrow_mut().insert(id, handle.clone());
     tokio::task::spawn_local(serve(server.clone(), stream, handle));
+}
+
+/// Redis 7.0's reply, word for word (its typo included), to a client from another host while
+/// protected mode is on and `default` has no password.
+const PROTECTED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// A loopback client, as Redis 7.0's islocalClient sees it (127.0.0.1 or ::1).
+fn is_local(peer: &SocketAddr) -> bool {
+    let ip = peer.ip().to_canonical();
+    ip == std::net::IpAddr::from([127, 0, 0, 1]) || ip == std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+}
+
+/// Writes one error to a connection turned away at accept, then drops it.
+fn refuse(stream: Stream, error: &'static [u8]) {
+    match stream {
+        Stream::Plain(s) => {
+            let _ = s.try_write(error);
+        }
+        mut tls => {
+            tokio::task::spawn_local(async move {
+                let _ = tls.write_all(error).await;
+                let _ = tls.flush().await;
+            });
+        }
+    }
 }
 
 /// Serves a registered connection until it closes or is killed.
