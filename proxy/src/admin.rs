@@ -15,9 +15,15 @@ use crate::state::Proxy;
 /// The whole Prometheus text: the proxy's counters, per command, per backend node, topology.
 fn render(proxy: &Proxy) -> String {
     let mut out = String::new();
-    let counters: [(&str, &str, &str, u64); 6] = [
+    let counters: [(&str, &str, &str, u64); 7] = [
         ("slotgate_proxy_connected_clients", "gauge", "Clients connected now", proxy.clients.load(Relaxed)),
         ("slotgate_proxy_redirects_total", "counter", "MOVED/ASK redirects followed", proxy.redirects.load(Relaxed)),
+        (
+            "slotgate_proxy_write_ack_failures_total",
+            "counter",
+            "batches of writes whose replicas did not confirm them in time (--write-ack)",
+            proxy.write_ack_failures.load(Relaxed),
+        ),
         (
             "slotgate_proxy_retries_total",
             "counter",

@@ -25,6 +25,7 @@ struct FileConfig {
     refresh_interval_ms: Option<u64>,
     read_policy: Option<String>,
     cross_slot: Option<String>,
+    write_ack: Option<String>,
     cluster_emulation: Option<bool>,
     log_level: Option<String>,
     aclfile: Option<PathBuf>,
@@ -107,6 +108,11 @@ pub struct Flags {
     /// `refuse` (Redis Cluster's CROSSSLOT error).
     #[arg(long)]
     pub cross_slot: Option<String>,
+    /// `replicas=N[,TIMEOUT_MS]`: acknowledge a client's writes only once N replicas of each
+    /// master written hold them (one WAIT per node per batch); otherwise the write's reply is
+    /// a NOREPLICAS error, never a false OK. Default: off (Redis's asynchronous replication).
+    #[arg(long)]
+    pub write_ack: Option<String>,
     /// Answer CLUSTER SLOTS/NODES/SHARDS/INFO as a one-node cluster owning every slot, so
     /// cluster-aware clients can use the proxy too.
     #[arg(long)]
@@ -175,6 +181,7 @@ pub struct ProxyConfig {
     pub refresh_interval: Duration,
     pub read_policy: ReadPolicy,
     pub cross_slot: CrossSlot,
+    pub write_ack: Option<WriteAck>,
     pub cluster_emulation: bool,
     pub log_level: tracing::Level,
     pub aclfile: Option<PathBuf>,
@@ -194,6 +201,29 @@ fn addr(setting: &str, s: &str) -> Result<SocketAddr, String> {
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| format!("{setting}: '{s}' is not a host:port address"))
+}
+
+/// `--write-ack`: how many replicas must hold a client's writes before it is told they
+/// succeeded, and how long to wait for them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WriteAck {
+    pub replicas: u32,
+    pub timeout: Duration,
+}
+
+impl WriteAck {
+    /// `replicas=N`, `replicas=N,TIMEOUT_MS` or `replicas=N,timeout-ms=TIMEOUT_MS`.
+    pub fn parse(v: &str) -> Result<WriteAck, String> {
+        let bad = || format!("write-ack: '{v}' is not replicas=N[,TIMEOUT_MS] with N >= 1");
+        let (n, timeout) = v.split_once(',').map_or((v, None), |(n, t)| (n, Some(t)));
+        let replicas: u32 =
+            n.strip_prefix("replicas=").and_then(|n| n.parse().ok()).filter(|n| *n >= 1).ok_or_else(bad)?;
+        let ms: u64 = match timeout {
+            None => 1000,
+            Some(t) => t.strip_prefix("timeout-ms=").unwrap_or(t).parse().ok().filter(|ms| *ms >= 1).ok_or_else(bad)?,
+        };
+        Ok(WriteAck { replicas, timeout: Duration::from_millis(ms) })
+    }
 }
 
 /// A `host:port` that may not resolve yet (a Kubernetes name before its pod exists).
@@ -248,6 +278,7 @@ impl ProxyConfig {
             Some("refuse") => CrossSlot::Refuse,
             Some(other) => return Err(format!("cross-slot: '{other}' is not 'emulate' or 'refuse'")),
         };
+        let write_ack = flags.write_ack.or(file.write_ack).map(|v| WriteAck::parse(&v)).transpose()?;
         let log_level = match flags.log_level.or(file.log_level).as_deref().unwrap_or("info") {
             "error" => tracing::Level::ERROR,
             "warn" => tracing::Level::WARN,
@@ -285,6 +316,7 @@ impl ProxyConfig {
             refresh_interval: ms(flags.refresh_interval_ms, file.refresh_interval_ms, 5000, "refresh-interval-ms")?,
             read_policy,
             cross_slot,
+            write_ack,
             cluster_emulation: flags.cluster_emulation || file.cluster_emulation.unwrap_or(false),
             log_level,
             aclfile: flags.aclfile.or(file.aclfile),
@@ -351,4 +383,21 @@ fn tls_settings(
             ciphersuites,
         },
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WriteAck;
+    use std::time::Duration;
+
+    #[test]
+    fn write_ack_forms() {
+        let ack = |replicas, ms| Ok(WriteAck { replicas, timeout: Duration::from_millis(ms) });
+        assert_eq!(WriteAck::parse("replicas=1"), ack(1, 1000));
+        assert_eq!(WriteAck::parse("replicas=2,250"), ack(2, 250));
+        assert_eq!(WriteAck::parse("replicas=1,timeout-ms=50"), ack(1, 50));
+        for bad in ["", "replicas=0", "replicas=x", "1", "replicas=1,0", "replicas=1,soon", "copies=1"] {
+            assert!(WriteAck::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 }

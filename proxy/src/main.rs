@@ -120,6 +120,7 @@ async fn run(cfg: ProxyConfig) -> i32 {
         unauthenticated: AtomicU64::new(0),
         commands: AtomicU64::new(0),
         redirects: AtomicU64::new(0),
+        write_ack_failures: AtomicU64::new(0),
         retries: AtomicU64::new(0),
         backend_errors: AtomicU64::new(0),
         started: Instant::now(),

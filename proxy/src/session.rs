@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use protocol::command::{flags, Merge, Pin, Route};
@@ -123,6 +123,8 @@ async fn session_loop<S: ClientStream>(
     // Reused from batch to batch: the requests planned, then their commands for the metrics.
     let mut batch = Vec::new();
     let mut specs = Vec::new();
+    // Under --write-ack: each reply's place in `out`, and whether its command writes.
+    let mut replies: Vec<(usize, usize, bool)> = Vec::new();
     loop {
         if inbuf.capacity() - inbuf.len() < 4096 {
             inbuf.reserve(16 * 1024);
@@ -190,6 +192,7 @@ async fn session_loop<S: ClientStream>(
             }
         }
         s.outbox.flush(&proxy.pools, s.id as usize);
+        let write_ack = proxy.cfg.write_ack.filter(|_| s.multi.is_none());
         for (spec, p) in batch.drain(..) {
             // Most replies are in once their group's first one is: copied out without the
             // machinery of `finish` (redirects, retries, timeouts).
@@ -197,13 +200,25 @@ async fn session_loop<S: ClientStream>(
                 Pending::Single(f) => ready_reply(s, f),
                 _ => None,
             };
+            let start = out.len();
             match ready {
                 Some(reply) => out.extend_from_slice(&reply),
                 None => out.extend_from_slice(&resolve(proxy, &mut *s, p).await),
             }
+            if write_ack.is_some() {
+                replies.push((start, out.len(), spec.is_some_and(may_write)));
+            }
             specs.push(spec);
         }
         s.outbox.clear();
+        // Only batches that wrote wait (a PING alone must not pay for a WAIT).
+        if let Some(ack) = write_ack.filter(|_| !s.written.is_empty() && replies.iter().any(|r| r.2)) {
+            let nodes = std::mem::take(&mut s.written);
+            if let Some(failed) = crate::wait::confirm(proxy, s, nodes, ack).await {
+                out = unconfirmed(&out, &replies, &failed);
+            }
+        }
+        replies.clear();
         let elapsed = started.elapsed().as_secs_f64();
         for spec in specs.drain(..) {
             proxy.metrics.observe(spec, elapsed);
@@ -222,6 +237,26 @@ async fn session_loop<S: ClientStream>(
             return Ok(());
         }
     }
+}
+
+/// Whether a command's success may mean a write a replica must hold (`--write-ack`).
+fn may_write(spec: &CommandSpec) -> bool {
+    spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)
+}
+
+/// The batch's replies with every successful write's reply replaced by `failed`: the client
+/// must not take for done what the replicas did not confirm.
+fn unconfirmed(out: &[u8], replies: &[(usize, usize, bool)], failed: &[u8]) -> BytesMut {
+    let mut rebuilt = BytesMut::with_capacity(out.len());
+    let mut at = 0;
+    for &(start, end, writes) in replies {
+        rebuilt.extend_from_slice(&out[at..start]);
+        let reply = &out[start..end];
+        rebuilt.extend_from_slice(if writes && reply.first() != Some(&b'-') { failed } else { reply });
+        at = end;
+    }
+    rebuilt.extend_from_slice(&out[at..]);
+    rebuilt
 }
 
 fn plan(proxy: &Arc<Proxy>, s: &mut Session, spec: Option<&'static CommandSpec>, args: &[Bytes]) -> Pending {
@@ -439,9 +474,24 @@ async fn resolve(proxy: &Arc<Proxy>, s: &mut Session, p: Pending) -> Bytes {
             let mut reqs = vec![encode(&[Bytes::from_static(b"MULTI")])];
             reqs.extend(queue.iter().map(|c| encode(c)));
             reqs.push(encode(&[Bytes::from_static(b"EXEC")]));
+            // Under --write-ack the transaction's writes are confirmed on its own connection
+            // (WAIT counts what that connection wrote).
+            let ack = proxy.cfg.write_ack;
+            if let Some(ack) = ack {
+                let (n, ms) = (ack.replicas.to_string(), ack.timeout.as_millis().to_string());
+                reqs.push(encode(&[Bytes::from_static(b"WAIT"), Bytes::from(n), Bytes::from(ms)]));
+            }
             let n = reqs.len();
-            match pinned.call(&reqs, n, Some(proxy.cfg.command_timeout)).await {
-                Ok(mut replies) => replies.pop().unwrap_or_default(),
+            let timeout = proxy.cfg.command_timeout + ack.map_or(Duration::ZERO, |a| a.timeout);
+            match pinned.call(&reqs, n, Some(timeout)).await {
+                Ok(mut replies) => {
+                    let waited = if ack.is_some() { replies.pop() } else { None };
+                    let exec = replies.pop().unwrap_or_default();
+                    match (ack, waited) {
+                        (Some(ack), Some(w)) => crate::wait::exec_confirmed(proxy, exec, &w, ack),
+                        _ => exec,
+                    }
+                }
                 Err(e) => error_bytes(&format!("ERR transaction failed on the cluster node: {e}")),
             }
         }
@@ -490,5 +540,20 @@ async fn resolve(proxy: &Arc<Proxy>, s: &mut Session, p: Pending) -> Bytes {
             let raw = finish(proxy, s, f).await;
             scan_onwards(proxy, s, node, raw, &args).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unconfirmed;
+
+    /// Only successful writes lose their reply; reads and errors keep theirs, in place.
+    #[test]
+    fn unconfirmed_writes_get_the_error() {
+        let out = b"+OK\r\n$1\r\nv\r\n-ERR wrong\r\n:5\r\n";
+        let replies = [(0, 5, true), (5, 12, false), (12, 24, true), (24, 28, true)];
+        let failed = b"-NOREPLICAS x\r\n";
+        let rebuilt = unconfirmed(out, &replies, failed);
+        assert_eq!(&rebuilt[..], &b"-NOREPLICAS x\r\n$1\r\nv\r\n-ERR wrong\r\n-NOREPLICAS x\r\n"[..]);
     }
 }

@@ -26,6 +26,8 @@ pub struct Proxy {
     pub unauthenticated: AtomicU64,
     pub commands: AtomicU64,
     pub redirects: AtomicU64,
+    /// Write batches `--write-ack` answered with an error (replicas did not confirm in time).
+    pub write_ack_failures: AtomicU64,
     pub retries: AtomicU64,
     pub backend_errors: AtomicU64,
     pub started: Instant,

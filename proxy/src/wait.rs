@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use protocol::Frame;
 
+use crate::config::WriteAck;
 use crate::state::{error_reply as error, target_for, Proxy, Session};
 
 /// The longest one WAIT holds a shared connection.
@@ -55,4 +56,48 @@ pub(crate) async fn wait(proxy: &Arc<Proxy>, s: &mut Session, args: &[Bytes], mu
         }
     }
     Bytes::from(format!(":{least}\r\n"))
+}
+
+/// An EXEC reply under `--write-ack`, given the WAIT reply that followed it on the same
+/// connection: kept when enough replicas hold it (or it failed anyway), else the error.
+pub(crate) fn exec_confirmed(proxy: &Proxy, exec: Bytes, waited: &[u8], ack: WriteAck) -> Bytes {
+    let got = match Frame::parse(waited) {
+        Ok(Some((Frame::Integer(n), _))) => n,
+        _ => -1,
+    };
+    if exec.first() == Some(&b'-')
+        || exec.starts_with(b"*-1")
+        || exec.starts_with(b"_")
+        || got >= i64::from(ack.replicas)
+    {
+        return exec;
+    }
+    failure(proxy, got.max(0), ack)
+}
+
+fn failure(proxy: &Proxy, got: i64, ack: WriteAck) -> Bytes {
+    proxy.write_ack_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    error(&format!(
+        "NOREPLICAS Not enough good replicas to write: {got} of {} confirmed within {} ms (the master may keep it)",
+        ack.replicas,
+        ack.timeout.as_millis()
+    ))
+}
+
+/// `--write-ack`: whether `ack.replicas` replicas of every node in `nodes` hold the client's
+/// writes, asked with one WAIT per node; the error reply for its writes when they do not.
+pub(crate) async fn confirm(
+    proxy: &Arc<Proxy>,
+    s: &mut Session,
+    nodes: Vec<SocketAddr>,
+    ack: WriteAck,
+) -> Option<Bytes> {
+    let ms = ack.timeout.as_millis().to_string();
+    let args = [Bytes::from_static(b"WAIT"), Bytes::from(ack.replicas.to_string()), Bytes::from(ms)];
+    let reply = wait(proxy, s, &args, nodes).await;
+    let got = match Frame::parse(&reply) {
+        Ok(Some((Frame::Integer(n), _))) => n,
+        _ => return Some(reply),
+    };
+    (got < i64::from(ack.replicas)).then(|| failure(proxy, got, ack))
 }
