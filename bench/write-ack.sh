@@ -26,16 +26,14 @@ for _ in $(seq 1 600); do
 done
 sleep 1 # replicas finish their first sync
 
-start_proxy() { # name args...
-  local name=$1; shift
-  local port; port=$(free_port)
-  "$PROXY_BIN" --listen "127.0.0.1:$port" --seed "127.0.0.1:${nodes[0]}" "$@" >"$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
-  wait_ping "$port"
-  echo "$port $!"
-}
-read -r plain_port plain_pid <<<"$(start_proxy plain)"
-read -r ack_port ack_pid <<<"$(start_proxy ack --write-ack replicas=1,1000)"
+# (Not in a subshell: the pids must reach PIDS for the cleanup.)
+plain_port=$(free_port)
+"$PROXY_BIN" --listen "127.0.0.1:$plain_port" --seed "127.0.0.1:${nodes[0]}" >"$WORK/plain.log" 2>&1 &
+PIDS+=($!); plain_pid=$!
+ack_port=$(free_port)
+"$PROXY_BIN" --listen "127.0.0.1:$ack_port" --seed "127.0.0.1:${nodes[0]}" --write-ack replicas=1,1000 >"$WORK/ack.log" 2>&1 &
+PIDS+=($!); ack_pid=$!
+wait_ping "$plain_port"; wait_ping "$ack_port"
 
 run() { # port pid pipeline n -> "rps cpu_us_per_req"
   local before after out rps

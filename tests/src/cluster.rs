@@ -74,6 +74,13 @@ pub fn cluster_nodes(port: u16) -> Option<Vec<NodeInfo>> {
     parse_cluster_nodes(&redis_cli(port, &["cluster", "nodes"])?)
 }
 
+/// `CLUSTER NODES` of the node at `host:port` (another host than loopback).
+pub fn cluster_nodes_at(host: &str, port: u16) -> Option<Vec<NodeInfo>> {
+    let out =
+        Command::new("redis-cli").args(["-h", host, "-p", &port.to_string(), "cluster", "nodes"]).output().ok()?;
+    parse_cluster_nodes(String::from_utf8_lossy(&out.stdout).trim()).filter(|n| out.status.success() && !n.is_empty())
+}
+
 /// The lines of a `CLUSTER NODES` reply (`None` when one is malformed).
 pub fn parse_cluster_nodes(text: &str) -> Option<Vec<NodeInfo>> {
     let mut nodes = Vec::new();

@@ -10,11 +10,15 @@ use std::time::{Duration, Instant};
 
 mod cluster;
 pub mod docker;
+pub mod faultrun;
+pub mod history;
 pub mod k8s;
+pub mod netns;
 pub mod pki;
 pub mod rng;
 pub use cluster::{
-    cluster_nodes, cluster_port, parse_cluster_nodes, redis_cli, slot_owner, Cluster, Kind, NodeInfo, Proxy,
+    cluster_nodes, cluster_nodes_at, cluster_port, parse_cluster_nodes, redis_cli, slot_owner, Cluster, Kind, NodeInfo,
+    Proxy,
 };
 
 /// Runs each named test body (`fn name(kind: Kind)`) twice: against a Redis 7.0 cluster and
