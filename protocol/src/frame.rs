@@ -200,7 +200,8 @@ fn skip_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<usize>, Protoc
         }
         tag @ (b'*' | b'~' | b'>' | b'%' | b'|') => {
             let n = parse_i64(&buf[pos + 1..end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
-            let count = if matches!(tag, b'%' | b'|') { n.max(0) * 2 } else { n.max(0) };
+            // Saturating: a huge count only means waiting for bytes that never come.
+            let count = if matches!(tag, b'%' | b'|') { n.max(0).saturating_mul(2) } else { n.max(0) };
             let mut at = next;
             for _ in 0..count {
                 match skip_at(buf, at, depth + 1)? {
@@ -208,9 +209,10 @@ fn skip_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<usize>, Protoc
                     None => return Ok(None),
                 }
             }
-            // An attribute is followed by the frame it describes.
+            // An attribute is followed by the frame it describes; a chain of attributes counts
+            // as nesting, so a long one cannot exhaust the stack.
             if tag == b'|' {
-                return skip_at(buf, at, depth);
+                return skip_at(buf, at, depth + 1);
             }
             Ok(Some(at))
         }
@@ -315,17 +317,17 @@ fn parse_at(buf: &[u8], pos: usize, depth: usize) -> Result<Option<(Frame, usize
             };
             return Ok(Some((frame, at)));
         }
-        // RESP3 attributes are metadata for the next frame: skip them.
+        // RESP3 attributes are metadata for the next frame: skip them (a chain counts as nesting).
         b'|' => {
             let n = parse_i64(body).ok_or(ProtocolError::InvalidMultibulkLength)?;
             let mut at = next;
-            for _ in 0..n.max(0) * 2 {
+            for _ in 0..n.max(0).saturating_mul(2) {
                 match parse_at(buf, at, depth + 1)? {
                     Some((_, after)) => at = after,
                     None => return Ok(None),
                 }
             }
-            return parse_at(buf, at, depth);
+            return parse_at(buf, at, depth + 1);
         }
         other => return Err(ProtocolError::UnexpectedByte(other)),
     };

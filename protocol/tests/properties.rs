@@ -212,3 +212,23 @@ fn random_garbage_never_panics() {
         let _ = Frame::parse(&input);
     }
 }
+
+#[test]
+fn hostile_reply_counts_and_attribute_chains_are_errors_not_crashes() {
+    // A map or attribute count near i64::MAX once overflowed when doubled into an element count.
+    for input in [&b"%9223372036854775807\r\n+a\r\n"[..], b"|9223372036854775807\r\n+a\r\n"] {
+        let _ = Frame::parse(input);
+        let _ = protocol::frame::frame_len(input);
+    }
+    // Each attribute of a chain once recursed without counting as nesting: a long chain
+    // overflowed the stack. It is now too deep, like any deeper nesting.
+    let chain = [&b"|0\r\n"[..]; 4000].concat();
+    let input = [&chain[..], b"+OK\r\n"].concat();
+    assert_eq!(Frame::parse(&input), Err(protocol::ProtocolError::TooDeep));
+    assert_eq!(protocol::frame::frame_len(&input), Err(protocol::ProtocolError::TooDeep));
+    let short = [&b"|0\r\n"[..]; 3].concat();
+    assert_eq!(
+        Frame::parse(&[&short[..], b"+OK\r\n"].concat()),
+        Ok(Some((Frame::Simple(Bytes::from_static(b"OK")), 17)))
+    );
+}

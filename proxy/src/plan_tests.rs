@@ -261,3 +261,122 @@ fn every_command_of_the_table_plans() {
         assert!(serves(spec, true) || spec.route == Route::NotServed, "{}", spec.name);
     }
 }
+
+/// Bounded fuzzing of planning, whose input is whatever a client sends: random argument
+/// vectors (table commands and subcommands in any case, keys, edge numbers, option words,
+/// junk) over full, partial and empty slot maps and every client setting. Planning never
+/// panics, and a split's key ranges index the request as `exec::push` reads them.
+#[test]
+fn random_requests_plan_without_panicking() {
+    let mut state = 0x5107_6a7e_u64;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D) as usize
+    };
+    let full = map();
+    let mut partial = map();
+    partial.replicas.truncate(1);
+    for s in partial.slots.iter_mut().step_by(7) {
+        *s = UNASSIGNED;
+    }
+    partial.slots[100] = 9; // an index past the masters, as a map mid-refresh might hold
+    let empty = SlotMap { slots: vec![UNASSIGNED; protocol::SLOT_COUNT], masters: Vec::new(), replicas: Vec::new() };
+    let maps = [&full, &partial, &empty];
+    let commands = protocol::command::COMMANDS;
+    const WORDS: &[&str] = &[
+        "0",
+        "1",
+        "2",
+        "3",
+        "-1",
+        "-2",
+        "100",
+        "9223372036854775807",
+        "18446744073709551615",
+        "99999999999999999999",
+        "1.5",
+        "",
+        "BLOCK",
+        "COUNT",
+        "STREAMS",
+        "KEYS",
+        "NUMKEYS",
+        "WITHSCORES",
+        "LIMIT",
+        "STORE",
+        "GET",
+        "BY",
+        "MATCH",
+        "TYPE",
+        "$",
+        ">",
+        "*",
+        "{t}a",
+        "{t}b",
+        "{}",
+        "{",
+        "k1",
+        "k2",
+        "k3",
+        "user:1",
+    ];
+    for _ in 0..iterations() {
+        let mut args: Vec<Bytes> = Vec::new();
+        if next() % 8 == 0 {
+            args.push(Bytes::from((0..next() % 12).map(|_| next() as u8).collect::<Vec<u8>>()));
+        } else {
+            let spec = &commands[next() % commands.len()];
+            let name: String =
+                spec.name.chars().map(|c| if next() % 2 == 0 { c.to_ascii_uppercase() } else { c }).collect();
+            args.push(Bytes::from(name));
+            if !spec.subcommands.is_empty() && next() % 4 != 0 {
+                let sub = &spec.subcommands[next() % spec.subcommands.len()];
+                args.push(Bytes::from(sub.name.split_once('|').map_or(sub.name, |(_, s)| s).to_string()));
+            }
+        }
+        for _ in 0..next() % 10 {
+            let arg = match next() % 4 {
+                0 => Bytes::from(format!("key:{}", next() % 50)),
+                1 => Bytes::from((0..next() % 6).map(|_| next() as u8).collect::<Vec<u8>>()),
+                _ => Bytes::from_static(WORDS[next() % WORDS.len()].as_bytes()),
+            };
+            args.push(arg);
+        }
+        let m = maps[next() % maps.len()];
+        let ctx = Ctx {
+            map: m,
+            client: next() % 1000,
+            read_policy: if next() % 2 == 0 { ReadPolicy::Master } else { ReadPolicy::PreferReplica },
+            cross_slot: if next() % 2 == 0 { CrossSlot::Emulate } else { CrossSlot::Refuse },
+        };
+        let spec = protocol::lookup(&args[0]);
+        let planned = plan(&ctx, spec, &args);
+        if let Some(spec) = spec {
+            let _ = command_slot(resolve(spec, &args), &args);
+            let _ = spec.retry.allows(&args);
+        }
+        let _ = protocol::command::block_option(&args);
+        match &planned {
+            Plan::Split(_, parts, keys) => {
+                for part in parts {
+                    let PartArgs::Keys { stride, range } = &part.args else { panic!("{args:?}: {part:?}") };
+                    let picked = keys.get(range.clone()).unwrap_or_else(|| panic!("{args:?}: {range:?} of {keys:?}"));
+                    assert!(
+                        picked.iter().all(|&(_, k)| args.get(1 + k * stride..1 + (k + 1) * stride).is_some()),
+                        "{args:?}: {planned:?}"
+                    );
+                }
+            }
+            Plan::Scan(node, _) => assert!(*node < m.masters.len(), "{args:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// How many inputs the randomized test tries: a bounded number by default, more for the long
+/// form (`bench/fuzz.sh` sets `SLOTGATE_FUZZ_ITERATIONS`).
+fn iterations() -> usize {
+    std::env::var("SLOTGATE_FUZZ_ITERATIONS").ok().and_then(|n| n.parse().ok()).unwrap_or(50_000)
+}

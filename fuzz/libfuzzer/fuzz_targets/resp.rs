@@ -1,0 +1,4 @@
+//! The `resp` target of slotgate-fuzz under libFuzzer.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| slotgate_fuzz::targets::resp::run(data));
