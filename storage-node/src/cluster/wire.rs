@@ -255,7 +255,9 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Message>, String> {
         return Err(format!("bad message length {len}"));
     }
     if buf.len() < len {
-        buf.reserve(len - buf.len());
+        // Grow as the bytes come, not by what the header claims: a peer must not make us
+        // reserve half a gigabyte per link before sending anything.
+        buf.reserve((len - buf.len()).min(1 << 20));
         return Ok(None);
     }
     let mut r = Reader { buf: buf.split_to(len).freeze() };
