@@ -438,9 +438,6 @@ fn tls_only_cluster_with_replicas_formed_by_redis_cli() {
     for n in &nodes {
         assert!(text.contains(&format!("127.0.0.1:{}@{}", n.tls_port, n.tls_port + 10000)), "{text}");
     }
-    let slots = nodes[0].cli(&["CLUSTER", "SLOTS"]);
-    let listed: HashSet<u16> = slots.lines().filter_map(|l| l.parse().ok()).filter(|p| tls_ports.contains(p)).collect();
-    assert_eq!(listed.len(), 6, "CLUSTER SLOTS lists every node's TLS port: {slots}");
     assert!(nodes[0].cli(&["CLUSTER", "SHARDS"]).contains("tls-port"));
     // Writes through TLS (following MOVED to TLS ports) reach the replicas over TLS.
     for i in 0..30 {
@@ -456,6 +453,19 @@ fn tls_only_cluster_with_replicas_formed_by_redis_cli() {
         wait_until(Duration::from_secs(10), || replica.cli_script("READONLY\nGET tls:7\n") == "OK\n7"),
         "the replica did not get the write"
     );
+    // CLUSTER SLOTS lists a replica once it holds data (offset > 0), as Redis 7.0 does.
+    let mut slots = String::new();
+    let listed = wait_until(Duration::from_secs(15), || {
+        slots = nodes[0].cli(&["CLUSTER", "SLOTS"]);
+        slots
+            .lines()
+            .filter_map(|l| l.parse::<u16>().ok())
+            .filter(|p| tls_ports.contains(p))
+            .collect::<HashSet<_>>()
+            .len()
+            == 6
+    });
+    assert!(listed, "CLUSTER SLOTS lists every node's TLS port: {slots}");
     // A plaintext peer on a TLS bus port gets no bus reply and is dropped; nothing changes.
     let before = nodes_seen_by(&nodes[1]).len();
     let mut intruder = TcpStream::connect(("127.0.0.1", nodes[1].tls_port + 10000)).unwrap();
